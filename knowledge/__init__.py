@@ -1,0 +1,1 @@
+"""Knowledge base: categories, documents, segments, retrieval and the Ask service."""

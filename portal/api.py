@@ -1,0 +1,156 @@
+"""REST API of the portal app under /api/v1/: tokens, the beta, the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotAuthenticated
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal import audit, permissions
+from portal.auth import issue_token
+from portal.errors import NotFound, PortalError
+from portal.models import AuditAction, BetaProgramme, User
+from portal.serializers import (
+    BetaProgrammeSerializer,
+    EnrolmentSerializer,
+    ErrorSerializer,
+    MeSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+)
+from portal.services import beta
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Domain errors and DRF's own as {"detail": message, "code": code}."""
+    if isinstance(exc, PortalError):
+        return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, APIException):
+        codes = exc.get_codes()
+        if isinstance(response.data, dict) and "detail" in response.data:
+            response.data["code"] = codes if isinstance(codes, str) else "error"
+        else:
+            response.data = {
+                "detail": _("请求参数有误。"),
+                "code": "invalid",
+                "errors": response.data,
+            }
+    return response
+
+
+def _user(request: Request) -> User:
+    if not isinstance(request.user, User):
+        raise NotAuthenticated()
+    return request.user
+
+
+class TokenView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
+        summary="Exchange a user name and password for an API token",
+    )
+    def post(self, request: Request) -> Response:
+        form = TokenRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        http_request = request._request
+        user = authenticate(
+            http_request,
+            username=form.validated_data["username"],
+            password=form.validated_data["password"],
+        )
+        if getattr(http_request, "axes_locked_out", False):
+            # django-axes' middleware turns this into its lock-out answer.
+            return Response(status=status.HTTP_429_TOO_MANY_REQUESTS)
+        if user is None or not isinstance(user, User) or not user.is_active:
+            return Response(
+                {"detail": _("用户名或密码不正确。"), "code": "invalid_credentials"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        token = issue_token(user)
+        audit.record(
+            AuditAction.TOKEN_ISSUED, actor=user, target=user.username, request=http_request
+        )
+        return Response({"token": token.key, "expires_at": token.created + settings.API_TOKEN_TTL})
+
+
+def _programme_data(state: beta.ProgrammeState) -> dict[str, Any]:
+    p = state.programme
+    return {
+        "slug": p.slug,
+        "name": p.name,
+        "capacity": p.capacity,
+        "accepted": state.accepted,
+        "waitlisted": state.waitlisted,
+        "places_left": state.places_left,
+        "opens_at": p.opens_at,
+        "closes_at": p.closes_at,
+        "is_open": p.is_open(),
+        "my_status": state.my_status,
+        "my_waitlist_position": state.my_waitlist_position,
+    }
+
+
+class CurrentBetaView(APIView):
+    @extend_schema(
+        responses={200: BetaProgrammeSerializer, 404: ErrorSerializer},
+        summary="The current beta programme and my place in it",
+    )
+    def get(self, request: Request) -> Response:
+        programme = beta.current_programme()
+        if programme is None:
+            raise NotFound(_("目前没有内测计划。"))
+        state = beta.programme_state(programme, _user(request))
+        return Response(BetaProgrammeSerializer(_programme_data(state)).data)
+
+
+class EnrolView(APIView):
+    @extend_schema(
+        request=None,
+        responses={201: EnrolmentSerializer, 200: EnrolmentSerializer, 403: ErrorSerializer},
+        summary="Enrol in a beta programme (a repeat returns the existing status)",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        programme = BetaProgramme.objects.filter(slug=slug).first()
+        if programme is None:
+            raise NotFound(_("没有这个内测计划。"))
+        result = beta.enrol(_user(request), programme, request=request._request)
+        position = None
+        if result.status == "waitlisted":
+            position = beta.programme_state(programme, _user(request)).my_waitlist_position
+        return Response(
+            {"status": result.status, "waitlist_position": position},
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: MeSerializer}, summary="The signed-in user")
+    def get(self, request: Request) -> Response:
+        user = _user(request)
+        profile = getattr(user, "member_profile", None)
+        return Response(
+            {
+                "username": user.username,
+                "role": user.role,
+                "union_unit": user.union_unit.path if user.union_unit else None,
+                "real_name": profile.real_name if profile else None,
+                "id_number": profile.id_masked if profile else None,
+                "verified": bool(profile and profile.is_verified),
+                "may_use_ai": permissions.may_use_ai(user),
+            }
+        )

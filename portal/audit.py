@@ -1,0 +1,49 @@
+"""Writing the audit log, and where a request came from."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from portal.models import AuditAction, AuditEvent, User
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, trusting X-Forwarded-For only as far as TRUSTED_PROXY_COUNT proxies."""
+    candidate: str | None = request.META.get("REMOTE_ADDR")
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= hops:
+            candidate = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(candidate)) if candidate else None
+    except ValueError:
+        return None
+
+
+def record(
+    action: AuditAction,
+    *,
+    actor: User | None = None,
+    actor_name: str = "",
+    target: object = "",
+    detail: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor if actor is not None and actor.pk else None,
+        actor_name=(actor.username if actor is not None else actor_name)[:150],
+        target=str(target)[:200],
+        detail=detail or {},
+        ip_address=client_ip(request) if request is not None else None,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else "",
+    )

@@ -1,0 +1,54 @@
+"""`serve`: the web server (ASGI, uvicorn) and a Celery worker together; Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a Celery worker until interrupted."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        worker = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
+        worker += ["--queues", "default,llm,images", "--concurrency", "2"]
+        if str(settings.CELERY_BROKER_URL).startswith("filesystem"):
+            worker += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+        web = [sys.executable, "-m", "uvicorn", "portal.asgi:application"]
+        web += ["--host", options["host"], "--port", str(options["port"]), "--no-access-log"]
+        children = [subprocess.Popen(worker), subprocess.Popen(web)]  # noqa: S603 - our own argv
+        self.stdout.write(f"Portal on http://{options['host']}:{options['port']}/  (Ctrl-C stops)")
+
+        def stop(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        code = 0
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            code = 1  # one of them died on its own
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            for child in children:
+                try:
+                    child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        sys.exit(code)

@@ -1,0 +1,1 @@
+"""Business logic of the portal app: the only code that changes its state."""

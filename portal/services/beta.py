@@ -1,0 +1,139 @@
+"""The closed beta: which programme is current, and enrolment that never over-fills."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from portal import audit, permissions
+from portal.errors import NotPermitted
+from portal.models import AuditAction, BetaEnrolment, BetaProgramme, EnrolmentStatus, User
+
+
+class EnrolmentRefused(NotPermitted):
+    code = "enrolment_refused"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    record: BetaEnrolment
+    created: bool
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+
+@dataclass(frozen=True)
+class ProgrammeState:
+    programme: BetaProgramme
+    accepted: int
+    waitlisted: int
+    my_status: str | None
+    my_waitlist_position: int | None
+
+    @property
+    def places_left(self) -> int:
+        return max(self.programme.capacity - self.accepted, 0)
+
+
+def current_programme(now: datetime | None = None) -> BetaProgramme | None:
+    """The programme open now; else the next to open; else the one that closed last."""
+    now = now or timezone.now()
+    programmes = BetaProgramme.objects.all()
+    return (
+        programmes.filter(opens_at__lte=now, closes_at__gt=now).order_by("closes_at").first()
+        or programmes.filter(opens_at__gt=now).order_by("opens_at").first()
+        or programmes.filter(closes_at__lte=now).order_by("-closes_at").first()
+    )
+
+
+def programme_state(programme: BetaProgramme, user: User | None) -> ProgrammeState:
+    counts = dict(
+        BetaEnrolment.objects.filter(programme=programme)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    mine = (
+        BetaEnrolment.objects.filter(programme=programme, user=user).first()
+        if user is not None and user.is_authenticated
+        else None
+    )
+    position = None
+    if mine is not None and mine.status == EnrolmentStatus.WAITLISTED:
+        position = BetaEnrolment.objects.filter(
+            programme=programme, status=EnrolmentStatus.WAITLISTED, id__lte=mine.id
+        ).count()
+    return ProgrammeState(
+        programme=programme,
+        accepted=counts.get(EnrolmentStatus.ACCEPTED, 0),
+        waitlisted=counts.get(EnrolmentStatus.WAITLISTED, 0),
+        my_status=mine.status if mine else None,
+        my_waitlist_position=position,
+    )
+
+
+def check_may_enrol(user: User, programme: BetaProgramme, now: datetime) -> None:
+    if not permissions.may_enrol_in_beta(user):
+        raise EnrolmentRefused(
+            _("只有完成实名认证的会员才能报名内测，请先在“我的资料”中提交认证信息。"),
+            code="not_verified",
+        )
+    if now < programme.opens_at:
+        raise EnrolmentRefused(
+            _("报名尚未开始，开始时间：%(t)s。")
+            % {"t": date_format(timezone.localtime(programme.opens_at), "Y年n月j日 H:i")},
+            code="not_open_yet",
+        )
+    if now >= programme.closes_at:
+        raise EnrolmentRefused(
+            _("报名已截止（截止时间：%(t)s）。")
+            % {"t": date_format(timezone.localtime(programme.closes_at), "Y年n月j日 H:i")},
+            code="closed",
+        )
+
+
+def enrol(
+    user: User,
+    programme: BetaProgramme,
+    *,
+    now: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> Enrolment:
+    """A place while places last, then the waiting list in order; a repeat returns the first."""
+    now = now or timezone.now()
+    existing = BetaEnrolment.objects.filter(programme=programme, user=user).first()
+    if existing is not None:
+        return Enrolment(existing, created=False)
+    check_may_enrol(user, programme, now)
+    with transaction.atomic():
+        # The programme row lock serialises enrolments, so the count below cannot go stale.
+        locked = BetaProgramme.objects.select_for_update().get(pk=programme.pk)
+        existing = BetaEnrolment.objects.filter(programme=locked, user=user).first()
+        if existing is not None:
+            return Enrolment(existing, created=False)
+        accepted = BetaEnrolment.objects.filter(
+            programme=locked, status=EnrolmentStatus.ACCEPTED
+        ).count()
+        status = (
+            EnrolmentStatus.ACCEPTED if accepted < locked.capacity else EnrolmentStatus.WAITLISTED
+        )
+        record = BetaEnrolment.objects.create(
+            programme=locked, user=user, status=status, created_at=now
+        )
+        audit.record(
+            AuditAction.BETA_ENROLLED,
+            actor=user,
+            target=locked.slug,
+            detail={"status": status},
+            request=request,
+        )
+    return Enrolment(record, created=True)

@@ -1,0 +1,43 @@
+"""Audit-log entries for sign-ins, failed sign-ins, lock-outs and sign-outs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from portal import audit
+from portal.models import AuditAction, User
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    audit.record(AuditAction.LOGIN, actor=user, target=user.username, request=request)
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
+    if user is not None:
+        audit.record(AuditAction.LOGOUT, actor=user, target=user.username, request=request)
+
+
+@receiver(user_login_failed)
+def _login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    username = str(credentials.get("username", ""))
+    if request is not None and getattr(request, "axes_locked_out", False):
+        return  # recorded once, as the lock-out
+    audit.record(AuditAction.LOGIN_FAILED, actor_name=username, target=username, request=request)
+
+
+@receiver(user_locked_out)
+def _locked_out(
+    sender: Any, request: HttpRequest, username: str | None = None, **kwargs: Any
+) -> None:
+    audit.record(
+        AuditAction.LOCKED_OUT, actor_name=username or "", target=username or "", request=request
+    )

@@ -1,0 +1,35 @@
+"""URL map of the whole portal."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal import api, views
+
+api_v1 = [
+    path("auth/token/", api.TokenView.as_view(), name="api_token"),
+    path("me/", api.MeView.as_view(), name="api_me"),
+    path("beta/", api.CurrentBetaView.as_view(), name="api_beta"),
+    path("beta/<slug:slug>/enroll/", api.EnrolView.as_view(), name="api_beta_enrol"),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/register/", views.register, name="register"),
+    path("me/", views.profile, name="profile"),
+    path("beta/", views.beta_page, name="beta"),
+    path("beta/<slug:slug>/", views.beta_page, name="beta_detail"),
+    path("beta/<slug:slug>/enrol/", views.beta_enrol, name="beta_enrol"),
+    path("members/", views.members, name="members"),
+    path("members/<int:user_id>/verify/", views.member_verify, name="member_verify"),
+    path("members/roster/", views.roster_upload, name="roster_upload"),
+    path("members/roster/<int:pk>/", views.roster_status, name="roster_status"),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,175 @@
+"""Signing in: pages, lock-out, API tokens that expire, idle sessions, and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from portal.models import AuditAction, AuditEvent, User
+from tests.people import PASSWORD
+
+
+def login(client: Client, username: str, password: str, **extra):
+    return client.post("/accounts/login/", {"username": username, "password": password}, **extra)
+
+
+@pytest.mark.django_db
+def test_a_member_signs_in_and_the_login_is_audited(client: Client, alice: User) -> None:
+    response = login(client, "alice", PASSWORD, REMOTE_ADDR="10.1.2.3", HTTP_USER_AGENT="phone")
+    assert response.status_code == 302
+    assert client.get("/me/").status_code == 200
+    event = AuditEvent.objects.get(action=AuditAction.LOGIN)
+    assert (event.actor, event.ip_address, event.user_agent) == (alice, "10.1.2.3", "phone")
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_is_refused_in_chinese_and_audited(client: Client, alice: User) -> None:
+    response = login(client, "alice", "not-the-password")
+    assert response.status_code == 200
+    assert "用户名或密码不正确" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED)
+    assert event.actor_name == "alice" and event.actor is None
+
+
+@pytest.mark.django_db
+def test_repeated_failures_lock_the_account_even_for_the_right_password(
+    client: Client, alice: User
+) -> None:
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert login(client, "alice", "wrong").status_code == 200
+    locked = login(client, "alice", "wrong")
+    assert locked.status_code == 429
+    assert "锁定" in locked.content.decode()
+    assert login(client, "alice", PASSWORD).status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action=AuditAction.LOCKED_OUT, actor_name="alice").exists()
+
+
+@pytest.mark.django_db
+def test_a_lock_out_of_one_address_does_not_lock_the_member_out_elsewhere(
+    client: Client, alice: User
+) -> None:
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(client, "alice", "wrong", REMOTE_ADDR="10.9.9.9")
+    assert login(Client(), "alice", PASSWORD, REMOTE_ADDR="10.1.1.1").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_session_ends_after_the_idle_timeout(client: Client, alice: User) -> None:
+    login(client, "alice", PASSWORD)
+    assert client.get("/me/").status_code == 200
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    if settings.SESSION_ENGINE.endswith("cached_db"):
+        from django.core.cache import cache
+
+        cache.clear()
+    response = client.get("/me/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_each_request_pushes_the_idle_timeout_back(client: Client, alice: User) -> None:
+    login(client, "alice", PASSWORD)
+    Session.objects.update(expire_date=timezone.now() + timedelta(minutes=1))
+    client.get("/me/")
+    expiry = Session.objects.get().expire_date
+    assert expiry > timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+
+
+@pytest.mark.django_db
+def test_token_endpoint_issues_a_token_that_authenticates(api, alice: User) -> None:
+    response = api(None).post(
+        "/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200
+    token = response.json()["token"]
+    me = api(None)
+    me.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert me.get("/api/v1/me/").json()["username"] == "alice"
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_ISSUED, actor=alice).exists()
+
+
+@pytest.mark.django_db
+def test_token_endpoint_refuses_a_wrong_password(api, alice: User) -> None:
+    response = api(None).post(
+        "/api/v1/auth/token/", {"username": "alice", "password": "nope"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "用户名或密码不正确。", "code": "invalid_credentials"}
+    assert not Token.objects.exists()
+
+
+@pytest.mark.django_db
+def test_token_endpoint_names_missing_fields(api) -> None:
+    response = api(None).post("/api/v1/auth/token/", {"username": "alice"}, format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_token_endpoint_locks_out_after_repeated_failures(api, alice: User) -> None:
+    client = api(None)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/api/v1/auth/token/", {"username": "alice", "password": "x"}, format="json")
+    response = client.post(
+        "/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 429
+    assert response.json()["code"] == "locked_out"
+    assert not Token.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_expired_token_is_refused_with_a_clear_message(api, alice: User) -> None:
+    token = Token.objects.create(user=alice)
+    Token.objects.filter(pk=token.pk).update(
+        created=timezone.now() - settings.API_TOKEN_TTL - timedelta(minutes=1)
+    )
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+    assert "过期" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_signing_in_again_replaces_an_expired_token(api, alice: User) -> None:
+    old = Token.objects.create(user=alice)
+    Token.objects.filter(pk=old.pk).update(created=timezone.now() - settings.API_TOKEN_TTL * 2)
+    response = api(None).post(
+        "/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+    assert response.json()["token"] != old.key
+
+
+@pytest.mark.django_db
+def test_an_unknown_token_is_refused(api) -> None:
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_deactivated_user_cannot_get_a_token(api, alice: User) -> None:
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    response = api(None).post(
+        "/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_logout_is_audited(client: Client, alice: User) -> None:
+    login(client, "alice", PASSWORD)
+    client.post("/accounts/logout/")
+    assert AuditEvent.objects.filter(action=AuditAction.LOGOUT, actor=alice).exists()
+    assert client.get("/me/").status_code == 302

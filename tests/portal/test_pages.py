@@ -1,0 +1,90 @@
+"""The pages a member sees: home, the beta page, enrolling from it, the profile."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from portal.models import BetaEnrolment, BetaProgramme, User
+from portal.services import beta
+
+
+@pytest.mark.django_db
+def test_home_shows_the_three_services_to_everyone(client: Client) -> None:
+    page = client.get("/").content.decode()
+    for name in ("智能对话", "材料智写", "视觉智创"):
+        assert name in page
+    assert 'name="viewport"' in page
+
+
+@pytest.mark.django_db
+def test_beta_page_shows_places_left_and_invites_anonymous_visitors_to_sign_in(
+    client: Client, open_programme: BetaProgramme, alice
+) -> None:
+    beta.enrol(alice, open_programme)
+    page = client.get("/beta/").content.decode()
+    assert re.search(r'places-count">1<', page)
+    assert "登录后报名" in page
+
+
+@pytest.mark.django_db
+def test_a_verified_member_enrols_from_the_beta_page(
+    client: Client, open_programme: BetaProgramme, alice: User
+) -> None:
+    client.force_login(alice)
+    assert "立即报名" in client.get("/beta/").content.decode()
+    response = client.post("/beta/ai-beta/enrol/", follow=True)
+    page = response.content.decode()
+    assert "报名成功" in page and "已获得内测资格" in page
+    assert BetaEnrolment.objects.get(user=alice).status == "accepted"
+
+
+@pytest.mark.django_db
+def test_a_full_programme_offers_the_waiting_list(
+    client: Client, open_programme: BetaProgramme, alice, bob, units
+) -> None:
+    from tests import people
+
+    beta.enrol(alice, open_programme)
+    beta.enrol(bob, open_programme)
+    carol = people.make_user("carol", unit=units["factory"], serial=70)
+    client.force_login(carol)
+    assert "加入候补" in client.get("/beta/").content.decode()
+    page = client.post("/beta/ai-beta/enrol/", follow=True).content.decode()
+    assert "候补第 1 位" in page
+
+
+@pytest.mark.django_db
+def test_an_unverified_member_is_told_why_they_cannot_enrol(
+    client: Client, open_programme, charlie
+) -> None:
+    client.force_login(charlie)
+    page = client.get("/beta/").content.decode()
+    assert "实名认证" in page and "立即报名" not in page
+    page = client.post("/beta/ai-beta/enrol/", follow=True).content.decode()
+    assert "只有完成实名认证的会员才能报名内测" in page
+    assert not BetaEnrolment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_enrolling_from_the_page_needs_a_signed_in_user(client: Client, open_programme) -> None:
+    response = client.post("/beta/ai-beta/enrol/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert not BetaEnrolment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_profile_shows_the_masked_id_and_never_the_hash(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    page = client.get("/me/").content.decode()
+    assert alice.member_profile.id_masked in page
+    assert alice.member_profile.id_hash not in page
+    assert "已认证" in page
+
+
+@pytest.mark.django_db
+def test_an_unknown_page_is_answered_in_chinese(client: Client) -> None:
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404

@@ -1,0 +1,54 @@
+"""Demo data from what the project ships, and the API's OpenAPI schema and docs page."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from knowledge.models import Category
+from portal import permissions
+from portal.models import BetaEnrolment, User
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_gives_the_demo_member_a_place(settings, capsys) -> None:
+    settings.DEMO_PASSWORD = "demo-password-for-tests"
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert Category.objects.count() == 13
+    assert set(User.objects.values_list("username", flat=True)) == {
+        "member",
+        "staff",
+        "editor",
+        "admin",
+    }
+    member = User.objects.get(username="member")
+    assert member.check_password("demo-password-for-tests")
+    assert BetaEnrolment.objects.get(user=member).status == "accepted"
+    assert permissions.may_use_ai(member)
+
+
+@pytest.mark.django_db
+def test_seed_demo_prints_a_generated_password_that_works(settings, capsys) -> None:
+    settings.DEMO_PASSWORD = None
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    password = out.rsplit(": ", 1)[1].strip()
+    assert User.objects.get(username="admin").check_password(password)
+
+
+@pytest.mark.django_db
+def test_the_schema_describes_the_beta_and_token_endpoints(client: Client) -> None:
+    response = client.get("/api/v1/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in ("/api/v1/auth/token/", "/api/v1/beta/", "/api/v1/beta/{slug}/enroll/"):
+        assert path in paths
+
+
+@pytest.mark.django_db
+def test_the_docs_page_loads_its_files_from_the_portal_itself(client: Client) -> None:
+    page = client.get("/api/v1/docs/").content.decode()
+    assert "swagger" in page.lower()
+    assert "cdn." not in page and "unpkg" not in page

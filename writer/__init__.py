@@ -1,0 +1,1 @@
+"""Write (材料智写): templates, drafts and their export."""
