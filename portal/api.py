@@ -129,11 +129,8 @@ class EnrolView(APIView):
         if programme is None:
             raise NotFound(_("没有这个内测计划。"))
         result = beta.enrol(_user(request), programme, request=request._request)
-        position = None
-        if result.status == "waitlisted":
-            position = beta.programme_state(programme, _user(request)).my_waitlist_position
         return Response(
-            {"status": result.status, "waitlist_position": position},
+            {"status": result.status, "waitlist_position": result.waitlist_position},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

@@ -25,6 +25,7 @@ class EnrolmentRefused(NotPermitted):
 class Enrolment:
     record: BetaEnrolment
     created: bool
+    waitlist_position: int | None
 
     @property
     def status(self) -> str:
@@ -67,18 +68,24 @@ def programme_state(programme: BetaProgramme, user: User | None) -> ProgrammeSta
         if user is not None and user.is_authenticated
         else None
     )
-    position = None
-    if mine is not None and mine.status == EnrolmentStatus.WAITLISTED:
-        position = BetaEnrolment.objects.filter(
-            programme=programme, status=EnrolmentStatus.WAITLISTED, id__lte=mine.id
-        ).count()
     return ProgrammeState(
         programme=programme,
         accepted=counts.get(EnrolmentStatus.ACCEPTED, 0),
         waitlisted=counts.get(EnrolmentStatus.WAITLISTED, 0),
         my_status=mine.status if mine else None,
-        my_waitlist_position=position,
+        my_waitlist_position=waitlist_position(mine) if mine else None,
     )
+
+
+def waitlist_position(enrolment: BetaEnrolment) -> int | None:
+    """1 for the first member waiting; None for a member with a place."""
+    if enrolment.status != EnrolmentStatus.WAITLISTED:
+        return None
+    return BetaEnrolment.objects.filter(
+        programme_id=enrolment.programme_id,
+        status=EnrolmentStatus.WAITLISTED,
+        id__lte=enrolment.id,
+    ).count()
 
 
 def check_may_enrol(user: User, programme: BetaProgramme, now: datetime) -> None:
@@ -112,19 +119,29 @@ def enrol(
     now = now or timezone.now()
     existing = BetaEnrolment.objects.filter(programme=programme, user=user).first()
     if existing is not None:
-        return Enrolment(existing, created=False)
+        return Enrolment(existing, created=False, waitlist_position=waitlist_position(existing))
     check_may_enrol(user, programme, now)
     with transaction.atomic():
         # The programme row lock serialises enrolments, so the count below cannot go stale.
         locked = BetaProgramme.objects.select_for_update().get(pk=programme.pk)
         existing = BetaEnrolment.objects.filter(programme=locked, user=user).first()
         if existing is not None:
-            return Enrolment(existing, created=False)
-        accepted = BetaEnrolment.objects.filter(
-            programme=locked, status=EnrolmentStatus.ACCEPTED
-        ).count()
+            return Enrolment(existing, created=False, waitlist_position=waitlist_position(existing))
+        taken = dict(
+            BetaEnrolment.objects.filter(programme=locked)
+            .order_by()
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        accepted = taken.get(EnrolmentStatus.ACCEPTED, 0)
         status = (
             EnrolmentStatus.ACCEPTED if accepted < locked.capacity else EnrolmentStatus.WAITLISTED
+        )
+        # Under the lock, the new member waits behind everyone already waiting.
+        position = (
+            taken.get(EnrolmentStatus.WAITLISTED, 0) + 1
+            if status == EnrolmentStatus.WAITLISTED
+            else None
         )
         record = BetaEnrolment.objects.create(
             programme=locked, user=user, status=status, created_at=now
@@ -136,4 +153,4 @@ def enrol(
             detail={"status": status},
             request=request,
         )
-    return Enrolment(record, created=True)
+    return Enrolment(record, created=True, waitlist_position=position)

@@ -19,6 +19,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+            help="web server processes (WEB_CONCURRENCY)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
@@ -27,6 +33,7 @@ class Command(BaseCommand):
             worker += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
         web = [sys.executable, "-m", "uvicorn", "portal.asgi:application"]
         web += ["--host", options["host"], "--port", str(options["port"]), "--no-access-log"]
+        web += ["--workers", str(options["workers"])]
         children = [subprocess.Popen(worker), subprocess.Popen(web)]  # noqa: S603 - our own argv
         self.stdout.write(f"Portal on http://{options['host']}:{options['port']}/  (Ctrl-C stops)")
 

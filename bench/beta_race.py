@@ -1,0 +1,169 @@
+"""Many verified members enrol at once for the beta's places, through the API of a running server.
+
+Creates a fresh programme and N verified members with API tokens in the server's own database
+(the same DATABASE_URL), fires every enrolment at the same moment, then counts the outcome.
+
+    .venv/bin/python bench/beta_race.py --url http://127.0.0.1:8000 --members 500 --capacity 100
+
+Last line: RESULT {"members":…,"capacity":…,"accepted":…,"waitlisted":…,"duplicates":…,
+"errors":…,"p95_ms":…}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+
+def setup_members(count: int, capacity: int, run: str) -> tuple[str, list[str]]:
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from portal import idcard
+    from portal.models import BetaProgramme, MemberProfile, UnionUnit, User
+
+    now = timezone.now()
+    slug = f"race-{run}"
+    BetaProgramme.objects.create(
+        name=f"压测 {run}",
+        slug=slug,
+        capacity=capacity,
+        opens_at=now - timedelta(minutes=5),
+        closes_at=now + timedelta(hours=1),
+        gates_ai=False,
+    )
+    unit, _ = UnionUnit.objects.get_or_create(name="压测工会", parent=None)
+    users = [User(username=f"race-{run}-{i}", union_unit=unit, password="!") for i in range(count)]
+    User.objects.bulk_create(users)
+    users = list(User.objects.filter(username__startswith=f"race-{run}-"))
+    profiles = []
+    for i, user in enumerate(users):
+        first17 = f"110105{1970 + i % 40}0101{i % 1000:03d}"
+        number = first17 + idcard.check_char(first17)
+        profiles.append(
+            MemberProfile(
+                user=user,
+                real_name=f"会员{i}",
+                member_no=f"{run}-{i}",
+                id_hash=idcard.id_hash(f"{run}-{i}-{number}"),  # unique per run
+                id_masked=idcard.mask(number),
+                verified_at=now,
+                verification_source="roster",
+            )
+        )
+    MemberProfile.objects.bulk_create(profiles)
+    tokens = [Token(user=user, key=Token.generate_key()) for user in users]
+    Token.objects.bulk_create(tokens)
+    return slug, [t.key for t in tokens]
+
+
+def outcome(slug: str) -> dict[str, int]:
+    from django.db.models import Count
+
+    from portal.models import BetaEnrolment
+
+    rows = BetaEnrolment.objects.filter(programme__slug=slug)
+    per_user = rows.values("user").annotate(n=Count("id"))
+    return {
+        "accepted": rows.filter(status="accepted").count(),
+        "waitlisted": rows.filter(status="waitlisted").count(),
+        "duplicates": sum(r["n"] - 1 for r in per_user),
+    }
+
+
+def cleanup(run: str) -> None:
+    from portal.models import BetaProgramme, User
+
+    User.objects.filter(username__startswith=f"race-{run}-").delete()
+    BetaProgramme.objects.filter(slug=f"race-{run}").delete()
+
+
+async def fire(url: str, slug: str, tokens: list[str], timeout: float) -> tuple[list[float], int]:
+    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
+        go = asyncio.Event()
+
+        async def one(token: str) -> float | None:
+            await go.wait()
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    f"/api/v1/beta/{slug}/enroll/", headers={"Authorization": f"Token {token}"}
+                )
+            except httpx.HTTPError:
+                return None
+            elapsed = (time.perf_counter() - started) * 1000
+            ok = response.status_code == 201 and response.json().get("status") in (
+                "accepted",
+                "waitlisted",
+            )
+            return elapsed if ok else None
+
+        tasks = [asyncio.create_task(one(t)) for t in tokens]
+        await asyncio.sleep(0)
+        go.set()
+        results = await asyncio.gather(*tasks)
+    latencies = [r for r in results if r is not None]
+    return latencies, len(results) - len(latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default=os.environ.get("PORTAL_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--members", type=int, default=500)
+    parser.add_argument("--capacity", type=int, default=100)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--keep", action="store_true", help="keep the members afterwards")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from django.conf import settings
+
+    health = httpx.get(f"{args.url}/healthz", timeout=10).json()
+    print(f"server {args.url}: {health}; database {settings.DATABASES['default']['ENGINE']}")
+    run = str(int(time.time()))
+    slug, tokens = setup_members(args.members, args.capacity, run)
+    try:
+        started = time.perf_counter()
+        latencies, errors = asyncio.run(fire(args.url, slug, tokens, args.timeout))
+        wall = time.perf_counter() - started
+        counts = outcome(slug)
+    finally:
+        if not args.keep:
+            cleanup(run)
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else None
+    print(
+        f"{args.members} enrolments in {wall:.2f} s; median {statistics.median(latencies):.0f} ms"
+        if latencies
+        else "no successful request"
+    )
+    result = {
+        "members": args.members,
+        "capacity": args.capacity,
+        **counts,
+        "errors": errors,
+        "p95_ms": round(p95, 1) if p95 is not None else None,
+    }
+    print("RESULT " + json.dumps(result, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()
