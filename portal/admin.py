@@ -11,7 +11,9 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from portal import audit
 from portal.models import (
+    AuditAction,
     AuditEvent,
     BetaEnrolment,
     BetaProgramme,
@@ -20,7 +22,7 @@ from portal.models import (
     UnionUnit,
     User,
 )
-from portal.services import accounts
+from portal.services import accounts, beta
 
 admin.site.site_header = _("工会AI门户 管理后台")
 admin.site.site_title = _("工会AI门户")
@@ -57,14 +59,30 @@ class UserAdmin(BaseUserAdmin[User]):
     def save_model(
         self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool
     ) -> None:
+        actor = request.user if isinstance(request.user, User) else None
         if change and "role" in form.changed_data:
             new_role = obj.role
             obj.role = form.initial["role"]
             super().save_model(request, obj, form, change)
-            actor = request.user if isinstance(request.user, User) else None
             accounts.change_role(actor, obj, new_role, request=request)
         else:
             super().save_model(request, obj, form, change)
+        if not change:
+            audit.record(
+                AuditAction.ROLE_CHANGED,
+                actor=actor,
+                target=obj.username,
+                detail={"from": None, "to": obj.role},
+                request=request,
+            )
+        if change and "is_active" in form.changed_data:
+            audit.record(
+                AuditAction.ACCOUNT_STATUS,
+                actor=actor,
+                target=obj.username,
+                detail={"active": obj.is_active},
+                request=request,
+            )
 
 
 @admin.register(UnionUnit)
@@ -135,6 +153,18 @@ class BetaProgrammeAdmin(admin.ModelAdmin[BetaProgramme]):
                 n_waitlisted=Count("enrolments", filter=Q(enrolments__status="waitlisted")),
             )
         )
+
+    def save_model(
+        self, request: HttpRequest, obj: BetaProgramme, form: ModelForm[BetaProgramme], change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "capacity" in form.changed_data:
+            actor = request.user if isinstance(request.user, User) else None
+            promoted = beta.promote_waitlist(obj, actor=actor, request=request)
+            if promoted:
+                self.message_user(
+                    request, _("已有 %(n)d 位候补会员递补获得资格。") % {"n": len(promoted)}
+                )
 
     @admin.display(description=_("已获资格"))
     def accepted(self, obj: Any) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
@@ -30,8 +31,12 @@ class ExpiringTokenAuthentication(TokenAuthentication):
 
 def issue_token(user: User) -> Token:
     """The user's current token, or a fresh one when it has expired."""
-    token, created = Token.objects.get_or_create(user=user)
-    if not created and token_expired(token):
-        token.delete()
-        token = Token.objects.create(user=user)
-    return token
+    with transaction.atomic():
+        # Lock the user row so two sign-ins at once agree on one token.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        token = Token.objects.filter(user=user).first()
+        if token is not None and not token_expired(token):
+            return token
+        if token is not None:
+            token.delete()
+        return Token.objects.create(user=user)

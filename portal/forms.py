@@ -21,10 +21,16 @@ class LoginForm(AuthenticationForm):
     }
 
 
-class RegistrationForm(forms.Form):
-    username = forms.CharField(
-        label=_("用户名"), max_length=150, help_text=_("用于登录，可用字母、数字和 @/./+/-/_")
+def _id_number_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("身份证号"),
+        max_length=30,
+        help_text=_("只保存加密摘要和打码形式，用于实名核验。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+
+
+class _NewPasswordForm(forms.Form):
     password = forms.CharField(
         label=_("密码"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -33,13 +39,30 @@ class RegistrationForm(forms.Form):
     password_again = forms.CharField(
         label=_("再次输入密码"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
-    real_name = forms.CharField(label=_("真实姓名"), max_length=50)
-    id_number = forms.CharField(
-        label=_("身份证号"),
-        max_length=30,
-        help_text=_("只保存加密摘要和打码形式，用于实名核验。"),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
+
+    def clean_id_number(self) -> str:
+        return idcard.normalise(self.cleaned_data["id_number"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        again = data.get("password_again")
+        if data.get("password") and again and data["password"] != again:
+            self.add_error("password_again", _("两次输入的密码不一致。"))
+        return data
+
+
+class ActivationForm(_NewPasswordForm):
+    member_no = forms.CharField(label=_("会员证号"), max_length=40)
+    id_number = _id_number_field()
+    field_order = ["member_no", "id_number", "password", "password_again"]
+
+
+class RegistrationForm(_NewPasswordForm):
+    username = forms.CharField(
+        label=_("用户名"), max_length=150, help_text=_("用于登录，可用字母、数字和 @/./+/-/_")
     )
+    real_name = forms.CharField(label=_("真实姓名"), max_length=50)
+    id_number = _id_number_field()
     member_no = forms.CharField(label=_("会员证号"), max_length=40)
     union_unit = forms.ModelChoiceField(
         label=_("所属工会"), queryset=UnionUnit.objects.all(), empty_label=_("请选择")
@@ -58,14 +81,16 @@ class RegistrationForm(forms.Form):
             raise ValidationError(_("该用户名已被使用。"))
         return username
 
-    def clean_id_number(self) -> str:
-        return idcard.normalise(self.cleaned_data["id_number"])
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") and data.get("password") != data.get("password_again"):
-            self.add_error("password_again", _("两次输入的密码不一致。"))
-        return data
+    field_order = [
+        "username",
+        "password",
+        "password_again",
+        "real_name",
+        "id_number",
+        "member_no",
+        "union_unit",
+        "phone",
+    ]
 
 
 class RosterUploadForm(forms.Form):

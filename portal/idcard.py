@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_SHAPE = re.compile(r"^[1-9]\d{16}[\dX]$")
+_SHAPE = re.compile(r"^[1-9][0-9]{16}[0-9X]$")
 
 
 def check_char(first17: str) -> str:
@@ -21,9 +23,11 @@ def check_char(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
+@sensitive_variables("raw", "number")
 def normalise(raw: str) -> str:
-    """The canonical form (no spaces, upper-case X), or ValidationError with the reason."""
-    number = re.sub(r"\s+", "", raw or "").upper()
+    """The canonical form (ASCII, no spaces, upper-case X), or ValidationError with the reason."""
+    # Phone keyboards may give full-width digits; NFKC turns them into ASCII ones.
+    number = re.sub(r"\s+", "", unicodedata.normalize("NFKC", raw or "")).upper()
     if not number:
         raise ValidationError(_("请填写身份证号。"), code="id_required")
     if len(number) != 18 or not _SHAPE.match(number):
@@ -41,6 +45,7 @@ def normalise(raw: str) -> str:
     return number
 
 
+@sensitive_variables("number")
 def id_hash(number: str) -> str:
     """Keyed hash of a normalised number: the same person matches; the number can't be read back."""
     key = settings.ID_HASH_KEY.encode()

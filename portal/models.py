@@ -78,11 +78,11 @@ class UnionUnit(models.Model):
 
     @property
     def level_label(self) -> str:
-        return (
-            [str(_("市总工会")), str(_("区/镇街总工会"))][self.depth]
-            if self.depth < 2
-            else str(_("基层工会"))
-        )
+        if self.depth == 0:
+            return str(_("市总工会"))
+        if self.depth == 1:
+            return str(_("区/镇街总工会"))
+        return str(_("基层工会"))
 
     def subtree(self) -> models.QuerySet[UnionUnit]:
         """This unit and every unit below it."""
@@ -191,10 +191,15 @@ class AuditAction(models.TextChoices):
     LOGOUT = "logout", _("退出登录")
     TOKEN_ISSUED = "token_issued", _("签发API令牌")
     REGISTERED = "registered", _("注册")
+    ACTIVATED = "activated", _("激活账户")
+    ACTIVATION_FAILED = "activation_failed", _("激活失败")
     VERIFIED = "verified", _("实名认证")
     ROLE_CHANGED = "role_changed", _("角色变更")
+    ACCOUNT_STATUS = "account_status", _("账户启用/停用")
+    PROFILE_REPLACED = "profile_replaced", _("未审核实名信息被名册替换")
     ROSTER_IMPORTED = "roster_imported", _("名册导入")
     BETA_ENROLLED = "beta_enrolled", _("内测报名")
+    BETA_PROMOTED = "beta_promoted", _("候补递补")
 
 
 class AuditEvent(models.Model):
@@ -238,7 +243,10 @@ class BetaProgramme(models.Model):
     gates_ai = models.BooleanField(
         _("限定内测会员使用AI服务"),
         default=True,
-        help_text=_("开启时，只有获得内测资格的会员（以及工会干部、编辑、管理员）可以使用AI服务。"),
+        help_text=_(
+            "开启时，只有在某个开启此项的内测计划中获得资格的会员（以及工会干部、编辑、管理员）"
+            "可以使用AI服务；正式上线时关闭。"
+        ),
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
@@ -309,6 +317,7 @@ class RosterImport(models.Model):
     uploaded_by = models.ForeignKey(
         User, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("上传人")
     )
+    uploaded_from = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
     file_name = models.CharField(_("文件名"), max_length=200)
     # Parsed rows, with ID numbers already reduced to their keyed hash and masked form.
     rows = models.JSONField(_("名册行"), default=list, blank=True)
@@ -323,6 +332,7 @@ class RosterImport(models.Model):
     unchanged_count = models.PositiveIntegerField(_("未变"), default=0)
     errors = models.JSONField(_("错误"), default=list, blank=True)
     created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
 
     class Meta:

@@ -46,7 +46,8 @@ def has_perm(user: AnyUser, perm: Perm) -> bool:
 
 
 def may_use_ai(user: AnyUser) -> bool:
-    """Ask, Write and Draw. While a beta programme gates them, members need an accepted place."""
+    """Ask and Draw (Write also needs DRAFT_MATERIALS). While a beta gates them, members need a
+    place in a gating programme."""
     if not has_perm(user, Perm.USE_AI) or not isinstance(user, User):
         return False
     if user.role != Role.MEMBER:
@@ -69,7 +70,7 @@ def verifiable_members(actor: AnyUser) -> QuerySet[User]:
     """The members whose real-name data this actor may see and verify."""
     if not has_perm(actor, Perm.VERIFY_MEMBERS) or not isinstance(actor, User):
         return User.objects.none()
-    members = User.objects.filter(member_profile__isnull=False).exclude(pk=actor.pk)
+    members = User.objects.filter(role=Role.MEMBER, member_profile__isnull=False)
     if actor.role == Role.ADMIN:
         return members
     if actor.union_unit is None:

@@ -112,7 +112,7 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
             "max_size": env_int("DATABASE_POOL_SIZE", 16, minimum=1),
-            "timeout": env_int("DATABASE_POOL_TIMEOUT", 30, minimum=1),
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
         }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)

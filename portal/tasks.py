@@ -2,53 +2,65 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import transaction
-from django.utils import timezone
+import logging
+from datetime import timedelta
 
+from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.celery import app
 from portal.models import RosterImport, RosterImportStatus
 from portal.services import roster
 
-_FINISHED = (RosterImportStatus.DONE, RosterImportStatus.FAILED)
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
 def run_roster_import(import_id: int) -> None:
-    updated = RosterImport.objects.filter(pk=import_id, status=RosterImportStatus.QUEUED).update(
-        status=RosterImportStatus.RUNNING
-    )
-    if (
-        not updated
-        and not RosterImport.objects.filter(
-            pk=import_id, status=RosterImportStatus.RUNNING
-        ).exists()
-    ):
-        return  # finished already, or gone
-    with transaction.atomic():
-        job = RosterImport.objects.select_for_update().get(pk=import_id)
-        if job.status in _FINISHED:
-            return
-        rows = [roster.RosterRow.from_json(data) for data in job.rows]
-        try:
-            result = roster.import_roster(rows, actor=job.uploaded_by, source=job.file_name)
-        except roster.RosterInvalid as exc:
-            job.status = RosterImportStatus.FAILED
-            job.errors = [exc.message, *(str(e) for e in exc.errors)]
-        else:
-            job.status = RosterImportStatus.DONE
-            job.created_count = result.created
-            job.updated_count = result.updated
-            job.unchanged_count = result.unchanged
-        job.rows = []
-        job.finished_at = timezone.now()
-        job.save(
-            update_fields=[
-                "status",
-                "errors",
-                "created_count",
-                "updated_count",
-                "unchanged_count",
-                "rows",
-                "finished_at",
-            ]
+    now = timezone.now()
+    # Claim the job; one left "running" past the hard time limit had its worker die under it.
+    stale = now - timedelta(seconds=app.conf.task_time_limit or 3600)
+    claimed = (
+        RosterImport.objects.filter(pk=import_id)
+        .filter(
+            Q(status=RosterImportStatus.QUEUED)
+            | Q(status=RosterImportStatus.RUNNING, started_at__lt=stale)
         )
+        .update(status=RosterImportStatus.RUNNING, started_at=now)
+    )
+    if not claimed:
+        return  # finished, running elsewhere, or gone
+    job = RosterImport.objects.get(pk=import_id)
+    errors: list[str] = []
+    result = None
+    try:
+        rows = [roster.RosterRow.from_json(data) for data in job.rows]
+        result = roster.import_roster(
+            rows, actor=job.uploaded_by, source=job.file_name, ip_address=job.uploaded_from
+        )
+    except roster.RosterInvalid as exc:
+        errors = [exc.message, *(str(e) for e in exc.errors)]
+    except Exception:
+        log.exception("roster import %s failed", import_id)
+        errors = [_("导入时发生内部错误，未导入任何记录。请稍后重试或联系管理员。")]
+    job.status = RosterImportStatus.FAILED if errors else RosterImportStatus.DONE
+    job.errors = errors
+    if result is not None:
+        job.created_count = result.created
+        job.updated_count = result.updated
+        job.unchanged_count = result.unchanged
+    job.rows = []  # nothing personal stays behind once the job has run
+    job.finished_at = timezone.now()
+    job.save(
+        update_fields=[
+            "status",
+            "errors",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "rows",
+            "finished_at",
+        ]
+    )

@@ -21,6 +21,12 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/register/", views.register, name="register"),
+    path("accounts/activate/", views.activate, name="activate"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(success_url="/me/"),
+        name="password_change",
+    ),
     path("me/", views.profile, name="profile"),
     path("beta/", views.beta_page, name="beta"),
     path("beta/<slug:slug>/", views.beta_page, name="beta_detail"),

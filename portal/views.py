@@ -9,18 +9,21 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import permissions
+from portal.audit import client_ip
 from portal.celery import app as celery_app
 from portal.errors import PortalError
-from portal.forms import LoginForm, RegistrationForm, RosterUploadForm
+from portal.forms import ActivationForm, LoginForm, RegistrationForm, RosterUploadForm
 from portal.models import BetaProgramme, RosterImport, User
 from portal.permissions import Perm
 from portal.services import accounts, beta, roster
@@ -68,6 +71,15 @@ def locked_out(
     )
 
 
+def _form_errors_from(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@sensitive_post_parameters("password", "password_again", "id_number")
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("profile")
@@ -88,15 +100,35 @@ def register(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, exc.messages)
+            _form_errors_from(form, exc)
         else:
             messages.success(request, _("注册成功。所在工会审核实名信息后即可报名内测，请登录。"))
             return redirect("login")
     return render(request, "portal/register.html", {"form": form})
+
+
+@sensitive_post_parameters("password", "password_again", "id_number")
+def activate(request: HttpRequest) -> HttpResponse:
+    """Members imported from the roster choose their password here."""
+    if request.user.is_authenticated:
+        return redirect("profile")
+    form = ActivationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = accounts.activate_account(
+                data["member_no"], data["id_number"], data["password"], request=request
+            )
+        except accounts.ActivationRefused as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            form.add_error("password", exc.messages)
+        else:
+            messages.success(
+                request, _("账户已激活，用户名是 %(u)s，请登录。") % {"u": user.username}
+            )
+            return redirect("login")
+    return render(request, "portal/activate.html", {"form": form})
 
 
 @login_required
@@ -144,14 +176,19 @@ def beta_enrol(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def members(request: HttpRequest) -> HttpResponse:
     actor = _require(request, Perm.VERIFY_MEMBERS)
-    queryset = (
-        permissions.verifiable_members(actor)
-        .select_related("member_profile", "union_unit")
-        .order_by("member_profile__verified_at", "-date_joined")
+    members = permissions.verifiable_members(actor).select_related("member_profile", "union_unit")
+    pending = members.filter(member_profile__verified_at=None).order_by("date_joined")
+    verified = members.exclude(member_profile__verified_at=None).order_by(
+        "-member_profile__verified_at"
     )
-    pending = [u for u in queryset if u.member_profile.verified_at is None]
-    verified = [u for u in queryset if u.member_profile.verified_at is not None][:50]
-    return render(request, "portal/members.html", {"pending": pending, "verified": verified})
+    return render(
+        request,
+        "portal/members.html",
+        {
+            "pending": Paginator(pending, 50).get_page(request.GET.get("page")),
+            "verified": verified[:20],
+        },
+    )
 
 
 @login_required
@@ -182,7 +219,10 @@ def roster_upload(request: HttpRequest) -> HttpResponse:
         else:
             with transaction.atomic():
                 job = RosterImport.objects.create(
-                    uploaded_by=actor, file_name=upload.name[:200], rows=[r.to_json() for r in rows]
+                    uploaded_by=actor,
+                    uploaded_from=client_ip(request),
+                    file_name=upload.name[:200],
+                    rows=[r.to_json() for r in rows],
                 )
                 transaction.on_commit(lambda: run_roster_import.delay(job.pk))
             return redirect("roster_status", pk=job.pk)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -62,6 +64,51 @@ def register_member(data: Registration, *, request: HttpRequest | None = None) -
     except IntegrityError:
         # Someone registered the same user name, ID or membership number a moment earlier.
         raise ValidationError(_("该账户信息刚刚已被登记，请换一个用户名或联系所在工会。")) from None
+    return user
+
+
+ACTIVATION_FAILURE_LIMIT = 5
+ACTIVATION_LOCK_SECONDS = 15 * 60
+
+
+class ActivationRefused(PortalError):
+    code = "activation_refused"
+
+
+def activate_account(
+    member_no: str, id_number: str, password: str, *, request: HttpRequest | None = None
+) -> User:
+    """A member imported from the roster sets a password, proving who they are with their ID."""
+    member_no = member_no.strip()
+    failures_key = f"activation-failures:{member_no.upper()}"
+    if (cache.get(failures_key) or 0) >= ACTIVATION_FAILURE_LIMIT:
+        raise ActivationRefused(
+            _("尝试次数过多，请15分钟后再试，或联系所在工会。"), code="too_many_attempts"
+        )
+    profile = MemberProfile.objects.select_related("user").filter(member_no=member_no).first()
+    digest = idcard.id_hash(idcard.normalise(id_number))
+    if (
+        profile is None
+        or not hmac.compare_digest(profile.id_hash, digest)
+        or profile.user.has_usable_password()
+        or not profile.user.is_active
+    ):
+        cache.add(failures_key, 0, ACTIVATION_LOCK_SECONDS)
+        cache.incr(failures_key)
+        audit.record(
+            AuditAction.ACTIVATION_FAILED, actor_name="", target=member_no, request=request
+        )
+        # One message for every case, so the page does not tell who has an account.
+        raise ActivationRefused(
+            _("会员证号与身份证号不匹配，或该账户已经激活（已激活请直接登录）。")
+        )
+    user = profile.user
+    validate_password(password, user)
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record(AuditAction.ACTIVATED, actor=user, target=user.username, request=request)
+    cache.delete(failures_key)
     return user
 
 

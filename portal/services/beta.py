@@ -56,13 +56,17 @@ def current_programme(now: datetime | None = None) -> BetaProgramme | None:
     )
 
 
-def programme_state(programme: BetaProgramme, user: User | None) -> ProgrammeState:
-    counts = dict(
+def _status_counts(programme: BetaProgramme) -> dict[str, int]:
+    return dict(
         BetaEnrolment.objects.filter(programme=programme)
         .order_by()
         .values_list("status")
         .annotate(n=Count("id"))
     )
+
+
+def programme_state(programme: BetaProgramme, user: User | None) -> ProgrammeState:
+    counts = _status_counts(programme)
     mine = (
         BetaEnrolment.objects.filter(programme=programme, user=user).first()
         if user is not None and user.is_authenticated
@@ -127,22 +131,13 @@ def enrol(
         existing = BetaEnrolment.objects.filter(programme=locked, user=user).first()
         if existing is not None:
             return Enrolment(existing, created=False, waitlist_position=waitlist_position(existing))
-        taken = dict(
-            BetaEnrolment.objects.filter(programme=locked)
-            .order_by()
-            .values_list("status")
-            .annotate(n=Count("id"))
-        )
-        accepted = taken.get(EnrolmentStatus.ACCEPTED, 0)
-        status = (
-            EnrolmentStatus.ACCEPTED if accepted < locked.capacity else EnrolmentStatus.WAITLISTED
-        )
-        # Under the lock, the new member waits behind everyone already waiting.
-        position = (
-            taken.get(EnrolmentStatus.WAITLISTED, 0) + 1
-            if status == EnrolmentStatus.WAITLISTED
-            else None
-        )
+        taken = _status_counts(locked)
+        waiting = taken.get(EnrolmentStatus.WAITLISTED, 0)
+        # A newcomer gets a place only when one is free and nobody is waiting for it.
+        if taken.get(EnrolmentStatus.ACCEPTED, 0) < locked.capacity and waiting == 0:
+            status, position = EnrolmentStatus.ACCEPTED, None
+        else:
+            status, position = EnrolmentStatus.WAITLISTED, waiting + 1
         record = BetaEnrolment.objects.create(
             programme=locked, user=user, status=status, created_at=now
         )
@@ -154,3 +149,32 @@ def enrol(
             request=request,
         )
     return Enrolment(record, created=True, waitlist_position=position)
+
+
+def promote_waitlist(
+    programme: BetaProgramme, *, actor: User | None = None, request: HttpRequest | None = None
+) -> list[BetaEnrolment]:
+    """Give the free places to the members waiting longest, in order (after a capacity rise)."""
+    with transaction.atomic():
+        locked = BetaProgramme.objects.select_for_update().get(pk=programme.pk)
+        free = locked.capacity - _status_counts(locked).get(EnrolmentStatus.ACCEPTED, 0)
+        if free <= 0:
+            return []
+        promoted = list(
+            BetaEnrolment.objects.filter(programme=locked, status=EnrolmentStatus.WAITLISTED)
+            .select_related("user")
+            .order_by("id")[:free]
+        )
+        BetaEnrolment.objects.filter(pk__in=[e.pk for e in promoted]).update(
+            status=EnrolmentStatus.ACCEPTED
+        )
+        for enrolment in promoted:
+            enrolment.status = EnrolmentStatus.ACCEPTED
+            audit.record(
+                AuditAction.BETA_PROMOTED,
+                actor=actor,
+                actor_name="system",
+                target=f"{locked.slug}:{enrolment.user.username}",
+                request=request,
+            )
+    return promoted

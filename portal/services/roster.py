@@ -11,10 +11,12 @@ from typing import Any
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
-from portal import audit, idcard
+from portal import idcard
 from portal.errors import PortalError
 from portal.models import (
     UNIT_PATH_SEPARATOR,
@@ -28,7 +30,8 @@ from portal.models import (
 )
 
 HEADER = ("username", "real_name", "id_number", "member_no", "union_unit", "phone")
-_PHONE = re.compile(r"^\+?[0-9][0-9\-]{4,19}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9\-]{4,18}$")
+MAX_UNIT_DEPTH = 5
 _username_validator = UnicodeUsernameValidator()
 
 
@@ -79,7 +82,11 @@ class RosterResult:
 
 def decode(data: bytes) -> str:
     """Roster files come from Excel: UTF-8 (with or without BOM) or GB18030."""
-    for encoding in ("utf-8-sig", "gb18030"):
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -92,7 +99,7 @@ def parse_roster(text: str) -> list[RosterRow]:
     reader = csv.reader(io.StringIO(text))
     errors: list[RowError] = []
     try:
-        header = [cell.strip().lower() for cell in next(reader)]
+        header = [cell.strip().lower() for cell in _trimmed(next(reader))]
     except StopIteration:
         raise RosterInvalid([RowError(1, _("文件是空的。"))]) from None
     except csv.Error as exc:
@@ -106,7 +113,7 @@ def parse_roster(text: str) -> list[RosterRow]:
             line = reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
-            row_or_error = _parse_row(line, cells)
+            row_or_error = _parse_row(line, _trimmed(cells))
             if isinstance(row_or_error, RowError):
                 errors.append(row_or_error)
                 continue
@@ -135,13 +142,24 @@ def parse_roster(text: str) -> list[RosterRow]:
     return rows
 
 
+def _trimmed(cells: list[str]) -> list[str]:
+    """Without the empty trailing columns spreadsheet programs like to add."""
+    while len(cells) > len(HEADER) and not cells[-1].strip():
+        cells = cells[:-1]
+    return cells
+
+
+@sensitive_variables("cells", "id_number", "number")
 def _parse_row(line: int, cells: list[str]) -> RosterRow | RowError:
     if len(cells) != len(HEADER):
         return RowError(
             line,
             _("应有%(want)d列，实际%(got)d列。") % {"want": len(HEADER), "got": len(cells)},
         )
-    username, real_name, id_number, member_no, unit, phone = (cell.strip() for cell in cells)
+    cells = [cell.strip() for cell in cells]
+    if any(ch < " " for cell in cells for ch in cell):
+        return RowError(line, _("含有不可见的控制字符，请检查该行。"))
+    username, real_name, id_number, member_no, unit, phone = cells
     if not username:
         return RowError(line, _("缺少用户名。"))
     try:
@@ -159,6 +177,8 @@ def _parse_row(line: int, cells: list[str]) -> RosterRow | RowError:
     if not member_no or len(member_no) > 40:
         return RowError(line, _("缺少会员证号，或会员证号超过40个字符。"))
     path = tuple(part.strip() for part in unit.split(UNIT_PATH_SEPARATOR))
+    if len(path) > MAX_UNIT_DEPTH or len(unit) > 600:
+        return RowError(line, _("所属工会层级过多（最多%(n)d级）。") % {"n": MAX_UNIT_DEPTH})
     if not unit or any(not part or len(part) > 100 for part in path):
         return RowError(
             line,
@@ -179,84 +199,133 @@ def _parse_row(line: int, cells: list[str]) -> RosterRow | RowError:
 
 
 def import_roster(
-    rows: list[RosterRow], *, actor: User | None = None, source: str = ""
+    rows: list[RosterRow],
+    *,
+    actor: User | None = None,
+    source: str = "",
+    ip_address: str | None = None,
 ) -> RosterResult:
-    """Create or update every member of the roster as verified; on any conflict, change nothing."""
+    """Create or update every member of the roster as verified; on any conflict, change nothing.
+
+    The roster is the union's own record, so it outranks a self-registration nobody has verified
+    yet: such a profile holding the roster's ID or membership number is detached from its account.
+    It never takes over an account that belongs to someone else.
+    """
     try:
-        return _apply(rows, actor=actor, source=source)
+        return _apply(rows, actor=actor, source=source, ip_address=ip_address)
     except IntegrityError:
-        # Two rows swap a membership number or ID between existing accounts.
+        # Only a concurrent import or registration of the same people gets here.
         raise RosterInvalid(
-            [RowError(0, _("会员证号或身份证号在账户之间互换，请分两次导入。"))]
+            [RowError(0, _("导入期间这些会员信息被同时修改，请重新导入。"))]
         ) from None
 
 
-def _apply(rows: list[RosterRow], *, actor: User | None, source: str) -> RosterResult:
+def _conflicts(rows: list[RosterRow]) -> tuple[list[RowError], list[MemberProfile]]:
+    """Rows that clash with existing accounts, and unverified profiles the roster replaces."""
+    users = {
+        user.username.lower(): user
+        for user in User.objects.annotate(lname=Lower("username"))
+        .filter(lname__in={r.username.lower() for r in rows})
+        .select_related("member_profile")
+    }
+    by_hash = {
+        p.id_hash: p
+        for p in MemberProfile.objects.filter(id_hash__in=[r.id_hash for r in rows]).select_related(
+            "user"
+        )
+    }
+    by_no = {
+        p.member_no: p
+        for p in MemberProfile.objects.filter(
+            member_no__in=[r.member_no for r in rows]
+        ).select_related("user")
+    }
+    roots = set(UnionUnit.objects.filter(parent=None).values_list("name", flat=True))
+    errors: list[RowError] = []
+    displaced: dict[int, MemberProfile] = {}
+    for row in rows:
+        user = users.get(row.username.lower())
+        if user is not None:
+            own: MemberProfile | None = getattr(user, "member_profile", None)
+            if user.username != row.username:
+                reason = _("用户名与现有账户“%(u)s”仅大小写不同。") % {"u": user.username}
+                errors.append(RowError(row.line, reason))
+            elif user.role != Role.MEMBER:
+                reason = _("用户名“%(u)s”属于工会干部、编辑或管理员账户，不能作为会员导入。")
+                errors.append(RowError(row.line, reason % {"u": user.username}))
+            elif own is not None and own.id_hash != row.id_hash:
+                reason = _("用户名“%(u)s”已属于身份证号不同的另一人，请换一个用户名。")
+                errors.append(RowError(row.line, reason % {"u": user.username}))
+        for holder, label in (
+            (by_hash.get(row.id_hash), _("身份证号")),
+            (by_no.get(row.member_no), _("会员证号")),
+        ):
+            if holder is None or holder.user.username == row.username:
+                continue
+            if holder.is_verified:
+                reason = _("该%(label)s已属于另一个已认证账户（%(u)s）。")
+                errors.append(
+                    RowError(row.line, reason % {"label": label, "u": holder.user.username})
+                )
+            else:
+                displaced[holder.pk] = holder
+        if roots and row.unit_path[0] not in roots:
+            reason = _("顶级工会“%(name)s”不存在（现有：%(roots)s）。")
+            errors.append(
+                RowError(
+                    row.line, reason % {"name": row.unit_path[0], "roots": "、".join(sorted(roots))}
+                )
+            )
+    return errors, list(displaced.values())
+
+
+def _apply(
+    rows: list[RosterRow], *, actor: User | None, source: str, ip_address: str | None
+) -> RosterResult:
     with transaction.atomic():
+        errors, displaced = _conflicts(rows)
+        if errors:
+            raise RosterInvalid(errors)
+        events: list[AuditEvent] = []
+
+        def event(action: AuditAction, target: str, **detail: object) -> None:
+            events.append(
+                AuditEvent(
+                    action=action,
+                    actor=actor,
+                    actor_name=actor.username if actor else "system",
+                    target=target,
+                    detail={"file": source, **detail},
+                    ip_address=ip_address,
+                )
+            )
+
+        for stale in displaced:
+            event(AuditAction.PROFILE_REPLACED, stale.user.username, masked_id=stale.id_masked)
+            stale.delete()
         users = {
             u.username: u
             for u in User.objects.filter(username__in=[r.username for r in rows]).select_related(
-                "member_profile", "union_unit"
+                "member_profile"
             )
         }
-        by_hash = dict(
-            MemberProfile.objects.filter(id_hash__in=[r.id_hash for r in rows]).values_list(
-                "id_hash", "user__username"
-            )
-        )
-        by_no = dict(
-            MemberProfile.objects.filter(member_no__in=[r.member_no for r in rows]).values_list(
-                "member_no", "user__username"
-            )
-        )
-        errors = []
-        for row in rows:
-            owner = by_hash.get(row.id_hash)
-            if owner is not None and owner != row.username:
-                errors.append(
-                    RowError(row.line, _("该身份证号已属于另一个账户（%(u)s）。") % {"u": owner})
-                )
-            owner = by_no.get(row.member_no)
-            if owner is not None and owner != row.username:
-                errors.append(
-                    RowError(row.line, _("该会员证号已属于另一个账户（%(u)s）。") % {"u": owner})
-                )
-        if errors:
-            raise RosterInvalid(errors)
-
         units: dict[tuple[str, ...], UnionUnit] = {}
         now = timezone.now()
         created = updated = unchanged = 0
-        verified_events = []
         for row in rows:
             unit = _unit_for(row.unit_path, units)
             user = users.get(row.username)
             if user is None:
                 user = User(username=row.username, role=Role.MEMBER, union_unit=unit)
-                user.set_unusable_password()
+                user.set_unusable_password()  # the member sets one on the activation page
                 user.save()
-                MemberProfile.objects.create(
-                    user=user,
-                    real_name=row.real_name,
-                    member_no=row.member_no,
-                    phone=row.phone,
-                    id_hash=row.id_hash,
-                    id_masked=row.id_masked,
-                    verified_at=now,
-                    verified_by=actor,
-                    verification_source=VerificationSource.ROSTER,
-                )
-                created += 1
-                verified_events.append(user.username)
-                continue
-            changed = False
-            if user.union_unit_id != unit.pk:
+            changed = user.union_unit_id != unit.pk
+            if changed:
                 user.union_unit = unit
                 user.save(update_fields=["union_unit"])
-                changed = True
-            profile: MemberProfile | None = getattr(user, "member_profile", None)
-            if profile is None:
-                profile = MemberProfile(user=user)
+            profile: MemberProfile = getattr(user, "member_profile", None) or MemberProfile(
+                user=user
+            )
             fields = {
                 "real_name": row.real_name,
                 "member_no": row.member_no,
@@ -272,32 +341,23 @@ def _apply(rows: list[RosterRow], *, actor: User | None, source: str) -> RosterR
                 profile.verified_by = actor
                 profile.verification_source = VerificationSource.ROSTER
                 dirty += ["verified_at", "verified_by", "verification_source"]
-                verified_events.append(user.username)
+                event(AuditAction.VERIFIED, user.username, source=VerificationSource.ROSTER)
             if profile._state.adding:
                 profile.save()
-            elif dirty:
+                created += 1
+            elif dirty or changed:
                 profile.save(update_fields=[*dirty, "updated_at"])
-            if dirty or changed:
                 updated += 1
             else:
                 unchanged += 1
-        AuditEvent.objects.bulk_create(
-            AuditEvent(
-                action=AuditAction.VERIFIED,
-                actor=actor,
-                actor_name=actor.username if actor else "system",
-                target=username,
-                detail={"source": VerificationSource.ROSTER, "file": source},
-            )
-            for username in verified_events
-        )
-        audit.record(
+        event(
             AuditAction.ROSTER_IMPORTED,
-            actor=actor,
-            actor_name="system",
-            target=source,
-            detail={"created": created, "updated": updated, "unchanged": unchanged},
+            source,
+            created=created,
+            updated=updated,
+            unchanged=unchanged,
         )
+        AuditEvent.objects.bulk_create(events)
     return RosterResult(created=created, updated=updated, unchanged=unchanged)
 
 

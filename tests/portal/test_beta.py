@@ -174,3 +174,62 @@ def test_simultaneous_enrolments_never_overfill_the_programme(units) -> None:
     assert len(statuses) == len(members)
     assert statuses.count("accepted") == 5
     assert statuses.count("waitlisted") == len(members) - 5
+
+
+@pytest.mark.django_db
+def test_raising_the_capacity_promotes_the_longest_waiting_first(
+    open_programme: BetaProgramme, alice: User, bob: User, units
+) -> None:
+    waiting = [people.make_user(f"w{i}", unit=units["factory"], serial=140 + i) for i in range(3)]
+    for user in (alice, bob, *waiting):
+        beta.enrol(user, open_programme)
+    open_programme.capacity = 4
+    open_programme.save(update_fields=["capacity"])
+
+    promoted = beta.promote_waitlist(open_programme)
+
+    assert [e.user.username for e in promoted] == ["w0", "w1"]
+    assert BetaEnrolment.objects.get(user=waiting[2]).status == "waitlisted"
+    assert beta.programme_state(open_programme, waiting[2]).my_waitlist_position == 1
+    assert AuditEvent.objects.filter(action=AuditAction.BETA_PROMOTED).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_newcomer_never_jumps_the_waiting_list(
+    open_programme: BetaProgramme, alice: User, bob: User, units
+) -> None:
+    carol = people.make_user("carol", unit=units["factory"], serial=150)
+    dave = people.make_user("dave", unit=units["factory"], serial=151)
+    for user in (alice, bob, carol):
+        beta.enrol(user, open_programme)
+    BetaProgramme.objects.filter(pk=open_programme.pk).update(capacity=3)  # not yet promoted
+
+    assert beta.enrol(dave, open_programme).status == "waitlisted"
+    assert beta.promote_waitlist(open_programme)[0].user == carol
+
+
+@pytest.mark.django_db
+def test_a_capacity_change_in_the_admin_site_promotes_waiting_members(
+    client, ada: User, open_programme: BetaProgramme, alice: User, bob: User, units
+) -> None:
+    carol = people.make_user("carol", unit=units["factory"], serial=152)
+    for user in (alice, bob, carol):
+        beta.enrol(user, open_programme)
+    client.force_login(ada)
+    local = timezone.localtime
+    response = client.post(
+        f"/admin/portal/betaprogramme/{open_programme.pk}/change/",
+        {
+            "name": open_programme.name,
+            "slug": open_programme.slug,
+            "description": "",
+            "capacity": "3",
+            "opens_at_0": local(open_programme.opens_at).strftime("%Y-%m-%d"),
+            "opens_at_1": local(open_programme.opens_at).strftime("%H:%M:%S"),
+            "closes_at_0": local(open_programme.closes_at).strftime("%Y-%m-%d"),
+            "closes_at_1": local(open_programme.closes_at).strftime("%H:%M:%S"),
+            "gates_ai": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert BetaEnrolment.objects.get(user=carol).status == "accepted"

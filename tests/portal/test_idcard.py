@@ -55,3 +55,10 @@ def test_hash_is_keyed_and_does_not_contain_the_number() -> None:
     with override_settings(ID_HASH_KEY="another-key"):
         assert idcard.id_hash(number) != first
     assert idcard.id_hash(number) == first
+
+
+def test_full_width_digits_are_read_as_the_same_number() -> None:
+    number = id_number(9)
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in number)
+    assert idcard.normalise(wide) == number
+    assert idcard.id_hash(idcard.normalise(wide)) == idcard.id_hash(number)

@@ -123,6 +123,30 @@ def test_a_role_change_is_audited_with_before_and_after(ada: User, alice: User) 
     assert event.detail == {"from": "member", "to": "staff"} and event.actor == ada
 
 
+def admin_form(user: User, **changes: str | None) -> dict[str, Any]:
+    profile = user.member_profile
+    data: dict[str, Any] = {
+        "username": user.username,
+        "role": user.role,
+        "union_unit": user.union_unit_id,
+        "is_active": "on",
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "member_profile-TOTAL_FORMS": "1",
+        "member_profile-INITIAL_FORMS": "1",
+        "member_profile-MIN_NUM_FORMS": "0",
+        "member_profile-MAX_NUM_FORMS": "1",
+        "member_profile-0-id": profile.pk,
+        "member_profile-0-user": user.pk,
+        "member_profile-0-real_name": profile.real_name,
+        "member_profile-0-member_no": profile.member_no,
+        "member_profile-0-phone": profile.phone,
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
 @pytest.mark.django_db
 def test_a_role_change_through_the_admin_site_is_audited(
     client: Client, ada: User, alice: User
@@ -131,25 +155,7 @@ def test_a_role_change_through_the_admin_site_is_audited(
     page = client.get(f"/admin/portal/user/{alice.pk}/change/")
     assert page.status_code == 200
     response = client.post(
-        f"/admin/portal/user/{alice.pk}/change/",
-        {
-            "username": "alice",
-            "role": "editor",
-            "union_unit": alice.union_unit_id,
-            "is_active": "on",
-            "first_name": "",
-            "last_name": "",
-            "email": "",
-            "member_profile-TOTAL_FORMS": "1",
-            "member_profile-INITIAL_FORMS": "1",
-            "member_profile-MIN_NUM_FORMS": "0",
-            "member_profile-MAX_NUM_FORMS": "1",
-            "member_profile-0-id": alice.member_profile.pk,
-            "member_profile-0-user": alice.pk,
-            "member_profile-0-real_name": alice.member_profile.real_name,
-            "member_profile-0-member_no": alice.member_profile.member_no,
-            "member_profile-0-phone": alice.member_profile.phone,
-        },
+        f"/admin/portal/user/{alice.pk}/change/", admin_form(alice, role="editor")
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     alice.refresh_from_db()
@@ -165,3 +171,18 @@ def test_a_member_may_not_change_roles(alice: User, bob: User) -> None:
         accounts.change_role(alice, bob, "admin")
     bob.refresh_from_db()
     assert bob.role == "member"
+
+
+@pytest.mark.django_db
+def test_deactivating_an_account_in_the_admin_site_is_audited(
+    client: Client, ada: User, alice: User
+) -> None:
+    client.force_login(ada)
+    response = client.post(
+        f"/admin/portal/user/{alice.pk}/change/", admin_form(alice, is_active=None)
+    )
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert not alice.is_active
+    event = AuditEvent.objects.get(action=AuditAction.ACCOUNT_STATUS)
+    assert (event.actor, event.target, event.detail) == (ada, "alice", {"active": False})

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from portal import permissions
-from portal.models import BetaProgramme, EnrolmentStatus, User
+from portal.models import BetaProgramme, EnrolmentStatus, Role, User
 from portal.services import beta
 from tests import people
 
@@ -108,3 +108,11 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client: Client) -> None:
     for path in ("/me/", "/members/", "/members/roster/"):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_staff_may_not_verify_other_staff(sam: User, units) -> None:
+    colleague = people.make_user(
+        "cora", role=Role.STAFF, unit=units["factory"], serial=160, verified=False
+    )
+    assert not permissions.may_verify(sam, colleague)

@@ -156,3 +156,88 @@ def test_id_numbers_are_stored_only_as_hash_and_mask(tmp_path: Path, caplog) -> 
     for serial in (11, 12, 13):
         assert id_number(serial) not in stored
         assert id_number(serial) not in caplog.text
+
+
+@pytest.mark.django_db
+def test_the_roster_replaces_an_unverified_registration_holding_its_id(
+    tmp_path: Path, units, charlie: User
+) -> None:
+    body = f"chen7,陈七,{id_number(3)},DG070,东莞市总工会/虎门镇总工会,\n"
+    call_command("import_roster", str(write(tmp_path, body)))
+    assert User.objects.get(username="chen7").is_verified_member
+    charlie.refresh_from_db()
+    assert not MemberProfile.objects.filter(user=charlie).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.PROFILE_REPLACED, target="charlie").exists()
+
+
+@pytest.mark.django_db
+def test_the_roster_never_takes_over_an_account_registered_by_someone_else(
+    tmp_path: Path, charlie: User
+) -> None:
+    body = f"charlie,真查理,{id_number(90)},DG090,东莞市总工会/虎门镇总工会,\n"
+    with pytest.raises(CommandError):
+        call_command("import_roster", str(write(tmp_path, body)))
+    charlie.refresh_from_db()
+    assert charlie.member_profile.member_no != "DG090"
+    assert not charlie.member_profile.is_verified
+
+
+@pytest.mark.django_db
+def test_a_staff_account_is_not_turned_into_a_member(tmp_path: Path, sam: User, capsys) -> None:
+    body = f"sam,山姆,{id_number(91)},DG091,东莞市总工会/虎门镇总工会,\n"
+    with pytest.raises(CommandError):
+        call_command("import_roster", str(write(tmp_path, body)))
+    assert "工会干部" in capsys.readouterr().err
+    assert not MemberProfile.objects.filter(user=sam).exists()
+
+
+@pytest.mark.django_db
+def test_user_names_differing_only_in_case_are_refused(tmp_path: Path, alice: User, capsys) -> None:
+    body = f"Alice,爱丽丝,{id_number(92)},DG092,东莞市总工会/虎门镇总工会,\n"
+    with pytest.raises(CommandError):
+        call_command("import_roster", str(write(tmp_path, body)))
+    assert "大小写" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_a_misspelt_top_unit_does_not_create_a_second_federation(
+    tmp_path: Path, units, capsys
+) -> None:
+    body = f"he8,何八,{id_number(93)},DG093,东筦市总工会/虎门镇总工会,\n"
+    with pytest.raises(CommandError):
+        call_command("import_roster", str(write(tmp_path, body)))
+    assert "顶级工会“东筦市总工会”不存在" in capsys.readouterr().err
+    assert UnionUnit.objects.filter(parent=None).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        (f"x,某,{id_number(94)},D1,{'/'.join(['工会'] * 6)},", "层级过多"),
+        (f"x,某,{id_number(94)},D1,{UNIT},+{'1' * 20}", "手机号"),
+        (f"x,某\x00,{id_number(94)},D1,{UNIT},", "控制字符"),
+        (f'x,"某,{id_number(94)},D1,{UNIT},', "列"),
+    ],
+)
+def test_oversized_or_broken_cells_are_reported(tmp_path: Path, cells: str, reason: str) -> None:
+    with pytest.raises(roster.RosterInvalid) as info:
+        roster.parse_roster(HEADER + cells + "\n")
+    assert reason in " ".join(e.reason for e in info.value.errors)
+
+
+@pytest.mark.django_db
+def test_trailing_empty_columns_from_spreadsheets_are_ignored(tmp_path: Path) -> None:
+    text = HEADER.rstrip("\n") + ",,\n" + f"kong9,孔九,{id_number(95)},DG095,{UNIT},,,\n"
+    assert roster.parse_roster(text)[0].username == "kong9"
+
+
+@pytest.mark.django_db
+def test_utf16_files_are_read(tmp_path: Path) -> None:
+    call_command("import_roster", str(write(tmp_path, good_rows(), encoding="utf-16")))
+    assert User.objects.filter(username="wang5").exists()
+
+
+def test_unreadable_bytes_are_refused() -> None:
+    with pytest.raises(roster.RosterInvalid, match="错误"):
+        roster.decode(b"\xff\x80\x81\xfe\x00\xff" * 10)
