@@ -11,9 +11,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from portal import audit
 from portal.models import (
-    AuditAction,
     AuditEvent,
     BetaEnrolment,
     BetaProgramme,
@@ -59,30 +57,17 @@ class UserAdmin(BaseUserAdmin[User]):
     def save_model(
         self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool
     ) -> None:
+        # Role and active flag change through the services, which write the audit log.
         actor = request.user if isinstance(request.user, User) else None
-        if change and "role" in form.changed_data:
-            new_role = obj.role
-            obj.role = form.initial["role"]
-            super().save_model(request, obj, form, change)
-            accounts.change_role(actor, obj, new_role, request=request)
-        else:
-            super().save_model(request, obj, form, change)
+        new_role, new_active = obj.role, obj.is_active
+        if change:
+            obj.role = form.initial.get("role", obj.role)
+            obj.is_active = form.initial.get("is_active", obj.is_active)
+        super().save_model(request, obj, form, change)
         if not change:
-            audit.record(
-                AuditAction.ROLE_CHANGED,
-                actor=actor,
-                target=obj.username,
-                detail={"from": None, "to": obj.role},
-                request=request,
-            )
-        if change and "is_active" in form.changed_data:
-            audit.record(
-                AuditAction.ACCOUNT_STATUS,
-                actor=actor,
-                target=obj.username,
-                detail={"active": obj.is_active},
-                request=request,
-            )
+            accounts.account_created(actor, obj, request=request)
+        accounts.change_role(actor, obj, new_role, request=request)
+        accounts.set_active(actor, obj, new_active, request=request)
 
 
 @admin.register(UnionUnit)

@@ -36,6 +36,10 @@ def _user(request: HttpRequest) -> User:
     return request.user
 
 
+def _user_or_none(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
 def _require(request: HttpRequest, perm: Perm) -> User:
     if not permissions.has_perm(request.user, perm):
         raise PermissionDenied(_("您没有权限访问此页面。"))
@@ -44,11 +48,7 @@ def _require(request: HttpRequest, perm: Perm) -> User:
 
 def home(request: HttpRequest) -> HttpResponse:
     programme = beta.current_programme()
-    state = (
-        beta.programme_state(programme, _user(request) if request.user.is_authenticated else None)
-        if programme
-        else None
-    )
+    state = beta.programme_state(programme, _user_or_none(request)) if programme else None
     return render(request, "portal/home.html", {"state": state})
 
 
@@ -144,7 +144,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 def beta_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     programme = get_object_or_404(BetaProgramme, slug=slug) if slug else beta.current_programme()
-    user = _user(request) if request.user.is_authenticated else None
+    user = _user_or_none(request)
     state = beta.programme_state(programme, user) if programme else None
     refusal = None
     if programme and user and state and state.my_status is None:

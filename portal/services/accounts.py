@@ -159,3 +159,36 @@ def change_role(
             detail={"from": old, "to": role},
             request=request,
         )
+
+
+def set_active(
+    actor: User | None, user: User, active: bool, *, request: HttpRequest | None = None
+) -> None:
+    """Enable or disable an account (a disabled one cannot sign in or use a token)."""
+    if actor is not None and not permissions.has_perm(actor, permissions.Perm.MANAGE_USERS):
+        raise NotPermitted(_("只有管理员可以启用或停用账户。"))
+    if User.objects.filter(pk=user.pk, is_active=active).exists():
+        return
+    with transaction.atomic():
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        audit.record(
+            AuditAction.ACCOUNT_STATUS,
+            actor=actor,
+            actor_name="system" if actor is None else "",
+            target=user.username,
+            detail={"active": active},
+            request=request,
+        )
+
+
+def account_created(actor: User | None, user: User, *, request: HttpRequest | None = None) -> None:
+    """Record an account an admin created by hand, with the role it was given."""
+    audit.record(
+        AuditAction.ROLE_CHANGED,
+        actor=actor,
+        actor_name="system" if actor is None else "",
+        target=user.username,
+        detail={"from": None, "to": user.role},
+        request=request,
+    )
