@@ -29,11 +29,18 @@ def client_ip(request: HttpRequest) -> str | None:
         return None
 
 
+def actor_label(actor: User | None, given: str | None = None) -> str:
+    """The account that acted; "system" for a command or job; `given` for an anonymous visitor."""
+    if actor is not None:
+        return actor.username
+    return "system" if given is None else given
+
+
 def record(
     action: AuditAction,
     *,
     actor: User | None = None,
-    actor_name: str = "",
+    actor_name: str | None = None,
     target: object = "",
     detail: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
@@ -41,7 +48,7 @@ def record(
     return AuditEvent.objects.create(
         action=action,
         actor=actor if actor is not None and actor.pk else None,
-        actor_name=(actor.username if actor is not None else actor_name)[:150],
+        actor_name=actor_label(actor, actor_name)[:150],
         target=str(target)[:200],
         detail=detail or {},
         ip_address=client_ip(request) if request is not None else None,

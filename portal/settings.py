@@ -217,7 +217,6 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-CELERY_TASK_ALWAYS_EAGER = False
 
 # Internationalisation: Chinese for users, stored in UTC, shown in Asia/Shanghai.
 LANGUAGE_CODE = "zh-hans"

@@ -154,7 +154,6 @@ def change_role(
         audit.record(
             AuditAction.ROLE_CHANGED,
             actor=actor,
-            actor_name="system" if actor is None else "",
             target=user.username,
             detail={"from": old, "to": role},
             request=request,
@@ -175,7 +174,6 @@ def set_active(
         audit.record(
             AuditAction.ACCOUNT_STATUS,
             actor=actor,
-            actor_name="system" if actor is None else "",
             target=user.username,
             detail={"active": active},
             request=request,
@@ -187,7 +185,6 @@ def account_created(actor: User | None, user: User, *, request: HttpRequest | No
     audit.record(
         AuditAction.ROLE_CHANGED,
         actor=actor,
-        actor_name="system" if actor is None else "",
         target=user.username,
         detail={"from": None, "to": user.role},
         request=request,

@@ -173,7 +173,6 @@ def promote_waitlist(
             audit.record(
                 AuditAction.BETA_PROMOTED,
                 actor=actor,
-                actor_name="system",
                 target=f"{locked.slug}:{enrolment.user.username}",
                 request=request,
             )

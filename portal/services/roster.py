@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from portal import idcard
+from portal import audit, idcard
 from portal.errors import PortalError
 from portal.models import (
     UNIT_PATH_SEPARATOR,
@@ -293,7 +293,7 @@ def _apply(
                 AuditEvent(
                     action=action,
                     actor=actor,
-                    actor_name=actor.username if actor else "system",
+                    actor_name=audit.actor_label(actor),
                     target=target,
                     detail={"file": source, **detail},
                     ip_address=ip_address,
