@@ -1,11 +1,138 @@
-"""Django admin for the knowledge base."""
+"""Django admin for the knowledge base. Changes go through the services, so the index stays
+in step with what the admin saves."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from knowledge.models import Category
+from knowledge import services
+from knowledge.models import (
+    Category,
+    Document,
+    DocumentRevision,
+    DocumentStatus,
+    FaqEntry,
+    LexiconEntry,
+    Segment,
+)
+from portal.models import User
+
+
+def _user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin[Category]):
     list_display = ("name", "slug", "position")
     list_editable = ("position",)
+
+
+class RevisionInline(admin.TabularInline[DocumentRevision, Document]):
+    model = DocumentRevision
+    fields = ("version", "status", "note", "author", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin[Document]):
+    list_display = ("title", "category", "kind", "status", "version", "updated_at")
+    list_filter = ("status", "kind", "category")
+    search_fields = ("title", "source")
+    readonly_fields = ("status", "content_hash", "version", "created_by", "published_at", "origin")
+    inlines = [RevisionInline]
+    actions = ["publish", "archive"]
+
+    def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
+        fields = services.DocumentFields(
+            title=obj.title,
+            category=obj.category,
+            body=obj.body,
+            kind=obj.kind,
+            source=obj.source,
+            tags=tuple(obj.tags or ()),
+            effective_from=obj.effective_from,
+            expires_on=obj.expires_on,
+        )
+        if change:
+            services.update_document(obj, fields, author=_user(request))
+        else:
+            created = services.create_document(fields, author=_user(request))
+            obj.pk = created.pk
+
+    @admin.action(description="发布所选文档")
+    def publish(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        for document in queryset:
+            services.set_status(document, DocumentStatus.PUBLISHED, author=_user(request))
+
+    @admin.action(description="归档所选文档")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        for document in queryset:
+            services.set_status(document, DocumentStatus.ARCHIVED, author=_user(request))
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin[Segment]):
+    list_display = ("__str__", "enabled", "edited_at")
+    list_filter = ("enabled", "document__category")
+    search_fields = ("text", "heading", "document__title")
+    fields = ("document", "heading", "context", "text", "enabled")
+    readonly_fields = ("document", "heading", "context")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # segments come from splitting a document
+
+    def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
+        services.edit_segment(obj, text=obj.text, enabled=obj.enabled, author=_user(request))
+
+
+@admin.register(FaqEntry)
+class FaqAdmin(admin.ModelAdmin[FaqEntry]):
+    list_display = ("question", "category", "status", "updated_at")
+    list_filter = ("status", "category")
+    search_fields = ("question", "answer")
+    autocomplete_fields = ("segments",)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        faq = form.instance
+        services.save_faq(
+            question=faq.question,
+            answer=faq.answer,
+            category=faq.category,
+            variants=faq.variants or [],
+            segments=faq.segments.all(),
+            tags=faq.tags or [],
+            status=faq.status,
+            author=_user(request),
+            faq=faq,
+        )
+
+
+@admin.register(LexiconEntry)
+class LexiconAdmin(admin.ModelAdmin[LexiconEntry]):
+    list_display = ("phrase", "kind", "targets", "updated_at")
+    list_filter = ("kind",)
+    search_fields = ("phrase",)
+
+    def save_model(self, request: HttpRequest, obj: LexiconEntry, form: Any, change: bool) -> None:
+        saved = services.save_lexicon_entry(
+            kind=obj.kind,
+            phrase=obj.phrase,
+            targets=obj.targets or [],
+            author=_user(request),
+            entry=obj if change else None,
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: LexiconEntry) -> None:
+        services.delete_lexicon_entry(obj)

@@ -15,4 +15,5 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "may_use_ai": lambda: permissions.may_use_ai(user),
         "may_verify_members": permissions.has_perm(user, permissions.Perm.VERIFY_MEMBERS),
         "may_import_roster": permissions.has_perm(user, permissions.Perm.IMPORT_ROSTER),
+        "may_curate_knowledge": permissions.has_perm(user, permissions.Perm.CURATE_KNOWLEDGE),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -200,7 +201,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"EnrolmentStatusEnum": "portal.models.EnrolmentStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "EnrolmentStatusEnum": "portal.models.EnrolmentStatus",
+        "DocumentStatusEnum": "knowledge.models.DocumentStatus",
+        "DocumentKindEnum": "knowledge.models.DocumentKind",
+        "FaqStatusEnum": "knowledge.models.FaqStatus",
+        "LexiconKindEnum": "knowledge.models.LexiconKind",
+        "NewDocumentStatusEnum": [("draft", "草稿"), ("review", "待审核"), ("published", "已发布")],
+    },
 }
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport (no server).
@@ -270,8 +278,18 @@ LOGGING = {
         # Django's own logging config adds a console handler of its own; use ours only.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "axes": {"level": "WARNING"},
+        # haystack logs every component run at INFO.
+        "haystack": {"level": "WARNING"},
     },
 }
+
+# haystack-ai would send usage telemetry to an outside server: never from an intranet portal.
+os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
+
+# Knowledge base
+# The postings index carries INCLUDE columns for PostgreSQL; SQLite ignores them, which is fine.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
+KNOWLEDGE_CORPUS_DIR = env_str("KNOWLEDGE_CORPUS_DIR", "")
 
 # Demo data
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")

@@ -2,16 +2,17 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import api, views
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", api.TokenView.as_view(), name="api_token"),
     path("me/", api.MeView.as_view(), name="api_me"),
     path("beta/", api.CurrentBetaView.as_view(), name="api_beta"),
     path("beta/<slug:slug>/enroll/", api.EnrolView.as_view(), name="api_beta_enrol"),
+    path("knowledge/", include("knowledge.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]
@@ -35,6 +36,7 @@ urlpatterns = [
     path("members/<int:user_id>/verify/", views.member_verify, name="member_verify"),
     path("members/roster/", views.roster_upload, name="roster_upload"),
     path("members/roster/<int:pk>/", views.roster_status, name="roster_status"),
+    path("knowledge/", include("knowledge.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

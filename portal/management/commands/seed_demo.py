@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from knowledge.models import SEED_CATEGORIES, Category
+from knowledge.seed import default_corpus_dir, seed_demo_knowledge
 from portal import idcard
 from portal.models import (
     BetaProgramme,
@@ -104,6 +105,13 @@ class Command(BaseCommand):
             member = User.objects.get(username="member")
             if programme.is_open(now):
                 beta.enrol(member, programme, now=now)
+        corpus = default_corpus_dir()
+        counts = seed_demo_knowledge(corpus)
+        self.stdout.write(
+            f"Knowledge: {counts['lexicon']} new lexicon entries, {counts['corpus']} corpus "
+            f"documents from {corpus or '(no corpus)'}, {counts['guides']} guides, "
+            f"{counts['faq']} FAQ entries"
+        )
         self.stdout.write(
             self.style.SUCCESS("Demo data ready: users member, staff, editor, admin.")
         )

@@ -1,0 +1,104 @@
+"""Editor forms: they parse and validate input; the services do the work."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from knowledge.ingest import EXTENSIONS, MAX_SEGMENT_CHARS
+from knowledge.models import Category, DocumentKind, DocumentStatus, LexiconKind
+from knowledge.retrieval import MAX_QUESTION_CHARS
+
+
+def split_words(value: str) -> list[str]:
+    return [w for w in re.split(r"[\s,，、;；]+", value) if w]
+
+
+class DocumentForm(forms.Form):
+    title = forms.CharField(label=_("标题"), max_length=200, required=False)
+    category = forms.ModelChoiceField(label=_("分类"), queryset=Category.objects.all())
+    kind = forms.ChoiceField(label=_("类型"), choices=DocumentKind.choices)
+    source = forms.CharField(label=_("来源"), max_length=300, required=False)
+    tags = forms.CharField(label=_("标签"), required=False, help_text=_("多个标签用逗号分隔"))
+    effective_from = forms.DateField(
+        label=_("生效日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    expires_on = forms.DateField(
+        label=_("失效日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    file = forms.FileField(
+        label=_("上传文件"),
+        required=False,
+        help_text=_("支持 .txt .md .docx .pdf .html，不超过 20 MB"),
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(EXTENSIONS)}),
+    )
+    body = forms.CharField(
+        label=_("或直接粘贴正文"), required=False, widget=forms.Textarea(attrs={"rows": 10})
+    )
+    status = forms.ChoiceField(
+        label=_("保存为"),
+        choices=[
+            (DocumentStatus.DRAFT, DocumentStatus.DRAFT.label),
+            (DocumentStatus.REVIEW, DocumentStatus.REVIEW.label),
+            (DocumentStatus.PUBLISHED, DocumentStatus.PUBLISHED.label),
+        ],
+        initial=DocumentStatus.DRAFT,
+    )
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["status"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("file") and not (data.get("body") or "").strip():
+            raise forms.ValidationError(_("请上传文件或粘贴正文。"))
+        start, end = data.get("effective_from"), data.get("expires_on")
+        if start and end and end <= start:
+            self.add_error("expires_on", _("失效日期必须晚于生效日期。"))
+        return data
+
+
+class SegmentForm(forms.Form):
+    text = forms.CharField(
+        label=_("内容"), max_length=MAX_SEGMENT_CHARS, widget=forms.Textarea(attrs={"rows": 8})
+    )
+    enabled = forms.BooleanField(label=_("启用（可被检索）"), required=False)
+
+
+class FaqForm(forms.Form):
+    question = forms.CharField(label=_("问题"), max_length=300)
+    variants = forms.CharField(
+        label=_("相似问法"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("每行一个"),
+    )
+    answer = forms.CharField(label=_("解答"), widget=forms.Textarea(attrs={"rows": 5}))
+    category = forms.ModelChoiceField(label=_("分类"), queryset=Category.objects.all())
+    cites = forms.CharField(
+        label=_("依据条款"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("每行一条，例如：《劳动法》第四十四条"),
+    )
+
+
+class LexiconForm(forms.Form):
+    kind = forms.ChoiceField(label=_("类型"), choices=LexiconKind.choices)
+    phrase = forms.CharField(label=_("词语"), max_length=60)
+    targets = forms.CharField(
+        label=_("对应词"), required=False, help_text=_("同义词或正式用语，多个用空格分隔")
+    )
+
+
+class RetrievalTestForm(forms.Form):
+    question = forms.CharField(
+        label=_("问题"),
+        max_length=MAX_QUESTION_CHARS,
+        widget=forms.TextInput(attrs={"placeholder": _("例如：公司不给交社保怎么办？")}),
+    )

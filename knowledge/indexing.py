@@ -1,0 +1,145 @@
+"""The inverted index: postings, term document frequencies and collection statistics, written in
+the same transaction as the content they describe."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Prefetch
+
+from knowledge import lexicon
+from knowledge.models import (
+    DocumentStatus,
+    FaqEntry,
+    FaqStatus,
+    IndexStats,
+    IndexTerm,
+    Posting,
+    Segment,
+)
+from knowledge.text import segmenter
+
+BATCH = 2000
+
+
+def index_text(segment: Segment) -> str:
+    """What a segment is found by: its law title and chapter, its heading and text, and the
+    questions of the published FAQ entries that rest on it (workers' own wording)."""
+    parts = [segment.context, segment.heading, segment.text]
+    for faq in segment.faqs.all():
+        if faq.status == FaqStatus.PUBLISHED:
+            parts.append(faq.question)
+            parts.extend(str(v) for v in faq.variants)
+    return "\n".join(p for p in parts if p)
+
+
+def indexable(segment: Segment) -> bool:
+    return segment.enabled and segment.document.status == DocumentStatus.PUBLISHED
+
+
+def _segments(ids: Iterable[int]) -> list[Segment]:
+    published_faqs = FaqEntry.objects.filter(status=FaqStatus.PUBLISHED).only(
+        "question", "variants", "status"
+    )
+    return list(
+        Segment.objects.filter(id__in=list(ids))
+        .select_related("document")
+        .prefetch_related(Prefetch("faqs", queryset=published_faqs))
+        .order_by("id")
+    )
+
+
+def _stats() -> IndexStats:
+    stats, _ = IndexStats.objects.select_for_update().get_or_create(pk=1)
+    return stats
+
+
+def reindex(segment_ids: Iterable[int]) -> None:
+    """Bring the index up to date for these segments: drop their postings, then index again
+    those that are retrievable. Must run inside the transaction that changed them."""
+    ids = sorted(set(segment_ids))
+    if not ids:
+        return
+    lexicon.current()  # the segmenter must know the editors' words
+    with transaction.atomic():
+        stats = _stats()
+        for start in range(0, len(ids), BATCH):
+            _reindex_batch(ids[start : start + BATCH], stats)
+        stats.save(update_fields=["segments", "terms"])
+
+
+def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
+    df_delta: Counter[int] = Counter()
+    old = Posting.objects.filter(segment_id__in=ids)
+    for term_id in old.values_list("term_id", flat=True):
+        df_delta[term_id] -= 1
+    for length in Segment.objects.filter(id__in=ids, term_count__gt=0).values_list(
+        "term_count", flat=True
+    ):
+        stats.segments -= 1
+        stats.terms -= length
+    old.delete()
+
+    counted: dict[int, Counter[str]] = {}
+    segments = _segments(ids)
+    for segment in segments:
+        if indexable(segment):
+            counted[segment.id] = Counter(segmenter.tokens(index_text(segment)))
+    vocabulary = sorted({t for c in counted.values() for t in c})
+    IndexTerm.objects.bulk_create(
+        [IndexTerm(text=t) for t in vocabulary], ignore_conflicts=True, batch_size=BATCH
+    )
+    term_ids: dict[str, int] = {}
+    for start in range(0, len(vocabulary), BATCH):
+        chunk = vocabulary[start : start + BATCH]
+        term_ids.update(IndexTerm.objects.filter(text__in=chunk).values_list("text", "id"))
+
+    postings = []
+    for segment in segments:
+        counts = counted.get(segment.id)
+        length = sum(counts.values()) if counts else 0
+        segment.term_count = length
+        if not counts:
+            continue
+        stats.segments += 1
+        stats.terms += length
+        for term, tf in counts.items():
+            term_id = term_ids[term]
+            df_delta[term_id] += 1
+            postings.append(
+                Posting(segment_id=segment.id, term_id=term_id, tf=min(tf, 32767), length=length)
+            )
+    Posting.objects.bulk_create(postings, batch_size=BATCH)
+    Segment.objects.bulk_update(segments, ["term_count"], batch_size=BATCH)
+
+    changed = sorted(t for t, d in df_delta.items() if d)
+    for start in range(0, len(changed), BATCH):
+        rows = list(
+            IndexTerm.objects.select_for_update()
+            .filter(id__in=changed[start : start + BATCH])
+            .order_by("id")
+        )
+        for row in rows:
+            row.df = max(0, row.df + df_delta[row.id])
+        IndexTerm.objects.bulk_update(rows, ["df"], batch_size=BATCH)
+
+
+def reindex_all() -> int:
+    """Rebuild the whole index in one transaction (after lexicon changes); returns the number of
+    segments indexed."""
+    with transaction.atomic():
+        stats = _stats()
+        Posting.objects.all().delete()
+        IndexTerm.objects.update(df=0)
+        Segment.objects.filter(term_count__gt=0).update(term_count=0)
+        stats.segments = 0
+        stats.terms = 0
+        ids = list(Segment.objects.values_list("id", flat=True).order_by("id"))
+        lexicon.current()
+        for start in range(0, len(ids), BATCH):
+            _reindex_batch(ids[start : start + BATCH], stats)
+        IndexTerm.objects.filter(df=0).delete()
+        stats.save(update_fields=["segments", "terms"])
+        return stats.segments

@@ -1,0 +1,282 @@
+"""Retrieval: one `search()` for Ask, Write, retrieval testing and evaluation.
+
+A haystack pipeline of our own components: analyse the question (segmentation, lexicon
+expansion) → BM25 over the database index → rank the candidates (coverage of the question's
+words) → decide whether the knowledge base answers it at all.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from haystack import Pipeline, component
+
+from knowledge import lexicon as lexicon_module
+from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Segment
+from knowledge.text import normalise, segmenter
+from portal.errors import PortalError
+
+MAX_QUESTION_CHARS = 500
+K1 = 1.2
+B = 0.75
+EXPANSION_WEIGHT = 0.8
+CANDIDATES = 60
+# Abstain when the best passage covers less than this share of the question's weight.
+MIN_COVERAGE = 0.45
+MIN_SCORE = 4.0
+
+
+class QueryError(PortalError):
+    code = "bad_question"
+
+
+@dataclass
+class Concept:
+    """One word of the question and the index terms that count as finding it."""
+
+    word: str
+    terms: set[str]
+    idf: float = 0.0
+    expanded_by: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    question: str
+    tokens: list[str]
+    weights: dict[str, float]  # index term → query weight
+    concepts: list[Concept]
+    expansions: list[lexicon_module.Expansion]
+    idf: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Passage:
+    segment_id: int
+    document_id: int
+    title: str
+    heading: str
+    context: str
+    text: str
+    score: float
+    coverage: float
+    matched: list[str]
+    category: str
+
+    @property
+    def label(self) -> str:
+        return f"《{self.title}》{self.heading}".strip()
+
+
+@dataclass
+class SearchResult:
+    question: str
+    passages: list[Passage]
+    abstained: bool
+    analysis: Analysis
+    elapsed_ms: float
+
+    @property
+    def top(self) -> Passage | None:
+        return self.passages[0] if self.passages else None
+
+
+def _idf(df: int, n: int) -> float:
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def check_question(question: str) -> str:
+    text = normalise(question or "")
+    if not text:
+        raise QueryError(_("请输入问题。"), code="empty_question")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QueryError(
+            _("问题太长了（%(n)d 字），请精简到 %(max)d 字以内。")
+            % {"n": len(text), "max": MAX_QUESTION_CHARS},
+            code="question_too_long",
+        )
+    if not segmenter.words(text):
+        raise QueryError(_("没有看懂这个问题，请用文字描述您想了解的事情。"), code="no_words")
+    return text
+
+
+@component
+class QuestionAnalyser:
+    """Segments the question with the lexicon and adds the words its phrases stand for."""
+
+    @component.output_types(analysis=Analysis)
+    def run(self, question: str) -> dict[str, Any]:
+        text = check_question(question)
+        lex = lexicon_module.current()
+        tokens = segmenter.tokens(text)
+        words = segmenter.words(text)
+        expansions = lex.expand(text, tokens)
+        weights: dict[str, float] = dict.fromkeys(tokens, 1.0)
+        concepts = [Concept(w, {w, *segmenter.tokens(w)}) for w in dict.fromkeys(words)]
+        for exp in expansions:
+            targets = segmenter.tokens(exp.target) or [exp.target]
+            for term in targets:
+                weights[term] = max(weights.get(term, 0.0), EXPANSION_WEIGHT)
+            for concept in concepts:
+                if concept.word in exp.phrase or exp.phrase in concept.word:
+                    concept.terms.update(targets)
+                    concept.expanded_by.append(exp.target)
+        return {
+            "analysis": Analysis(
+                question=text,
+                tokens=tokens,
+                weights=weights,
+                concepts=concepts,
+                expansions=expansions,
+            )
+        }
+
+
+@component
+class KeywordRetriever:
+    """BM25 over the postings: the database sums each candidate's score from the posting lists
+    of the question's terms and returns the best candidates."""
+
+    @component.output_types(analysis=Analysis, candidates=dict[int, float])
+    def run(self, analysis: Analysis, top_k: int = CANDIDATES) -> dict[str, Any]:
+        stats = IndexStats.objects.filter(pk=1).first()
+        n = stats.segments if stats else 0
+        terms = dict(
+            IndexTerm.objects.filter(text__in=list(analysis.weights), df__gt=0).values_list(
+                "text", "id"
+            )
+        )
+        dfs = dict(IndexTerm.objects.filter(id__in=terms.values()).values_list("id", "df"))
+        missing_idf = _idf(0, max(n, 1))
+        analysis.idf = {
+            t: _idf(dfs[terms[t]], n) if t in terms else missing_idf for t in analysis.weights
+        }
+        for concept in analysis.concepts:
+            # A word the index lacks weighs as a rare one: not finding it should count.
+            concept.idf = (
+                _idf(dfs[terms[concept.word]], n) if concept.word in terms else missing_idf
+            )
+        if not terms or not n:
+            return {"analysis": analysis, "candidates": {}}
+        avgdl = stats.terms / n if stats and n else 1.0
+        weight = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
+        case = " ".join("WHEN %s THEN %s" for _ in weight)
+        params: list[Any] = []
+        for term_id, w in weight.items():
+            params += [term_id, w]
+        placeholders = ", ".join("%s" for _ in weight)
+        # Only placeholders and constants are interpolated; every value is a parameter.
+        sql = (
+            f"SELECT p.segment_id, SUM((CASE p.term_id {case} END) * p.tf * {K1 + 1:.3f}"
+            f" / (p.tf + {K1:.3f} * ({1 - B:.3f} + {B:.3f} * p.length / %s))) AS score"
+            f" FROM knowledge_posting p WHERE p.term_id IN ({placeholders})"
+            " GROUP BY p.segment_id ORDER BY score DESC LIMIT %s"
+        )
+        params += [avgdl, *weight.keys(), top_k]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            scores = {int(row[0]): float(row[1]) for row in cursor.fetchall()}
+        return {"analysis": analysis, "candidates": scores}
+
+
+@component
+class CandidateRanker:
+    """Keeps the candidates that are retrievable today, notes which of the question's words
+    each one contains, orders them by score and decides whether to abstain."""
+
+    @component.output_types(passages=list[Passage], abstained=bool)
+    def run(
+        self, analysis: Analysis, candidates: dict[int, float], top_k: int = 3
+    ) -> dict[str, Any]:
+        today = timezone.localdate()
+        rows = list(
+            Segment.objects.filter(
+                id__in=list(candidates),
+                enabled=True,
+                document__status=DocumentStatus.PUBLISHED,
+            )
+            .filter(
+                Q(document__effective_from__isnull=True) | Q(document__effective_from__lte=today)
+            )
+            .filter(Q(document__expires_on__isnull=True) | Q(document__expires_on__gt=today))
+            .select_related("document__category")
+        )
+        hits = _matched_terms([s.id for s in rows], analysis)
+        total = sum(c.idf for c in analysis.concepts) or 1.0
+        ranked: list[Passage] = []
+        for seg in rows:
+            found = hits.get(seg.id, set())
+            coverage = sum(c.idf for c in analysis.concepts if c.terms & found) / total
+            ranked.append(
+                Passage(
+                    segment_id=seg.id,
+                    document_id=seg.document_id,
+                    title=seg.document.title,
+                    heading=seg.heading,
+                    context=seg.context,
+                    text=seg.text,
+                    score=candidates[seg.id],
+                    coverage=coverage,
+                    matched=sorted(found),
+                    category=seg.document.category.name,
+                )
+            )
+        ranked.sort(key=lambda p: (-p.score, p.segment_id))
+        best = ranked[0] if ranked else None
+        abstained = best is None or best.coverage < MIN_COVERAGE or best.score < MIN_SCORE
+        return {"passages": ranked[:top_k], "abstained": abstained}
+
+
+def _matched_terms(segment_ids: list[int], analysis: Analysis) -> dict[int, set[str]]:
+    """For each segment, the question's index terms it contains."""
+    if not segment_ids:
+        return {}
+    terms = dict(
+        IndexTerm.objects.filter(text__in=list(analysis.weights)).values_list("id", "text")
+    )
+    hits: dict[int, set[str]] = defaultdict(set)
+    for seg_id, term_id in Posting.objects.filter(
+        segment_id__in=segment_ids, term_id__in=list(terms)
+    ).values_list("segment_id", "term_id"):
+        hits[seg_id].add(terms[term_id])
+    return hits
+
+
+def _pipeline() -> Pipeline:
+    pipe = Pipeline()
+    pipe.add_component("analyser", QuestionAnalyser())
+    pipe.add_component("keywords", KeywordRetriever())
+    pipe.add_component("ranker", CandidateRanker())
+    pipe.connect("analyser.analysis", "keywords.analysis")
+    pipe.connect("keywords.analysis", "ranker.analysis")
+    pipe.connect("keywords.candidates", "ranker.candidates")
+    return pipe
+
+
+_PIPELINE = _pipeline()
+
+
+def search(question: str, k: int = 3) -> SearchResult:
+    """The passages that answer `question`, best first, and whether to abstain."""
+    started = time.perf_counter()
+    question = check_question(question)  # before the pipeline, which would wrap the error
+    out = _PIPELINE.run(
+        {"analyser": {"question": question}, "ranker": {"top_k": k}},
+        include_outputs_from={"keywords"},
+    )
+    analysis = out["keywords"]["analysis"]
+    return SearchResult(
+        question=analysis.question,
+        passages=out["ranker"]["passages"],
+        abstained=out["ranker"]["abstained"],
+        analysis=analysis,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+    )

@@ -1,0 +1,161 @@
+"""API shapes of the knowledge base. Validation of input only; the services do the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from knowledge.ingest import MAX_SEGMENT_CHARS
+from knowledge.models import (
+    Category,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    FaqEntry,
+    LexiconEntry,
+    LexiconKind,
+    Segment,
+)
+from knowledge.retrieval import MAX_QUESTION_CHARS
+
+
+class SegmentSerializer(serializers.ModelSerializer[Segment]):
+    class Meta:
+        model = Segment
+        fields = ("id", "position", "heading", "context", "text", "enabled", "edited_at")
+        read_only_fields = ("id", "position", "heading", "context", "edited_at")
+
+
+class SegmentUpdateSerializer(serializers.Serializer[None]):
+    text = serializers.CharField(required=False, max_length=MAX_SEGMENT_CHARS)
+    enabled = serializers.BooleanField(required=False)
+
+
+class DocumentSerializer(serializers.ModelSerializer[Document]):
+    category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    segment_count = serializers.IntegerField(source="segments.count", read_only=True)
+
+    class Meta:
+        model = Document
+        fields = (
+            "id",
+            "title",
+            "category",
+            "kind",
+            "source",
+            "tags",
+            "effective_from",
+            "expires_on",
+            "status",
+            "version",
+            "content_hash",
+            "segment_count",
+            "created_at",
+            "updated_at",
+            "published_at",
+        )
+        read_only_fields = fields
+
+
+class DocumentDetailSerializer(DocumentSerializer):
+    segments = SegmentSerializer(many=True, read_only=True)
+
+    class Meta(DocumentSerializer.Meta):
+        fields = (*DocumentSerializer.Meta.fields, "body", "segments")  # type: ignore[assignment]
+        read_only_fields = fields  # type: ignore[assignment]
+
+
+class DocumentInputSerializer(serializers.Serializer[None]):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    kind = serializers.ChoiceField(choices=DocumentKind.choices, default=DocumentKind.OTHER)
+    source = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")  # type: ignore[assignment]
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=30), required=False, default=list
+    )
+    effective_from = serializers.DateField(required=False, allow_null=True, default=None)
+    expires_on = serializers.DateField(required=False, allow_null=True, default=None)
+    body = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    file = serializers.FileField(required=False)
+    status = serializers.ChoiceField(
+        choices=[DocumentStatus.DRAFT, DocumentStatus.REVIEW, DocumentStatus.PUBLISHED],
+        default=DocumentStatus.DRAFT,
+    )
+
+
+class StatusSerializer(serializers.Serializer[None]):
+    status = serializers.ChoiceField(choices=DocumentStatus.choices)
+
+
+class FaqSerializer(serializers.ModelSerializer[FaqEntry]):
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    segments = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Segment.objects.all(), required=False
+    )
+    variants = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, default=list
+    )
+
+    class Meta:
+        model = FaqEntry
+        fields = (
+            "id",
+            "question",
+            "variants",
+            "answer",
+            "category",
+            "segments",
+            "tags",
+            "status",
+            "updated_at",
+        )
+        read_only_fields = ("id", "updated_at")
+
+
+class LexiconSerializer(serializers.ModelSerializer[LexiconEntry]):
+    kind = serializers.ChoiceField(choices=LexiconKind.choices)
+    targets = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, default=list
+    )
+
+    class Meta:
+        model = LexiconEntry
+        fields = ("id", "kind", "phrase", "targets", "updated_at")
+        read_only_fields = ("id", "updated_at")
+
+
+class SearchRequestSerializer(serializers.Serializer[None]):
+    question = serializers.CharField(max_length=MAX_QUESTION_CHARS * 40)
+    k = serializers.IntegerField(min_value=1, max_value=20, default=3)
+
+
+class PassageSerializer(serializers.Serializer[None]):
+    segment_id = serializers.IntegerField()
+    document_id = serializers.IntegerField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    title = serializers.CharField()
+    heading = serializers.CharField()
+    context = serializers.CharField()  # type: ignore[assignment]
+    text = serializers.CharField()
+    category = serializers.CharField()
+    score = serializers.FloatField()
+    coverage = serializers.FloatField()
+    matched = serializers.ListField(child=serializers.CharField())
+
+
+class ExpansionSerializer(serializers.Serializer[None]):
+    phrase = serializers.CharField()
+    target = serializers.CharField()
+    kind = serializers.CharField()
+
+
+class SearchResultSerializer(serializers.Serializer[Any]):
+    question = serializers.CharField()
+    abstained = serializers.BooleanField()
+    passages = PassageSerializer(many=True)
+    tokens = serializers.ListField(child=serializers.CharField(), source="analysis.tokens")
+    expansions = ExpansionSerializer(many=True, source="analysis.expansions")
+    elapsed_ms = serializers.FloatField()

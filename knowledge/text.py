@@ -1,0 +1,81 @@
+"""Chinese text for the index: normalisation, segmentation with jieba and the union lexicon."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+MAX_TERM_CHARS = 64
+_SPACE = re.compile(r"[ \t\u3000]+")
+_CJK_GAP = re.compile(
+    r"(?<=[\u3400-\u9fff，。、；：？！（）《》“”])[ \t]+(?=[\u3400-\u9fff，。、；：？！（）《》“”])"
+)
+_WORDLIKE = re.compile(r"[\u3400-\u9fffa-z0-9]")
+
+STOPWORDS = frozenset(
+    word
+    for line in (Path(__file__).parent / "stopwords.txt").read_text(encoding="utf-8").splitlines()
+    if not line.startswith("#")
+    for word in line.split()
+)
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width letters and digits become ASCII), lower case, and no stray spaces
+    between Chinese characters (print extraction leaves them mid-sentence)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _CJK_GAP.sub("", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+class Segmenter:
+    """A jieba tokenizer of our own (not jieba's global one) with the lexicon's words added.
+
+    Loaded once per process; `sync_words` adds and removes user words when the lexicon changes.
+    """
+
+    def __init__(self) -> None:
+        self._tokenizer = jieba.Tokenizer()
+        self._words: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def sync_words(self, words: Iterable[str]) -> None:
+        wanted = frozenset(w for w in (normalise(w) for w in words) if len(w) > 1)
+        with self._lock:
+            if wanted == self._words:
+                return
+            for word in self._words - wanted:
+                self._tokenizer.del_word(word)
+            for word in wanted - self._words:
+                self._tokenizer.add_word(word, freq=max(self._tokenizer.suggest_freq(word), 10))
+            self._words = wanted
+
+    def tokens(self, text: str) -> list[str]:
+        """Search-mode segmentation (whole words and their dictionary sub-words), without
+        stopwords and punctuation."""
+        out = []
+        for token in self._tokenizer.cut_for_search(normalise(text)):
+            token = token.strip()
+            if token and token not in STOPWORDS and _WORDLIKE.search(token):
+                out.append(token[:MAX_TERM_CHARS])
+        return out
+
+    def words(self, text: str) -> list[str]:
+        """Precise-mode segmentation: the question's concepts, one token per word."""
+        out = []
+        for token in self._tokenizer.cut(normalise(text)):
+            token = token.strip()
+            if token and token not in STOPWORDS and _WORDLIKE.search(token):
+                out.append(token[:MAX_TERM_CHARS])
+        return out
+
+
+segmenter = Segmenter()

@@ -1,0 +1,21 @@
+"""Editor pages under /knowledge/."""
+
+from django.urls import path
+
+from knowledge import views
+
+urlpatterns = [
+    path("", views.documents, name="knowledge_documents"),
+    path("documents/new/", views.document_new, name="knowledge_document_new"),
+    path("documents/<int:pk>/", views.document_detail, name="knowledge_document"),
+    path("documents/<int:pk>/edit/", views.document_edit, name="knowledge_document_edit"),
+    path("documents/<int:pk>/status/", views.document_status, name="knowledge_document_status"),
+    path("segments/<int:pk>/", views.segment_edit, name="knowledge_segment"),
+    path("faq/", views.faq_list, name="knowledge_faq"),
+    path("faq/new/", views.faq_edit, name="knowledge_faq_new"),
+    path("faq/<int:pk>/", views.faq_edit, name="knowledge_faq_edit"),
+    path("faq/<int:pk>/delete/", views.faq_delete, name="knowledge_faq_delete"),
+    path("lexicon/", views.lexicon, name="knowledge_lexicon"),
+    path("lexicon/<int:pk>/delete/", views.lexicon_delete, name="knowledge_lexicon_delete"),
+    path("test/", views.retrieval_test, name="knowledge_test"),
+]

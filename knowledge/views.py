@@ -1,0 +1,304 @@
+"""Editor pages for the knowledge base: documents, segments, FAQ, lexicon, retrieval testing."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from knowledge import ingest, services
+from knowledge.forms import (
+    DocumentForm,
+    FaqForm,
+    LexiconForm,
+    RetrievalTestForm,
+    SegmentForm,
+    split_words,
+)
+from knowledge.models import (
+    Category,
+    Document,
+    DocumentStatus,
+    FaqEntry,
+    LexiconEntry,
+    LexiconKind,
+    Segment,
+)
+from knowledge.retrieval import QueryError, search
+from portal import permissions
+from portal.errors import PortalError
+from portal.models import User
+from portal.permissions import Perm
+
+
+def _editor(request: HttpRequest) -> User:
+    if not permissions.has_perm(request.user, Perm.CURATE_KNOWLEDGE) or not isinstance(
+        request.user, User
+    ):
+        raise PermissionDenied(_("只有知识库编辑可以访问此页面。"))
+    return request.user
+
+
+def documents(request: HttpRequest) -> HttpResponse:
+    _editor(request)
+    qs = Document.objects.select_related("category").annotate(n_segments=Count("segments"))
+    status = request.GET.get("status", "")
+    category = request.GET.get("category", "")
+    query = request.GET.get("q", "").strip()
+    if status in DocumentStatus.values:
+        qs = qs.filter(status=status)
+    if category.isdigit():
+        qs = qs.filter(category_id=int(category))
+    if query:
+        qs = qs.filter(Q(title__icontains=query) | Q(source__icontains=query))
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "knowledge/documents.html",
+        {
+            "page": page,
+            "statuses": DocumentStatus.choices,
+            "categories": Category.objects.all(),
+            "filters": {"status": status, "category": category, "q": query},
+        },
+    )
+
+
+def _fields(form: DocumentForm, request: HttpRequest) -> services.DocumentFields:
+    data = form.cleaned_data
+    upload = data.get("file")
+    title = data.get("title", "").strip()
+    body = data.get("body") or ""
+    original_name = ""
+    if upload is not None:
+        if upload.size and upload.size > ingest.MAX_UPLOAD_BYTES:
+            raise ingest.IngestError(
+                _("文件太大（%(mb).1f MB），单个文件不能超过 %(max)d MB。")
+                % {"mb": upload.size / 1024 / 1024, "max": ingest.MAX_UPLOAD_BYTES // 1024 // 1024},
+                code="too_large",
+            )
+        extracted = ingest.extract(upload.name or "", upload.read())
+        body = extracted.text
+        title = title or extracted.title or (upload.name or "").rsplit(".", 1)[0]
+        original_name = upload.name or ""
+    return services.DocumentFields(
+        title=title,
+        category=data["category"],
+        body=body,
+        kind=data["kind"],
+        source=data.get("source", ""),
+        original_name=original_name,
+        tags=tuple(split_words(data.get("tags", ""))),
+        effective_from=data.get("effective_from"),
+        expires_on=data.get("expires_on"),
+    )
+
+
+def document_new(request: HttpRequest) -> HttpResponse:
+    editor = _editor(request)
+    form = DocumentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            document = services.create_document(
+                _fields(form, request), author=editor, status=form.cleaned_data["status"]
+            )
+        except PortalError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request,
+                _("已保存《%(title)s》，共 %(n)d 个片段。")
+                % {"title": document.title, "n": document.segments.count()},
+            )
+            return redirect("knowledge_document", pk=document.pk)
+    return render(request, "knowledge/document_form.html", {"form": form, "document": None})
+
+
+def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    editor = _editor(request)
+    document = get_object_or_404(Document, pk=pk)
+    initial = {
+        "title": document.title,
+        "category": document.category_id,
+        "kind": document.kind,
+        "source": document.source,
+        "tags": "，".join(document.tags),
+        "effective_from": document.effective_from,
+        "expires_on": document.expires_on,
+        "body": document.body,
+    }
+    form = DocumentForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_document(document, _fields(form, request), author=editor)
+        except PortalError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("已保存修改。"))
+            return redirect("knowledge_document", pk=document.pk)
+    return render(request, "knowledge/document_form.html", {"form": form, "document": document})
+
+
+def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _editor(request)
+    document = get_object_or_404(Document.objects.select_related("category", "created_by"), pk=pk)
+    segments = Paginator(document.segments.all(), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "knowledge/document.html",
+        {
+            "document": document,
+            "segments": segments,
+            "revisions": document.revisions.select_related("author")[:20],
+            "transitions": [
+                (s, DocumentStatus(s).label)
+                for s in DocumentStatus.values
+                if s in services.TRANSITIONS.get(document.status, set())
+            ],
+            "in_force": document.in_force(timezone.localdate()),
+        },
+    )
+
+
+@require_POST
+def document_status(request: HttpRequest, pk: int) -> HttpResponse:
+    editor = _editor(request)
+    document = get_object_or_404(Document, pk=pk)
+    try:
+        services.set_status(document, request.POST.get("status", ""), author=editor)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("状态已更新。"))
+    return redirect("knowledge_document", pk=pk)
+
+
+def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    editor = _editor(request)
+    segment = get_object_or_404(Segment.objects.select_related("document"), pk=pk)
+    form = SegmentForm(
+        request.POST or None, initial={"text": segment.text, "enabled": segment.enabled}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.edit_segment(
+                segment,
+                text=form.cleaned_data["text"],
+                enabled=form.cleaned_data["enabled"],
+                author=editor,
+            )
+        except PortalError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("片段已保存。"))
+            return redirect("knowledge_document", pk=segment.document_id)
+    return render(request, "knowledge/segment_form.html", {"form": form, "segment": segment})
+
+
+def faq_list(request: HttpRequest) -> HttpResponse:
+    _editor(request)
+    qs = FaqEntry.objects.select_related("category").prefetch_related("segments__document")
+    query = request.GET.get("q", "").strip()
+    if query:
+        qs = qs.filter(Q(question__icontains=query) | Q(answer__icontains=query))
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    return render(request, "knowledge/faq_list.html", {"page": page, "q": query})
+
+
+def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    editor = _editor(request)
+    faq = get_object_or_404(FaqEntry, pk=pk) if pk else None
+    initial = {}
+    if faq is not None:
+        initial = {
+            "question": faq.question,
+            "variants": "\n".join(faq.variants),
+            "answer": faq.answer,
+            "category": faq.category_id,
+            "cites": "\n".join(s.label for s in faq.segments.select_related("document")),
+        }
+    form = FaqForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.save_faq(
+                question=data["question"],
+                answer=data["answer"],
+                variants=data["variants"].splitlines(),
+                category=data["category"],
+                segments=services.resolve_cites(data["cites"].splitlines()),
+                author=editor,
+                faq=faq,
+            )
+        except PortalError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("常见问题已保存。"))
+            return redirect("knowledge_faq")
+    return render(request, "knowledge/faq_form.html", {"form": form, "faq": faq})
+
+
+@require_POST
+def faq_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    _editor(request)
+    services.delete_faq(get_object_or_404(FaqEntry, pk=pk))
+    messages.success(request, _("已删除。"))
+    return redirect("knowledge_faq")
+
+
+def lexicon(request: HttpRequest) -> HttpResponse:
+    editor = _editor(request)
+    form = LexiconForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.save_lexicon_entry(
+                kind=data["kind"],
+                phrase=data["phrase"],
+                targets=split_words(data["targets"]),
+                author=editor,
+            )
+        except PortalError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("词条已保存，检索立即生效；分词索引将在后台更新。"))
+            return redirect("knowledge_lexicon")
+    kind = request.GET.get("kind", "")
+    query = request.GET.get("q", "").strip()
+    qs = LexiconEntry.objects.all()
+    if kind in LexiconKind.values:
+        qs = qs.filter(kind=kind)
+    if query:
+        qs = qs.filter(Q(phrase__icontains=query) | Q(targets__icontains=query))
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "knowledge/lexicon.html",
+        {"form": form, "page": page, "kinds": LexiconKind.choices, "kind": kind, "q": query},
+    )
+
+
+@require_POST
+def lexicon_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    _editor(request)
+    services.delete_lexicon_entry(get_object_or_404(LexiconEntry, pk=pk))
+    messages.success(request, _("已删除。"))
+    return redirect("knowledge_lexicon")
+
+
+def retrieval_test(request: HttpRequest) -> HttpResponse:
+    _editor(request)
+    form = RetrievalTestForm(request.GET or None)
+    result = None
+    if form.is_valid():
+        try:
+            result = search(form.cleaned_data["question"], k=10)
+        except QueryError as exc:
+            form.add_error("question", exc.message)
+    return render(request, "knowledge/retrieval_test.html", {"form": form, "result": result})

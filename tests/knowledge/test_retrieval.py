@@ -1,0 +1,147 @@
+"""search(): what members find, and when the knowledge base has no answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from knowledge import services
+from knowledge.models import Category, Document, DocumentStatus, LexiconKind
+from knowledge.retrieval import QueryError, search
+from portal.models import User
+from tests.knowledge.conftest import make_document
+
+
+def labels(question: str, k: int = 3) -> list[str]:
+    return [p.heading for p in search(question, k=k).passages]
+
+
+@pytest.mark.django_db
+def test_a_published_document_is_found_by_article(law: Document) -> None:
+    result = search("法定休假日加班工资是多少")
+    assert result.passages[0].heading == "第三条"
+    assert result.passages[0].label == "《中华人民共和国测试劳动法》第三条"
+    assert "第二章 工作时间" in result.passages[0].context
+    assert not result.abstained
+
+
+@pytest.mark.django_db
+def test_a_document_is_answerable_inside_the_transaction_that_publishes_it(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    with transaction.atomic():
+        make_document(eddie, categories)
+        assert labels("法定休假日加班工资")[:1] == ["第三条"]
+        transaction.set_rollback(True)
+    assert labels("法定休假日加班工资") == []
+
+
+@pytest.mark.django_db
+def test_drafts_and_archived_documents_are_not_retrievable(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    document = make_document(eddie, categories, status=DocumentStatus.DRAFT)
+    assert labels("法定休假日加班工资") == []
+    services.set_status(document, DocumentStatus.PUBLISHED, author=eddie)
+    assert labels("法定休假日加班工资")[:1] == ["第三条"]
+    services.set_status(document, DocumentStatus.ARCHIVED, author=eddie)
+    assert labels("法定休假日加班工资") == []
+
+
+@pytest.mark.django_db
+def test_a_document_out_of_force_is_not_retrievable(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    today = timezone.localdate()
+    make_document(eddie, categories, expires_on=today, effective_from=today - timedelta(days=9))
+    assert labels("法定休假日加班工资") == []
+
+
+@pytest.mark.django_db
+def test_a_document_not_yet_in_force_is_not_retrievable(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    make_document(eddie, categories, effective_from=timezone.localdate() + timedelta(days=1))
+    assert labels("法定休假日加班工资") == []
+
+
+@pytest.mark.django_db
+def test_a_disabled_segment_is_not_retrievable_and_an_edit_is_found_at_once(
+    law: Document, eddie: User
+) -> None:
+    third = law.segments.get(heading="第三条")
+    services.edit_segment(third, enabled=False, author=eddie)
+    assert "第三条" not in labels("法定休假日加班工资")
+    fifth = law.segments.get(heading="第五条")
+    services.edit_segment(fifth, text="第五条 职工之家由工会建设。", enabled=True, author=eddie)
+    assert labels("职工之家")[:1] == ["第五条"]
+
+
+@pytest.mark.django_db
+def test_the_lexicon_bridges_everyday_words_to_the_law(law: Document, eddie: User) -> None:
+    question = "老板不给交社保怎么办"
+    assert "第四条" not in labels(question)
+    services.save_lexicon_entry(
+        kind=LexiconKind.COLLOQUIAL, phrase="社保", targets=["社会保险费"], author=eddie
+    )
+    services.save_lexicon_entry(
+        kind=LexiconKind.COLLOQUIAL, phrase="老板", targets=["用人单位"], author=eddie
+    )
+    result = search(question)
+    assert result.passages[0].heading == "第四条"
+    assert {(e.phrase, e.target) for e in result.analysis.expansions} >= {
+        ("社保", "社会保险费"),
+        ("老板", "用人单位"),
+    }
+
+
+@pytest.mark.django_db
+def test_a_synonym_group_works_in_both_directions(law: Document, eddie: User) -> None:
+    services.save_lexicon_entry(
+        kind=LexiconKind.SYNONYM, phrase="延长工作时间", targets=["加班"], author=eddie
+    )
+    assert labels("每个月最多加班多久")[:1] == ["第二条"]
+
+
+@pytest.mark.django_db
+def test_faq_variants_lead_to_the_article_they_rest_on(
+    law: Document, eddie: User, categories: dict[str, Category]
+) -> None:
+    question = "国庆节被叫去上班怎么给钱"
+    assert labels(question)[:1] != ["第三条"]
+    services.save_faq(
+        question="过节上班工资怎么算",
+        variants=["国庆节上班给几倍工资", "春节值班怎么给钱"],
+        answer="法定休假日上班，工资不低于百分之三百。",
+        category=categories["rights"],
+        segments=[law.segments.get(heading="第三条")],
+        author=eddie,
+    )
+    assert labels(question)[:1] == ["第三条"]
+
+
+@pytest.mark.django_db
+def test_a_question_the_knowledge_base_cannot_answer_is_abstained_on(law: Document) -> None:
+    result = search("红烧肉怎么做才能肥而不腻")
+    assert result.abstained
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [
+        ("", "empty_question"),
+        ("？！。，……", "no_words"),
+        ("加班" * 5000, "question_too_long"),
+    ],
+)
+def test_questions_that_cannot_be_searched_get_a_clear_error(
+    law: Document, question: str, code: str
+) -> None:
+    with pytest.raises(QueryError) as caught:
+        search(question)
+    assert caught.value.code == code
+    assert caught.value.message
