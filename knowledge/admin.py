@@ -15,6 +15,7 @@ from knowledge.models import (
     Document,
     DocumentRevision,
     DocumentStatus,
+    FaqCitation,
     FaqEntry,
     LexiconEntry,
     Segment,
@@ -95,12 +96,25 @@ class SegmentAdmin(admin.ModelAdmin[Segment]):
         services.edit_segment(obj, text=obj.text, enabled=obj.enabled, author=_user(request))
 
 
+class CitationInline(admin.TabularInline[FaqCitation, FaqEntry]):
+    model = FaqCitation
+    fields = ("position", "segment")
+    autocomplete_fields = ("segment",)
+    extra = 1
+
+
 @admin.register(FaqEntry)
 class FaqAdmin(admin.ModelAdmin[FaqEntry]):
     list_display = ("question", "category", "status", "updated_at")
     list_filter = ("status", "category")
     search_fields = ("question", "answer")
-    autocomplete_fields = ("segments",)
+    inlines = [CitationInline]
+
+    def save_model(self, request: HttpRequest, obj: FaqEntry, form: Any, change: bool) -> None:
+        # Segments that lose this FAQ must be re-indexed too: note them before the inline saves.
+        before = list(obj.segments.values_list("id", flat=True)) if change else []
+        setattr(request, "_faq_cited_before", before)  # noqa: B010
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -110,11 +124,12 @@ class FaqAdmin(admin.ModelAdmin[FaqEntry]):
             answer=faq.answer,
             category=faq.category,
             variants=faq.variants or [],
-            segments=faq.segments.all(),
+            segments=[c.segment for c in faq.citations.select_related("segment")],
             tags=faq.tags or [],
             status=faq.status,
             author=_user(request),
             faq=faq,
+            also_reindex=getattr(request, "_faq_cited_before", []),
         )
 
 

@@ -12,7 +12,7 @@ from django.db.models import Prefetch
 from knowledge import lexicon
 from knowledge.models import (
     DocumentStatus,
-    FaqEntry,
+    FaqCitation,
     FaqStatus,
     IndexStats,
     IndexTerm,
@@ -24,15 +24,22 @@ from knowledge.text import segmenter
 BATCH = 2000
 
 
-def index_text(segment: Segment) -> str:
-    """What a segment is found by: its law title and chapter, its heading and text, and the
-    questions of the published FAQ entries that rest on it (workers' own wording)."""
-    parts = [segment.context, segment.heading, segment.text]
-    for faq in segment.faqs.all():
-        if faq.status == FaqStatus.PUBLISHED:
+def own_text(segment: Segment) -> str:
+    """The segment's own words: its law title and chapter, heading and text."""
+    return "\n".join(p for p in (segment.context, segment.heading, segment.text) if p)
+
+
+def faq_text(segment: Segment) -> str:
+    """The questions, in workers' own wording, of the published FAQ entries the segment
+    answers. An FAQ's wording goes to the segment it cites first only; the others merely
+    support its answer."""
+    parts: list[str] = []
+    for citation in segment.citations.all():
+        faq = citation.faq
+        if citation.position == 0 and faq.status == FaqStatus.PUBLISHED:
             parts.append(faq.question)
             parts.extend(str(v) for v in faq.variants)
-    return "\n".join(p for p in parts if p)
+    return "\n".join(parts)
 
 
 def indexable(segment: Segment) -> bool:
@@ -40,13 +47,13 @@ def indexable(segment: Segment) -> bool:
 
 
 def _segments(ids: Iterable[int]) -> list[Segment]:
-    published_faqs = FaqEntry.objects.filter(status=FaqStatus.PUBLISHED).only(
-        "question", "variants", "status"
-    )
+    primary = FaqCitation.objects.filter(
+        position=0, faq__status=FaqStatus.PUBLISHED
+    ).select_related("faq")
     return list(
         Segment.objects.filter(id__in=list(ids))
         .select_related("document")
-        .prefetch_related(Prefetch("faqs", queryset=published_faqs))
+        .prefetch_related(Prefetch("citations", queryset=primary))
         .order_by("id")
     )
 
@@ -83,10 +90,13 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
     old.delete()
 
     counted: dict[int, Counter[str]] = {}
+    lengths: dict[int, int] = {}
     segments = _segments(ids)
     for segment in segments:
         if indexable(segment):
-            counted[segment.id] = Counter(segmenter.tokens(index_text(segment)))
+            tokens = segmenter.tokens(own_text(segment)) + segmenter.tokens(faq_text(segment))
+            counted[segment.id] = Counter(tokens)
+            lengths[segment.id] = len(tokens)
     vocabulary = sorted({t for c in counted.values() for t in c})
     IndexTerm.objects.bulk_create(
         [IndexTerm(text=t) for t in vocabulary], ignore_conflicts=True, batch_size=BATCH
@@ -99,7 +109,7 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
     postings = []
     for segment in segments:
         counts = counted.get(segment.id)
-        length = sum(counts.values()) if counts else 0
+        length = lengths.get(segment.id, 0)
         segment.term_count = length
         if not counts:
             continue

@@ -186,8 +186,12 @@ class FaqEntry(models.Model):
     category = models.ForeignKey(
         Category, verbose_name=_("分类"), on_delete=models.PROTECT, related_name="faqs"
     )
-    segments = models.ManyToManyField(
-        Segment, verbose_name=_("依据片段"), related_name="faqs", blank=True
+    segments: models.ManyToManyField[Segment, FaqCitation] = models.ManyToManyField(
+        Segment,
+        verbose_name=_("依据片段"),
+        related_name="faqs",
+        blank=True,
+        through="FaqCitation",
     )
     tags = models.JSONField(_("标签"), default=list, blank=True)
     status = models.CharField(
@@ -204,6 +208,23 @@ class FaqEntry(models.Model):
 
     def __str__(self) -> str:
         return self.question
+
+
+class FaqCitation(models.Model):
+    """A segment an FAQ entry rests on; position 0 is the one that answers it."""
+
+    faq = models.ForeignKey(FaqEntry, on_delete=models.CASCADE, related_name="citations")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="citations")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["faq", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["faq", "segment"], name="faq_cites_segment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.faq_id} → {self.segment_id}"
 
 
 class LexiconKind(models.TextChoices):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from haystack import Pipeline, component
 
+from knowledge import faqmatch
 from knowledge import lexicon as lexicon_module
 from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Segment
 from knowledge.text import normalise, segmenter
@@ -27,11 +28,12 @@ from portal.errors import PortalError
 MAX_QUESTION_CHARS = 500
 K1 = 1.2
 B = 0.75
-EXPANSION_WEIGHT = 0.8
+EXPANSION_WEIGHT = 0.5
+FAQ_WEIGHT = 0.5
+FAQ_MIN_SIMILARITY = 0.3
 CANDIDATES = 60
 # Abstain when the best passage covers less than this share of the question's weight.
-MIN_COVERAGE = 0.45
-MIN_SCORE = 4.0
+MIN_COVERAGE = 0.40
 
 
 class QueryError(PortalError):
@@ -45,6 +47,7 @@ class Concept:
     word: str
     terms: set[str]
     idf: float = 0.0
+    known: bool = False  # whether the index has the word itself
     expanded_by: list[str] = field(default_factory=list)
 
 
@@ -83,6 +86,7 @@ class SearchResult:
     abstained: bool
     analysis: Analysis
     elapsed_ms: float
+    faq_hits: list[faqmatch.FaqHit] = field(default_factory=list)
 
     @property
     def top(self) -> Passage | None:
@@ -161,9 +165,8 @@ class KeywordRetriever:
         }
         for concept in analysis.concepts:
             # A word the index lacks weighs as a rare one: not finding it should count.
-            concept.idf = (
-                _idf(dfs[terms[concept.word]], n) if concept.word in terms else missing_idf
-            )
+            concept.known = concept.word in terms
+            concept.idf = _idf(dfs[terms[concept.word]], n) if concept.known else missing_idf
         if not terms or not n:
             return {"analysis": analysis, "candidates": {}}
         avgdl = stats.terms / n if stats and n else 1.0
@@ -188,18 +191,44 @@ class KeywordRetriever:
 
 
 @component
+class FaqMatcher:
+    """Finds the FAQ entries worded most like the question; their first-cited segments join
+    the candidates."""
+
+    @component.output_types(faq_hits=list[faqmatch.FaqHit])
+    def run(self, analysis: Analysis) -> dict[str, Any]:
+        return {"faq_hits": faqmatch.match(analysis.weights)}
+
+
+@component
 class CandidateRanker:
     """Keeps the candidates that are retrievable today, notes which of the question's words
     each one contains, orders them by score and decides whether to abstain."""
 
     @component.output_types(passages=list[Passage], abstained=bool)
     def run(
-        self, analysis: Analysis, candidates: dict[int, float], top_k: int = 3
+        self,
+        analysis: Analysis,
+        candidates: dict[int, float],
+        faq_hits: list[faqmatch.FaqHit],
+        top_k: int = 3,
     ) -> dict[str, Any]:
         today = timezone.localdate()
+        # Fusion: BM25 relative to the best candidate, plus the FAQ similarity of an entry that
+        # cites the segment first.
+        top_score = max(candidates.values(), default=0.0) or 1.0
+        faq_bonus: dict[int, float] = {}
+        for hit in faq_hits:
+            if hit.segment_id is not None and hit.similarity >= FAQ_MIN_SIMILARITY:
+                faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), hit.similarity)
+        fused = {
+            seg_id: candidates.get(seg_id, 0.0) / top_score
+            + FAQ_WEIGHT * faq_bonus.get(seg_id, 0.0)
+            for seg_id in {*candidates, *faq_bonus}
+        }
         rows = list(
             Segment.objects.filter(
-                id__in=list(candidates),
+                id__in=list(fused),
                 enabled=True,
                 document__status=DocumentStatus.PUBLISHED,
             )
@@ -214,7 +243,7 @@ class CandidateRanker:
         ranked: list[Passage] = []
         for seg in rows:
             found = hits.get(seg.id, set())
-            coverage = sum(c.idf for c in analysis.concepts if c.terms & found) / total
+            coverage = _coverage(analysis, found, seg.text) / total
             ranked.append(
                 Passage(
                     segment_id=seg.id,
@@ -223,7 +252,7 @@ class CandidateRanker:
                     heading=seg.heading,
                     context=seg.context,
                     text=seg.text,
-                    score=candidates[seg.id],
+                    score=fused[seg.id],
                     coverage=coverage,
                     matched=sorted(found),
                     category=seg.document.category.name,
@@ -231,8 +260,22 @@ class CandidateRanker:
             )
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
         best = ranked[0] if ranked else None
-        abstained = best is None or best.coverage < MIN_COVERAGE or best.score < MIN_SCORE
+        abstained = best is None or best.coverage < MIN_COVERAGE
         return {"passages": ranked[:top_k], "abstained": abstained}
+
+
+def _coverage(analysis: Analysis, found: set[str], text: str) -> float:
+    """The idf mass of the question's words that the passage contains. A word the index has
+    never seen (a colloquial form, 每个月 for 每月) earns the share of its characters that
+    the passage contains."""
+    covered = 0.0
+    for concept in analysis.concepts:
+        if concept.terms & found:
+            covered += concept.idf
+        elif not concept.known:
+            chars = set(concept.word)
+            covered += concept.idf * sum(1 for ch in chars if ch in text) / len(chars)
+    return covered
 
 
 def _matched_terms(segment_ids: list[int], analysis: Analysis) -> dict[int, set[str]]:
@@ -254,9 +297,12 @@ def _pipeline() -> Pipeline:
     pipe = Pipeline()
     pipe.add_component("analyser", QuestionAnalyser())
     pipe.add_component("keywords", KeywordRetriever())
+    pipe.add_component("faq", FaqMatcher())
     pipe.add_component("ranker", CandidateRanker())
     pipe.connect("analyser.analysis", "keywords.analysis")
     pipe.connect("keywords.analysis", "ranker.analysis")
+    pipe.connect("keywords.analysis", "faq.analysis")
+    pipe.connect("faq.faq_hits", "ranker.faq_hits")
     pipe.connect("keywords.candidates", "ranker.candidates")
     return pipe
 
@@ -270,13 +316,14 @@ def search(question: str, k: int = 3) -> SearchResult:
     question = check_question(question)  # before the pipeline, which would wrap the error
     out = _PIPELINE.run(
         {"analyser": {"question": question}, "ranker": {"top_k": k}},
-        include_outputs_from={"keywords"},
+        include_outputs_from={"keywords", "faq"},
     )
     analysis = out["keywords"]["analysis"]
     return SearchResult(
         question=analysis.question,
         passages=out["ranker"]["passages"],
         abstained=out["ranker"]["abstained"],
+        faq_hits=out["faq"]["faq_hits"],
         analysis=analysis,
         elapsed_ms=(time.perf_counter() - started) * 1000,
     )

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from knowledge import indexing, ingest, lexicon, services
 from knowledge.models import (
+    SEED_CATEGORIES,
     Category,
     Document,
     DocumentKind,
@@ -51,6 +52,13 @@ def _title_of(text: str, path: Path) -> str:
     return title[:200]
 
 
+def ensure_categories() -> dict[str, Category]:
+    """The seed categories (made by a migration; editors may have removed unused ones)."""
+    for position, (slug, name) in enumerate(SEED_CATEGORIES):
+        Category.objects.get_or_create(slug=slug, defaults={"name": name, "position": position})
+    return {c.slug: c for c in Category.objects.all()}
+
+
 def _category_for(title: str, kind: str, given: Category | None) -> Category:
     if given is not None:
         return given
@@ -70,6 +78,7 @@ def import_corpus(
     """Every .md/.txt under `folder` as a published document. Idempotent: a file already
     imported with the same text is left alone, a changed file gets a new revision."""
     report = ImportReport()
+    ensure_categories()
     files = sorted(
         p for p in folder.rglob("*") if p.suffix.lower() in (".md", ".txt") and p.is_file()
     )
@@ -151,7 +160,7 @@ def load_faq(folder: Path, *, author: User | None = None) -> int:
         Path(d.origin.removeprefix("corpus:")).name: d.id
         for d in Document.objects.exclude(origin="").only("origin")
     }
-    categories = {c.slug: c for c in Category.objects.all()}
+    categories = ensure_categories()
     have = set(FaqEntry.objects.values_list("question", flat=True))
     created = 0
     for path in sorted(folder.glob("*.jsonl")):
@@ -190,7 +199,7 @@ def load_faq(folder: Path, *, author: User | None = None) -> int:
 def load_guides(folder: Path, *, author: User | None = None) -> int:
     """The shipped short guides as published documents (idempotent by origin)."""
     created = 0
-    categories = {c.slug: c for c in Category.objects.all()}
+    categories = ensure_categories()
     for path in sorted(folder.glob("*.md")):
         origin = f"seed:guides/{path.name}"
         if Document.objects.filter(origin=origin).exists():

@@ -22,6 +22,7 @@ from knowledge.models import (
     DocumentKind,
     DocumentRevision,
     DocumentStatus,
+    FaqCitation,
     FaqEntry,
     FaqStatus,
     LexiconEntry,
@@ -259,7 +260,10 @@ def save_faq(
     status: str = FaqStatus.PUBLISHED,
     author: User | None,
     faq: FaqEntry | None = None,
+    also_reindex: Iterable[int] = (),
 ) -> FaqEntry:
+    """Create or change an FAQ entry; `segments` in order, the first being the one that
+    answers the question."""
     question = question.strip()
     if not question or not answer.strip():
         raise KnowledgeError(_("常见问题需要填写问题和解答。"), code="incomplete_faq")
@@ -272,12 +276,12 @@ def save_faq(
             clash = clash.exclude(pk=faq.pk)
         if clash.exists():
             raise KnowledgeError(_("这个问题已经有了。"), code="duplicate_faq")
-        before: set[int] = set()
+        before: set[int] = set(also_reindex)
         if faq is None:
             faq = FaqEntry(question=question)
         else:
             faq = FaqEntry.objects.select_for_update().get(pk=faq.pk)
-            before = set(faq.segments.values_list("id", flat=True))
+            before |= set(faq.segments.values_list("id", flat=True))
         faq.question = question
         faq.answer = answer.strip()
         faq.variants = clean_variants
@@ -286,8 +290,12 @@ def save_faq(
         faq.status = status
         faq.updated_by = author
         faq.save()
-        segment_list = list(segments)
-        faq.segments.set(segment_list)
+        segment_list = list(dict.fromkeys(segments))
+        FaqCitation.objects.filter(faq=faq).delete()
+        FaqCitation.objects.bulk_create(
+            FaqCitation(faq=faq, segment=segment, position=i)
+            for i, segment in enumerate(segment_list)
+        )
         indexing.reindex(before | {s.pk for s in segment_list})
     return faq
 

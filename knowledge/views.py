@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -45,9 +46,14 @@ def _editor(request: HttpRequest) -> User:
     return request.user
 
 
+@login_required
 def documents(request: HttpRequest) -> HttpResponse:
     _editor(request)
-    qs = Document.objects.select_related("category").annotate(n_segments=Count("segments"))
+    qs = (
+        Document.objects.select_related("category")
+        .annotate(n_segments=Count("segments"))
+        .order_by("-updated_at", "-id")
+    )
     status = request.GET.get("status", "")
     category = request.GET.get("category", "")
     query = request.GET.get("q", "").strip()
@@ -100,6 +106,7 @@ def _fields(form: DocumentForm, request: HttpRequest) -> services.DocumentFields
     )
 
 
+@login_required
 def document_new(request: HttpRequest) -> HttpResponse:
     editor = _editor(request)
     form = DocumentForm(request.POST or None, request.FILES or None)
@@ -120,6 +127,7 @@ def document_new(request: HttpRequest) -> HttpResponse:
     return render(request, "knowledge/document_form.html", {"form": form, "document": None})
 
 
+@login_required
 def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
     editor = _editor(request)
     document = get_object_or_404(Document, pk=pk)
@@ -145,6 +153,7 @@ def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "knowledge/document_form.html", {"form": form, "document": document})
 
 
+@login_required
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _editor(request)
     document = get_object_or_404(Document.objects.select_related("category", "created_by"), pk=pk)
@@ -166,6 +175,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@login_required
 @require_POST
 def document_status(request: HttpRequest, pk: int) -> HttpResponse:
     editor = _editor(request)
@@ -179,6 +189,7 @@ def document_status(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("knowledge_document", pk=pk)
 
 
+@login_required
 def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     editor = _editor(request)
     segment = get_object_or_404(Segment.objects.select_related("document"), pk=pk)
@@ -201,6 +212,7 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "knowledge/segment_form.html", {"form": form, "segment": segment})
 
 
+@login_required
 def faq_list(request: HttpRequest) -> HttpResponse:
     _editor(request)
     qs = FaqEntry.objects.select_related("category").prefetch_related("segments__document")
@@ -211,6 +223,7 @@ def faq_list(request: HttpRequest) -> HttpResponse:
     return render(request, "knowledge/faq_list.html", {"page": page, "q": query})
 
 
+@login_required
 def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     editor = _editor(request)
     faq = get_object_or_404(FaqEntry, pk=pk) if pk else None
@@ -221,7 +234,9 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "variants": "\n".join(faq.variants),
             "answer": faq.answer,
             "category": faq.category_id,
-            "cites": "\n".join(s.label for s in faq.segments.select_related("document")),
+            "cites": "\n".join(
+                c.segment.label for c in faq.citations.select_related("segment__document")
+            ),
         }
     form = FaqForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -244,6 +259,7 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return render(request, "knowledge/faq_form.html", {"form": form, "faq": faq})
 
 
+@login_required
 @require_POST
 def faq_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _editor(request)
@@ -252,6 +268,7 @@ def faq_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("knowledge_faq")
 
 
+@login_required
 def lexicon(request: HttpRequest) -> HttpResponse:
     editor = _editor(request)
     form = LexiconForm(request.POST or None)
@@ -284,6 +301,7 @@ def lexicon(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
 @require_POST
 def lexicon_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _editor(request)
@@ -292,6 +310,7 @@ def lexicon_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("knowledge_lexicon")
 
 
+@login_required
 def retrieval_test(request: HttpRequest) -> HttpResponse:
     _editor(request)
     form = RetrievalTestForm(request.GET or None)

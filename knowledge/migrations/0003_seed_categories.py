@@ -10,6 +10,6 @@ def create_categories(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("knowledge", "0002_indexstats_indexterm_document_documentrevision_and_more")]
+    dependencies = [("knowledge", "0002_documents_segments_faq_lexicon_index")]
 
     operations = [migrations.RunPython(create_categories, migrations.RunPython.noop)]

@@ -6,6 +6,7 @@ import pytest
 
 from knowledge import services
 from knowledge.models import Category, Document, DocumentStatus
+from knowledge.seed import ensure_categories
 from portal.models import User
 
 MINI_LAW = """# 中华人民共和国测试劳动法
@@ -32,7 +33,7 @@ MINI_LAW = """# 中华人民共和国测试劳动法
 
 @pytest.fixture
 def categories(db: None) -> dict[str, Category]:
-    return {c.slug: c for c in Category.objects.all()}
+    return ensure_categories()  # a transactional test before may have flushed them
 
 
 def make_document(

@@ -1,0 +1,113 @@
+"""FAQ match: how close a question is to the questions (and variants) editors wrote down.
+
+The FAQ table is small (thousands of rows), so each process keeps a token index of it and
+rebuilds the index when the table changes (one aggregate query per search tells).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max
+
+from knowledge.models import FaqCitation, FaqEntry, FaqStatus
+from knowledge.text import segmenter
+
+
+@dataclass(frozen=True)
+class FaqHit:
+    faq_id: int
+    question: str  # the entry's main question
+    matched: str  # the question or variant that matched best
+    similarity: float  # 0..1
+    segment_id: int | None  # the segment the entry cites first
+
+
+@dataclass
+class _Index:
+    version: tuple[object, ...] = ()
+    texts: list[tuple[int, str, frozenset[str]]] = field(default_factory=list)
+    postings: dict[str, list[int]] = field(default_factory=dict)
+    idf: dict[str, float] = field(default_factory=dict)
+    norms: list[float] = field(default_factory=list)
+    entries: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+
+
+_lock = threading.Lock()
+_index = _Index()
+
+
+def _version() -> tuple[object, ...]:
+    faq = FaqEntry.objects.aggregate(n=Count("id"), last=Max("updated_at"))
+    cites = FaqCitation.objects.aggregate(n=Count("id"), last=Max("id"))
+    return (faq["n"], faq["last"], cites["n"], cites["last"])
+
+
+def _build(version: tuple[object, ...]) -> _Index:
+    index = _Index(version=version)
+    primary = dict(FaqCitation.objects.filter(position=0).values_list("faq_id", "segment_id"))
+    for faq_id, question, variants in FaqEntry.objects.filter(
+        status=FaqStatus.PUBLISHED
+    ).values_list("id", "question", "variants"):
+        index.entries[faq_id] = (question, primary.get(faq_id))
+        for text in [question, *[str(v) for v in variants]]:
+            tokens = frozenset(segmenter.tokens(text))
+            if tokens:
+                index.texts.append((faq_id, text, tokens))
+    df: dict[str, int] = defaultdict(int)
+    for _, _, tokens in index.texts:
+        for token in tokens:
+            df[token] += 1
+    n = max(len(index.texts), 1)
+    index.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+    postings: dict[str, list[int]] = defaultdict(list)
+    for i, (_, _, tokens) in enumerate(index.texts):
+        index.norms.append(math.sqrt(sum(index.idf[t] ** 2 for t in tokens)))
+        for token in tokens:
+            postings[token].append(i)
+    index.postings = dict(postings)
+    return index
+
+
+def current() -> _Index:
+    global _index
+    version = _version()
+    if version != _index.version:
+        with _lock:
+            if version != _index.version:
+                _index = _build(version)
+    return _index
+
+
+def match(weights: dict[str, float], limit: int = 5) -> list[FaqHit]:
+    """The FAQ entries whose wording is closest to the question's terms (with their query
+    weights), by idf-weighted cosine similarity; the best text per entry counts."""
+    index = current()
+    query = {t: w * index.idf[t] for t, w in weights.items() if t in index.idf}
+    if not query:
+        return []
+    query_norm = math.sqrt(sum(v * v for v in query.values()))
+    dots: dict[int, float] = defaultdict(float)
+    for term, qw in query.items():
+        for i in index.postings.get(term, ()):
+            dots[i] += qw * index.idf[term]
+    best: dict[int, tuple[float, str]] = {}
+    for i, dot in dots.items():
+        faq_id, text, _ = index.texts[i]
+        similarity = dot / (query_norm * index.norms[i])
+        if similarity > best.get(faq_id, (0.0, ""))[0]:
+            best[faq_id] = (similarity, text)
+    ranked = sorted(best.items(), key=lambda item: -item[1][0])[:limit]
+    return [
+        FaqHit(
+            faq_id=faq_id,
+            question=index.entries[faq_id][0],
+            matched=text,
+            similarity=similarity,
+            segment_id=index.entries[faq_id][1],
+        )
+        for faq_id, (similarity, text) in ranked
+    ]

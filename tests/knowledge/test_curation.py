@@ -1,0 +1,290 @@
+"""Editor pages and the knowledge API: editors curate, nobody else may."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from knowledge import ingest
+from knowledge.models import (
+    Category,
+    Document,
+    DocumentRevision,
+    DocumentStatus,
+    FaqEntry,
+    LexiconEntry,
+    Segment,
+)
+from portal.models import User
+from tests.knowledge.conftest import MINI_LAW
+
+EDITOR_PAGES = [
+    "knowledge_documents",
+    "knowledge_document_new",
+    "knowledge_faq",
+    "knowledge_faq_new",
+    "knowledge_lexicon",
+    "knowledge_test",
+]
+
+
+def logged_in(client: Client, user: User) -> Client:
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", EDITOR_PAGES)
+def test_members_and_staff_may_not_open_editor_pages(
+    client: Client, alice: User, sam: User, page: str
+) -> None:
+    for user in (alice, sam):
+        assert logged_in(client, user).get(reverse(page)).status_code == 403
+
+
+@pytest.mark.django_db
+def test_anonymous_visitors_are_sent_to_log_in(client: Client) -> None:
+    response = client.get(reverse("knowledge_documents"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", EDITOR_PAGES)
+def test_editors_and_admins_open_editor_pages(
+    client: Client, eddie: User, ada: User, page: str
+) -> None:
+    for user in (eddie, ada):
+        assert logged_in(client, user).get(reverse(page)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_members_cannot_change_knowledge_by_posting_either(
+    client: Client, alice: User, law: Document
+) -> None:
+    logged_in(client, alice)
+    segment = law.segments.first()
+    assert segment is not None
+    responses = [
+        client.post(reverse("knowledge_document_status", args=[law.pk]), {"status": "archived"}),
+        client.post(reverse("knowledge_segment", args=[segment.pk]), {"text": "改掉"}),
+        client.post(reverse("knowledge_lexicon"), {"kind": "term", "phrase": "坏词"}),
+    ]
+    assert [r.status_code for r in responses] == [403, 403, 403]
+    law.refresh_from_db()
+    assert law.status == DocumentStatus.PUBLISHED
+    assert not LexiconEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_editor_uploads_a_law_and_it_is_split_and_revised(
+    client: Client, eddie: User, categories: dict[str, Category]
+) -> None:
+    logged_in(client, eddie)
+    response = client.post(
+        reverse("knowledge_document_new"),
+        {
+            "category": categories["rights"].pk,
+            "kind": "law",
+            "status": "published",
+            "file": SimpleUploadedFile("测试法.md", MINI_LAW.encode()),
+        },
+    )
+    document = Document.objects.get()
+    assert response.status_code == 302
+    assert document.title == "测试法"
+    assert document.segments.count() == 5
+    assert DocumentRevision.objects.filter(document=document, author=eddie).count() == 1
+    page = client.get(reverse("knowledge_document", args=[document.pk]))
+    assert "第三条" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_uploading_the_same_text_twice_is_refused_and_adds_nothing(
+    client: Client, eddie: User, categories: dict[str, Category], law: Document
+) -> None:
+    logged_in(client, eddie)
+    response = client.post(
+        reverse("knowledge_document_new"),
+        {
+            "title": "重复",
+            "category": categories["rights"].pk,
+            "kind": "law",
+            "status": "draft",
+            "body": MINI_LAW,
+        },
+    )
+    assert response.status_code == 200
+    assert "内容相同的文档已经存在" in response.content.decode()
+    assert Document.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_too_large_upload_is_refused_with_a_message(
+    client: Client, eddie: User, categories: dict[str, Category]
+) -> None:
+    logged_in(client, eddie)
+    big = SimpleUploadedFile("big.txt", b"a" * (ingest.MAX_UPLOAD_BYTES + 10))
+    response = client.post(
+        reverse("knowledge_document_new"),
+        {"category": categories["rights"].pk, "kind": "other", "status": "draft", "file": big},
+    )
+    assert "文件太大" in response.content.decode()
+    assert not Document.objects.exists() and not Segment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_pasted_html_page_is_stored_without_its_scripts(
+    api: Callable[[User | None], APIClient], eddie: User
+) -> None:
+    page = SimpleUploadedFile(
+        "notice.html", "<p>工会会员大会将于周五召开。</p><script>alert(1)</script>".encode()
+    )
+    response = api(eddie).post(
+        "/api/v1/knowledge/documents/",
+        {"category": "member-services", "kind": "other", "file": page},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    body = Document.objects.get().body
+    assert "工会会员大会将于周五召开。" in body and "alert" not in body
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_duplicate_with_409_and_the_existing_id(
+    api: Callable[[User | None], APIClient], eddie: User, law: Document
+) -> None:
+    response = api(eddie).post(
+        "/api/v1/knowledge/documents/",
+        {"category": "rights", "kind": "law", "title": "再来一次", "body": MINI_LAW},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "duplicate_document"
+    assert response.json()["existing_id"] == law.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/knowledge/documents/"),
+        ("post", "/api/v1/knowledge/documents/"),
+        ("get", "/api/v1/knowledge/faq/"),
+        ("post", "/api/v1/knowledge/lexicon/"),
+    ],
+)
+def test_the_curation_api_is_for_editors_only(
+    api: Callable[[User | None], APIClient], alice: User, sam: User, method: str, path: str
+) -> None:
+    for user in (None, alice, sam):
+        response = getattr(api(user), method)(path, {}, format="json")
+        assert response.status_code in (401, 403), (user, response.status_code)
+
+
+@pytest.mark.django_db
+def test_an_editor_moves_a_document_through_review_to_publication(
+    api: Callable[[User | None], APIClient], eddie: User, categories: dict[str, Category]
+) -> None:
+    client = api(eddie)
+    created = client.post(
+        "/api/v1/knowledge/documents/",
+        {"category": "rights", "kind": "law", "title": "测试法", "body": MINI_LAW},
+        format="json",
+    ).json()
+    assert created["status"] == "draft"
+    for status in ("review", "published"):
+        response = client.post(
+            f"/api/v1/knowledge/documents/{created['id']}/status/",
+            {"status": status},
+            format="json",
+        )
+        assert response.json()["status"] == status
+    assert (
+        client.post(
+            "/api/v1/knowledge/search/", {"question": "法定休假日加班工资"}, format="json"
+        ).json()["passages"][0]["heading"]
+        == "第三条"
+    )
+    bad = client.post(
+        f"/api/v1/knowledge/documents/{created['id']}/status/", {"status": "review"}, format="json"
+    )
+    assert bad.status_code == 400 and bad.json()["code"] == "bad_transition"
+
+
+@pytest.mark.django_db
+def test_search_api_gives_a_precise_error_for_a_bad_question(
+    api: Callable[[User | None], APIClient], eddie: User, law: Document
+) -> None:
+    response = api(eddie).post("/api/v1/knowledge/search/", {"question": "……？？"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "no_words"
+
+
+@pytest.mark.django_db
+def test_members_without_a_beta_place_may_not_search_through_the_api(
+    api: Callable[[User | None], APIClient], charlie: User, law: Document
+) -> None:
+    response = api(charlie).post("/api/v1/knowledge/search/", {"question": "加班"}, format="json")
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_editor_adds_an_faq_citing_an_article_by_name(
+    client: Client, eddie: User, law: Document, categories: dict[str, Category]
+) -> None:
+    logged_in(client, eddie)
+    response = client.post(
+        reverse("knowledge_faq_new"),
+        {
+            "question": "过节上班工资怎么算",
+            "variants": "国庆上班几倍工资\n春节值班给多少钱",
+            "answer": "不低于百分之三百。",
+            "category": categories["rights"].pk,
+            "cites": "《测试劳动法》第三条",
+        },
+    )
+    assert response.status_code == 302
+    faq = FaqEntry.objects.get()
+    assert faq.variants == ["国庆上班几倍工资", "春节值班给多少钱"]
+    assert [s.heading for s in faq.segments.all()] == ["第三条"]
+
+
+@pytest.mark.django_db
+def test_an_faq_citing_an_unknown_article_is_refused(
+    client: Client, eddie: User, law: Document, categories: dict[str, Category]
+) -> None:
+    logged_in(client, eddie)
+    response = client.post(
+        reverse("knowledge_faq_new"),
+        {
+            "question": "问题",
+            "answer": "解答。",
+            "category": categories["rights"].pk,
+            "cites": "《测试劳动法》第九十九条",
+        },
+    )
+    assert "找不到" in response.content.decode()
+    assert not FaqEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_retrieval_test_page_shows_passages_scores_and_synonyms(
+    client: Client, eddie: User, law: Document
+) -> None:
+    logged_in(client, eddie)
+    client.post(
+        reverse("knowledge_lexicon"),
+        {"kind": "colloquial", "phrase": "国庆", "targets": "法定休假日"},
+    )
+    page = client.get(
+        reverse("knowledge_test"), {"question": "国庆上班工资怎么算"}
+    ).content.decode()
+    assert "国庆 → 法定休假日" in page
+    assert "《中华人民共和国测试劳动法》第三条" in page
+    assert "得分" in page
