@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup run test lint types pytest services browser bench-beta clean
+.PHONY: setup run test lint types pytest services browser bench-beta bench-retrieval evaluate clean
 
 setup: $(STAMP) browser
 
@@ -55,6 +55,14 @@ test: setup lint types pytest
 
 bench-beta: $(STAMP)
 	$(PY) bench/beta_race.py
+
+# Our search() beside haystack's in-memory BM25 on PostgreSQL (databases union_bench_<size>).
+bench-retrieval: $(STAMP) services
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/retrieval.py --segments 1000,10000,100000
+
+# Retrieval figures of the demo knowledge base on the development questions.
+evaluate: $(STAMP)
+	$(PY) manage.py evaluate_retrieval ../shared/eval/dev.jsonl
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Prefetch
 
 from knowledge import lexicon
@@ -53,6 +53,7 @@ def _segments(ids: Iterable[int]) -> list[Segment]:
     return list(
         Segment.objects.filter(id__in=list(ids))
         .select_related("document")
+        .only("id", "context", "heading", "text", "enabled", "term_count", "document__status")
         .prefetch_related(Prefetch("citations", queryset=primary))
         .order_by("id")
     )
@@ -124,16 +125,23 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
     Posting.objects.bulk_create(postings, batch_size=BATCH)
     Segment.objects.bulk_update(segments, ["term_count"], batch_size=BATCH)
 
-    changed = sorted(t for t, d in df_delta.items() if d)
-    for start in range(0, len(changed), BATCH):
-        rows = list(
-            IndexTerm.objects.select_for_update()
-            .filter(id__in=changed[start : start + BATCH])
-            .order_by("id")
-        )
-        for row in rows:
-            row.df = max(0, row.df + df_delta[row.id])
-        IndexTerm.objects.bulk_update(rows, ["df"], batch_size=BATCH)
+    _add_to_df(sorted((t, d) for t, d in df_delta.items() if d))
+
+
+def _add_to_df(deltas: list[tuple[int, int]]) -> None:
+    """df += delta for many terms in one statement per batch (PostgreSQL and SQLite both name
+    the columns of a VALUES list column1, column2). The row locks serialise concurrent
+    writers; ids in order avoid deadlocks."""
+    table = IndexTerm._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(deltas), BATCH):
+            chunk = deltas[start : start + BATCH]
+            values = ", ".join("(%s, %s)" for _ in chunk)
+            cursor.execute(
+                f"UPDATE {table} SET df = {table}.df + v.column2"  # noqa: S608
+                f" FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+                [x for pair in chunk for x in pair],
+            )
 
 
 def reindex_all() -> int:

@@ -31,9 +31,12 @@ B = 0.75
 EXPANSION_WEIGHT = 0.5
 FAQ_WEIGHT = 0.5
 FAQ_MIN_SIMILARITY = 0.3
+COMMON_SHARE = 0.1
 CANDIDATES = 60
-# Abstain when the best passage covers less than this share of the question's weight.
-MIN_COVERAGE = 0.40
+# Abstain when none of the first ABSTAIN_DEPTH passages covers this share of the question's
+# weight (idf of its words).
+MIN_COVERAGE = 0.36
+ABSTAIN_DEPTH = 3
 
 
 class QueryError(PortalError):
@@ -149,7 +152,9 @@ class KeywordRetriever:
     """BM25 over the postings: the database sums each candidate's score from the posting lists
     of the question's terms and returns the best candidates."""
 
-    @component.output_types(analysis=Analysis, candidates=dict[int, float])
+    @component.output_types(
+        analysis=Analysis, candidates=dict[int, float], matched=dict[int, set[str]]
+    )
     def run(self, analysis: Analysis, top_k: int = CANDIDATES) -> dict[str, Any]:
         stats = IndexStats.objects.filter(pk=1).first()
         n = stats.segments if stats else 0
@@ -168,26 +173,41 @@ class KeywordRetriever:
             concept.known = concept.word in terms
             concept.idf = _idf(dfs[terms[concept.word]], n) if concept.known else missing_idf
         if not terms or not n:
-            return {"analysis": analysis, "candidates": {}}
+            return {"analysis": analysis, "candidates": {}, "matched": {}}
         avgdl = stats.terms / n if stats and n else 1.0
         weight = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
-        case = " ".join("WHEN %s THEN %s" for _ in weight)
-        params: list[Any] = []
-        for term_id, w in weight.items():
-            params += [term_id, w]
-        placeholders = ", ".join("%s" for _ in weight)
-        # Only placeholders and constants are interpolated; every value is a parameter.
+        # Terms in a large share of the segments add little to any score but most of the work:
+        # they stay out of candidate generation while rarer terms remain.
+        common = {terms[t] for t in terms if dfs[terms[t]] > COMMON_SHARE * n}
+        if len(weight) - len(common) >= 2:
+            weight = {t: w for t, w in weight.items() if t not in common}
+        values = ", ".join("(%s, %s)" for _ in weight)
+        # Only placeholders and constants are interpolated; every value is a parameter. A VALUES
+        # list names its columns column1, column2 in PostgreSQL and SQLite alike.
         sql = (
-            f"SELECT p.segment_id, SUM((CASE p.term_id {case} END) * p.tf * {K1 + 1:.3f}"
-            f" / (p.tf + {K1:.3f} * ({1 - B:.3f} + {B:.3f} * p.length / %s))) AS score"
-            f" FROM knowledge_posting p WHERE p.term_id IN ({placeholders})"
+            "SELECT p.segment_id, SUM(w.column2 * p.tf * %s"
+            " / (p.tf + %s * (%s + %s * p.length / %s))) AS score"
+            f" FROM knowledge_posting p JOIN (VALUES {values}) AS w ON w.column1 = p.term_id"
             " GROUP BY p.segment_id ORDER BY score DESC LIMIT %s"
         )
-        params += [avgdl, *weight.keys(), top_k]
+        params: list[Any] = [K1 + 1, K1, 1 - B, B, avgdl]
+        params += [x for pair in weight.items() for x in pair]
+        params.append(top_k)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            scores = {int(row[0]): float(row[1]) for row in cursor.fetchall()}
-        return {"analysis": analysis, "candidates": scores}
+            candidates = [int(row[0]) for row in cursor.fetchall()]
+        # Exact BM25 over the candidates, common terms included, from their postings.
+        full = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
+        text_of = {term_id: t for t, term_id in terms.items()}
+        scores = dict.fromkeys(candidates, 0.0)
+        matched: dict[int, set[str]] = defaultdict(set)
+        for seg_id, term_id, tf, length in Posting.objects.filter(
+            segment_id__in=candidates, term_id__in=list(full)
+        ).values_list("segment_id", "term_id", "tf", "length"):
+            norm = K1 * (1 - B + B * length / avgdl)
+            scores[seg_id] += full[term_id] * tf * (K1 + 1) / (tf + norm)
+            matched[seg_id].add(text_of[term_id])
+        return {"analysis": analysis, "candidates": scores, "matched": dict(matched)}
 
 
 @component
@@ -210,6 +230,7 @@ class CandidateRanker:
         self,
         analysis: Analysis,
         candidates: dict[int, float],
+        matched: dict[int, set[str]],
         faq_hits: list[faqmatch.FaqHit],
         top_k: int = 3,
     ) -> dict[str, Any]:
@@ -237,8 +258,21 @@ class CandidateRanker:
             )
             .filter(Q(document__expires_on__isnull=True) | Q(document__expires_on__gt=today))
             .select_related("document__category")
+            # Never the documents' bodies: a law's full text for every candidate would cost
+            # more than the whole search.
+            .only(
+                "id",
+                "document_id",
+                "heading",
+                "context",
+                "text",
+                "document__title",
+                "document__kind",
+                "document__category__name",
+            )
         )
-        hits = _matched_terms([s.id for s in rows], analysis)
+        missing = [s.id for s in rows if s.id not in matched]  # found through the FAQ only
+        hits = {**matched, **_matched_terms(missing, analysis)}
         total = sum(c.idf for c in analysis.concepts) or 1.0
         ranked: list[Passage] = []
         for seg in rows:
@@ -259,8 +293,9 @@ class CandidateRanker:
                 )
             )
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
-        best = ranked[0] if ranked else None
-        abstained = best is None or best.coverage < MIN_COVERAGE
+        # A question can span two articles: the best-covered of the first few decides.
+        covered = max((p.coverage for p in ranked[:ABSTAIN_DEPTH]), default=0.0)
+        abstained = covered < MIN_COVERAGE
         return {"passages": ranked[:top_k], "abstained": abstained}
 
 
@@ -304,6 +339,7 @@ def _pipeline() -> Pipeline:
     pipe.connect("keywords.analysis", "faq.analysis")
     pipe.connect("faq.faq_hits", "ranker.faq_hits")
     pipe.connect("keywords.candidates", "ranker.candidates")
+    pipe.connect("keywords.matched", "ranker.matched")
     return pipe
 
 
