@@ -42,6 +42,8 @@ def _secret(name: str) -> str:
 SECRET_KEY = _secret("DJANGO_SECRET_KEY")
 # Keys the hash of identity-card numbers; changing it makes every stored hash unmatchable.
 ID_HASH_KEY = _secret("PORTAL_ID_HASH_KEY")
+# Encrypts provider API keys at rest; comma-separated to rotate (the first one encrypts).
+PORTAL_AI_KEY = _secret("PORTAL_AI_KEY")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
@@ -52,6 +54,7 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 INSTALLED_APPS = [
     "portal",
+    "portal.ai.apps.AIConfig",
     "knowledge",
     "writer",
     "imaging",
@@ -272,6 +275,14 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Model providers (portal/ai): circuit breaker, image limits, how long routing is cached.
+AI_BREAKER_FAILURES = env_int("AI_BREAKER_FAILURES", 3, minimum=1)
+AI_BREAKER_OPEN_SECONDS = env_int("AI_BREAKER_OPEN_SECONDS", 30, minimum=1)
+AI_RETRY_AFTER_MAX_SECONDS = env_int("AI_RETRY_AFTER_MAX_SECONDS", 10, minimum=0)
+AI_MAX_IMAGE_BYTES = env_int("AI_MAX_IMAGE_BYTES", 20 * 1024 * 1024, minimum=1024)
+AI_ROUTE_CACHE_SECONDS = env_int("AI_ROUTE_CACHE_SECONDS", 5, minimum=0)
+AI_RETRY_BACKOFF_MS = env_int("AI_RETRY_BACKOFF_MS", 500, minimum=0)
 
 # Demo data
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")

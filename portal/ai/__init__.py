@@ -1,0 +1,70 @@
+"""Every model call of the portal: providers, routing and fallback, chat, embeddings, images,
+metering and content safety. Features call only what this module exports."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from portal.ai.chat import (
+        AsyncChatStream,
+        ChatResult,
+        ChatStream,
+        TokenUsage,
+        achat,
+        astream_chat,
+        chat,
+        stream_chat,
+    )
+    from portal.ai.embeddings import embed
+    from portal.ai.errors import AIError, NoModelConfigured
+    from portal.ai.routing import has_models
+    from portal.ai.safety import Match, SafetyVerdict, check_text
+
+# Loaded on first use: this package also holds the app's models, which Django imports while
+# the app registry is still filling.
+_EXPORTS = {
+    "AsyncChatStream": "portal.ai.chat",
+    "ChatResult": "portal.ai.chat",
+    "ChatStream": "portal.ai.chat",
+    "TokenUsage": "portal.ai.chat",
+    "achat": "portal.ai.chat",
+    "astream_chat": "portal.ai.chat",
+    "chat": "portal.ai.chat",
+    "stream_chat": "portal.ai.chat",
+    "embed": "portal.ai.embeddings",
+    "AIError": "portal.ai.errors",
+    "NoModelConfigured": "portal.ai.errors",
+    "has_models": "portal.ai.routing",
+    "Match": "portal.ai.safety",
+    "SafetyVerdict": "portal.ai.safety",
+    "check_text": "portal.ai.safety",
+}
+__all__ = [
+    "AIError",
+    "AsyncChatStream",
+    "ChatResult",
+    "ChatStream",
+    "Match",
+    "NoModelConfigured",
+    "SafetyVerdict",
+    "TokenUsage",
+    "achat",
+    "astream_chat",
+    "chat",
+    "check_text",
+    "embed",
+    "has_models",
+    "stream_chat",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'portal.ai' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,142 @@
+"""Serving one call for a feature: models in order, retries with backoff, the breaker, the meter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import ParamSpec, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from portal.ai import breaker, metering, routing
+from portal.ai.errors import AIError, CircuitOpen, NoModelConfigured
+from portal.ai.failures import classify, retry_delay, trips_breaker
+from portal.ai.metering import Reading
+from portal.ai.routing import ModelSpec
+
+log = logging.getLogger("portal.ai")
+T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
+
+
+def plan(feature: str) -> list[tuple[ModelSpec, bool]]:
+    """The feature's models in order, each with whether its provider's circuit is open."""
+    specs = routing.candidates(feature)
+    if not specs:
+        raise NoModelConfigured(detail=f"no enabled model routed for {feature!r}")
+    return [(spec, breaker.is_open(spec.provider_id)) for spec in specs]
+
+
+def skipped(spec: ModelSpec) -> AIError:
+    return CircuitOpen(detail=f"{spec.provider_name}: circuit open, skipped")
+
+
+def settle(
+    reading: Reading, error: AIError | None, *, final: bool = True, outcome: str | None = None
+) -> None:
+    """Meter one attempt; on the last failed attempt of a model, tell the breaker."""
+    metering.save(reading.row(error, outcome=outcome))
+    spec = reading.spec
+    if error is None:
+        breaker.record_success(spec.provider_id)
+        return
+    log.warning(
+        "model call failed: feature=%s provider=%s model=%s code=%s detail=%s",
+        reading.feature,
+        spec.provider_name,
+        spec.name,
+        error.code,
+        error.detail,
+    )
+    if final and trips_breaker(error) and breaker.record_failure(spec.provider_id):
+        log.warning("circuit opened for provider %s", spec.provider_name)
+
+
+def attempts(spec: ModelSpec) -> Iterator[int]:
+    return iter(range(spec.max_retries + 1))
+
+
+def serve(
+    feature: str,
+    user_id: int | None,
+    call: Callable[[ModelSpec, Reading], T],
+    *,
+    streamed: bool = False,
+    settle_success: bool = True,
+) -> T:
+    """Run `call` on the first model that succeeds, retrying each as its failures allow.
+    A stream settles its own success once it has ended (`settle_success=False`)."""
+    last: AIError | None = None
+    for spec, is_open in plan(feature):
+        if is_open:
+            last = skipped(spec)
+            continue
+        for attempt in attempts(spec):
+            reading = Reading(spec=spec, feature=feature, user_id=user_id, streamed=streamed)
+            try:
+                result = call(spec, reading)
+            except Exception as exc:
+                last = classify(exc)
+                wait = retry_delay(last, attempt, spec.max_retries)
+                settle(reading, last, final=wait is None)
+                if wait is None:
+                    break
+                time.sleep(wait)
+                continue
+            if settle_success:
+                settle(reading, None)
+            return result
+    raise last or NoModelConfigured()
+
+
+async def aserve(
+    feature: str,
+    user_id: int | None,
+    call: Callable[[ModelSpec, Reading], Awaitable[T]],
+    *,
+    streamed: bool = False,
+    settle_success: bool = True,
+) -> T:
+    """`serve` for the event loop: the database and cache work runs off the loop."""
+    last: AIError | None = None
+    for spec, is_open in await aplan(feature):
+        if is_open:
+            last = skipped(spec)
+            continue
+        for attempt in attempts(spec):
+            reading = Reading(spec=spec, feature=feature, user_id=user_id, streamed=streamed)
+            try:
+                result = await call(spec, reading)
+            except Exception as exc:
+                last = classify(exc)
+                wait = retry_delay(last, attempt, spec.max_retries)
+                await asettle(reading, last, final=wait is None)
+                if wait is None:
+                    break
+                await asyncio.sleep(wait)
+                continue
+            if settle_success:
+                await asettle(reading, None)
+            return result
+    raise last or NoModelConfigured()
+
+
+def _off_loop(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """Run database and cache work in a worker thread, and hand its connection back (to the
+    pool, under PostgreSQL) at once instead of leaving one open in every thread."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
+aplan = _off_loop(plan)
+asettle = _off_loop(settle)
