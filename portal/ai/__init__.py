@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     )
     from portal.ai.embeddings import embed
     from portal.ai.errors import AIError, NoModelConfigured
+    from portal.ai.images import ImageResult, generate_image
     from portal.ai.routing import has_models
     from portal.ai.safety import Match, SafetyVerdict, check_text
 
@@ -35,6 +36,8 @@ _EXPORTS = {
     "embed": "portal.ai.embeddings",
     "AIError": "portal.ai.errors",
     "NoModelConfigured": "portal.ai.errors",
+    "ImageResult": "portal.ai.images",
+    "generate_image": "portal.ai.images",
     "has_models": "portal.ai.routing",
     "Match": "portal.ai.safety",
     "SafetyVerdict": "portal.ai.safety",
@@ -45,6 +48,7 @@ __all__ = [
     "AsyncChatStream",
     "ChatResult",
     "ChatStream",
+    "ImageResult",
     "Match",
     "NoModelConfigured",
     "SafetyVerdict",
@@ -54,6 +58,7 @@ __all__ = [
     "chat",
     "check_text",
     "embed",
+    "generate_image",
     "has_models",
     "stream_chat",
 ]

@@ -9,7 +9,10 @@ import pytest
 
 from portal.ai import breaker, clients, routing, services
 from portal.ai.models import AIModel, Provider
+from tests.fakes.comfyui import FakeComfyUI
+from tests.fakes.hunyuan import FakeHunyuan
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.sdwebui import FakeSDWebUI
 from tests.fakes.server import FakeServer
 
 API_KEY = "sk-test-4f9a2c7e1b3d5a6c8e0f"
@@ -45,6 +48,21 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def fake_openai_b() -> Iterator[FakeOpenAI]:
     yield from _running(FakeOpenAI())
+
+
+@pytest.fixture
+def fake_hunyuan() -> Iterator[FakeHunyuan]:
+    yield from _running(FakeHunyuan())
+
+
+@pytest.fixture
+def fake_sdwebui() -> Iterator[FakeSDWebUI]:
+    yield from _running(FakeSDWebUI())
+
+
+@pytest.fixture
+def fake_comfyui() -> Iterator[FakeComfyUI]:
+    yield from _running(FakeComfyUI())
 
 
 Configure = Callable[..., Provider]
