@@ -8,8 +8,10 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-# Seen closed in the shared cache within this many seconds: trusted without asking again.
-_LOCAL_TRUST_SECONDS = 1.0
+# Seen closed in the shared cache within this many seconds: trusted without asking again
+# (a failure seen here ends the trust at once; another process's open circuit is seen late by
+# at most this long).
+_LOCAL_TRUST_SECONDS = 5.0
 _closed_until: dict[int, float] = {}
 _failed_here: set[int] = set()
 _lock = threading.Lock()
@@ -18,6 +20,12 @@ _lock = threading.Lock()
 def _keys(provider_id: int) -> tuple[str, str, str]:
     base = f"ai:breaker:{provider_id}"
     return f"{base}:failures", f"{base}:open", f"{base}:tripped"
+
+
+def known_closed(provider_id: int) -> bool:
+    """Whether this process saw the circuit closed a moment ago (no cache read)."""
+    with _lock:
+        return _closed_until.get(provider_id, 0.0) > time.monotonic()
 
 
 def is_open(provider_id: int) -> bool:
@@ -54,6 +62,11 @@ def record_failure(provider_id: int) -> bool:
         cache.delete(failures_key)
         return True
     return False
+
+
+def needs_reset(provider_id: int) -> bool:
+    with _lock:
+        return provider_id in _failed_here
 
 
 def record_success(provider_id: int) -> None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 
 from portal.ai import clients, metering
 from portal.ai.errors import AIError, BadResponse, ProviderUnreachable
@@ -15,6 +15,7 @@ from portal.ai.metering import Reading
 from portal.ai.models import Outcome
 from portal.ai.routing import ModelSpec
 from portal.ai.serving import aserve, asettle, serve, settle
+from portal.ai.sse import AsyncChunkStream, ChunkStream
 from portal.models import User
 
 ROLES = frozenset({"system", "user", "assistant"})
@@ -148,19 +149,19 @@ class _Chunks:
         self.finish: str | None = None
         self.usage_seen = False
 
-    def feed(self, chunk: object) -> str:
-        if not isinstance(chunk, ChatCompletionChunk):
-            raise BadResponse(detail=f"not a chat completion chunk: {str(chunk)[:200]}")
-        if chunk.usage is not None:
+    def feed(self, chunk: dict[str, Any]) -> str:
+        if usage := chunk.get("usage"):
             self.usage_seen = True
-            self.reading.tokens_in = chunk.usage.prompt_tokens
-            self.reading.tokens_out = chunk.usage.completion_tokens
+            self.reading.tokens_in = int(usage.get("prompt_tokens") or 0)
+            self.reading.tokens_out = int(usage.get("completion_tokens") or 0)
         text = ""
-        for choice in chunk.choices[:1]:
+        for choice in (chunk.get("choices") or [])[:1]:
             # A reasoning model's delta.reasoning_content is its thinking, not the answer.
-            text = choice.delta.content or "" if choice.delta else ""
-            if choice.finish_reason:
-                self.finish = choice.finish_reason
+            text = (choice.get("delta") or {}).get("content") or ""
+            if not isinstance(text, str):
+                raise BadResponse(detail=f"delta content is not text: {str(text)[:100]}")
+            if choice.get("finish_reason"):
+                self.finish = str(choice["finish_reason"])
         if text:
             self.reading.mark_first_token()
             self.parts.append(text)
@@ -180,7 +181,7 @@ class _Opened:
     reading: Reading
     chunks: _Chunks
     first: str
-    rest: Any  # the openai Stream / AsyncStream, positioned after the first text
+    rest: Any  # the ChunkStream / AsyncChunkStream, positioned after the first text
     done: bool
 
 
@@ -199,6 +200,16 @@ class _Stream:
         self._temperature, self._max_tokens = temperature, max_tokens
         self.result: ChatResult | None = None
 
+    def _body(self, spec: ModelSpec) -> dict[str, Any]:
+        body = _params(spec, self._temperature, self._max_tokens)
+        del body["timeout"]
+        return {
+            **body,
+            "messages": self._messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+
 
 class ChatStream(_Stream):
     """`for delta in stream_chat(...)`: text as it comes; `.result` once it has ended.
@@ -207,13 +218,7 @@ class ChatStream(_Stream):
     raises an AIError, because an answer cannot change its author half-way."""
 
     def _open(self, spec: ModelSpec, reading: Reading) -> _Opened:
-        client = clients.openai_client(spec)
-        stream = _completions(client).create(
-            messages=self._messages,
-            stream=True,
-            stream_options={"include_usage": True},
-            **_params(spec, self._temperature, self._max_tokens),
-        )
+        stream = ChunkStream(spec, self._body(spec))
         chunks = _Chunks(spec, reading)
         try:
             for chunk in stream:
@@ -253,13 +258,7 @@ class AsyncChatStream(_Stream):
     """`async for delta in astream_chat(...)`: ChatStream for the event loop (Ask's SSE)."""
 
     async def _open(self, spec: ModelSpec, reading: Reading) -> _Opened:
-        client = clients.async_openai_client(spec)
-        stream = await _completions(client).create(
-            messages=self._messages,
-            stream=True,
-            stream_options={"include_usage": True},
-            **_params(spec, self._temperature, self._max_tokens),
-        )
+        stream = await AsyncChunkStream.open(spec, self._body(spec))
         chunks = _Chunks(spec, reading)
         try:
             async for chunk in stream:

@@ -6,6 +6,7 @@ import json
 import random
 from email.utils import parsedate_to_datetime
 
+import aiohttp
 import httpx2
 import openai
 import pydantic
@@ -62,13 +63,15 @@ def classify(exc: BaseException) -> AIError:
     """Every failure of a call as a typed error; anything unforeseen becomes BadResponse."""
     if isinstance(exc, AIError):
         return exc
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException | TimeoutError):
         return ProviderTimeout(detail=f"{type(exc).__name__}: {exc}")
     if isinstance(exc, openai.APIStatusError):
         return from_status(exc.status_code, _status_detail(exc), exc.response.headers)
     if isinstance(exc, openai.APIConnectionError | httpx2.ConnectError):
         return ProviderUnreachable(detail=f"{type(exc).__name__}: {exc.__cause__ or exc}")
-    if isinstance(exc, httpx2.TransportError):
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ProviderUnreachable(detail=f"{type(exc).__name__}: {exc.__cause__ or exc}")
+    if isinstance(exc, httpx2.TransportError | aiohttp.ClientError):
         # The connection broke after the answer had begun: a truncated answer.
         return BadResponse(detail=f"{type(exc).__name__}: {exc}")
     if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError):

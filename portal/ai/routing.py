@@ -88,6 +88,15 @@ def _load(feature: str) -> list[ModelSpec]:
     return specs
 
 
+def cached(feature: str) -> list[ModelSpec] | None:
+    """The routes if this process knows them fresh, without touching the database."""
+    if not settings.AI_ROUTE_CACHE_SECONDS:
+        return None
+    with _lock:
+        hit = _cache.get(feature)
+    return hit[1] if hit and hit[0] > time.monotonic() else None
+
+
 def candidates(feature: str) -> list[ModelSpec]:
     """The models for a feature in fallback order. Cached for AI_ROUTE_CACHE_SECONDS per process,
     because every streamed answer asks and the answer rarely changes."""

@@ -14,7 +14,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from portal.ai import clients, keys, routing, safety
+from portal.ai import clients, keys, routing, safety, sse
 from portal.ai.models import (
     FEATURE_CAPABILITY,
     AIModel,
@@ -88,6 +88,7 @@ def config_changed() -> None:
     def forget() -> None:
         routing.forget()
         clients.forget()
+        sse.forget()
 
     transaction.on_commit(forget)
 

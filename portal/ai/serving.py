@@ -138,5 +138,26 @@ def _off_loop(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     return sync_to_async(run, thread_sensitive=False)
 
 
-aplan = _off_loop(plan)
-asettle = _off_loop(settle)
+_plan_off_loop = _off_loop(plan)
+_settle_off_loop = _off_loop(settle)
+
+
+async def aplan(feature: str) -> list[tuple[ModelSpec, bool]]:
+    # Most calls find everything in this process's memory: then no thread hop at all.
+    specs = routing.cached(feature)
+    if specs and all(breaker.known_closed(spec.provider_id) for spec in specs):
+        return [(spec, False) for spec in specs]
+    return await _plan_off_loop(feature)
+
+
+async def asettle(
+    reading: Reading, error: AIError | None, *, final: bool = True, outcome: str | None = None
+) -> None:
+    if error is None:
+        # Success: the meter row goes to the background writer; the breaker only needs the
+        # shared cache if this process had counted failures of the provider.
+        metering.save_later(reading.row(None, outcome=outcome))
+        if breaker.needs_reset(reading.spec.provider_id):
+            await _off_loop(breaker.record_success)(reading.spec.provider_id)
+        return
+    await _settle_off_loop(reading, error, final=final, outcome=outcome)

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import pytest
 
-from portal.ai import breaker, clients, routing, services
+from portal.ai import breaker, clients, routing, services, sse
 from portal.ai.models import AIModel, Provider
 from tests.fakes.comfyui import FakeComfyUI
 from tests.fakes.hunyuan import FakeHunyuan
@@ -25,9 +25,11 @@ def _ai_settings(settings) -> Iterator[None]:
     settings.AI_RETRY_BACKOFF_MS = 10
     routing.forget()
     clients.forget()
+    sse.forget()
     breaker.reset_local()
     yield
     clients.forget()
+    sse.forget()
     breaker.reset_local()
 
 

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from portal import ai
+from portal.ai import metering, sse
 from portal.ai.models import Outcome, Usage
 from tests.ai.conftest import API_KEY
 from tests.fakes.server import Behaviour
@@ -93,11 +94,15 @@ def test_the_async_stream_serves_the_event_loop(configure, fake_openai, alice):
 
     async def consume() -> tuple[list[str], object]:
         stream = ai.astream_chat(QUESTION, feature="ask", user=alice)
-        return [piece async for piece in stream], stream.result
+        try:
+            return [piece async for piece in stream], stream.result
+        finally:
+            await sse.aclose()
 
     pieces, result = asyncio.run(consume())
     whole = asyncio.run(ai.achat(QUESTION, feature="ask"))
 
+    metering.flush()
     assert pieces == ["一", "二", "三"] and getattr(result, "text", None) == "一二三"
     assert whole.text == "一二三"
     assert Usage.objects.filter(outcome=Outcome.OK).count() == 2

@@ -3,6 +3,7 @@ the circuit breaker decide who answers next."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
@@ -228,3 +229,38 @@ def test_a_local_pin_with_only_cloud_models_leaves_the_feature_without_models(
     with pytest.raises(ai.NoModelConfigured):
         ai.chat(QUESTION, feature="ask")
     assert fake_openai.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_async_stream_fails_over_and_reports_typed_errors(
+    configure, fake_openai, fake_openai_b
+):
+    from portal.ai import metering, sse
+
+    configure("doubao", f"{fake_openai_b.url}/v1", max_retries=0)
+    configure("deepseek", f"{fake_openai.url}/v1", max_retries=0)
+    fake_openai.then(Behaviour(status=429, retry_after="3600"))
+    fake_openai_b.tokens = ["好"]
+
+    async def consume(stream: ai.AsyncChatStream) -> list[str]:
+        try:
+            return [piece async for piece in stream]
+        finally:
+            await sse.aclose()
+
+    assert asyncio.run(consume(ai.astream_chat(QUESTION, feature="ask"))) == ["好"]
+    fake_openai_b.then(Behaviour(truncate_after=0))
+    fake_openai.then(Behaviour(status=401))
+    with pytest.raises(ai.AIError) as caught:
+        asyncio.run(consume(ai.astream_chat(QUESTION, feature="ask")))
+    metering.flush()
+
+    assert caught.value.code == "ai_bad_response"
+    rows = Usage.objects.order_by("created_at")
+    outcomes = list(rows.values_list("provider_name", "error_code"))
+    assert outcomes == [
+        ("deepseek", "ai_busy"),
+        ("doubao", ""),
+        ("deepseek", "ai_auth_failed"),
+        ("doubao", "ai_bad_response"),
+    ]

@@ -6,17 +6,19 @@ like DeepSeek's reasoner, reasoning_content), embeddings and image generations.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import Behaviour, FakeServer, serve_forever, tiny_png
+from tests.fakes.server import Behaviour, FakeServer, Recorded, serve_forever, tiny_png
 
 
 class FakeOpenAI(FakeServer):
@@ -66,17 +68,18 @@ class FakeOpenAI(FakeServer):
             )
         return None
 
-    async def _start(self, request: web.Request) -> tuple[dict[str, Any], Behaviour, Any]:
+    async def _start(self, request: web.Request) -> tuple[dict[str, Any], Behaviour, Any, Recorded]:
         recorded, behaviour = await self.record(request)
         try:
             body = recorded.json() or {}
         except ValueError:
-            return {}, behaviour, web.json_response({"error": {"message": "bad json"}}, status=400)
+            bad = web.json_response({"error": {"message": "bad json"}}, status=400)
+            return {}, behaviour, bad, recorded
         answer = self.canned(behaviour) or self._refuse(request, body)
-        return body, behaviour, answer
+        return body, behaviour, answer, recorded
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        body, behaviour, answer = await self._start(request)
+        body, behaviour, answer, recorded = await self._start(request)
         if answer is not None:
             return answer  # type: ignore[no-any-return]
         tokens = self.reply_tokens()
@@ -141,10 +144,11 @@ class FakeOpenAI(FakeServer):
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
+        recorded.done_at = time.monotonic()
         return response
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
-        body, _behaviour, answer = await self._start(request)
+        body, _behaviour, answer, _recorded = await self._start(request)
         if answer is not None:
             return answer  # type: ignore[no-any-return]
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
@@ -162,7 +166,7 @@ class FakeOpenAI(FakeServer):
         )
 
     async def images(self, request: web.Request) -> web.StreamResponse:
-        body, _behaviour, answer = await self._start(request)
+        body, _behaviour, answer, _recorded = await self._start(request)
         if answer is not None:
             return answer  # type: ignore[no-any-return]
         seed = body.get("seed", 42)
@@ -181,5 +185,21 @@ def vector_for(text: str, dimensions: int = 8) -> list[float]:
     return [round(b / 255, 4) for b in digest[:dimensions]]
 
 
+def _options(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
+    parser.add_argument("--reply", help="the answer (streamed one character per token)")
+    parser.add_argument("--tokens", type=int, help="answer with this many tokens instead")
+    parser.add_argument("--api-key", help="refuse other keys with 401")
+
+    def apply(args: argparse.Namespace) -> None:
+        if args.reply:
+            fake.reply = args.reply
+        if args.tokens:
+            fake.tokens = [f"字{i % 10}" for i in range(args.tokens)]
+        fake.api_key = args.api_key
+
+    return apply
+
+
 if __name__ == "__main__":
-    serve_forever(FakeOpenAI(), "A fake OpenAI-compatible server")
+    fake = FakeOpenAI()
+    serve_forever(fake, "A fake OpenAI-compatible server", _options)

@@ -12,6 +12,7 @@ import threading
 import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,10 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    # time.monotonic() is one clock for every process of the machine: a benchmark compares
+    # these with its own readings to tell the fake's latency from its client's.
     at: float = field(default_factory=time.monotonic)
+    done_at: float | None = None
 
     def json(self) -> Any:
         import json
@@ -143,6 +147,16 @@ class FakeServer:
             return web.Response(status=404, text="not found")
         return web.Response(body=found[0], content_type=found[1])
 
+    async def report(self, request: web.Request) -> web.Response:
+        """What the fake received and when it finished answering (for benchmarks)."""
+        return web.json_response(
+            [
+                {"path": r.path, "at": r.at, "done_at": r.done_at, "body": r.body.decode()}
+                for r in self.requests
+                if not r.path.startswith("/_fake/")
+            ]
+        )
+
     def add_file(self, name: str, data: bytes, mime: str = "image/png") -> str:
         self.files[name] = (data, mime)
         return f"{self.url}/files/{name}"
@@ -157,6 +171,7 @@ class FakeServer:
             self._stopping = asyncio.Event()
             app = web.Application(client_max_size=64 * 1024 * 1024)
             app.router.add_get("/files/{name}", self.serve_file)
+            app.router.add_get("/_fake/requests", self.report)
             self.routes(app)
             self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
             loop.run_until_complete(self._runner.setup())
@@ -196,14 +211,22 @@ class FakeServer:
         self.stop()
 
 
-def serve_forever(server: FakeServer, description: str) -> None:
-    """`python -m tests.fakes.X --port P`: run a fake until interrupted."""
+def serve_forever(
+    server: FakeServer,
+    description: str,
+    extra: Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], None]] | None = None,
+) -> None:
+    """`python -m tests.fakes.X --port P`: run a fake until interrupted. `extra` adds a fake's
+    own options and returns what applies them."""
     parser = argparse.ArgumentParser(description=description)
+    apply = extra(parser) if extra is not None else None
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--token-delay", type=float, default=None, help="seconds per token")
     args = parser.parse_args()
+    if apply is not None:
+        apply(args)
     server.host, server.port = args.host, args.port
     server.default = Behaviour(delay=args.delay, token_delay=args.token_delay)
     server.start()
