@@ -6,12 +6,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import api, views
+from portal.ai import api as ai_api
 
 api_v1 = [
     path("auth/token/", api.TokenView.as_view(), name="api_token"),
     path("me/", api.MeView.as_view(), name="api_me"),
     path("beta/", api.CurrentBetaView.as_view(), name="api_beta"),
     path("beta/<slug:slug>/enroll/", api.EnrolView.as_view(), name="api_beta_enrol"),
+    path("ai/features/", ai_api.FeatureStatusView.as_view(), name="api_ai_features"),
+    path("ai/providers/", ai_api.ProviderListView.as_view(), name="api_ai_providers"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]
