@@ -415,7 +415,9 @@ def _hunyuan_image(spec: ModelSpec, req: ImageRequest) -> ImageResult:
         "Prompt": req.prompt,
         "Resolution": f"{req.width}:{req.height}",
         "LogoAdd": 0,  # the portal adds its own "AI生成" mark
-        "Revise": 1,
+        # Hunyuan ignores a fixed seed while it rewrites the prompt: a refinement that keeps
+        # its seed turns the rewriting off; a fresh image gets the richer rewritten prompt.
+        "Revise": 0 if req.seed is not None else 1,
     }
     if req.negative_prompt:
         params["NegativePrompt"] = req.negative_prompt

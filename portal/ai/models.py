@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +37,15 @@ FEATURE_CAPABILITY: dict[str, str] = {
     Feature.PROMPT_REWRITE: Capability.CHAT,
     Feature.IMAGING: Capability.IMAGE,
     Feature.EMBEDDING: Capability.EMBEDDING,
+}
+
+
+# Which capabilities a kind of provider can serve.
+KIND_CAPABILITIES: dict[str, frozenset[str]] = {
+    ProviderKind.OPENAI_COMPATIBLE: frozenset(Capability),
+    ProviderKind.HUNYUAN_IMAGE: frozenset({Capability.IMAGE}),
+    ProviderKind.SDWEBUI: frozenset({Capability.IMAGE}),
+    ProviderKind.COMFYUI: frozenset({Capability.IMAGE}),
 }
 
 
@@ -106,6 +116,11 @@ class AIModel(models.Model):
     def __str__(self) -> str:
         return f"{self.provider.name} / {self.name}"
 
+    def clean(self) -> None:
+        provider = getattr(self, "provider", None)
+        if provider is not None and self.capability not in KIND_CAPABILITIES[provider.kind]:
+            raise ValidationError({"capability": _("该类型的服务商不提供这种能力的模型。")})
+
 
 class FeatureSetting(models.Model):
     """Per feature: whether it may use cloud providers at all."""
@@ -145,6 +160,12 @@ class Route(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feature} #{self.position}: {self.model}"
+
+    def clean(self) -> None:
+        feature = getattr(self, "feature", None)
+        model = getattr(self, "model", None)
+        if feature and model and FEATURE_CAPABILITY[feature.feature] != model.capability:
+            raise ValidationError({"model": _("该模型的能力与功能不符。")})
 
 
 class Outcome(models.TextChoices):

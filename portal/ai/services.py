@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from portal.ai import clients, keys, routing, safety, sse
 from portal.ai.models import (
     FEATURE_CAPABILITY,
+    KIND_CAPABILITIES,
     AIModel,
     Capability,
     Feature,
@@ -55,14 +56,6 @@ PRESETS: dict[str, Preset] = {
     "vllm": Preset(ProviderKind.OPENAI_COMPATIBLE, "http://127.0.0.1:8000/v1", True),
     "sdwebui": Preset(ProviderKind.SDWEBUI, "http://127.0.0.1:7860", True),
     "comfyui": Preset(ProviderKind.COMFYUI, "http://127.0.0.1:8188", True),
-}
-
-# Which capabilities a kind of provider can serve.
-KIND_CAPABILITIES: dict[str, frozenset[str]] = {
-    ProviderKind.OPENAI_COMPATIBLE: frozenset(Capability),
-    ProviderKind.HUNYUAN_IMAGE: frozenset({Capability.IMAGE}),
-    ProviderKind.SDWEBUI: frozenset({Capability.IMAGE}),
-    ProviderKind.COMFYUI: frozenset({Capability.IMAGE}),
 }
 
 

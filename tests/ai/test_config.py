@@ -174,3 +174,12 @@ def test_only_admins_reach_the_provider_pages(request, who, path):
     response = client.get(path)
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_model_the_provider_kind_cannot_serve_is_refused(configure, fake_sdwebui):
+    from django.core.exceptions import ValidationError
+
+    provider = configure("sd", fake_sdwebui.url, kind="sdwebui", chat=None, use_for=[])
+
+    with pytest.raises(ValidationError, match="不提供"):
+        AIModel(provider=provider, name="x", capability="chat").full_clean()

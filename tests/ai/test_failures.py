@@ -264,3 +264,20 @@ def test_the_async_stream_fails_over_and_reports_typed_errors(
         ("deepseek", "ai_auth_failed"),
         ("doubao", "ai_bad_response"),
     ]
+
+
+def test_with_every_circuit_open_the_caller_hears_so_without_a_call(
+    configure, fake_openai, settings
+):
+    settings.AI_BREAKER_FAILURES = 1
+    configure("deepseek", f"{fake_openai.url}/v1", max_retries=0)
+    fake_openai.then(Behaviour(status=503))
+    with pytest.raises(ai.AIError):
+        ai.chat(QUESTION, feature="ask")
+
+    with pytest.raises(ai.AIError) as caught:
+        ai.chat(QUESTION, feature="ask")
+
+    assert caught.value.code == "ai_circuit_open"
+    assert caught.value.message == "模型服务暂时不可用，请稍后再试。"
+    assert len(fake_openai.requests) == 1

@@ -116,6 +116,7 @@ def test_hunyuan_jobs_are_signed_submitted_and_polled(configure, fake_hunyuan):
     assert actions == ["SubmitHunyuanImageJob", *["QueryHunyuanImageJob"] * 3]
     submitted = fake_hunyuan.requests[0].json()
     assert submitted["Resolution"] == "768:1024" and submitted["Seed"] == 11
+    assert submitted["Revise"] == 0  # a fixed seed only holds with the rewriting off
 
 
 def test_a_wrong_hunyuan_secret_fails_the_signature_check(configure, fake_hunyuan):
