@@ -167,7 +167,7 @@ def test_admins_set_a_key_in_the_admin_without_ever_seeing_the_stored_one(
         "/admin/ai/sensitiveterm/",
     ],
 )
-def test_only_admins_reach_the_provider_pages(request, who, path):
+def test_only_admins_reach_the_provider_pages(db, request, who, path):
     client = Client()
     client.force_login(request.getfixturevalue(who))
 
