@@ -283,6 +283,8 @@ AI_RETRY_AFTER_MAX_SECONDS = env_int("AI_RETRY_AFTER_MAX_SECONDS", 10, minimum=0
 AI_MAX_IMAGE_BYTES = env_int("AI_MAX_IMAGE_BYTES", 20 * 1024 * 1024, minimum=1024)
 AI_ROUTE_CACHE_SECONDS = env_int("AI_ROUTE_CACHE_SECONDS", 5, minimum=0)
 AI_RETRY_BACKOFF_MS = env_int("AI_RETRY_BACKOFF_MS", 500, minimum=0)
+# A streamed answer that trickles on past this is cut off (a stalled one hits the read timeout).
+AI_MAX_ANSWER_SECONDS = env_int("AI_MAX_ANSWER_SECONDS", 300, minimum=1)
 
 # Demo data
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -283,7 +284,8 @@ class AsyncChatStream(_Stream):
                     if text := opened.chunks.feed(chunk):
                         yield text
             self.result = opened.chunks.end()
-        except GeneratorExit:
+        except (GeneratorExit, asyncio.CancelledError):
+            # The reader went away (aclose) or its task was cancelled (a closed SSE response).
             outcome = Outcome.CANCELLED
             raise
         except Exception as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager
@@ -17,9 +18,10 @@ from typing import Any
 
 import aiohttp
 import httpx2
+from django.conf import settings
 
 from portal.ai import clients
-from portal.ai.errors import BadResponse, ProviderBusy
+from portal.ai.errors import BadResponse, ProviderBusy, ProviderTimeout
 from portal.ai.failures import from_status
 from portal.ai.routing import ModelSpec
 
@@ -75,6 +77,18 @@ def forget() -> None:
     with _lock:
         _sync.clear()
         _async.clear()
+
+
+def _deadline() -> float:
+    return time.monotonic() + settings.AI_MAX_ANSWER_SECONDS
+
+
+def _check_deadline(deadline: float) -> None:
+    # The read timeout catches a stream that stalls; this one catches one that trickles on.
+    if time.monotonic() > deadline:
+        raise ProviderTimeout(
+            detail=f"the answer went on past AI_MAX_ANSWER_SECONDS={settings.AI_MAX_ANSWER_SECONDS}"
+        )
 
 
 class EventParser:
@@ -141,10 +155,12 @@ class ChunkStream:
 
     def _read(self, response: httpx2.Response) -> Iterator[dict[str, Any]]:
         parser = EventParser()
+        deadline = _deadline()
         for data in response.iter_bytes():
             yield from parser.feed(data)
             if parser.done:
                 return
+            _check_deadline(deadline)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self._chunks
@@ -179,11 +195,13 @@ class AsyncChunkStream:
 
     async def _read(self) -> AsyncIterator[dict[str, Any]]:
         parser = EventParser()
+        deadline = _deadline()
         async for data in self._response.content.iter_any():
             for chunk in parser.feed(data):
                 yield chunk
             if parser.done:
                 return
+            _check_deadline(deadline)
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._chunks

@@ -147,3 +147,21 @@ def test_messages_without_text_are_refused_before_any_call(configure, fake_opena
     with pytest.raises(ValueError, match="role"):
         ai.chat([{"role": "tool", "content": "x"}], feature="ask")
     assert fake_openai.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_sse_reader_who_goes_away_is_metered_as_stopped(configure, fake_openai):
+    configure("deepseek", f"{fake_openai.url}/v1")
+    fake_openai.tokens = ["一", "二", "三", "四"]
+
+    async def read_one_then_leave() -> str:
+        stream = aiter(ai.astream_chat(QUESTION, feature="ask"))
+        try:
+            return await anext(stream)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+            await sse.aclose()
+
+    assert asyncio.run(read_one_then_leave()) == "一"
+    metering.flush()
+    assert Usage.objects.get().outcome == Outcome.CANCELLED

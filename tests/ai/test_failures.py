@@ -281,3 +281,17 @@ def test_with_every_circuit_open_the_caller_hears_so_without_a_call(
     assert caught.value.code == "ai_circuit_open"
     assert caught.value.message == "模型服务暂时不可用，请稍后再试。"
     assert len(fake_openai.requests) == 1
+
+
+def test_an_answer_that_trickles_on_forever_is_cut_off(configure, fake_openai, settings):
+    settings.AI_MAX_ANSWER_SECONDS = 1
+    configure("deepseek", f"{fake_openai.url}/v1", max_retries=0)
+    fake_openai.tokens = ["字"] * 100
+    fake_openai.default = Behaviour(token_delay=0.05)  # each token within the read timeout
+    received = []
+
+    with pytest.raises(ProviderTimeout):
+        for piece in ai.stream_chat(QUESTION, feature="ask"):
+            received.append(piece)
+
+    assert 5 < len(received) < 100
