@@ -187,6 +187,8 @@ class _Opened:
 
 
 class _Stream:
+    """What the blocking and the event-loop streams share: the request and the result."""
+
     def __init__(
         self,
         messages: list[dict[str, str]],
@@ -225,6 +227,7 @@ class ChatStream(_Stream):
             for chunk in stream:
                 if text := chunks.feed(chunk):
                     return _Opened(reading, chunks, text, stream, done=False)
+            chunks.end()  # an answer cut off before its first word may still go elsewhere
         except BaseException:
             stream.close()
             raise
@@ -265,6 +268,7 @@ class AsyncChatStream(_Stream):
             async for chunk in stream:
                 if text := chunks.feed(chunk):
                     return _Opened(reading, chunks, text, stream, done=False)
+            chunks.end()
         except BaseException:
             await stream.close()
             raise

@@ -295,3 +295,17 @@ def test_an_answer_that_trickles_on_forever_is_cut_off(configure, fake_openai, s
             received.append(piece)
 
     assert 5 < len(received) < 100
+
+
+def test_a_stream_that_ends_before_its_first_word_goes_to_the_next_model(
+    configure, fake_openai, fake_openai_b
+):
+    configure("doubao", f"{fake_openai_b.url}/v1", max_retries=0)
+    configure("deepseek", f"{fake_openai.url}/v1", max_retries=0)
+    # A well-formed event stream that stops without an answer or a finish_reason.
+    fake_openai.then(
+        Behaviour(body=b"data: [DONE]\n\n", content_type="text/event-stream"),
+    )
+    fake_openai_b.tokens = ["好"]
+
+    assert list(ai.stream_chat(QUESTION, feature="ask")) == ["好"]
