@@ -16,11 +16,11 @@ if TYPE_CHECKING:
         chat,
         stream_chat,
     )
-    from portal.ai.embeddings import embed
+    from portal.ai.embeddings import aembed, embed
     from portal.ai.errors import AIError, NoModelConfigured
     from portal.ai.images import ImageResult, generate_image
-    from portal.ai.routing import has_models
-    from portal.ai.safety import Match, SafetyVerdict, check_text
+    from portal.ai.routing import ahas_models, has_models
+    from portal.ai.safety import Match, SafetyVerdict, acheck_text, check_text
 
 # Loaded on first use: this package also holds the app's models, which Django imports while
 # the app registry is still filling.
@@ -33,14 +33,17 @@ _EXPORTS = {
     "astream_chat": "portal.ai.chat",
     "chat": "portal.ai.chat",
     "stream_chat": "portal.ai.chat",
+    "aembed": "portal.ai.embeddings",
     "embed": "portal.ai.embeddings",
     "AIError": "portal.ai.errors",
     "NoModelConfigured": "portal.ai.errors",
     "ImageResult": "portal.ai.images",
     "generate_image": "portal.ai.images",
+    "ahas_models": "portal.ai.routing",
     "has_models": "portal.ai.routing",
     "Match": "portal.ai.safety",
     "SafetyVerdict": "portal.ai.safety",
+    "acheck_text": "portal.ai.safety",
     "check_text": "portal.ai.safety",
 }
 __all__ = [
@@ -54,6 +57,9 @@ __all__ = [
     "SafetyVerdict",
     "TokenUsage",
     "achat",
+    "acheck_text",
+    "aembed",
+    "ahas_models",
     "astream_chat",
     "chat",
     "check_text",

@@ -12,6 +12,7 @@ from portal.ai.metering import Reading
 from portal.ai.models import Feature
 from portal.ai.routing import ModelSpec
 from portal.ai.serving import serve
+from portal.ai.threads import off_loop
 from portal.models import User
 
 
@@ -45,3 +46,10 @@ def embed(
         return vectors
 
     return serve(feature, metering.user_id(user), call)
+
+
+async def aembed(
+    texts: Sequence[str], *, user: User | None = None, feature: str = Feature.EMBEDDING
+) -> list[list[float]]:
+    """`embed` for async views: the same call, in a worker thread."""
+    return await off_loop(embed)(texts, user=user, feature=feature)

@@ -117,3 +117,12 @@ def candidates(feature: str) -> list[ModelSpec]:
 def has_models(feature: str) -> bool:
     """Whether at least one enabled model is routed for the feature (features degrade without)."""
     return bool(candidates(feature))
+
+
+async def ahas_models(feature: str) -> bool:
+    """`has_models` for async views."""
+    if (specs := cached(feature)) is not None:
+        return bool(specs)
+    from portal.ai.threads import off_loop
+
+    return await off_loop(has_models)(feature)

@@ -13,6 +13,7 @@ import ahocorasick
 from django.core.cache import cache
 
 from portal.ai.models import SafetyAction, SensitiveTerm
+from portal.ai.threads import off_loop
 
 log = logging.getLogger("portal.ai.safety")
 
@@ -110,3 +111,8 @@ def check_text(text: str, *, where: str) -> SafetyVerdict:
             ",".join(sorted({m.category for m in found})),
         )
     return SafetyVerdict(action=action, matches=found, where=where)
+
+
+async def acheck_text(text: str, *, where: str) -> SafetyVerdict:
+    """`check_text` for async views (the list may need reading from the database)."""
+    return await off_loop(check_text)(text, where=where)

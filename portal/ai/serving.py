@@ -6,21 +6,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import ParamSpec, TypeVar
-
-from asgiref.sync import sync_to_async
-from django.db import connection
+from typing import TypeVar
 
 from portal.ai import breaker, metering, routing
 from portal.ai.errors import AIError, CircuitOpen, NoModelConfigured
 from portal.ai.failures import classify, retry_delay, trips_breaker
 from portal.ai.metering import Reading
 from portal.ai.routing import ModelSpec
+from portal.ai.threads import off_loop
 
 log = logging.getLogger("portal.ai")
 T = TypeVar("T")
-R = TypeVar("R")
-P = ParamSpec("P")
 
 
 def plan(feature: str) -> list[tuple[ModelSpec, bool]]:
@@ -125,21 +121,8 @@ async def aserve(
     raise last or NoModelConfigured()
 
 
-def _off_loop(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
-    """Run database and cache work in a worker thread, and hand its connection back (to the
-    pool, under PostgreSQL) at once instead of leaving one open in every thread."""
-
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        finally:
-            connection.close()
-
-    return sync_to_async(run, thread_sensitive=False)
-
-
-_plan_off_loop = _off_loop(plan)
-_settle_off_loop = _off_loop(settle)
+_plan_off_loop = off_loop(plan)
+_settle_off_loop = off_loop(settle)
 
 
 async def aplan(feature: str) -> list[tuple[ModelSpec, bool]]:
@@ -158,6 +141,6 @@ async def asettle(
         # shared cache if this process had counted failures of the provider.
         metering.save_later(reading.row(None, outcome=outcome))
         if breaker.needs_reset(reading.spec.provider_id):
-            await _off_loop(breaker.record_success)(reading.spec.provider_id)
+            await off_loop(breaker.record_success)(reading.spec.provider_id)
         return
     await _settle_off_loop(reading, error, final=final, outcome=outcome)

@@ -165,3 +165,26 @@ def test_an_sse_reader_who_goes_away_is_metered_as_stopped(configure, fake_opena
     assert asyncio.run(read_one_then_leave()) == "一"
     metering.flush()
     assert Usage.objects.get().outcome == Outcome.CANCELLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_views_have_their_own_doors_to_models_embeddings_and_the_word_list(
+    configure, fake_openai
+):
+    configure("bge", f"{fake_openai.url}/v1", chat="chat", embedding="bge", use_for=["embedding"])
+    from portal.ai import services
+
+    services.save_term("冰毒", category="毒品")  # transactional tests start without the seed
+
+    async def ask() -> tuple[bool, bool, list[list[float]], str]:
+        return (
+            await ai.ahas_models("embedding"),
+            await ai.ahas_models("ask"),
+            await ai.aembed(["工会"]),
+            (await ai.acheck_text("冰毒", where="ask.prompt")).action,
+        )
+
+    embedding, asking, vectors, action = asyncio.run(ask())
+
+    assert (embedding, asking, action) == (True, False, "block")
+    assert len(vectors) == 1 and len(vectors[0]) == 8
