@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from portal.ai.chat import (
+    from portal.ai.completion import (
         AsyncChatStream,
         ChatResult,
         ChatStream,
@@ -25,14 +25,14 @@ if TYPE_CHECKING:
 # Loaded on first use: this package also holds the app's models, which Django imports while
 # the app registry is still filling.
 _EXPORTS = {
-    "AsyncChatStream": "portal.ai.chat",
-    "ChatResult": "portal.ai.chat",
-    "ChatStream": "portal.ai.chat",
-    "TokenUsage": "portal.ai.chat",
-    "achat": "portal.ai.chat",
-    "astream_chat": "portal.ai.chat",
-    "chat": "portal.ai.chat",
-    "stream_chat": "portal.ai.chat",
+    "AsyncChatStream": "portal.ai.completion",
+    "ChatResult": "portal.ai.completion",
+    "ChatStream": "portal.ai.completion",
+    "TokenUsage": "portal.ai.completion",
+    "achat": "portal.ai.completion",
+    "astream_chat": "portal.ai.completion",
+    "chat": "portal.ai.completion",
+    "stream_chat": "portal.ai.completion",
     "aembed": "portal.ai.embeddings",
     "embed": "portal.ai.embeddings",
     "AIError": "portal.ai.errors",

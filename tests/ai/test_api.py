@@ -47,3 +47,13 @@ def test_nobody_but_admins_sees_providers(request, api, who, configure, fake_ope
     response = api(request.getfixturevalue(who)).get("/api/v1/ai/providers/")
 
     assert response.status_code == 403 and response.json()["code"] == "not_permitted"
+
+
+def test_no_name_portal_ai_exports_is_shadowed_by_one_of_its_modules():
+    import pkgutil
+
+    from portal import ai
+
+    modules = {module.name for module in pkgutil.iter_modules(ai.__path__)}
+    assert not set(ai.__all__) & modules
+    assert all(callable(getattr(ai, name)) for name in ai.__all__)
