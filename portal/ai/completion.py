@@ -194,9 +194,9 @@ class _Stream:
         messages: list[dict[str, str]],
         *,
         feature: str,
-        user: User | None,
-        temperature: float | None,
-        max_tokens: int | None,
+        user: User | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
     ) -> None:
         self._messages = clean_messages(messages)
         self._feature, self._user_id = feature, metering.user_id(user)
@@ -300,30 +300,9 @@ class AsyncChatStream(_Stream):
             await asettle(opened.reading, error, outcome=outcome)
 
 
-def stream_chat(
-    messages: list[dict[str, str]],
-    *,
-    feature: str,
-    user: User | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-) -> ChatStream:
-    return ChatStream(
-        messages, feature=feature, user=user, temperature=temperature, max_tokens=max_tokens
-    )
-
-
-def astream_chat(
-    messages: list[dict[str, str]],
-    *,
-    feature: str,
-    user: User | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-) -> AsyncChatStream:
-    return AsyncChatStream(
-        messages, feature=feature, user=user, temperature=temperature, max_tokens=max_tokens
-    )
+# The streaming entry points: calling one opens nothing until the first delta is asked for.
+stream_chat = ChatStream
+astream_chat = AsyncChatStream
 
 
 __all__ = ["ChatResult", "TokenUsage", "achat", "astream_chat", "chat", "stream_chat"]
