@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup run test lint types pytest services browser bench-beta bench-retrieval evaluate clean
+.PHONY: setup run test lint types pytest services browser bench-beta bench-providers bench-retrieval evaluate clean
 
 setup: $(STAMP) browser
 
@@ -63,6 +63,10 @@ bench-retrieval: $(STAMP) services
 # Retrieval figures of the demo knowledge base on the development questions.
 evaluate: $(STAMP)
 	$(PY) manage.py evaluate_retrieval ../shared/eval/dev.jsonl
+
+# 200 concurrent streamed chats through portal.ai against the fake provider (20 ms per token).
+bench-providers: $(STAMP)
+	$(PY) bench/providers.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -80,3 +80,8 @@ def verifiable_members(actor: AnyUser) -> QuerySet[User]:
 
 def may_verify(actor: AnyUser, member: User) -> bool:
     return verifiable_members(actor).filter(pk=member.pk).exists()
+
+
+def may_manage_providers(user: AnyUser) -> bool:
+    """Model providers, their keys, routes and the meter are for admins."""
+    return has_perm(user, Perm.MANAGE_PROVIDERS)

@@ -43,6 +43,8 @@ def _secret(name: str) -> str:
 SECRET_KEY = _secret("DJANGO_SECRET_KEY")
 # Keys the hash of identity-card numbers; changing it makes every stored hash unmatchable.
 ID_HASH_KEY = _secret("PORTAL_ID_HASH_KEY")
+# Encrypts provider API keys at rest; comma-separated to rotate (the first one encrypts).
+PORTAL_AI_KEY = _secret("PORTAL_AI_KEY")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
@@ -53,6 +55,7 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 INSTALLED_APPS = [
     "portal",
+    "portal.ai.apps.AIConfig",
     "knowledge",
     "writer",
     "imaging",
@@ -290,6 +293,16 @@ os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
 # The postings index carries INCLUDE columns for PostgreSQL; SQLite ignores them, which is fine.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 KNOWLEDGE_CORPUS_DIR = env_str("KNOWLEDGE_CORPUS_DIR", "")
+
+# Model providers (portal/ai): circuit breaker, image limits, how long routing is cached.
+AI_BREAKER_FAILURES = env_int("AI_BREAKER_FAILURES", 3, minimum=1)
+AI_BREAKER_OPEN_SECONDS = env_int("AI_BREAKER_OPEN_SECONDS", 30, minimum=1)
+AI_RETRY_AFTER_MAX_SECONDS = env_int("AI_RETRY_AFTER_MAX_SECONDS", 10, minimum=0)
+AI_MAX_IMAGE_BYTES = env_int("AI_MAX_IMAGE_BYTES", 20 * 1024 * 1024, minimum=1024)
+AI_ROUTE_CACHE_SECONDS = env_int("AI_ROUTE_CACHE_SECONDS", 5, minimum=0)
+AI_RETRY_BACKOFF_MS = env_int("AI_RETRY_BACKOFF_MS", 500, minimum=0)
+# A streamed answer that trickles on past this is cut off (a stalled one hits the read timeout).
+AI_MAX_ANSWER_SECONDS = env_int("AI_MAX_ANSWER_SECONDS", 300, minimum=1)
 
 # Demo data
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")

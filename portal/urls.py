@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import api, views
+from portal.ai import api as ai_api
 
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", api.TokenView.as_view(), name="api_token"),
@@ -13,6 +14,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("beta/", api.CurrentBetaView.as_view(), name="api_beta"),
     path("beta/<slug:slug>/enroll/", api.EnrolView.as_view(), name="api_beta_enrol"),
     path("knowledge/", include("knowledge.api_urls")),
+    path("ai/features/", ai_api.FeatureStatusView.as_view(), name="api_ai_features"),
+    path("ai/providers/", ai_api.ProviderListView.as_view(), name="api_ai_providers"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]

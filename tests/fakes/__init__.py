@@ -1,1 +1,1 @@
-"""Loopback servers that speak each model provider's real protocol (added with the providers)."""
+"""Loopback servers that speak each provider's protocol, scriptable per test (see server.py)."""

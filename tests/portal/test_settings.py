@@ -32,6 +32,7 @@ PRODUCTION = {
     "PORTAL_ENV": "production",
     "DJANGO_SECRET_KEY": "x" * 20 + "-a-long-random-production-secret-for-the-test-only",
     "PORTAL_ID_HASH_KEY": "another-long-random-key-for-the-test-only",
+    "PORTAL_AI_KEY": "a-third-long-random-key-for-provider-api-keys",
     "ALLOWED_HOSTS": "ai.union.example",
     "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
     "REDIS_URL": os.environ.get("REDIS_URL", ""),
@@ -48,6 +49,12 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
     result = manage("check", **environ)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_the_provider_key_secret() -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != "PORTAL_AI_KEY"}
+    result = manage("check", **environ)
+    assert result.returncode != 0 and "PORTAL_AI_KEY" in result.stderr
 
 
 def test_production_refuses_to_start_without_allowed_hosts() -> None:

@@ -1,0 +1,241 @@
+"""Changing the provider configuration and the word list: the admin, the command and the seed
+data all come through here."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from portal.ai import clients, keys, routing, safety, sse
+from portal.ai.models import (
+    FEATURE_CAPABILITY,
+    KIND_CAPABILITIES,
+    AIModel,
+    Capability,
+    Feature,
+    FeatureSetting,
+    Provider,
+    ProviderKind,
+    Route,
+    SafetyAction,
+    SensitiveTerm,
+)
+from portal.errors import PortalError
+
+log = logging.getLogger("portal.ai")
+
+
+@dataclass(frozen=True)
+class Preset:
+    kind: str
+    base_url: str
+    is_local: bool
+
+
+# Where the usual services live; an admin still types or confirms the URL.
+PRESETS: dict[str, Preset] = {
+    "deepseek": Preset(ProviderKind.OPENAI_COMPATIBLE, "https://api.deepseek.com/v1", False),
+    "doubao": Preset(
+        ProviderKind.OPENAI_COMPATIBLE, "https://ark.cn-beijing.volces.com/api/v3", False
+    ),
+    "hunyuan": Preset(
+        ProviderKind.OPENAI_COMPATIBLE, "https://api.hunyuan.cloud.tencent.com/v1", False
+    ),
+    "hunyuan-image": Preset(
+        ProviderKind.HUNYUAN_IMAGE, "https://hunyuan.tencentcloudapi.com", False
+    ),
+    "ollama": Preset(ProviderKind.OPENAI_COMPATIBLE, "http://127.0.0.1:11434/v1", True),
+    "vllm": Preset(ProviderKind.OPENAI_COMPATIBLE, "http://127.0.0.1:8000/v1", True),
+    "sdwebui": Preset(ProviderKind.SDWEBUI, "http://127.0.0.1:7860", True),
+    "comfyui": Preset(ProviderKind.COMFYUI, "http://127.0.0.1:8188", True),
+}
+
+
+class ConfigurationInvalid(PortalError):
+    code = "ai_configuration_invalid"
+
+
+def looks_local(base_url: str) -> bool:
+    """A loopback or private address, or localhost: a server in the building."""
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost" or host.endswith((".local", ".internal", ".lan")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
+
+
+def config_changed() -> None:
+    """Routes and clients are cached per process; drop them once the change has committed."""
+
+    def forget() -> None:
+        routing.forget()
+        clients.forget()
+        sse.forget()
+
+    transaction.on_commit(forget)
+
+
+def set_api_key(provider: Provider, clear: str) -> None:
+    """Store a new key (encrypted) and its masked hint; an empty string removes the key."""
+    clear = clear.strip()
+    provider.api_key_encrypted = keys.encrypt(clear) if clear else ""
+    provider.api_key_hint = keys.mask(clear)
+    provider.save(update_fields=["api_key_encrypted", "api_key_hint", "updated_at"])
+    config_changed()
+
+
+def put_first(feature: str, model: AIModel) -> None:
+    """Make the model the first choice of the feature; the others keep their order after it."""
+    if FEATURE_CAPABILITY[feature] != model.capability:
+        raise ConfigurationInvalid(
+            _("功能“%(feature)s”需要%(capability)s模型。")
+            % {
+                "feature": Feature(feature).label,
+                "capability": Capability(FEATURE_CAPABILITY[feature]).label,
+            }
+        )
+    setting, _created = FeatureSetting.objects.get_or_create(feature=feature)
+    Route.objects.get_or_create(feature=setting, model=model)
+    ordered = sorted(
+        setting.routes.select_for_update(), key=lambda r: (r.model_id != model.pk, r.position, r.pk)
+    )
+    for position, route in enumerate(ordered):
+        if route.position != position:
+            route.position = position
+            route.save(update_fields=["position"])
+    config_changed()
+
+
+def set_local_only(feature: str, local_only: bool) -> FeatureSetting:
+    setting, _created = FeatureSetting.objects.get_or_create(feature=feature)
+    if setting.local_only != local_only:
+        setting.local_only = local_only
+        setting.save(update_fields=["local_only"])
+    config_changed()
+    return setting
+
+
+@dataclass(frozen=True)
+class Configured:
+    provider: Provider
+    created: bool
+    models: dict[str, AIModel]
+
+
+def configure_provider(
+    *,
+    name: str,
+    kind: str,
+    base_url: str,
+    api_key: str | None = None,
+    chat_model: str | None = None,
+    embedding_model: str | None = None,
+    image_model: str | None = None,
+    use_for: Sequence[str] = (),
+    is_local: bool | None = None,
+    timeout: float | None = None,
+) -> Configured:
+    """Create or update a provider with its models, and put them first for the named features."""
+    if kind not in ProviderKind.values:
+        raise ConfigurationInvalid(
+            _("未知的服务商类型：%(kind)s（可选：%(kinds)s）。")
+            % {"kind": kind, "kinds": "、".join(ProviderKind.values)}
+        )
+    try:
+        URLValidator(schemes=["http", "https"])(base_url)
+    except ValidationError:
+        raise ConfigurationInvalid(_("接口地址无效：%(url)s") % {"url": base_url}) from None
+    unknown = [feature for feature in use_for if feature not in Feature.values]
+    if unknown:
+        raise ConfigurationInvalid(
+            _("未知的功能：%(features)s（可选：%(all)s）。")
+            % {"features": "、".join(unknown), "all": "、".join(Feature.values)}
+        )
+    wanted = {
+        Capability.CHAT: chat_model,
+        Capability.EMBEDDING: embedding_model,
+        Capability.IMAGE: image_model,
+    }
+    for capability, model_name in wanted.items():
+        if model_name and capability not in KIND_CAPABILITIES[kind]:
+            raise ConfigurationInvalid(
+                _("%(kind)s 类型的服务商不提供%(capability)s模型。")
+                % {"kind": kind, "capability": Capability(capability).label}
+            )
+    with transaction.atomic():
+        provider, created = Provider.objects.select_for_update().get_or_create(
+            name=name,
+            defaults={
+                "kind": kind,
+                "base_url": base_url,
+                "is_local": looks_local(base_url) if is_local is None else is_local,
+            },
+        )
+        if not created:
+            provider.kind, provider.base_url = kind, base_url
+            if is_local is not None:
+                provider.is_local = is_local
+            provider.enabled = True
+            provider.save(update_fields=["kind", "base_url", "is_local", "enabled", "updated_at"])
+        if api_key is not None:
+            set_api_key(provider, api_key)
+        models: dict[str, AIModel] = {}
+        for capability, model_name in wanted.items():
+            if not model_name:
+                continue
+            model, _made = AIModel.objects.get_or_create(
+                provider=provider, name=model_name, capability=capability
+            )
+            fields = []
+            if not model.enabled:
+                model.enabled = True
+                fields.append("enabled")
+            if timeout is not None and model.timeout != timeout:
+                model.timeout = timeout
+                fields.append("timeout")
+            if fields:
+                model.save(update_fields=fields)
+            models[capability] = model
+        for feature in use_for:
+            model_for = models.get(FEATURE_CAPABILITY[feature])
+            if model_for is None:
+                raise ConfigurationInvalid(
+                    _("功能“%(feature)s”需要%(capability)s模型，请一并给出。")
+                    % {
+                        "feature": Feature(feature).label,
+                        "capability": Capability(FEATURE_CAPABILITY[feature]).label,
+                    }
+                )
+            put_first(feature, model_for)
+        config_changed()
+    log.info("provider %s %s (%s)", "created" if created else "updated", name, kind)
+    return Configured(provider=provider, created=created, models=models)
+
+
+def save_term(term: str, *, category: str, action: str = SafetyAction.BLOCK) -> SensitiveTerm:
+    term = term.strip()
+    if not term:
+        raise ConfigurationInvalid(_("敏感词不能为空。"))
+    if action not in SafetyAction.values:
+        raise ConfigurationInvalid(_("处理方式只能是拦截或送审。"))
+    record, _created = SensitiveTerm.objects.update_or_create(
+        term=term, defaults={"category": category, "action": action, "enabled": True}
+    )
+    transaction.on_commit(safety.list_changed)
+    return record
+
+
+def terms_changed() -> None:
+    """After the admin edited, imported or deleted terms."""
+    transaction.on_commit(safety.list_changed)
