@@ -98,6 +98,7 @@ def grow_corpus(target: int, articles: list[list[str]]) -> list[str]:
                 )
                 indexing.reindex(s.pk for s in segments)
             print(f"  indexed {start + count} segments ({time.perf_counter() - started:.0f} s)")
+    indexing.vacuum()  # as autovacuum would, before measuring a freshly loaded table
     return list(Segment.objects.order_by("id").values_list("text", flat=True)[:target])
 
 

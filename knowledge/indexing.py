@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import Prefetch
@@ -76,6 +77,16 @@ def reindex(segment_ids: Iterable[int]) -> None:
         for start in range(0, len(ids), BATCH):
             _reindex_batch(ids[start : start + BATCH], stats)
         stats.save(update_fields=["segments", "terms"])
+        _embed_after_commit(ids)
+
+
+def _embed_after_commit(ids: list[int]) -> None:
+    from knowledge import tasks
+    from portal import ai
+
+    if ai.has_models("embedding"):
+        for start in range(0, len(ids), BATCH):
+            transaction.on_commit(partial(tasks.embed_segments.delay, ids[start : start + BATCH]))
 
 
 def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
@@ -160,4 +171,15 @@ def reindex_all() -> int:
             _reindex_batch(ids[start : start + BATCH], stats)
         IndexTerm.objects.filter(df=0).delete()
         stats.save(update_fields=["segments", "terms"])
+        _embed_after_commit(ids)
         return stats.segments
+
+
+def vacuum() -> None:
+    """After a bulk load on PostgreSQL: refresh the planner's statistics and the visibility map,
+    so that posting lists are read by index-only scans (autovacuum would get there later)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for model in (Posting, IndexTerm, Segment):
+            cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")

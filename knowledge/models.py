@@ -272,8 +272,10 @@ class Posting(models.Model):
     is computed from the index alone."""
 
     pk = models.CompositePrimaryKey("segment_id", "term_id")
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+")
-    term = models.ForeignKey(IndexTerm, on_delete=models.CASCADE, related_name="+")
+    # The primary key (segment first) and posting_by_term (term first, covering) are the only
+    # indexes: posting lists are read by term, a segment's postings dropped by segment.
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+", db_index=False)
+    term = models.ForeignKey(IndexTerm, on_delete=models.CASCADE, related_name="+", db_index=False)
     tf = models.PositiveSmallIntegerField()
     length = models.PositiveIntegerField()
 
@@ -296,3 +298,17 @@ class IndexStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segments} segments, {self.terms} terms"
+
+
+class SegmentEmbedding(models.Model):
+    """A segment's vector from the configured embedding model (float32, little-endian)."""
+
+    segment = models.OneToOneField(Segment, on_delete=models.CASCADE, related_name="embedding")
+    dims = models.PositiveSmallIntegerField()
+    vector = models.BinaryField()
+    # SHA-256 of the text that was embedded: a changed segment is embedded again.
+    text_hash = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} ({self.dims})"

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from haystack import Pipeline, component
 
-from knowledge import faqmatch
+from knowledge import embedding, faqmatch
 from knowledge import lexicon as lexicon_module
 from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Segment
 from knowledge.text import normalise, segmenter
@@ -32,6 +32,9 @@ EXPANSION_WEIGHT = 0.5
 FAQ_WEIGHT = 0.5
 FAQ_MIN_SIMILARITY = 0.3
 COMMON_SHARE = 0.1
+POSTINGS_BUDGET = 20_000
+EMBEDDING_WEIGHT = 0.5
+EMBEDDING_SURE = 0.8
 CANDIDATES = 60
 # Abstain when none of the first ABSTAIN_DEPTH passages covers this share of the question's
 # weight (idf of its words).
@@ -176,23 +179,33 @@ class KeywordRetriever:
             return {"analysis": analysis, "candidates": {}, "matched": {}}
         avgdl = stats.terms / n if stats and n else 1.0
         weight = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
-        # Terms in a large share of the segments add little to any score but most of the work:
-        # they stay out of candidate generation while rarer terms remain.
-        common = {terms[t] for t in terms if dfs[terms[t]] > COMMON_SHARE * n}
-        if len(weight) - len(common) >= 2:
-            weight = {t: w for t, w in weight.items() if t not in common}
-        values = ", ".join("(%s, %s)" for _ in weight)
-        # Only placeholders and constants are interpolated; every value is a parameter. A VALUES
-        # list names its columns column1, column2 in PostgreSQL and SQLite alike.
+        # The rarest terms, while their posting lists stay within a budget, pick the candidates
+        # (at least two terms): the cost no longer grows with the corpus, and a segment that
+        # matches only common terms would not win anyway.
+        chosen: dict[int, float] = {}
+        postings = 0
+        for term_id in sorted(weight, key=lambda t: dfs[t]):
+            common = dfs[term_id] > COMMON_SHARE * n
+            if len(chosen) >= 2 and (common or postings + dfs[term_id] > POSTINGS_BUDGET):
+                break
+            chosen[term_id] = weight[term_id]
+            postings += dfs[term_id]
+        weight = chosen
+        # Candidate order only: BM25 up to its constant factor k1 + 1, in float8 (literals would
+        # make PostgreSQL compute in numeric). Only placeholders are interpolated. A VALUES list
+        # names its columns column1, column2 in PostgreSQL and SQLite alike.
+        values = ", ".join("(%s, CAST(%s AS DOUBLE PRECISION))" for _ in weight)
         sql = (
-            "SELECT p.segment_id, SUM(w.column2 * p.tf * %s"
-            " / (p.tf + %s * (%s + %s * p.length / %s))) AS score"
+            "SELECT p.segment_id, SUM(w.column2 * p.tf / (p.tf + CAST(%s AS DOUBLE PRECISION)"
+            " + CAST(%s AS DOUBLE PRECISION) * p.length)) AS score"
             f" FROM knowledge_posting p JOIN (VALUES {values}) AS w ON w.column1 = p.term_id"
+            # Repeated as a list so that the planner reads the posting lists by index.
+            f" WHERE p.term_id IN ({', '.join('%s' for _ in weight)})"
             " GROUP BY p.segment_id ORDER BY score DESC LIMIT %s"
         )
-        params: list[Any] = [K1 + 1, K1, 1 - B, B, avgdl]
+        params: list[Any] = [K1 * (1 - B), K1 * B / avgdl]
         params += [x for pair in weight.items() for x in pair]
-        params.append(top_k)
+        params += [*weight, top_k]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             candidates = [int(row[0]) for row in cursor.fetchall()]
@@ -221,6 +234,16 @@ class FaqMatcher:
 
 
 @component
+class EmbeddingRetriever:
+    """The segments nearest to the question in the embedding model's space (only when an
+    embedding model is configured and the segments have vectors)."""
+
+    @component.output_types(nearest=dict[int, float])
+    def run(self, analysis: Analysis) -> dict[str, Any]:
+        return {"nearest": embedding.nearest(analysis.question)}
+
+
+@component
 class CandidateRanker:
     """Keeps the candidates that are retrievable today, notes which of the question's words
     each one contains, orders them by score and decides whether to abstain."""
@@ -232,6 +255,7 @@ class CandidateRanker:
         candidates: dict[int, float],
         matched: dict[int, set[str]],
         faq_hits: list[faqmatch.FaqHit],
+        nearest: dict[int, float],
         top_k: int = 3,
     ) -> dict[str, Any]:
         today = timezone.localdate()
@@ -245,7 +269,8 @@ class CandidateRanker:
         fused = {
             seg_id: candidates.get(seg_id, 0.0) / top_score
             + FAQ_WEIGHT * faq_bonus.get(seg_id, 0.0)
-            for seg_id in {*candidates, *faq_bonus}
+            + EMBEDDING_WEIGHT * max(0.0, nearest.get(seg_id, 0.0))
+            for seg_id in {*candidates, *faq_bonus, *nearest}
         }
         rows = list(
             Segment.objects.filter(
@@ -295,7 +320,8 @@ class CandidateRanker:
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
         # A question can span two articles: the best-covered of the first few decides.
         covered = max((p.coverage for p in ranked[:ABSTAIN_DEPTH]), default=0.0)
-        abstained = covered < MIN_COVERAGE
+        # With an embedding model, a passage the model finds very close also answers.
+        abstained = covered < MIN_COVERAGE and max(nearest.values(), default=0.0) < EMBEDDING_SURE
         return {"passages": ranked[:top_k], "abstained": abstained}
 
 
@@ -333,11 +359,14 @@ def _pipeline() -> Pipeline:
     pipe.add_component("analyser", QuestionAnalyser())
     pipe.add_component("keywords", KeywordRetriever())
     pipe.add_component("faq", FaqMatcher())
+    pipe.add_component("embedding", EmbeddingRetriever())
     pipe.add_component("ranker", CandidateRanker())
     pipe.connect("analyser.analysis", "keywords.analysis")
     pipe.connect("keywords.analysis", "ranker.analysis")
     pipe.connect("keywords.analysis", "faq.analysis")
     pipe.connect("faq.faq_hits", "ranker.faq_hits")
+    pipe.connect("keywords.analysis", "embedding.analysis")
+    pipe.connect("embedding.nearest", "ranker.nearest")
     pipe.connect("keywords.candidates", "ranker.candidates")
     pipe.connect("keywords.matched", "ranker.matched")
     return pipe

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from knowledge import indexing
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="knowledge.tasks.reindex_all")
 def reindex_all() -> int:
     """Re-segment and re-index every segment (after the lexicon's words changed). Idempotent."""
-    return indexing.reindex_all()
+    count = indexing.reindex_all()
+    indexing.vacuum()
+    return count
+
+
+@shared_task(name="knowledge.tasks.embed_segments")
+def embed_segments(segment_ids: list[int]) -> int:
+    """Vectors for changed retrievable segments (when an embedding model is configured)."""
+    from knowledge import embedding
+    from portal import ai
+
+    try:
+        return embedding.embed_segments(segment_ids)
+    except ai.AIError as exc:  # keyword retrieval still answers; the next change retries
+        logger.warning("embedding %d segments failed: %s", len(segment_ids), exc.detail)
+        return 0

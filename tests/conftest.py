@@ -15,6 +15,15 @@ from rest_framework.test import APIClient
 
 from portal.models import BetaProgramme, Role, UnionUnit, User
 from tests import people
+from tests.fakes.fixtures import (  # noqa: F401  (fixtures, registered by being imported here)
+    _ai_settings,
+    configure,
+    fake_comfyui,
+    fake_hunyuan,
+    fake_openai,
+    fake_openai_b,
+    fake_sdwebui,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ai.conftest import API_KEY
+from tests.fakes.fixtures import API_KEY
 
 
 def test_a_client_learns_which_features_have_a_model(api, alice, configure, fake_openai):

@@ -9,7 +9,7 @@ import pytest
 from portal import ai
 from portal.ai import metering, sse
 from portal.ai.models import Outcome, Usage
-from tests.ai.conftest import API_KEY
+from tests.fakes.fixtures import API_KEY
 from tests.fakes.server import Behaviour
 
 QUESTION = [{"role": "user", "content": "加班费怎么算？"}]

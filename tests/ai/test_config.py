@@ -13,7 +13,7 @@ from portal import ai
 from portal.ai import keys, routing
 from portal.ai.errors import ProviderAuthFailed
 from portal.ai.models import AIModel, Provider, Route
-from tests.ai.conftest import API_KEY
+from tests.fakes.fixtures import API_KEY
 
 QUESTION = [{"role": "user", "content": "你好"}]
 

@@ -9,9 +9,9 @@ import pytest
 from portal import ai
 from portal.ai.errors import ImageFailed, ProviderAuthFailed, ProviderRejected
 from portal.ai.models import Outcome, Provider, Usage
-from tests.ai.conftest import Configure
 from tests.fakes import hunyuan
 from tests.fakes.comfyui import FakeComfyUI
+from tests.fakes.fixtures import Configure
 from tests.fakes.hunyuan import FakeHunyuan
 from tests.fakes.server import Behaviour, tiny_png
 

@@ -32,6 +32,8 @@ class FakeOpenAI(FakeServer):
         self.image_as = "b64_json"  # or "url"
         self.image_bytes: bytes | None = None
         self.revised_prompt: str | None = None
+        # Scripted embeddings: a text containing a key gets that vector (else vector_for).
+        self.vectors: dict[str, list[float]] = {}
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.chat)
@@ -153,7 +155,7 @@ class FakeOpenAI(FakeServer):
             return answer  # type: ignore[no-any-return]
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
-            {"object": "embedding", "index": i, "embedding": vector_for(text)}
+            {"object": "embedding", "index": i, "embedding": self.vector(text)}
             for i, text in enumerate(texts)
         ]
         return web.json_response(
@@ -164,6 +166,12 @@ class FakeOpenAI(FakeServer):
                 "usage": {"prompt_tokens": sum(map(len, texts)), "total_tokens": 0},
             }
         )
+
+    def vector(self, text: str) -> list[float]:
+        for key, vector in self.vectors.items():
+            if key in text:
+                return vector
+        return vector_for(text)
 
     async def images(self, request: web.Request) -> web.StreamResponse:
         body, _behaviour, answer, _recorded = await self._start(request)

@@ -1,4 +1,5 @@
-"""Fixtures of the model-service tests: fake providers on loopback and quick retries."""
+"""Fixtures of the model-service tests: fake providers on loopback and quick retries (imported
+by tests/conftest.py, so every test starts with clean model caches)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,70 @@
+"""Embedding retrieval when an embedding model is configured; keyword retrieval without one."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import embedding
+from knowledge.models import Category, Document, SegmentEmbedding
+from knowledge.retrieval import search
+from portal.models import User
+from tests.fakes.server import Behaviour
+from tests.knowledge.conftest import make_document
+from tests.waiting import wait_for
+
+NEAR = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+@pytest.fixture
+def embedder(configure, fake_openai):
+    configure("bge", f"{fake_openai.url}/v1", chat=None, embedding="bge-m3", use_for=["embedding"])
+    return fake_openai
+
+
+@pytest.mark.django_db
+def test_without_an_embedding_model_nothing_is_embedded(law: Document) -> None:
+    assert embedding.embed_segments(list(law.segments.values_list("id", flat=True))) == 0
+    assert not SegmentEmbedding.objects.exists()
+
+
+@pytest.mark.django_db
+def test_embedding_retrieval_finds_a_passage_that_shares_no_word_with_the_question(
+    embedder, law: Document
+) -> None:
+    # The model places the question and 第五条 (on joining a union) close together.
+    embedder.vectors = {"参加和组织工会": NEAR, "成为其中一员": NEAR}
+    question = "怎样成为其中一员"
+    assert "第五条" not in [p.heading for p in search(question).passages]
+
+    assert embedding.embed_segments(list(law.segments.values_list("id", flat=True))) == 5
+
+    result = search(question)
+    assert result.passages[0].heading == "第五条"
+    assert not result.abstained
+
+
+@pytest.mark.django_db
+def test_an_unchanged_segment_is_not_embedded_twice(embedder, law: Document) -> None:
+    ids = list(law.segments.values_list("id", flat=True))
+    embedding.embed_segments(ids)
+    calls = len(embedder.requests)
+    assert embedding.embed_segments(ids) == 0
+    assert len(embedder.requests) == calls
+
+
+@pytest.mark.django_db
+def test_a_failing_embedding_model_leaves_the_keyword_answer(embedder, law: Document) -> None:
+    embedding.embed_segments(list(law.segments.values_list("id", flat=True)))
+    embedder.then(*[Behaviour(status=500)] * 5)
+    result = search("法定休假日加班工资")
+    assert result.passages[0].heading == "第三条"
+
+
+def test_publishing_has_the_worker_embed_the_new_segments(
+    celery_worker: object, embedder, eddie: User, categories: dict[str, Category]
+) -> None:
+    document = make_document(eddie, categories)
+    wait_for(
+        lambda: SegmentEmbedding.objects.filter(segment__document=document).count() == 5,
+        what="the worker to embed the published segments",
+    )
