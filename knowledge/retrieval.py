@@ -7,12 +7,14 @@ words) → decide whether the knowledge base answers it at all.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -23,7 +25,10 @@ from knowledge import embedding, faqmatch
 from knowledge import lexicon as lexicon_module
 from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Segment
 from knowledge.text import normalise, segmenter
+from portal import ai
 from portal.errors import PortalError
+
+logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500
 K1 = 1.2
@@ -118,6 +123,36 @@ def check_question(question: str) -> str:
     return text
 
 
+REWRITE = "rewrite"
+REWRITE_PROMPT = (
+    "你是工会法律知识库的检索助手。把职工用口语提出的问题改写成法律条文里会用的正式说法"
+    "（例如 老板→用人单位，社保→社会保险费，被炒→解除劳动合同），只输出一行改写后的问题，"
+    "不要回答问题，不要解释。"
+)
+
+
+def _rewrite(question: str) -> list[lexicon_module.Expansion]:
+    """With KNOWLEDGE_QUERY_REWRITE on and a chat model for Ask: the model's formal wording of
+    the question, as extra words to search for. Skipped when no model answers."""
+    if not settings.KNOWLEDGE_QUERY_REWRITE or not ai.has_models("ask"):
+        return []
+    try:
+        answer = ai.chat(
+            [{"role": "system", "content": REWRITE_PROMPT}, {"role": "user", "content": question}],
+            feature="ask",
+            temperature=0.0,
+            max_tokens=80,
+        )
+    except ai.AIError as exc:
+        logger.warning("query rewriting skipped: %s", exc.detail or exc.message)
+        return []
+    rewritten = normalise(answer.text.splitlines()[0] if answer.text.strip() else "")[:200]
+    return [
+        lexicon_module.Expansion(phrase=question, target=word, kind=REWRITE)
+        for word in dict.fromkeys(segmenter.words(rewritten))
+    ]
+
+
 @component
 class QuestionAnalyser:
     """Segments the question with the lexicon and adds the words its phrases stand for."""
@@ -128,7 +163,7 @@ class QuestionAnalyser:
         lex = lexicon_module.current()
         tokens = segmenter.tokens(text)
         words = segmenter.words(text)
-        expansions = lex.expand(text, tokens)
+        expansions = lex.expand(text, tokens) + _rewrite(text)
         weights: dict[str, float] = dict.fromkeys(tokens, 1.0)
         concepts = [Concept(w, {w, *segmenter.tokens(w)}) for w in dict.fromkeys(words)]
         for exp in expansions:
@@ -136,7 +171,10 @@ class QuestionAnalyser:
             for term in targets:
                 weights[term] = max(weights.get(term, 0.0), EXPANSION_WEIGHT)
             for concept in concepts:
-                if concept.word in exp.phrase or exp.phrase in concept.word:
+                # The model's rewording adds words to search for, not evidence for coverage.
+                if exp.kind != REWRITE and (
+                    concept.word in exp.phrase or exp.phrase in concept.word
+                ):
                     concept.terms.update(targets)
                     concept.expanded_by.append(exp.target)
         return {

@@ -293,6 +293,8 @@ os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
 # The postings index carries INCLUDE columns for PostgreSQL; SQLite ignores them, which is fine.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 KNOWLEDGE_CORPUS_DIR = env_str("KNOWLEDGE_CORPUS_DIR", "")
+# Ask the chat model (feature ask) to restate each question in formal terms before retrieval.
+KNOWLEDGE_QUERY_REWRITE = env_bool("KNOWLEDGE_QUERY_REWRITE", False)
 
 # Model providers (portal/ai): circuit breaker, image limits, how long routing is cached.
 AI_BREAKER_FAILURES = env_int("AI_BREAKER_FAILURES", 3, minimum=1)

@@ -1,4 +1,4 @@
-"""Embedding retrieval when an embedding model is configured; keyword retrieval without one."""
+"""With models configured: embedding retrieval and query rewriting; without: keywords alone."""
 
 from __future__ import annotations
 
@@ -68,3 +68,31 @@ def test_publishing_has_the_worker_embed_the_new_segments(
         lambda: SegmentEmbedding.objects.filter(segment__document=document).count() == 5,
         what="the worker to embed the published segments",
     )
+
+
+@pytest.mark.django_db
+def test_query_rewriting_by_the_chat_model_adds_the_formal_words(
+    configure, fake_openai, settings, law: Document
+) -> None:
+    configure("deepseek", f"{fake_openai.url}/v1", use_for=["ask"])
+    fake_openai.reply = "用人单位未按时足额缴纳社会保险费怎么办"
+    question = "老东家一直拖着那笔钱不交怎么办"
+    assert "第四条" not in [p.heading for p in search(question).passages]
+
+    settings.KNOWLEDGE_QUERY_REWRITE = True
+    result = search(question)
+
+    assert result.passages[0].heading == "第四条"
+    assert {e.target for e in result.analysis.expansions if e.kind == "rewrite"} >= {"社会保险费"}
+    sent = fake_openai.requests[-1].json()["messages"]
+    assert sent[-1]["content"] == question
+
+
+@pytest.mark.django_db
+def test_query_rewriting_is_skipped_when_the_model_fails(
+    configure, fake_openai, settings, law: Document
+) -> None:
+    configure("deepseek", f"{fake_openai.url}/v1", use_for=["ask"], max_retries=0)
+    fake_openai.then(Behaviour(status=500))
+    settings.KNOWLEDGE_QUERY_REWRITE = True
+    assert search("法定休假日加班工资").passages[0].heading == "第三条"
