@@ -23,6 +23,7 @@ from knowledge.models import (
 from knowledge.text import segmenter
 
 BATCH = 2000
+DOC2QUERY_MAX_CHARS = 30
 
 
 def own_text(segment: Segment) -> str:
@@ -39,7 +40,10 @@ def faq_text(segment: Segment) -> str:
         faq = citation.faq
         if citation.position == 0 and faq.status == FaqStatus.PUBLISHED:
             parts.append(faq.question)
-            parts.extend(str(v) for v in faq.variants)
+            # A long variant tells a worker's whole story: its incidental words (places, sums,
+            # what the boss said) would make the article look like it covers them. Those
+            # variants still count in the FAQ match, where similarity is length-normalised.
+            parts.extend(str(v) for v in faq.variants if len(str(v)) <= DOC2QUERY_MAX_CHARS)
     return "\n".join(parts)
 
 
