@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -20,6 +20,7 @@ from knowledge.models import (
     LexiconEntry,
     Segment,
 )
+from portal.errors import PortalError
 from portal.models import User
 
 
@@ -70,15 +71,20 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
             created = services.create_document(fields, author=_user(request))
             obj.pk = created.pk
 
+    def _move(self, request: HttpRequest, queryset: QuerySet[Document], status: str) -> None:
+        for document in queryset:
+            try:
+                services.set_status(document, status, author=_user(request))
+            except PortalError as exc:
+                self.message_user(request, f"{document.title}：{exc.message}", messages.ERROR)
+
     @admin.action(description="发布所选文档")
     def publish(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        for document in queryset:
-            services.set_status(document, DocumentStatus.PUBLISHED, author=_user(request))
+        self._move(request, queryset, DocumentStatus.PUBLISHED)
 
     @admin.action(description="归档所选文档")
     def archive(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        for document in queryset:
-            services.set_status(document, DocumentStatus.ARCHIVED, author=_user(request))
+        self._move(request, queryset, DocumentStatus.ARCHIVED)
 
 
 @admin.register(Segment)
@@ -151,3 +157,6 @@ class LexiconAdmin(admin.ModelAdmin[LexiconEntry]):
 
     def delete_model(self, request: HttpRequest, obj: LexiconEntry) -> None:
         services.delete_lexicon_entry(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[LexiconEntry]) -> None:
+        services.delete_lexicon_entries(queryset.values_list("pk", flat=True))

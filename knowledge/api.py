@@ -30,6 +30,7 @@ from knowledge.serializers import (
     SegmentUpdateSerializer,
     StatusSerializer,
 )
+from knowledge.uploads import limit_bytes
 from portal import permissions
 from portal.errors import NotFound
 from portal.models import User
@@ -76,6 +77,8 @@ class DocumentListView(APIView):
     )
     def post(self, request: Request) -> Response:
         data_in = DocumentInputSerializer(data=request.data)
+        if getattr(request._request, "upload_too_large", False):
+            raise ingest.too_large()
         data_in.is_valid(raise_exception=True)
         data = data_in.validated_data
         upload = data.get("file")
@@ -83,12 +86,8 @@ class DocumentListView(APIView):
         title = (data.get("title") or "").strip()
         original_name = ""
         if upload is not None:
-            if upload.size and upload.size > ingest.MAX_UPLOAD_BYTES:
-                raise ingest.IngestError(
-                    _("文件太大，单个文件不能超过 %(max)d MB。")
-                    % {"max": ingest.MAX_UPLOAD_BYTES // 1024 // 1024},
-                    code="too_large",
-                )
+            if upload.size and upload.size > limit_bytes():
+                raise ingest.too_large()
             extracted = ingest.extract(upload.name or "", upload.read())
             body, original_name = extracted.text, upload.name or ""
             title = title or extracted.title or original_name.rsplit(".", 1)[0]
@@ -222,7 +221,13 @@ class LexiconDetailView(generics.DestroyAPIView[LexiconEntry]):
         services.delete_lexicon_entry(instance)
 
 
+def _user_or_none(request: Request) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
 class SearchView(APIView):
+    throttle_scope = "knowledge_search"
+
     @extend_schema(
         request=SearchRequestSerializer,
         responses={200: SearchResultSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
@@ -236,5 +241,7 @@ class SearchView(APIView):
             raise PermissionDenied(_("您还不能使用AI服务。"))
         data = SearchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = search(data.validated_data["question"], k=data.validated_data["k"])
+        result = search(
+            data.validated_data["question"], k=data.validated_data["k"], user=_user_or_none(request)
+        )
         return Response(SearchResultSerializer(result).data)

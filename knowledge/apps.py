@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class KnowledgeConfig(AppConfig):
     name = "knowledge"
     verbose_name = "知识库"
+
+    def ready(self) -> None:
+        from knowledge import signals  # noqa: F401

@@ -15,6 +15,7 @@ from django.db.models import Count, Max
 from knowledge.indexing import indexable, own_text
 from knowledge.models import DocumentStatus, Segment, SegmentEmbedding
 from portal import ai
+from portal.models import User
 
 logger = logging.getLogger(__name__)
 BATCH = 64
@@ -105,13 +106,13 @@ def _load() -> _Matrix:
     return _matrix
 
 
-def nearest(question: str, limit: int = 20) -> dict[int, float]:
+def nearest(question: str, limit: int = 20, *, user: User | None = None) -> dict[int, float]:
     """Segment id → cosine similarity of the closest segments. Empty when no model is
     configured or the model fails: keyword retrieval then answers alone."""
     if not SegmentEmbedding.objects.exists() or not available():
         return {}
     try:
-        query = np.asarray(ai.embed([question])[0], dtype="<f4")
+        query = np.asarray(ai.embed([question], user=user)[0], dtype="<f4")
     except ai.AIError as exc:
         logger.warning("embedding retrieval skipped: %s", exc.detail or exc.message)
         return {}

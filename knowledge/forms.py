@@ -9,7 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from knowledge.ingest import EXTENSIONS, MAX_SEGMENT_CHARS
-from knowledge.models import Category, DocumentKind, DocumentStatus, LexiconKind
+from knowledge.models import Category, DocumentKind, DocumentStatus, FaqStatus, LexiconKind
 from knowledge.retrieval import MAX_QUESTION_CHARS
 
 
@@ -84,7 +84,14 @@ class FaqForm(forms.Form):
         label=_("依据条款"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("每行一条，例如：《劳动法》第四十四条"),
+        help_text=_(
+            "每行一条，第一条是直接回答问题的条款，例如：《劳动法》第四十四条；"
+            "没有条目号的片段写 片段#编号"
+        ),
+    )
+    tags = forms.CharField(label=_("标签"), required=False, help_text=_("多个标签用逗号分隔"))
+    status = forms.ChoiceField(
+        label=_("状态"), choices=FaqStatus.choices, initial=FaqStatus.PUBLISHED
     )
 
 

@@ -93,8 +93,28 @@ def _embed_after_commit(ids: list[int]) -> None:
             transaction.on_commit(partial(tasks.embed_segments.delay, ids[start : start + BATCH]))
 
 
-def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
-    df_delta: Counter[int] = Counter()
+def lock() -> IndexStats:
+    """Take the index lock (the statistics row). Services that lock content rows take this
+    first, so that every writer locks in the same order."""
+    return _stats()
+
+
+def unindex(segment_ids: Iterable[int]) -> None:
+    """Take these segments out of the index (before they are deleted)."""
+    ids = sorted(set(segment_ids))
+    if not ids:
+        return
+    with transaction.atomic():
+        stats = _stats()
+        df_delta: Counter[int] = Counter()
+        for start in range(0, len(ids), BATCH):
+            _drop_postings(ids[start : start + BATCH], stats, df_delta)
+        Segment.objects.filter(id__in=ids, term_count__gt=0).update(term_count=0)
+        _add_to_df(sorted((t, d) for t, d in df_delta.items() if d))
+        stats.save(update_fields=["segments", "terms"])
+
+
+def _drop_postings(ids: list[int], stats: IndexStats, df_delta: Counter[int]) -> None:
     old = Posting.objects.filter(segment_id__in=ids)
     for term_id in old.values_list("term_id", flat=True):
         df_delta[term_id] -= 1
@@ -104,6 +124,11 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
         stats.segments -= 1
         stats.terms -= length
     old.delete()
+
+
+def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
+    df_delta: Counter[int] = Counter()
+    _drop_postings(ids, stats, df_delta)
 
     counted: dict[int, Counter[str]] = {}
     lengths: dict[int, int] = {}

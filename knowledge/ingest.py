@@ -12,11 +12,12 @@ from pathlib import PurePath
 import nh3
 from django.utils.translation import gettext as _
 
+from knowledge.uploads import limit_bytes
 from portal.errors import PortalError
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNPACKED_BYTES = 60 * 1024 * 1024  # a .docx is a zip: refuse what unpacks bigger than this
 MAX_SEGMENT_CHARS = 800
+MAX_PDF_PAGES = 500
 TARGET_SEGMENT_CHARS = 500
 EXTENSIONS = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 
@@ -58,12 +59,8 @@ def extract(filename: str, data: bytes) -> Extracted:
             % {"ext": ext or filename},
             code="unsupported_type",
         )
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise IngestError(
-            _("文件太大（%(mb).1f MB），单个文件不能超过 %(max)d MB。")
-            % {"mb": len(data) / 1024 / 1024, "max": MAX_UPLOAD_BYTES // 1024 // 1024},
-            code="too_large",
-        )
+    if len(data) > limit_bytes():
+        raise too_large()
     if not data.strip():
         raise IngestError(_("文件是空的。"), code="empty")
     if ext in (".txt", ".md"):
@@ -77,6 +74,13 @@ def extract(filename: str, data: bytes) -> Extracted:
     if not result.text.strip():
         raise IngestError(_("文件里没有可以识别的文字。"), code="no_text")
     return result
+
+
+def too_large() -> IngestError:
+    return IngestError(
+        _("文件太大，单个文件不能超过 %(max)d MB。") % {"max": limit_bytes() // 1024 // 1024},
+        code="too_large",
+    )
 
 
 def decode(data: bytes) -> str:
@@ -118,16 +122,21 @@ def _docx(data: bytes) -> Extracted:
 
 def _pdf(data: bytes) -> Extracted:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise IngestError(_("PDF 文件已加密，请先去除密码保护再上传。"), code="encrypted")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise IngestError(
+                _("PDF 文件超过 %(max)d 页，请拆分后再上传。") % {"max": MAX_PDF_PAGES},
+                code="too_many_pages",
+            )
         pages = [page.extract_text() or "" for page in reader.pages]
     except IngestError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise IngestError(_("无法读取这个 PDF 文件，文件可能已损坏。"), code="corrupt") from exc
     title = ""
     if reader.metadata and reader.metadata.title:

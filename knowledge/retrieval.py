@@ -27,6 +27,7 @@ from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Seg
 from knowledge.text import normalise, segmenter
 from portal import ai
 from portal.errors import PortalError
+from portal.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class Analysis:
     concepts: list[Concept]
     expansions: list[lexicon_module.Expansion]
     idf: dict[str, float] = field(default_factory=dict)
+    user: User | None = None
 
 
 @dataclass
@@ -131,7 +133,7 @@ REWRITE_PROMPT = (
 )
 
 
-def _rewrite(question: str) -> list[lexicon_module.Expansion]:
+def _rewrite(question: str, user: User | None) -> list[lexicon_module.Expansion]:
     """With KNOWLEDGE_QUERY_REWRITE on and a chat model for Ask: the model's formal wording of
     the question, as extra words to search for. Skipped when no model answers."""
     if not settings.KNOWLEDGE_QUERY_REWRITE or not ai.has_models("ask"):
@@ -140,6 +142,7 @@ def _rewrite(question: str) -> list[lexicon_module.Expansion]:
         answer = ai.chat(
             [{"role": "system", "content": REWRITE_PROMPT}, {"role": "user", "content": question}],
             feature="ask",
+            user=user,
             temperature=0.0,
             max_tokens=80,
         )
@@ -158,12 +161,12 @@ class QuestionAnalyser:
     """Segments the question with the lexicon and adds the words its phrases stand for."""
 
     @component.output_types(analysis=Analysis)
-    def run(self, question: str) -> dict[str, Any]:
+    def run(self, question: str, user: User | None = None) -> dict[str, Any]:
         text = check_question(question)
         lex = lexicon_module.current()
         tokens = segmenter.tokens(text)
         words = segmenter.words(text)
-        expansions = lex.expand(text, tokens) + _rewrite(text)
+        expansions = lex.expand(text, tokens) + _rewrite(text, user)
         weights: dict[str, float] = dict.fromkeys(tokens, 1.0)
         concepts = [Concept(w, {w, *segmenter.tokens(w)}) for w in dict.fromkeys(words)]
         for exp in expansions:
@@ -184,6 +187,7 @@ class QuestionAnalyser:
                 weights=weights,
                 concepts=concepts,
                 expansions=expansions,
+                user=user,
             )
         }
 
@@ -239,7 +243,7 @@ class KeywordRetriever:
             f" FROM knowledge_posting p JOIN (VALUES {values}) AS w ON w.column1 = p.term_id"
             # Repeated as a list so that the planner reads the posting lists by index.
             f" WHERE p.term_id IN ({', '.join('%s' for _ in weight)})"
-            " GROUP BY p.segment_id ORDER BY score DESC LIMIT %s"
+            " GROUP BY p.segment_id ORDER BY score DESC, p.segment_id LIMIT %s"
         )
         params: list[Any] = [K1 * (1 - B), K1 * B / avgdl]
         params += [x for pair in weight.items() for x in pair]
@@ -278,7 +282,7 @@ class EmbeddingRetriever:
 
     @component.output_types(nearest=dict[int, float])
     def run(self, analysis: Analysis) -> dict[str, Any]:
-        return {"nearest": embedding.nearest(analysis.question)}
+        return {"nearest": embedding.nearest(analysis.question, user=analysis.user)}
 
 
 @component
@@ -359,7 +363,8 @@ class CandidateRanker:
         # A question can span two articles: the best-covered of the first few decides.
         covered = max((p.coverage for p in ranked[:ABSTAIN_DEPTH]), default=0.0)
         # With an embedding model, a passage the model finds very close also answers.
-        abstained = covered < MIN_COVERAGE and max(nearest.values(), default=0.0) < EMBEDDING_SURE
+        surely_near = max((nearest.get(p.segment_id, 0.0) for p in ranked), default=0.0)
+        abstained = covered < MIN_COVERAGE and surely_near < EMBEDDING_SURE
         return {"passages": ranked[:top_k], "abstained": abstained}
 
 
@@ -413,12 +418,13 @@ def _pipeline() -> Pipeline:
 _PIPELINE = _pipeline()
 
 
-def search(question: str, k: int = 3) -> SearchResult:
-    """The passages that answer `question`, best first, and whether to abstain."""
+def search(question: str, k: int = 3, *, user: User | None = None) -> SearchResult:
+    """The passages that answer `question`, best first, and whether to abstain. `user` is who
+    asks: model calls made on the way (rewriting, embedding) are metered to them."""
     started = time.perf_counter()
     question = check_question(question)  # before the pipeline, which would wrap the error
     out = _PIPELINE.run(
-        {"analyser": {"question": question}, "ranker": {"top_k": k}},
+        {"analyser": {"question": question, "user": user}, "ranker": {"top_k": k}},
         include_outputs_from={"keywords", "faq"},
     )
     analysis = out["keywords"]["analysis"]

@@ -21,6 +21,7 @@ from knowledge.models import (
     LexiconEntry,
     Segment,
 )
+from portal.errors import PortalError
 from portal.models import User
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
@@ -113,14 +114,17 @@ def import_corpus(
                 report.unchanged.append(relative)
                 continue
             fields.category = existing.category if category is None else category
-            services.update_document(existing, fields, author=author)
-            if existing.status != DocumentStatus.PUBLISHED:
-                services.set_status(existing, DocumentStatus.PUBLISHED, author=author)
+            try:
+                services.update_document(existing, fields, author=author)
+            except PortalError as exc:
+                report.skipped.append(f"{relative}: {exc.message}")
+                continue
+            # An editor's decision stands: a document taken back to draft or archived stays so.
             report.updated.append(relative)
             continue
         try:
             services.create_document(fields, author=author, status=DocumentStatus.PUBLISHED)
-        except services.DuplicateDocument as exc:
+        except PortalError as exc:
             report.skipped.append(f"{relative}: {exc.message}")
             continue
         report.created.append(relative)

@@ -90,23 +90,42 @@ def _check(fields: DocumentFields) -> str:
 
 
 def _write_segments(document: Document) -> None:
-    old_ids = list(document.segments.values_list("id", flat=True))
-    if old_ids:
-        indexing.reindex(old_ids)  # drop their postings first
-        document.segments.all().delete()
+    """Split the document's text into new segments. What editors attached to the old segments
+    follows the article (same heading and context): FAQ citations and the disabled flag."""
     drafts = ingest.split(document.body, document.title)
     if not drafts:
         raise KnowledgeError(_("文档里没有可以检索的内容。"), code="no_segments")
-    Segment.objects.bulk_create(
+    old = list(document.segments.only("id", "heading", "context", "enabled"))
+    citations = list(
+        FaqCitation.objects.filter(segment__document=document).values(
+            "faq_id", "position", "segment__heading", "segment__context"
+        )
+    )
+    disabled = {(s.heading, s.context) for s in old if not s.enabled and s.heading}
+    if old:
+        indexing.unindex(s.id for s in old)
+        Segment.objects.filter(id__in=[s.id for s in old]).delete()
+    created = Segment.objects.bulk_create(
         Segment(
             document=document,
             position=i,
             heading=d.heading[:100],
             context=d.context[:300],
             text=d.text,
+            enabled=(d.heading[:100], d.context[:300]) not in disabled,
         )
         for i, d in enumerate(drafts)
     )
+    first_with: dict[tuple[str, str], Segment] = {}
+    for segment in created:
+        if segment.heading:
+            first_with.setdefault((segment.heading, segment.context), segment)
+    kept = []
+    for c in citations:
+        match = first_with.get((c["segment__heading"], c["segment__context"]))
+        if match is not None:
+            kept.append(FaqCitation(faq_id=c["faq_id"], segment=match, position=c["position"]))
+    FaqCitation.objects.bulk_create(kept, ignore_conflicts=True)
 
 
 def _revise(document: Document, author: User | None, note: str) -> None:
@@ -137,6 +156,7 @@ def create_document(
         raise DuplicateDocument(existing)
     try:
         with transaction.atomic():
+            indexing.lock()
             document = Document.objects.create(
                 title=title,
                 category=fields.category,
@@ -171,6 +191,7 @@ def update_document(document: Document, fields: DocumentFields, *, author: User 
     body = ingest.clean_body(fields.body)
     digest = ingest.content_hash(body)
     with transaction.atomic():
+        indexing.lock()  # the index first, then content rows: one lock order for all writers
         document = Document.objects.select_for_update().get(pk=document.pk)
         clash = Document.objects.filter(content_hash=digest).exclude(pk=document.pk).first()
         if clash is not None:
@@ -186,7 +207,21 @@ def update_document(document: Document, fields: DocumentFields, *, author: User 
         document.body = body
         document.content_hash = digest
         document.version += 1
-        document.save()
+        document.save(
+            update_fields=[
+                "title",
+                "category",
+                "kind",
+                "source",
+                "tags",
+                "effective_from",
+                "expires_on",
+                "body",
+                "content_hash",
+                "version",
+                "updated_at",
+            ]
+        )
         if text_changed:
             _write_segments(document)
         _revise(document, author, _("修改"))
@@ -196,6 +231,7 @@ def update_document(document: Document, fields: DocumentFields, *, author: User 
 
 def set_status(document: Document, status: str, *, author: User | None) -> Document:
     with transaction.atomic():
+        indexing.lock()
         document = Document.objects.select_for_update().get(pk=document.pk)
         if status == document.status:
             return document
@@ -226,6 +262,7 @@ def edit_segment(
     segment: Segment, *, text: str | None = None, enabled: bool | None = None, author: User | None
 ) -> Segment:
     with transaction.atomic():
+        indexing.lock()
         segment = Segment.objects.select_for_update().select_related("document").get(pk=segment.pk)
         fields = ["edited_by", "edited_at"]
         if text is not None:
@@ -271,6 +308,7 @@ def save_faq(
         dict.fromkeys(v.strip() for v in variants if v.strip() and v.strip() != question)
     )
     with transaction.atomic():
+        indexing.lock()
         clash = FaqEntry.objects.filter(question=question)
         if faq is not None:
             clash = clash.exclude(pk=faq.pk)
@@ -335,18 +373,22 @@ def save_lexicon_entry(
         entry.targets = [] if kind == LexiconKind.TERM else clean
         entry.updated_by = author
         entry.save()
-        _after_lexicon_change(kind)
+        _after_lexicon_change()
     return entry
 
 
 def delete_lexicon_entry(entry: LexiconEntry) -> None:
+    delete_lexicon_entries([entry.pk])
+
+
+def delete_lexicon_entries(ids: Iterable[int]) -> None:
+    """Delete entries; one re-index job for all of them."""
     with transaction.atomic():
-        kind = entry.kind
-        entry.delete()
-        _after_lexicon_change(kind)
+        LexiconEntry.objects.filter(pk__in=list(ids)).delete()
+        _after_lexicon_change()
 
 
-def _after_lexicon_change(kind: str) -> None:
+def _after_lexicon_change() -> None:
     # Query expansion reads the lexicon on every search; segmentation of indexed text changes
     # only with the words kept whole, and re-segmenting everything is a background job.
     from knowledge import tasks
@@ -354,7 +396,17 @@ def _after_lexicon_change(kind: str) -> None:
     transaction.on_commit(tasks.reindex_all.delay)
 
 
-_CITE_LINE = re.compile(r"^《?(?P<title>[^》]+?)》?\s*(?P<article>第[^条]+条)$")
+_CITE_LINE = re.compile(
+    r"^《?(?P<title>[^》]+?)》?\s*(?P<article>第[^条]+条(?:之[一二三四五六七八九十]+)?)$"
+)
+_CITE_ID = re.compile(r"^片段\s*#\s*(?P<id>\d+)$")
+
+
+def cite_label(segment: Segment) -> str:
+    """How the FAQ form names a cited segment; resolve_cites reads it back."""
+    if segment.heading and _CITE_LINE.match(f"《{segment.document.title}》{segment.heading}"):
+        return f"《{segment.document.title}》{segment.heading}"
+    return f"片段#{segment.pk}"
 
 
 def resolve_cites(lines: Iterable[str]) -> list[Segment]:
@@ -363,6 +415,13 @@ def resolve_cites(lines: Iterable[str]) -> list[Segment]:
     for raw in lines:
         line = raw.strip()
         if not line:
+            continue
+        by_id = _CITE_ID.match(line)
+        if by_id:
+            segment = Segment.objects.filter(pk=int(by_id["id"])).first()
+            if segment is None:
+                raise KnowledgeError(_("找不到“%(line)s”。") % {"line": line}, code="unknown_cite")
+            found.append(segment)
             continue
         match = _CITE_LINE.match(line)
         if not match:

@@ -52,8 +52,11 @@ class Segmenter:
         with self._lock:
             if wanted == self._words:
                 return
-            for word in self._words - wanted:
-                self._tokenizer.del_word(word)
+            if self._words - wanted:
+                # jieba's del_word zeroes a word's frequency, even a word of its own dictionary
+                # (工伤); only a fresh tokenizer segments as a fresh process would.
+                self._tokenizer = jieba.Tokenizer()
+                self._words = frozenset()
             for word in wanted - self._words:
                 self._tokenizer.add_word(word, freq=max(self._tokenizer.suggest_freq(word), 10))
             self._words = wanted

@@ -32,6 +32,7 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.retrieval import QueryError, search
+from knowledge.uploads import limit_bytes
 from portal import permissions
 from portal.errors import PortalError
 from portal.models import User
@@ -83,12 +84,8 @@ def _fields(form: DocumentForm, request: HttpRequest) -> services.DocumentFields
     body = data.get("body") or ""
     original_name = ""
     if upload is not None:
-        if upload.size and upload.size > ingest.MAX_UPLOAD_BYTES:
-            raise ingest.IngestError(
-                _("文件太大（%(mb).1f MB），单个文件不能超过 %(max)d MB。")
-                % {"mb": upload.size / 1024 / 1024, "max": ingest.MAX_UPLOAD_BYTES // 1024 // 1024},
-                code="too_large",
-            )
+        if upload.size and upload.size > limit_bytes():
+            raise ingest.too_large()
         extracted = ingest.extract(upload.name or "", upload.read())
         body = extracted.text
         title = title or extracted.title or (upload.name or "").rsplit(".", 1)[0]
@@ -110,7 +107,10 @@ def _fields(form: DocumentForm, request: HttpRequest) -> services.DocumentFields
 def document_new(request: HttpRequest) -> HttpResponse:
     editor = _editor(request)
     form = DocumentForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if getattr(request, "upload_too_large", False):  # cut off by SizeLimitedUploadHandler
+        form = DocumentForm(request.POST)
+        form.add_error(None, ingest.too_large().message)
+    elif request.method == "POST" and form.is_valid():
         try:
             document = services.create_document(
                 _fields(form, request), author=editor, status=form.cleaned_data["status"]
@@ -142,7 +142,10 @@ def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "body": document.body,
     }
     form = DocumentForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
-    if request.method == "POST" and form.is_valid():
+    if getattr(request, "upload_too_large", False):
+        form = DocumentForm(request.POST, initial=initial, editing=True)
+        form.add_error(None, ingest.too_large().message)
+    elif request.method == "POST" and form.is_valid():
         try:
             services.update_document(document, _fields(form, request), author=editor)
         except PortalError as exc:
@@ -215,7 +218,9 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def faq_list(request: HttpRequest) -> HttpResponse:
     _editor(request)
-    qs = FaqEntry.objects.select_related("category").prefetch_related("segments__document")
+    qs = FaqEntry.objects.select_related("category").prefetch_related(
+        "citations__segment__document"
+    )
     query = request.GET.get("q", "").strip()
     if query:
         qs = qs.filter(Q(question__icontains=query) | Q(answer__icontains=query))
@@ -235,8 +240,11 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "answer": faq.answer,
             "category": faq.category_id,
             "cites": "\n".join(
-                c.segment.label for c in faq.citations.select_related("segment__document")
+                services.cite_label(c.segment)
+                for c in faq.citations.select_related("segment__document")
             ),
+            "tags": "，".join(faq.tags),
+            "status": faq.status,
         }
     form = FaqForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -248,6 +256,8 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 variants=data["variants"].splitlines(),
                 category=data["category"],
                 segments=services.resolve_cites(data["cites"].splitlines()),
+                tags=split_words(data["tags"]),
+                status=data["status"],
                 author=editor,
                 faq=faq,
             )
@@ -317,7 +327,7 @@ def retrieval_test(request: HttpRequest) -> HttpResponse:
     result = None
     if form.is_valid():
         try:
-            result = search(form.cleaned_data["question"], k=10)
+            result = search(form.cleaned_data["question"], k=10, user=_editor(request))
         except QueryError as exc:
             form.add_error("question", exc.message)
     return render(request, "knowledge/retrieval_test.html", {"form": form, "result": result})

@@ -191,6 +191,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Views that name a throttle_scope are rate-limited per user (cache-backed).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "knowledge_search": env_str("KNOWLEDGE_SEARCH_RATE", "60/min"),
+    },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
@@ -293,6 +298,13 @@ os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
 # The postings index carries INCLUDE columns for PostgreSQL; SQLite ignores them, which is fine.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 KNOWLEDGE_CORPUS_DIR = env_str("KNOWLEDGE_CORPUS_DIR", "")
+# Uploads past this size are cut off while they arrive, not after they are on disk.
+KNOWLEDGE_MAX_UPLOAD_MB = env_int("KNOWLEDGE_MAX_UPLOAD_MB", 20, minimum=1)
+FILE_UPLOAD_HANDLERS = [
+    "knowledge.uploads.SizeLimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Ask the chat model (feature ask) to restate each question in formal terms before retrieval.
 KNOWLEDGE_QUERY_REWRITE = env_bool("KNOWLEDGE_QUERY_REWRITE", False)
 

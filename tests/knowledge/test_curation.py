@@ -10,7 +10,6 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from knowledge import ingest
 from knowledge.models import (
     Category,
     Document,
@@ -125,11 +124,12 @@ def test_uploading_the_same_text_twice_is_refused_and_adds_nothing(
 
 
 @pytest.mark.django_db
-def test_a_too_large_upload_is_refused_with_a_message(
-    client: Client, eddie: User, categories: dict[str, Category]
+def test_a_too_large_upload_is_cut_off_with_a_message(
+    client: Client, eddie: User, categories: dict[str, Category], settings
 ) -> None:
+    settings.KNOWLEDGE_MAX_UPLOAD_MB = 1
     logged_in(client, eddie)
-    big = SimpleUploadedFile("big.txt", b"a" * (ingest.MAX_UPLOAD_BYTES + 10))
+    big = SimpleUploadedFile("big.txt", b"a" * (2 * 1024 * 1024))
     response = client.post(
         reverse("knowledge_document_new"),
         {"category": categories["rights"].pk, "kind": "other", "status": "draft", "file": big},
@@ -247,6 +247,7 @@ def test_an_editor_adds_an_faq_citing_an_article_by_name(
             "answer": "不低于百分之三百。",
             "category": categories["rights"].pk,
             "cites": "《测试劳动法》第三条",
+            "status": "published",
         },
     )
     assert response.status_code == 302
@@ -267,6 +268,7 @@ def test_an_faq_citing_an_unknown_article_is_refused(
             "answer": "解答。",
             "category": categories["rights"].pk,
             "cites": "《测试劳动法》第九十九条",
+            "status": "published",
         },
     )
     assert "找不到" in response.content.decode()
@@ -288,3 +290,49 @@ def test_the_retrieval_test_page_shows_passages_scores_and_synonyms(
     assert "国庆 → 法定休假日" in page
     assert "《中华人民共和国测试劳动法》第三条" in page
     assert "得分" in page
+
+
+@pytest.mark.django_db
+def test_members_and_staff_may_not_use_any_curation_endpoint(
+    client: Client,
+    api: Callable[[User | None], APIClient],
+    alice: User,
+    sam: User,
+    eddie: User,
+    law: Document,
+    categories: dict[str, Category],
+) -> None:
+    segment = law.segments.get(heading="第三条")
+    faq = FaqEntry.objects.create(question="问", answer="答", category=categories["rights"])
+    entry = LexiconEntry.objects.create(kind="term", phrase="职工之家")
+    pages = [
+        reverse("knowledge_document_new"),
+        reverse("knowledge_document_edit", args=[law.pk]),
+        reverse("knowledge_faq_edit", args=[faq.pk]),
+        reverse("knowledge_faq_delete", args=[faq.pk]),
+        reverse("knowledge_lexicon_delete", args=[entry.pk]),
+    ]
+    calls = [
+        ("get", f"/api/v1/knowledge/documents/{law.pk}/"),
+        ("post", f"/api/v1/knowledge/documents/{law.pk}/status/"),
+        ("patch", f"/api/v1/knowledge/segments/{segment.pk}/"),
+        ("put", f"/api/v1/knowledge/faq/{faq.pk}/"),
+        ("delete", f"/api/v1/knowledge/faq/{faq.pk}/"),
+        ("delete", f"/api/v1/knowledge/lexicon/{entry.pk}/"),
+    ]
+    for user in (alice, sam):
+        logged_in(client, user)
+        for page in pages:
+            assert client.post(page, {"question": "改", "text": "改"}).status_code == 403, page
+        for method, path in calls:
+            response = getattr(api(user), method)(
+                path, {"status": "archived", "text": "改"}, format="json"
+            )
+            assert response.status_code == 403, (user.username, method, path)
+    law.refresh_from_db()
+    segment.refresh_from_db()
+    assert law.status == DocumentStatus.PUBLISHED and segment.text.startswith("第三条 法定")
+    assert (
+        FaqEntry.objects.filter(pk=faq.pk).exists()
+        and LexiconEntry.objects.filter(pk=entry.pk).exists()
+    )

@@ -96,7 +96,7 @@ def _encrypted_pdf() -> bytes:
         ("empty.txt", b"   \n ", "empty"),
         ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "corrupt"),
         ("broken.docx", b"PK\x03\x04 not a zip at all", "corrupt"),
-        ("huge.txt", b"a" * (ingest.MAX_UPLOAD_BYTES + 1), "too_large"),
+        ("huge.txt", b"a" * (20 * 1024 * 1024 + 1), "too_large"),
         ("blank.pdf", None, "no_text"),
     ],
 )

@@ -1,0 +1,33 @@
+"""Keep the index right when rows go by a route other than the services (the admin's bulk
+delete, a cascade from a deleted document or user, the shell)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, pre_delete
+from django.dispatch import receiver
+
+from knowledge import indexing
+from knowledge.models import FaqCitation, Segment
+
+
+@receiver(pre_delete, sender=Segment)
+def segment_leaves_the_index(sender: type[Segment], instance: Segment, **kwargs: Any) -> None:
+    if instance.term_count:
+        indexing.unindex([instance.pk])
+
+
+@receiver(post_delete, sender=FaqCitation)
+def cited_segment_loses_the_faq_wording(
+    sender: type[FaqCitation], instance: FaqCitation, **kwargs: Any
+) -> None:
+    # After the whole delete: the segment may be going too, and then there is nothing to do.
+    transaction.on_commit(partial(_reindex_if_still_there, instance.segment_id))
+
+
+def _reindex_if_still_there(segment_id: int) -> None:
+    if Segment.objects.filter(pk=segment_id).exists():
+        indexing.reindex([segment_id])
