@@ -117,3 +117,14 @@ def test_a_lexicon_term_change_is_re_indexed_by_the_worker(
         )
 
     wait_for(indexed, what="the re-index job to index the new word")
+
+
+@pytest.mark.django_db
+def test_reindex_knowledge_now_rebuilds_the_index(
+    corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("import_corpus", str(corpus))
+    Segment.objects.update(term_count=0)  # as if the index had been lost
+    call_command("reindex_knowledge", "--now")
+    assert "indexed 6 segments" in capsys.readouterr().out  # five articles and the news
+    assert search("法定休假日加班工资").passages[0].heading == "第三条"
