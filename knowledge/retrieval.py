@@ -40,7 +40,7 @@ FAQ_MIN_SIMILARITY = 0.3
 COMMON_SHARE = 0.1
 POSTINGS_BUDGET = 20_000
 EMBEDDING_WEIGHT = 0.5
-EMBEDDING_SURE = 0.8
+EMBEDDING_MARGIN = 0.25
 CANDIDATES = 60
 # Abstain when none of the first ABSTAIN_DEPTH passages covers this share of the question's
 # weight (idf of its words).
@@ -308,10 +308,13 @@ class CandidateRanker:
         for hit in faq_hits:
             if hit.segment_id is not None and hit.similarity >= FAQ_MIN_SIMILARITY:
                 faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), hit.similarity)
+        # Cosine levels differ from model to model (unrelated texts often score 0.5): the
+        # nearest list counts relative to itself, from its best (full weight) to its last (none).
+        near = _relative(nearest)
         fused = {
             seg_id: candidates.get(seg_id, 0.0) / top_score
             + FAQ_WEIGHT * faq_bonus.get(seg_id, 0.0)
-            + EMBEDDING_WEIGHT * max(0.0, nearest.get(seg_id, 0.0))
+            + EMBEDDING_WEIGHT * near.get(seg_id, 0.0)
             for seg_id in {*candidates, *faq_bonus, *nearest}
         }
         rows = list(
@@ -363,9 +366,30 @@ class CandidateRanker:
         # A question can span two articles: the best-covered of the first few decides.
         covered = max((p.coverage for p in ranked[:ABSTAIN_DEPTH]), default=0.0)
         # With an embedding model, a passage the model finds very close also answers.
-        surely_near = max((nearest.get(p.segment_id, 0.0) for p in ranked), default=0.0)
-        abstained = covered < MIN_COVERAGE and surely_near < EMBEDDING_SURE
+        abstained = covered < MIN_COVERAGE and not _clear_winner(
+            nearest, {p.segment_id for p in ranked}
+        )
         return {"passages": ranked[:top_k], "abstained": abstained}
+
+
+def _clear_winner(nearest: dict[int, float], shown: set[int]) -> bool:
+    """Whether the embedding model found one retrievable passage far closer than the rest: then
+    it answers even with few words in common. A margin over the median, not a fixed cosine,
+    because cosine levels depend on the model."""
+    if len(nearest) < 3:
+        return False
+    ordered = sorted(nearest.values(), reverse=True)
+    best = max(nearest, key=lambda k: nearest[k])
+    return best in shown and ordered[0] - ordered[len(ordered) // 2] >= EMBEDDING_MARGIN
+
+
+def _relative(scores: dict[int, float]) -> dict[int, float]:
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    if high - low < 1e-9:
+        return dict.fromkeys(scores, 1.0)
+    return {k: (v - low) / (high - low) for k, v in scores.items()}
 
 
 def _coverage(analysis: Analysis, found: set[str], text: str) -> float:

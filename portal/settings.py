@@ -288,6 +288,9 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # haystack logs every component run at INFO.
         "haystack": {"level": "WARNING"},
+        # The HTTP clients log every request at INFO; the meter records model calls.
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
     },
 }
 
