@@ -15,6 +15,7 @@ from django.db.models import Count, Max
 from knowledge.indexing import indexable, own_text
 from knowledge.models import DocumentStatus, Segment, SegmentEmbedding
 from portal import ai
+from portal.ai.errors import CircuitOpen
 from portal.models import User
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ def nearest(question: str, limit: int = 20, *, user: User | None = None) -> dict
     try:
         query = np.asarray(ai.embed([question], user=user)[0], dtype="<f4")
     except ai.AIError as exc:
-        logger.warning("embedding retrieval skipped: %s", exc.detail or exc.message)
+        # Once the breaker has opened, portal.ai has said why; every question need not repeat it.
+        log = logger.debug if isinstance(exc, CircuitOpen) else logger.warning
+        log("embedding retrieval skipped: %s", exc.detail or exc.message)
         return {}
     matrix = _load()
     vectors = matrix.vectors.get(len(query))
