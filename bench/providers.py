@@ -55,7 +55,14 @@ def start_fake(tokens: int, token_ms: float) -> tuple[subprocess.Popen[str], str
 
 
 def setup_django() -> None:
-    if not os.environ.get("DATABASE_URL"):
+    url = os.environ.get("DATABASE_URL", "")
+    if url and "bench" not in url.rsplit("/", 1)[-1]:
+        # The bench routes `ask` to its fake and lifts the local-only pin: never on a real
+        # deployment's database.
+        raise SystemExit(
+            "DATABASE_URL must name a benchmark database (its name containing 'bench')"
+        )
+    if not url:
         os.environ.setdefault("PORTAL_VAR_DIR", str(ROOT / "var" / "bench-providers"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

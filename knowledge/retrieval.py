@@ -1,8 +1,9 @@
 """Retrieval: one `search()` for Ask, Write, retrieval testing and evaluation.
 
 A haystack pipeline of our own components: analyse the question (segmentation, lexicon
-expansion) → BM25 over the database index → rank the candidates (coverage of the question's
-words) → decide whether the knowledge base answers it at all.
+expansion, optional rewording by a chat model) → BM25 over the database index, FAQ match and
+optional embedding retrieval → fuse and rank the candidates → decide whether the knowledge base
+answers the question at all. DEVELOPERS.md explains the choices.
 """
 
 from __future__ import annotations
@@ -60,7 +61,6 @@ class Concept:
     terms: set[str]
     idf: float = 0.0
     known: bool = False  # whether the index has the word itself
-    expanded_by: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -179,7 +179,6 @@ class QuestionAnalyser:
                     concept.word in exp.phrase or exp.phrase in concept.word
                 ):
                     concept.terms.update(targets)
-                    concept.expanded_by.append(exp.target)
         return {
             "analysis": Analysis(
                 question=text,

@@ -320,6 +320,8 @@ AI_ROUTE_CACHE_SECONDS = env_int("AI_ROUTE_CACHE_SECONDS", 5, minimum=0)
 AI_RETRY_BACKOFF_MS = env_int("AI_RETRY_BACKOFF_MS", 500, minimum=0)
 # A streamed answer that trickles on past this is cut off (a stalled one hits the read timeout).
 AI_MAX_ANSWER_SECONDS = env_int("AI_MAX_ANSWER_SECONDS", 300, minimum=1)
+# No new attempt (retry or fallback) starts after this: inside Celery's 300 s soft limit.
+AI_CALL_DEADLINE_SECONDS = env_int("AI_CALL_DEADLINE_SECONDS", 240, minimum=1)
 
 # Demo data
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from email.utils import parsedate_to_datetime
 
 import aiohttp
@@ -104,3 +105,19 @@ def retry_delay(error: AIError, attempt: int, max_retries: int) -> float | None:
 def trips_breaker(error: AIError) -> bool:
     """Failures that say the provider is down or unusable, not that our request was wrong."""
     return error.retryable or isinstance(error, ProviderAuthFailed | BadResponse)
+
+
+_SECRETS = re.compile(
+    r"(?i)(bearer\s+|authorization[\"':=\s]+|api[_-]?key[\"':=\s]+|[?&](?:key|token|api_key)=)"
+    r"[A-Za-z0-9._~+/=-]{6,}"
+)
+
+
+def redact(error: AIError, clear_key: str = "") -> AIError:
+    """The provider's words without credentials: some servers echo the Authorization header or
+    the request URL back in their error text, which goes to logs, the meter and admins."""
+    detail = error.detail
+    if clear_key and len(clear_key) >= 6:
+        detail = detail.replace(clear_key, "***")
+    error.detail = _SECRETS.sub(lambda m: m.group(1) + "***", detail)
+    return error

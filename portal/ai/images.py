@@ -7,8 +7,10 @@ import binascii
 import copy
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -96,27 +98,55 @@ def http() -> httpx2.Client:
     global _http
     with _http_lock:
         if _http is None:
-            _http = httpx2.Client(follow_redirects=True)
+            _http = httpx2.Client(follow_redirects=False)  # download() checks every hop
         return _http
 
 
-def download(url: str, spec: ModelSpec) -> bytes:
-    """Fetch a result URL at once (they expire), refusing errors and oversized bodies."""
-    if urlsplit(url).scheme not in ("http", "https"):
+MAX_REDIRECTS = 3
+
+
+def _check_target(url: str, spec: ModelSpec) -> None:
+    """A cloud provider's result URL must point to a public address, never a loopback, private
+    or link-local one (the metadata service, the intranet), unless it is the provider's own
+    host. A local provider's may point anywhere."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ImageFailed(detail=f"result URL is not http(s): {url[:100]}")
+    if spec.is_local or parts.hostname == urlsplit(spec.base_url).hostname:
+        return  # our own network by choice, or the provider's own host: we call it anyway
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ImageFailed(detail=f"result URL host does not resolve: {parts.hostname}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise ImageFailed(detail=f"result URL points to a non-public address: {parts.hostname}")
+
+
+def download(url: str, spec: ModelSpec) -> bytes:
+    """Fetch a result URL at once (they expire), refusing errors, oversized bodies and URLs (or
+    redirects) that lead into our own network."""
     limit = settings.AI_MAX_IMAGE_BYTES
-    with http().stream("GET", url, timeout=clients.timeout(spec)) as response:
-        if response.status_code != 200:
-            raise ImageFailed(detail=f"result URL answered HTTP {response.status_code}")
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise ImageFailed(detail=f"result image of {declared} bytes exceeds the limit")
-        body = bytearray()
-        for part in response.iter_bytes():
-            body.extend(part)
-            if len(body) > limit:
-                raise ImageFailed(detail="result image exceeds AI_MAX_IMAGE_BYTES")
-    return bytes(body)
+    for _hop in range(MAX_REDIRECTS + 1):
+        _check_target(url, spec)
+        with http().stream("GET", url, timeout=clients.timeout(spec)) as response:
+            if response.status_code in (301, 302, 303, 307, 308):
+                location = response.headers.get("location", "")
+                url = str(response.url.join(location))
+                continue
+            if response.status_code != 200:
+                raise ImageFailed(detail=f"result URL answered HTTP {response.status_code}")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise ImageFailed(detail=f"result image of {declared} bytes exceeds the limit")
+            body = bytearray()
+            for part in response.iter_bytes():
+                body.extend(part)
+                if len(body) > limit:
+                    raise ImageFailed(detail="result image exceeds AI_MAX_IMAGE_BYTES")
+            return bytes(body)
+    raise ImageFailed(detail=f"result URL redirected more than {MAX_REDIRECTS} times")
 
 
 def _json(response: httpx2.Response) -> Any:

@@ -103,16 +103,34 @@ class _Writer:
                 except queue.Empty:
                     break
             try:
-                Usage.objects.bulk_create(rows)
-            except Exception:
-                log.exception("could not write %d meter rows", len(rows))
+                self._write(rows)
             finally:
-                connection.close()
                 for _row in rows:
                     self._queue.task_done()
 
-    def flush(self) -> None:
-        self._queue.join()
+    @staticmethod
+    def _write(rows: list[Usage]) -> None:
+        try:
+            Usage.objects.bulk_create(rows)
+        except Exception:
+            # One bad row (a user deleted meanwhile) must not cost the others their record.
+            for row in rows:
+                try:
+                    Usage.objects.bulk_create([row])
+                except Exception:
+                    log.exception("could not write a meter row for %s", row.feature)
+        finally:
+            try:
+                connection.close()
+            except Exception:
+                log.exception("closing the meter's database connection failed")
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until the queued rows are written (at most `timeout` seconds: shutdown must not
+        hang on a database that is down)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 _writer = _Writer()

@@ -156,6 +156,12 @@ def configure_provider(
         URLValidator(schemes=["http", "https"])(base_url)
     except ValidationError:
         raise ConfigurationInvalid(_("接口地址无效：%(url)s") % {"url": base_url}) from None
+    parts = urlsplit(base_url)
+    if parts.username or parts.password or parts.query:
+        # The address is stored and shown in clear: credentials belong in the encrypted key.
+        raise ConfigurationInvalid(
+            _("接口地址里不能带用户名、密码或查询参数，请把密钥填在 API Key 中。")
+        )
     unknown = [feature for feature in use_for if feature not in Feature.values]
     if unknown:
         raise ConfigurationInvalid(
@@ -183,9 +189,12 @@ def configure_provider(
             },
         )
         if not created:
+            moved = provider.base_url != base_url
             provider.kind, provider.base_url = kind, base_url
             if is_local is not None:
                 provider.is_local = is_local
+            elif moved:  # a new address is judged again: local-only features depend on it
+                provider.is_local = looks_local(base_url)
             provider.enabled = True
             provider.save(update_fields=["kind", "base_url", "is_local", "enabled", "updated_at"])
         if api_key is not None:

@@ -8,9 +8,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
 from portal.ai import breaker, metering, routing
-from portal.ai.errors import AIError, CircuitOpen, NoModelConfigured
-from portal.ai.failures import classify, retry_delay, trips_breaker
+from portal.ai.errors import AIError, CircuitOpen, NoModelConfigured, ProviderTimeout
+from portal.ai.failures import classify, redact, retry_delay, trips_breaker
 from portal.ai.metering import Reading
 from portal.ai.routing import ModelSpec
 from portal.ai.threads import off_loop
@@ -56,6 +59,15 @@ def attempts(spec: ModelSpec) -> Iterator[int]:
     return iter(range(spec.max_retries + 1))
 
 
+def _clear_key(spec: ModelSpec) -> str:
+    from portal.ai.clients import api_key
+
+    try:
+        return api_key(spec)
+    except Exception:  # an undecryptable key has nothing to redact
+        return ""
+
+
 def serve(
     feature: str,
     user_id: int | None,
@@ -64,20 +76,28 @@ def serve(
     streamed: bool = False,
     settle_success: bool = True,
 ) -> T:
-    """Run `call` on the first model that succeeds, retrying each as its failures allow.
-    A stream settles its own success once it has ended (`settle_success=False`)."""
+    """Run `call` on the first model that succeeds, retrying each as its failures allow, until
+    AI_CALL_DEADLINE_SECONDS have passed. A stream settles its own success once it has ended
+    (`settle_success=False`). A Celery time limit is never taken for a provider failure."""
     last: AIError | None = None
+    deadline = time.monotonic() + settings.AI_CALL_DEADLINE_SECONDS
     for spec, is_open in plan(feature):
         if is_open:
             last = skipped(spec)
             continue
         for attempt in attempts(spec):
+            if time.monotonic() >= deadline:
+                raise last or ProviderTimeout(detail="the call's overall deadline has passed")
             reading = Reading(spec=spec, feature=feature, user_id=user_id, streamed=streamed)
             try:
                 result = call(spec, reading)
+            except SoftTimeLimitExceeded:
+                raise
             except Exception as exc:
-                last = classify(exc)
+                last = redact(classify(exc), _clear_key(spec))
                 wait = retry_delay(last, attempt, spec.max_retries)
+                if wait is not None and time.monotonic() + wait >= deadline:
+                    wait = None
                 settle(reading, last, final=wait is None)
                 if wait is None:
                     break
@@ -99,17 +119,24 @@ async def aserve(
 ) -> T:
     """`serve` for the event loop: the database and cache work runs off the loop."""
     last: AIError | None = None
+    deadline = time.monotonic() + settings.AI_CALL_DEADLINE_SECONDS
     for spec, is_open in await aplan(feature):
         if is_open:
             last = skipped(spec)
             continue
         for attempt in attempts(spec):
+            if time.monotonic() >= deadline:
+                raise last or ProviderTimeout(detail="the call's overall deadline has passed")
             reading = Reading(spec=spec, feature=feature, user_id=user_id, streamed=streamed)
             try:
                 result = await call(spec, reading)
+            except SoftTimeLimitExceeded:
+                raise
             except Exception as exc:
-                last = classify(exc)
+                last = redact(classify(exc), _clear_key(spec))
                 wait = retry_delay(last, attempt, spec.max_retries)
+                if wait is not None and time.monotonic() + wait >= deadline:
+                    wait = None
                 await asettle(reading, last, final=wait is None)
                 if wait is None:
                     break

@@ -91,6 +91,9 @@ def _check_deadline(deadline: float) -> None:
         )
 
 
+MAX_EVENT_BYTES = 1024 * 1024
+
+
 class EventParser:
     """Splits a byte stream into the JSON objects of its `data:` events."""
 
@@ -101,6 +104,8 @@ class EventParser:
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         self._buffer += data.replace(b"\r\n", b"\n")
         *events, self._buffer = self._buffer.split(b"\n\n")
+        if len(self._buffer) > MAX_EVENT_BYTES:  # a server that never ends its event
+            raise BadResponse(detail=f"an SSE event longer than {MAX_EVENT_BYTES} bytes")
         out = []
         for event in events:
             payload = b"\n".join(
@@ -146,7 +151,14 @@ class ChunkStream:
         response = self._context.__enter__()
         try:
             if response.status_code >= 400:
-                raise _refusal(response.status_code, response.read(), dict(response.headers))
+                body_bytes = b""
+                for part in response.iter_bytes():  # the error text only, never a whole body
+                    body_bytes += part
+                    if len(body_bytes) >= _ERROR_BODY_LIMIT:
+                        break
+                raise _refusal(
+                    response.status_code, body_bytes[:_ERROR_BODY_LIMIT], dict(response.headers)
+                )
             _check_type(response.headers.get("content-type", ""))
         except BaseException:
             self.close()
@@ -179,9 +191,14 @@ class AsyncChunkStream:
 
     @classmethod
     async def open(cls, spec: ModelSpec, body: dict[str, Any]) -> AsyncChunkStream:
-        timeout = aiohttp.ClientTimeout(sock_connect=spec.connect_timeout, sock_read=spec.timeout)
+        timeout = aiohttp.ClientTimeout(
+            connect=spec.connect_timeout * 2,
+            sock_connect=spec.connect_timeout,
+            sock_read=spec.timeout,
+        )
+        # No redirects: a 307 would re-post the conversation to wherever it points.
         response = await async_session(spec).post(
-            f"{spec.base_url}/chat/completions", json=body, timeout=timeout
+            f"{spec.base_url}/chat/completions", json=body, timeout=timeout, allow_redirects=False
         )
         try:
             if response.status >= 400:

@@ -10,10 +10,12 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from portal import ai
-from portal.ai import keys, routing
+from portal.ai import keys, metering, routing, services
 from portal.ai.errors import ProviderAuthFailed
-from portal.ai.models import AIModel, Provider, Route
+from portal.ai.models import AIModel, Provider, Route, Usage
+from portal.ai.services import ConfigurationInvalid
 from tests.fakes.fixtures import API_KEY
+from tests.fakes.server import Behaviour
 
 QUESTION = [{"role": "user", "content": "你好"}]
 
@@ -25,7 +27,8 @@ def test_a_key_is_stored_encrypted_and_shown_masked(configure, fake_openai):
     assert API_KEY not in stored["api_key_encrypted"]
     assert keys.decrypt(stored["api_key_encrypted"]) == API_KEY
     assert stored["api_key_hint"] == "sk-…8e0f"
-    assert API_KEY not in repr(provider) and API_KEY not in repr(routing.candidates("ask"))
+    ciphertext = stored["api_key_encrypted"]
+    assert ciphertext not in repr(provider) and ciphertext not in repr(routing.candidates("ask"))
 
 
 def test_a_key_encrypted_under_another_secret_is_a_clear_error(configure, fake_openai, settings):
@@ -183,3 +186,52 @@ def test_a_model_the_provider_kind_cannot_serve_is_refused(configure, fake_sdweb
 
     with pytest.raises(ValidationError, match="不提供"):
         AIModel(provider=provider, name="x", capability="chat").full_clean()
+
+
+def test_a_key_the_provider_echoes_in_its_error_is_redacted(configure, fake_openai, caplog):
+    configure("deepseek", f"{fake_openai.url}/v1", max_retries=0)
+    fake_openai.then(
+        Behaviour(
+            status=400,
+            body=f'{{"error": {{"message": "bad request for Bearer {API_KEY}"}}}}'.encode(),
+        )
+    )
+
+    with pytest.raises(ai.AIError) as caught:
+        ai.chat([{"role": "user", "content": "你好"}], feature="ask")
+
+    assert API_KEY not in caught.value.detail and "***" in caught.value.detail
+    assert API_KEY not in caplog.text
+    metering.flush()
+    assert not Usage.objects.filter(error_detail__contains=API_KEY).exists()
+
+
+def test_an_address_with_credentials_in_it_is_refused(db):
+    with pytest.raises(ConfigurationInvalid):
+        services.configure_provider(
+            name="x",
+            kind="openai-compatible",
+            base_url="https://u:p@api.example.com/v1?key=abc",
+            api_key=None,
+            chat_model="m",
+            embedding_model=None,
+            image_model=None,
+            use_for=["ask"],
+        )
+    assert not Provider.objects.exists()
+
+
+def test_a_provider_moved_to_a_cloud_address_is_no_longer_local(configure, fake_openai):
+    provider = configure("box", f"{fake_openai.url}/v1", is_local=True)
+    services.configure_provider(
+        name="box",
+        kind="openai-compatible",
+        base_url="https://api.deepseek.com/v1",
+        api_key=None,
+        chat_model="fake-chat",
+        embedding_model=None,
+        image_model=None,
+        use_for=["ask"],
+    )
+    provider.refresh_from_db()
+    assert not provider.is_local

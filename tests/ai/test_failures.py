@@ -309,3 +309,35 @@ def test_a_stream_that_ends_before_its_first_word_goes_to_the_next_model(
     fake_openai_b.tokens = ["好"]
 
     assert list(ai.stream_chat(QUESTION, feature="ask")) == ["好"]
+
+
+def test_a_celery_time_limit_is_not_taken_for_a_provider_failure(
+    configure, fake_openai, fake_openai_b
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from portal.ai.serving import serve
+
+    configure("first", f"{fake_openai.url}/v1")
+    configure("second", f"{fake_openai_b.url}/v1")
+    tried: list[str] = []
+
+    def call(spec, reading):
+        tried.append(spec.provider_name)
+        raise SoftTimeLimitExceeded()
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        serve("ask", None, call)
+    assert tried == ["second"]  # no retry, no fallback: the task must stop
+
+
+def test_no_attempt_starts_after_the_calls_deadline(configure, fake_openai, settings):
+    configure("slow", f"{fake_openai.url}/v1", max_retries=3)
+    settings.AI_CALL_DEADLINE_SECONDS = 1
+    settings.AI_RETRY_BACKOFF_MS = 2000  # the first backoff alone would pass the deadline
+    fake_openai.then(*[Behaviour(status=500)] * 4)
+
+    with pytest.raises(ai.AIError):
+        ai.chat([{"role": "user", "content": "你好"}], feature="ask")
+
+    assert len(fake_openai.requests) == 1  # no waiting for a retry that could not finish

@@ -190,3 +190,15 @@ def test_a_bad_size_is_refused_before_any_call(configure, fake_openai):
     with pytest.raises(ValueError, match="size"):
         ai.generate_image(PROMPT, size="big")
     assert fake_openai.requests == []
+
+
+def test_a_cloud_result_url_into_our_own_network_is_refused(configure, fake_openai):
+    configure("ark", f"{fake_openai.url}/v1", chat=None, image="img", use_for=["imaging"])
+    fake_openai.image_as = "url"
+    fake_openai.result_host = "169.254.169.254"  # the cloud metadata service
+
+    with pytest.raises(ai.AIError) as caught:
+        ai.generate_image("工会会员日海报")
+
+    assert caught.value.code == "ai_image_failed"
+    assert "non-public address" in caught.value.detail

@@ -34,6 +34,8 @@ class FakeOpenAI(FakeServer):
         self.revised_prompt: str | None = None
         # Scripted embeddings: a text containing a key gets that vector (else vector_for).
         self.vectors: dict[str, list[float]] = {}
+        # When set, image result URLs name this host instead of the fake's own.
+        self.result_host: str | None = None
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.chat)
@@ -182,6 +184,8 @@ class FakeOpenAI(FakeServer):
         item: dict[str, Any] = {"revised_prompt": self.revised_prompt}
         if self.image_as == "url":
             item["url"] = self.add_file(f"{uuid.uuid4().hex}.png", data)
+            if self.result_host:
+                item["url"] = item["url"].replace("127.0.0.1", self.result_host, 1)
         else:
             item["b64_json"] = base64.b64encode(data).decode()
         return web.json_response({"created": int(time.time()), "data": [item], "seed": seed})
