@@ -98,6 +98,9 @@ class FaqSerializer(serializers.ModelSerializer[FaqEntry]):
     variants = serializers.ListField(
         child=serializers.CharField(max_length=300), required=False, default=list
     )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=30), required=False, default=list
+    )
 
     class Meta:
         model = FaqEntry

@@ -135,6 +135,10 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+if PRODUCTION and not REDIS_URL:
+    # Circuit breakers, rate limits, the sensitive-word list and sessions must be shared by all
+    # web and worker processes; a per-process cache would let each go its own way.
+    raise ImproperlyConfigured("REDIS_URL must be set in production")
 if REDIS_URL:
     CACHES = {
         "default": {

@@ -63,6 +63,12 @@ def test_production_refuses_to_start_without_allowed_hosts() -> None:
     assert result.returncode != 0 and "ALLOWED_HOSTS" in result.stderr
 
 
+def test_production_refuses_to_start_without_a_shared_cache() -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != "REDIS_URL"}
+    result = manage("check", **environ)
+    assert result.returncode != 0 and "REDIS_URL" in result.stderr
+
+
 def test_a_secret_can_come_from_a_file(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "key").write_text("from-a-file\n")
     monkeypatch.setenv("SOME_SECRET_FILE", str(tmp_path / "key"))
