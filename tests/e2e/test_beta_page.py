@@ -10,8 +10,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_member_sees_places_left_and_their_status(
-    live_server, phone, settings, screenshot_dir
+    live_server, phone, settings, screenshot_dir, tmp_path
 ) -> None:
+    settings.KNOWLEDGE_CORPUS_DIR = str(tmp_path)
     settings.DEMO_PASSWORD = "e2e-demo-password"
     call_command("seed_demo")
 

@@ -9,9 +9,25 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+WAGE_LAW = """# 工资支付测试规定
+
+<!-- INFO END -->
+
+## 第一章 总则
+
+第一条 用人单位应当按时足额支付劳动者工资，不得克扣或者无故拖欠劳动者的工资。
+
+第二条 劳动者有权参加和组织工会。
+
+第三条 用人单位应当依法为劳动者缴纳社会保险费。
+"""
+
+
 def test_editor_sees_ranked_passages_and_the_lexicon_at_work(
-    live_server, phone, settings, screenshot_dir
+    live_server, phone, settings, screenshot_dir, tmp_path
 ) -> None:
+    (tmp_path / "wage.md").write_text(WAGE_LAW, encoding="utf-8")
+    settings.KNOWLEDGE_CORPUS_DIR = str(tmp_path)  # the suite must not need ../shared
     settings.DEMO_PASSWORD = "e2e-demo-password"
     call_command("seed_demo")
 
@@ -29,7 +45,7 @@ def test_editor_sees_ranked_passages_and_the_lexicon_at_work(
 
     passages = phone.get_by_test_id("passage")
     expect(passages.first).to_be_visible()
-    expect(passages.first).to_contain_text("工资")
+    expect(passages.first).to_contain_text("不得克扣或者无故拖欠劳动者的工资")
     expect(phone.get_by_test_id("analysis")).to_contain_text("老板 → 用人单位")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"

@@ -6,16 +6,26 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from knowledge.models import Category
+from knowledge.models import Category, Document, FaqEntry, LexiconEntry
 from portal import permissions
 from portal.models import BetaEnrolment, User
 
 
 @pytest.mark.django_db
-def test_seed_demo_is_idempotent_and_gives_the_demo_member_a_place(settings, capsys) -> None:
+def test_seed_demo_is_idempotent_and_gives_the_demo_member_a_place(
+    settings, capsys, tmp_path
+) -> None:
+    settings.KNOWLEDGE_CORPUS_DIR = str(tmp_path)  # an empty corpus: quick, and no ../shared
     settings.DEMO_PASSWORD = "demo-password-for-tests"
     call_command("seed_demo")
+    knowledge = (LexiconEntry.objects.count(), FaqEntry.objects.count(), Document.objects.count())
     call_command("seed_demo")
+    assert knowledge == (
+        LexiconEntry.objects.count(),
+        FaqEntry.objects.count(),
+        Document.objects.count(),
+    )
+    assert knowledge[0] > 1000 and knowledge[1] > 800 and knowledge[2] == 12  # the guides
     assert Category.objects.count() == 13
     assert set(User.objects.values_list("username", flat=True)) == {
         "member",
@@ -30,7 +40,8 @@ def test_seed_demo_is_idempotent_and_gives_the_demo_member_a_place(settings, cap
 
 
 @pytest.mark.django_db
-def test_seed_demo_prints_a_generated_password_that_works(settings, capsys) -> None:
+def test_seed_demo_prints_a_generated_password_that_works(settings, capsys, tmp_path) -> None:
+    settings.KNOWLEDGE_CORPUS_DIR = str(tmp_path)
     settings.DEMO_PASSWORD = None
     call_command("seed_demo")
     out = capsys.readouterr().out
