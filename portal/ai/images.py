@@ -149,11 +149,35 @@ def download(url: str, spec: ModelSpec) -> bytes:
     raise ImageFailed(detail=f"result URL redirected more than {MAX_REDIRECTS} times")
 
 
-def _json(response: httpx2.Response) -> Any:
+@dataclass(frozen=True)
+class Fetched:
+    status_code: int
+    headers: httpx2.Headers
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+def fetch(method: str, url: str, **kwargs: Any) -> Fetched:
+    """A request whose answer is read only up to a limit: base64 of the largest accepted image
+    plus its JSON (a larger or endlessly decompressing body is refused, not held in memory)."""
+    limit = settings.AI_MAX_IMAGE_BYTES * 4 // 3 + 64 * 1024
+    with http().stream(method, url, **kwargs) as response:
+        body = bytearray()
+        for part in response.iter_bytes():
+            body.extend(part)
+            if len(body) > limit:
+                raise ImageFailed(detail=f"the answer exceeds {limit} bytes")
+        return Fetched(response.status_code, response.headers, bytes(body))
+
+
+def _json(response: Fetched) -> Any:
     if response.status_code >= 400:
         raise from_status(response.status_code, response.text[:300], response.headers)
     try:
-        return response.json()
+        return json.loads(response.content)
     except ValueError:
         raise BadResponse(detail=f"not JSON: {response.text[:200]!r}") from None
 
@@ -221,7 +245,8 @@ def _sdwebui(spec: ModelSpec, req: ImageRequest) -> ImageResult:
     if ":" in key:
         headers["Authorization"] = "Basic " + base64.b64encode(key.encode()).decode("ascii")
     answer = _json(
-        http().post(
+        fetch(
+            "POST",
             f"{spec.base_url}/sdapi/v1/txt2img",
             json=body,
             headers=headers,
@@ -290,7 +315,8 @@ def _comfy_workflow(spec: ModelSpec, req: ImageRequest, seed: int) -> dict[str, 
 def _comfyui(spec: ModelSpec, req: ImageRequest) -> ImageResult:
     seed = req.seed if req.seed is not None else secrets.randbelow(2**32)
     submitted = _json(
-        http().post(
+        fetch(
+            "POST",
             f"{spec.base_url}/prompt",
             json={"prompt": _comfy_workflow(spec, req, seed), "client_id": uuid.uuid4().hex},
             timeout=clients.timeout(spec),
@@ -305,7 +331,8 @@ def _comfyui(spec: ModelSpec, req: ImageRequest) -> ImageResult:
     )
     for output in entry.get("outputs", {}).values():
         for image in output.get("images", []):
-            response = http().get(
+            response = fetch(
+                "GET",
                 f"{spec.base_url}/view",
                 params={
                     "filename": image.get("filename", ""),
@@ -322,7 +349,7 @@ def _comfyui(spec: ModelSpec, req: ImageRequest) -> ImageResult:
 
 def _comfy_entry(spec: ModelSpec, prompt_id: str) -> dict[str, Any] | None:
     history = _json(
-        http().get(f"{spec.base_url}/history/{prompt_id}", timeout=clients.timeout(spec))
+        fetch("GET", f"{spec.base_url}/history/{prompt_id}", timeout=clients.timeout(spec))
     )
     entry = history.get(prompt_id) if isinstance(history, dict) else None
     if not isinstance(entry, dict):
@@ -419,8 +446,12 @@ def _hunyuan_call(spec: ModelSpec, action: str, params: dict[str, Any]) -> dict[
         timestamp=int(time.time()),
     )
     answer = _json(
-        http().post(
-            spec.base_url + "/", content=payload, headers=headers, timeout=clients.timeout(spec)
+        fetch(
+            "POST",
+            spec.base_url + "/",
+            content=payload,
+            headers=headers,
+            timeout=clients.timeout(spec),
         )
     )
     response = answer.get("Response") if isinstance(answer, dict) else None

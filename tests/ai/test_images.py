@@ -202,3 +202,16 @@ def test_a_cloud_result_url_into_our_own_network_is_refused(configure, fake_open
 
     assert caught.value.code == "ai_image_failed"
     assert "non-public address" in caught.value.detail
+
+
+def test_an_answer_larger_than_any_accepted_image_is_refused_while_it_arrives(
+    configure, fake_sdwebui, settings
+):
+    image_provider(configure, "sd", fake_sdwebui.url, kind="sdwebui", api_key=None)
+    settings.AI_MAX_IMAGE_BYTES = 1024
+    fake_sdwebui.then(Behaviour(body=b'{"images": ["' + b"A" * 200_000 + b'"]}'))
+
+    with pytest.raises(ai.AIError) as caught:
+        ai.generate_image(PROMPT)
+
+    assert caught.value.code == "ai_image_failed" and "exceeds" in caught.value.detail
