@@ -7,6 +7,7 @@ rebuilds the index when the table changes (one aggregate query per search tells)
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -14,7 +15,10 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Max
 
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus
-from knowledge.text import segmenter
+from knowledge.text import normalise, segmenter
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+BIGRAM_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def _build(version: tuple[object, ...]) -> _Index:
     ).values_list("id", "question", "variants"):
         index.entries[faq_id] = (question, primary.get(faq_id))
         for text in [question, *[str(v) for v in variants]]:
-            tokens = frozenset(segmenter.tokens(text))
+            tokens = frozenset(segmenter.tokens(text)) | bigrams(text)
             if tokens:
                 index.texts.append((faq_id, text, tokens))
     df: dict[str, int] = defaultdict(int)
@@ -82,11 +86,22 @@ def current() -> _Index:
     return _index
 
 
-def match(weights: dict[str, float], limit: int = 5) -> list[FaqHit]:
+def bigrams(text: str) -> frozenset[str]:
+    """Character pairs of the Chinese runs: they match where segmentation differs (被炒 / 炒了)."""
+    out: set[str] = set()
+    for run in _CJK_RUN.findall(normalise(text)):
+        out.update("#" + run[i : i + 2] for i in range(len(run) - 1))
+    return frozenset(out)
+
+
+def match(weights: dict[str, float], limit: int = 5, question: str = "") -> list[FaqHit]:
     """The FAQ entries whose wording is closest to the question's terms (with their query
     weights), by idf-weighted cosine similarity; the best text per entry counts."""
     index = current()
-    query = {t: w * index.idf[t] for t, w in weights.items() if t in index.idf}
+    terms = dict(weights)
+    for pair in bigrams(question):
+        terms.setdefault(pair, BIGRAM_WEIGHT)
+    query = {t: w * index.idf[t] for t, w in terms.items() if t in index.idf}
     if not query:
         return []
     query_norm = math.sqrt(sum(v * v for v in query.values()))

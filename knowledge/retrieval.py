@@ -271,7 +271,7 @@ class FaqMatcher:
 
     @component.output_types(faq_hits=list[faqmatch.FaqHit])
     def run(self, analysis: Analysis) -> dict[str, Any]:
-        return {"faq_hits": faqmatch.match(analysis.weights)}
+        return {"faq_hits": faqmatch.match(analysis.weights, question=analysis.question)}
 
 
 @component
