@@ -221,13 +221,13 @@ class KeywordRetriever:
         avgdl = stats.terms / n if stats and n else 1.0
         weight = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
         # The rarest terms, while their posting lists stay within a budget, pick the candidates
-        # (at least two terms): the cost no longer grows with the corpus, and a segment that
+        # (the rarest one always): the cost no longer grows with the corpus, and a segment that
         # matches only common terms would not win anyway.
         chosen: dict[int, float] = {}
         postings = 0
         for term_id in sorted(weight, key=lambda t: dfs[t]):
             common = dfs[term_id] > COMMON_SHARE * n
-            if len(chosen) >= 2 and (common or postings + dfs[term_id] > POSTINGS_BUDGET):
+            if chosen and (common or postings + dfs[term_id] > POSTINGS_BUDGET):
                 break
             chosen[term_id] = weight[term_id]
             postings += dfs[term_id]
