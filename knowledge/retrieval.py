@@ -38,7 +38,6 @@ B = 0.75
 EXPANSION_WEIGHT = 0.5
 FAQ_WEIGHT = 0.5
 FAQ_MIN_SIMILARITY = 0.3
-COMMON_SHARE = 0.1
 POSTINGS_BUDGET = 20_000
 EMBEDDING_WEIGHT = 0.5
 EMBEDDING_MARGIN = 0.25
@@ -221,13 +220,12 @@ class KeywordRetriever:
         avgdl = stats.terms / n if stats and n else 1.0
         weight = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
         # The rarest terms, while their posting lists stay within a budget, pick the candidates
-        # (the rarest one always): the cost no longer grows with the corpus, and a segment that
-        # matches only common terms would not win anyway.
+        # (the rarest one always): the cost stops growing with the corpus, and a segment that
+        # matches only common terms would not win anyway. A small corpus uses every term.
         chosen: dict[int, float] = {}
         postings = 0
         for term_id in sorted(weight, key=lambda t: dfs[t]):
-            common = dfs[term_id] > COMMON_SHARE * n
-            if chosen and (common or postings + dfs[term_id] > POSTINGS_BUDGET):
+            if chosen and postings + dfs[term_id] > POSTINGS_BUDGET:
                 break
             chosen[term_id] = weight[term_id]
             postings += dfs[term_id]
