@@ -60,9 +60,11 @@ bench-beta: $(STAMP)
 bench-retrieval: $(STAMP) services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/retrieval.py --segments 1000,10000,100000
 
-# Retrieval figures of the demo knowledge base on the development questions.
+# Retrieval figures of the demo knowledge base: the development questions, then our own sets.
 evaluate: $(STAMP)
 	$(PY) manage.py evaluate_retrieval ../shared/eval/dev.jsonl
+	$(PY) manage.py evaluate_retrieval bench/questions/heldout-a.jsonl
+	$(PY) manage.py evaluate_retrieval bench/questions/heldout-b.jsonl
 
 # 200 concurrent streamed chats through portal.ai against the fake provider (20 ms per token).
 bench-providers: $(STAMP)
