@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import re
 import zipfile
@@ -150,15 +151,9 @@ def _html(source: str) -> Extracted:
     source = re.sub(r"(?i)<(br|/p|/div|/li|/tr|/h[1-6])\b[^>]*>", "\n", source)
     source = re.sub(r"(?i)<h([1-6])\b[^>]*>", lambda m: "\n" + "#" * int(m.group(1)) + " ", source)
     text = nh3.clean(source, tags=set(), clean_content_tags={"script", "style", "title", "head"})
-    text = html_unescape(text)
+    # Stored as plain text (templates escape it again): entities become the characters they name.
     title = nh3.clean(title_match.group(1), tags=set()).strip() if title_match else ""
-    return Extracted(text, html_unescape(title))
-
-
-def html_unescape(text: str) -> str:
-    import html
-
-    return html.unescape(text)
+    return Extracted(html.unescape(text), html.unescape(title))
 
 
 def join_broken_lines(text: str) -> str:
