@@ -30,7 +30,6 @@ from knowledge.serializers import (
     SegmentUpdateSerializer,
     StatusSerializer,
 )
-from knowledge.uploads import limit_bytes
 from portal import permissions
 from portal.errors import NotFound
 from portal.models import User
@@ -86,11 +85,9 @@ class DocumentListView(APIView):
         title = (data.get("title") or "").strip()
         original_name = ""
         if upload is not None:
-            if upload.size and upload.size > limit_bytes():
-                raise ingest.too_large()
-            extracted = ingest.extract(upload.name or "", upload.read())
-            body, original_name = extracted.text, upload.name or ""
-            title = title or extracted.title or original_name.rsplit(".", 1)[0]
+            extracted = ingest.from_upload(upload)
+            body, title = extracted.text, title or extracted.title
+            original_name = upload.name or ""
         elif not body.strip():
             raise services.KnowledgeError(_("请上传文件或提供正文。"), code="empty")
         try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 import nh3
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
 from knowledge.uploads import limit_bytes
@@ -75,6 +76,16 @@ def extract(filename: str, data: bytes) -> Extracted:
     if not result.text.strip():
         raise IngestError(_("文件里没有可以识别的文字。"), code="no_text")
     return result
+
+
+def from_upload(upload: UploadedFile) -> Extracted:
+    """An uploaded file's text, refused by its declared size before it is read. The title
+    falls back to the file's name without its extension."""
+    if upload.size and upload.size > limit_bytes():
+        raise too_large()
+    name = upload.name or ""
+    extracted = extract(name, upload.read())
+    return Extracted(extracted.text, extracted.title or name.rsplit(".", 1)[0])
 
 
 def too_large() -> IngestError:

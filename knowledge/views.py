@@ -32,7 +32,6 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.retrieval import QueryError, search
-from knowledge.uploads import limit_bytes
 from portal import permissions
 from portal.errors import PortalError
 from portal.models import User
@@ -84,11 +83,8 @@ def _fields(form: DocumentForm, request: HttpRequest) -> services.DocumentFields
     body = data.get("body") or ""
     original_name = ""
     if upload is not None:
-        if upload.size and upload.size > limit_bytes():
-            raise ingest.too_large()
-        extracted = ingest.extract(upload.name or "", upload.read())
-        body = extracted.text
-        title = title or extracted.title or (upload.name or "").rsplit(".", 1)[0]
+        extracted = ingest.from_upload(upload)
+        body, title = extracted.text, title or extracted.title
         original_name = upload.name or ""
     return services.DocumentFields(
         title=title,
