@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
@@ -312,3 +313,191 @@ class SegmentEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id} ({self.dims})"
+
+
+# --- Ask: conversations, answers, feedback ---------------------------------------------------
+
+
+class Conversation(models.Model):
+    """A member's thread of questions and answers; only its owner ever sees it."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("提问人"),
+        on_delete=models.CASCADE,
+        related_name="conversations",
+    )
+    title = models.CharField(_("标题"), max_length=100)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("最近提问"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("对话")
+        verbose_name_plural = _("对话")
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_owner_recent")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MessageRole(models.TextChoices):
+    USER = "user", _("提问")
+    ASSISTANT = "assistant", _("回答")
+
+
+class AnswerMode(models.TextChoices):
+    LLM = "llm", _("模型作答")
+    EXTRACTIVE = "extractive", _("原文摘录")
+
+
+class AnswerStatus(models.TextChoices):
+    PENDING = "pending", _("生成中")
+    DONE = "done", _("已完成")
+    INTERRUPTED = "interrupted", _("已中断")
+
+
+class Rating(models.TextChoices):
+    UP = "up", _("有帮助")
+    DOWN = "down", _("没帮助")
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(_("角色"), max_length=10, choices=MessageRole.choices)
+    text = models.TextField(_("内容"), blank=True)
+    # A question: the standalone form that was searched (a follow-up joined to its topic).
+    resolved = models.CharField(_("检索用问题"), max_length=1200, blank=True)
+    # An answer: how it was made, what it cites (a snapshot: later edits do not change it).
+    mode = models.CharField(_("方式"), max_length=12, choices=AnswerMode.choices, blank=True)
+    abstained = models.BooleanField(_("未覆盖"), default=False)
+    fallback = models.BooleanField(_("模型失败后摘录"), default=False)
+    status = models.CharField(
+        _("状态"), max_length=12, choices=AnswerStatus.choices, default=AnswerStatus.DONE
+    )
+    citations = models.JSONField(_("引用"), default=list, blank=True)
+    timings = models.JSONField(_("耗时"), default=dict, blank=True)
+    model = models.CharField(_("模型"), max_length=120, blank=True)
+    rating = models.CharField(_("评价"), max_length=4, choices=Rating.choices, blank=True)
+    reason = models.CharField(_("评价理由"), max_length=300, blank=True)
+    rated_at = models.DateTimeField(_("评价时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("消息")
+        verbose_name_plural = _("消息")
+        ordering = ["conversation", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:30]}"
+
+
+# --- Question analytics ----------------------------------------------------------------------
+
+
+class QuestionTopic(models.Model):
+    """Questions that mean the same thing, grouped by the daily analytics job."""
+
+    label = models.CharField(_("代表问题"), max_length=500)
+    keywords = models.JSONField(_("关键词"), default=list, blank=True)
+    category = models.ForeignKey(
+        Category, verbose_name=_("分类"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    questions = models.PositiveIntegerField(_("提问次数"), default=0)
+    abstained = models.PositiveIntegerField(_("未覆盖次数"), default=0)
+    down = models.PositiveIntegerField(_("差评次数"), default=0)
+    first_asked = models.DateTimeField(_("首次提问"), null=True, blank=True)
+    last_asked = models.DateTimeField(_("最近提问"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("问题主题")
+        verbose_name_plural = _("问题主题")
+        ordering = ["-questions", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class AskedQuestion(models.Model):
+    """One question as analytics sees it. It names no member, and it stays when the member
+    deletes their history (the link to the answer is then cleared)."""
+
+    answer = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="asked"
+    )
+    text = models.CharField(_("问题"), max_length=600)
+    resolved = models.CharField(_("检索用问题"), max_length=1200, blank=True)
+    keywords = models.JSONField(_("关键词"), default=list, blank=True)
+    category = models.ForeignKey(
+        Category, verbose_name=_("分类"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    document = models.ForeignKey(
+        Document,
+        verbose_name=_("引用文档"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    segment = models.ForeignKey(
+        Segment,
+        verbose_name=_("首要引用"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    abstained = models.BooleanField(_("未覆盖"), default=False)
+    mode = models.CharField(_("方式"), max_length=12, choices=AnswerMode.choices, blank=True)
+    rating = models.CharField(_("评价"), max_length=4, choices=Rating.choices, blank=True)
+    reason = models.CharField(_("评价理由"), max_length=300, blank=True)
+    topic = models.ForeignKey(
+        QuestionTopic,
+        verbose_name=_("主题"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="asked",
+    )
+    faq = models.ForeignKey(
+        FaqEntry,
+        verbose_name=_("据此新建的问答"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    handled_at = models.DateTimeField(_("已处理"), null=True, blank=True)
+    asked_at = models.DateTimeField(_("提问时间"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("提问记录")
+        verbose_name_plural = _("提问记录")
+        ordering = ["-asked_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class QuestionWeek(models.Model):
+    """Questions per category per week (Monday), refreshed by the daily analytics job."""
+
+    week = models.DateField(_("周"))
+    category = models.ForeignKey(
+        Category, verbose_name=_("分类"), null=True, blank=True, on_delete=models.CASCADE
+    )
+    questions = models.PositiveIntegerField(default=0)
+    abstained = models.PositiveIntegerField(default=0)
+    up = models.PositiveIntegerField(default=0)
+    down = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("每周提问统计")
+        verbose_name_plural = _("每周提问统计")
+        ordering = ["week", "category"]
+        indexes = [models.Index(fields=["week"], name="question_week_week")]
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.category_id}: {self.questions}"
