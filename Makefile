@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup run test lint types pytest services browser bench-beta bench-providers bench-retrieval evaluate clean
+.PHONY: setup run test lint types pytest services browser bench-beta bench-providers bench-retrieval bench-ask evaluate clean
 
 setup: $(STAMP) browser
 
@@ -69,6 +69,11 @@ evaluate: $(STAMP)
 # 200 concurrent streamed chats through portal.ai against the fake provider (20 ms per token).
 bench-providers: $(STAMP)
 	$(PY) bench/providers.py $(BENCH_ARGS)
+
+# 50 members asking streamed questions for 60 s through the API (PostgreSQL union_bench_ask,
+# Redis db 14, the fake model at 2,575 ms per answer, uvicorn with 2 workers).
+bench-ask: $(STAMP) services
+	$(PY) bench/ask_load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -25,15 +25,15 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.members import create_members, remove_members
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 
 def setup_members(count: int, capacity: int, run: str) -> tuple[str, list[str]]:
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
-    from portal import idcard
-    from portal.models import BetaProgramme, MemberProfile, UnionUnit, User
+    from portal.models import BetaProgramme
 
     now = timezone.now()
     slug = f"race-{run}"
@@ -45,29 +45,7 @@ def setup_members(count: int, capacity: int, run: str) -> tuple[str, list[str]]:
         closes_at=now + timedelta(hours=1),
         gates_ai=False,
     )
-    unit, _ = UnionUnit.objects.get_or_create(name="压测工会", parent=None)
-    users = [User(username=f"race-{run}-{i}", union_unit=unit, password="!") for i in range(count)]
-    User.objects.bulk_create(users)
-    users = list(User.objects.filter(username__startswith=f"race-{run}-"))
-    profiles = []
-    for i, user in enumerate(users):
-        first17 = f"110105{1970 + i % 40}0101{i % 1000:03d}"
-        number = first17 + idcard.check_char(first17)
-        profiles.append(
-            MemberProfile(
-                user=user,
-                real_name=f"会员{i}",
-                member_no=f"{run}-{i}",
-                id_hash=idcard.id_hash(f"{run}-{i}-{number}"),  # unique per run
-                id_masked=idcard.mask(number),
-                verified_at=now,
-                verification_source="roster",
-            )
-        )
-    MemberProfile.objects.bulk_create(profiles)
-    tokens = [Token(user=user, key=Token.generate_key()) for user in users]
-    Token.objects.bulk_create(tokens)
-    return slug, [t.key for t in tokens]
+    return slug, create_members(f"race-{run}", count)
 
 
 def outcome(slug: str) -> dict[str, int]:
@@ -85,9 +63,9 @@ def outcome(slug: str) -> dict[str, int]:
 
 
 def cleanup(run: str) -> None:
-    from portal.models import BetaProgramme, User
+    from portal.models import BetaProgramme
 
-    User.objects.filter(username__startswith=f"race-{run}-").delete()
+    remove_members(f"race-{run}")
     BetaProgramme.objects.filter(slug=f"race-{run}").delete()
 
 

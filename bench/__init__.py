@@ -1,0 +1,1 @@
+"""Benchmarks that print figures, each ending with a `RESULT {json}` line."""
