@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -68,7 +69,11 @@ def _error(status_code: int, detail: str, code: str, **headers: str) -> JsonResp
 
 def authorise(request: HttpRequest) -> User:
     """Who asks (API token or session with its CSRF token), whether they may, and the rate."""
-    drf = Request(request, authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()])
+    drf = Request(
+        request,
+        parsers=[JSONParser()],  # the CSRF check of a session reads the form fields
+        authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()],
+    )
     try:
         user = drf.user
     except exceptions.AuthenticationFailed as exc:

@@ -338,12 +338,17 @@ def abstain_text(unit_name: str) -> str:
     ) % {"hotline": HOTLINE, "unit": unit}
 
 
+def _without_heading(citation: dict[str, Any]) -> str:
+    text, heading = citation["text"], citation["article"]
+    return text[len(heading) :].lstrip() if heading and text.startswith(heading) else text
+
+
 def extractive_text(citations: list[dict[str, Any]], lead: str = "") -> str:
     if not citations:
         return ""
     head = lead.strip() or _("知识库中与您的问题最相关的规定如下：")
     quoted = "\n\n".join(
-        f"[{c['n']}] 《{c['document']}》{c['article']}：{c['text']}" for c in citations
+        f"[{c['n']}] 《{c['document']}》{c['article']}：{_without_heading(c)}" for c in citations
     )
     return f"{head}\n\n{quoted}"
 
@@ -384,6 +389,11 @@ def finish_turn(
     reply.status = status
     if abstained:
         reply.citations = []
+    elif mode == AnswerMode.LLM:
+        # The answer names the passages it rests on; the others were only offered to it.
+        cited = cited_numbers(text)
+        if any(c["n"] in cited for c in turn.citations):
+            reply.citations = [c for c in turn.citations if c["n"] in cited]
     reply.timings = {
         "retrieval_ms": round(turn.retrieval_ms, 1),
         "first_token_ms": round(first_token_ms, 1) if first_token_ms is not None else None,
@@ -392,10 +402,13 @@ def finish_turn(
     fields = ["text", "mode", "abstained", "fallback", "model", "status", "citations", "timings"]
     with transaction.atomic():
         reply.save(update_fields=fields)
+        top = reply.citations[0] if reply.citations else None
         AskedQuestion.objects.filter(pk=turn.asked.pk).update(
             abstained=abstained,
             mode=mode,
-            **({"category": None, "document": None, "segment": None} if abstained else {}),
+            category_id=_category_of(reply.citations),
+            document_id=top["document_id"] if top else None,
+            segment_id=top["segment"] if top else None,
         )
     return reply
 

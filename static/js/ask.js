@@ -33,15 +33,18 @@
     }
   };
 
-  const renderCitations = (answer, citations, message) => {
+  // An extractive answer quotes the passages already: its list only links their sources.
+  const renderCitations = (answer, citations, message, quoted) => {
     answer.querySelector("[data-citations]")?.remove();
     if (!citations.length) return;
-    const list = el("ol", { class: "citations", "data-citations": "" });
+    const list = el("ol", { class: "citations" });
     for (const c of citations) {
       const item = el("li", { id: `cite-${message}-${c.n}`, value: String(c.n) });
       const link = el("a", { href: c.url, class: "cite-source" }, `《${c.document}》${c.article || ""}`);
-      const snippet = el("p", { class: "cite-text muted" }, c.text.length > 120 ? `${c.text.slice(0, 120)}…` : c.text);
-      item.append(link, snippet);
+      const body = c.article && c.text.startsWith(c.article) ? c.text.slice(c.article.length).trim() : c.text;
+      const snippet = el("p", { class: "cite-text muted" }, body.length > 120 ? `${body.slice(0, 120)}…` : body);
+      item.append(link);
+      if (!quoted) item.append(snippet);
       list.append(item);
     }
     const head = el("p", { class: "citations-head" }, words.sources);
@@ -98,7 +101,7 @@
     const citations = data ? JSON.parse(data.textContent) : [];
     const text = answer.querySelector("[data-answer-text]");
     renderText(text, text.textContent, message, citations.length);
-    renderCitations(answer, citations, message);
+    renderCitations(answer, citations, message, answer.dataset.mode === "extractive");
     if (form) addFeedback(answer, message, answer.dataset.rating);
   });
 
@@ -164,7 +167,7 @@
           answer.dataset.message = String(done.message);
           answer.classList.toggle("abstained", done.abstained);
           renderText(text, done.answer, done.message, done.citations.length);
-          renderCitations(answer, done.citations, done.message);
+          renderCitations(answer, done.citations, done.message, done.mode === "extractive");
           meta.textContent = done.mode === "extractive" ? words.extractive : words.ai;
           addFeedback(answer, done.message, "");
           if (String(done.conversation) !== form.dataset.conversation) {

@@ -107,7 +107,9 @@ def test_the_stream_sends_citations_then_deltas_then_done(alice, law, model):
     assert "".join(data["text"] for name, data in events if name == "delta") == done["answer"]
     assert done["answer"] == "每月延长工作时间不得超过三十六小时[1]。"
     assert done["mode"] == "llm"
-    assert done["citations"] == events[0][1]
+    # The answer cites [1] only: done lists that one of the passages the model was offered.
+    assert [c["n"] for c in done["citations"]] == [1]
+    assert done["citations"][0] == events[0][1][0]
     assert done["timings"]["first_token_ms"] <= done["timings"]["total_ms"]
 
 
@@ -120,6 +122,18 @@ def test_the_citations_are_the_passages_the_model_was_given(alice, law, model):
         assert f'编号="{citation["n"]}"' in data
         assert citation["text"] in data
     assert done["citations"][0]["article"] == "第二条"
+
+
+@with_model
+def test_the_answer_lists_the_passages_it_cites_and_ignores_numbers_it_was_not_given(
+    alice, law, model
+):
+    model.reply = "延长工作时间每月不超过三十六小时[1]，休假日加班付三倍工资[2][7]。"
+    done = post(
+        client_for(alice), question="延长工作时间和法定休假日工作的工资报酬是怎样的？"
+    ).json()
+    assert [c["n"] for c in done["citations"]] == [1, 2]
+    assert {c["article"] for c in done["citations"]} == {"第二条", "第三条"}
 
 
 @with_model
