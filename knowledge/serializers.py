@@ -9,12 +9,15 @@ from rest_framework import serializers
 from knowledge.ingest import MAX_SEGMENT_CHARS
 from knowledge.models import (
     Category,
+    Conversation,
     Document,
     DocumentKind,
     DocumentStatus,
     FaqEntry,
     LexiconEntry,
     LexiconKind,
+    Message,
+    Rating,
     Segment,
 )
 from knowledge.retrieval import MAX_QUESTION_CHARS
@@ -162,3 +165,46 @@ class SearchResultSerializer(serializers.Serializer[Any]):
     tokens = serializers.ListField(child=serializers.CharField(), source="analysis.tokens")
     expansions = ExpansionSerializer(many=True, source="analysis.expansions")
     elapsed_ms = serializers.FloatField()
+
+
+class AskRequestSerializer(serializers.Serializer[None]):
+    question = serializers.CharField(trim_whitespace=True, max_length=5000)
+    conversation = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    stream = serializers.BooleanField(required=False, default=False)
+
+
+class MessageSerializer(serializers.ModelSerializer[Message]):
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "role",
+            "text",
+            "mode",
+            "abstained",
+            "fallback",
+            "status",
+            "citations",
+            "timings",
+            "rating",
+            "reason",
+            "created_at",
+        ]
+
+
+class ConversationSerializer(serializers.ModelSerializer[Conversation]):
+    class Meta:
+        model = Conversation
+        fields = ["id", "title", "created_at", "updated_at"]
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "messages"]
+
+
+class FeedbackSerializer(serializers.Serializer[None]):
+    rating = serializers.ChoiceField(choices=Rating.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)

@@ -204,6 +204,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
 }
+# Questions to Ask per member, page and API alike (DRF rate syntax).
+ASK_RATE = env_str("ASK_RATE", "10/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "工会AI门户 API",
     "DESCRIPTION": "Ask, Write and Draw services of the union portal, and the closed beta.",

@@ -57,3 +57,27 @@ def phone(browser) -> Iterator[object]:
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None) -> Iterator[str]:
+    """The portal under uvicorn (ASGI, as in production), so answers really stream; the test's
+    data is committed (transactional_db) for the server's own connections to see."""
+    import threading
+
+    import uvicorn
+    from django.core.asgi import get_asgi_application
+
+    from tests.waiting import wait_for
+
+    config = uvicorn.Config(
+        get_asgi_application(), host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=15, what="uvicorn to start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)

@@ -1,0 +1,199 @@
+"""REST API of Ask: POST /api/v1/ask/ (whole or streamed as Server-Sent Events), a member's
+own conversations, and feedback on an answer.
+
+The ask endpoint is a plain async Django view, because DRF views cannot stream from the event
+loop; it still authenticates, throttles and reports errors exactly like the DRF views."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from knowledge.models import Conversation
+from knowledge.serializers import (
+    AskRequestSerializer,
+    ConversationDetailSerializer,
+    ConversationSerializer,
+    FeedbackSerializer,
+    MessageSerializer,
+)
+from knowledge.services import asking
+from portal import permissions
+from portal.auth import ExpiringTokenAuthentication
+from portal.errors import PortalError
+from portal.models import User
+from portal.serializers import ErrorSerializer
+
+log = logging.getLogger("knowledge.ask")
+
+
+class AskThrottle(UserRateThrottle):
+    scope = "ask"
+
+    def get_rate(self) -> str | None:
+        return str(settings.ASK_RATE)
+
+
+class AskRefused(Exception):
+    def __init__(self, status_code: int, detail: str, code: str, **headers: str) -> None:
+        super().__init__(detail)
+        self.status_code, self.detail, self.code, self.headers = status_code, detail, code, headers
+
+
+def _error(status_code: int, detail: str, code: str, **headers: str) -> JsonResponse:
+    response = JsonResponse(
+        {"detail": detail, "code": code},
+        status=status_code,
+        json_dumps_params={"ensure_ascii": False},
+    )
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def authorise(request: HttpRequest) -> User:
+    """Who asks (API token or session with its CSRF token), whether they may, and the rate."""
+    drf = Request(
+        request,
+        parsers=[JSONParser()],  # the CSRF check of a session reads the form fields
+        authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()],
+    )
+    try:
+        user = drf.user
+    except exceptions.AuthenticationFailed as exc:
+        raise AskRefused(
+            401, str(exc.detail), "authentication_failed", WWW_Authenticate="Token"
+        ) from exc
+    except exceptions.PermissionDenied as exc:  # a session without its CSRF token
+        raise AskRefused(403, str(exc.detail), "csrf_failed") from exc
+    if not isinstance(user, User):
+        raise AskRefused(401, _("请先登录。"), "not_authenticated", WWW_Authenticate="Token")
+    if not permissions.may_use_ai(user):
+        raise AskRefused(
+            403,
+            _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
+            "not_permitted",
+        )
+    throttle = AskThrottle()
+    if not throttle.allow_request(drf, None):  # type: ignore[arg-type]  # unused by it
+        wait = max(1, round(throttle.wait() or 1))
+        raise AskRefused(
+            429,
+            _("提问太频繁了，请 %(n)d 秒后再试。") % {"n": wait},
+            "throttled",
+            Retry_After=str(wait),
+        )
+    return user
+
+
+def _sse(name: str, data: Any) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def _events(turn: asking.Turn) -> AsyncIterator[bytes]:
+    try:
+        async for event in asking.answer(turn):
+            yield _sse(event.name, event.data)
+    except Exception:
+        log.exception("ask: the answer to message %s failed", turn.reply.pk)
+        yield _sse("error", {"message": _("回答出错了，请稍后再试。"), "code": "answer_failed"})
+
+
+def _parse(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise AskRefused(400, _("请求内容不是有效的 JSON。"), "bad_json") from None
+    data = AskRequestSerializer(data=body if isinstance(body, dict) else {})
+    if not data.is_valid():
+        field, problems = next(iter(data.errors.items()))
+        raise AskRefused(400, f"{field}: {problems[0]}", "invalid")
+    return dict(data.validated_data)
+
+
+@csrf_exempt
+async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """POST {question, conversation?, stream?}: the answer, whole or as an event stream."""
+    if request.method != "POST":
+        return _error(405, _("请用 POST 提问。"), "method_not_allowed", Allow="POST")
+    try:
+        user = await sync_to_async(authorise)(request)
+        data = _parse(request)
+        turn = await sync_to_async(asking.open_turn)(
+            user, data["question"], data.get("conversation")
+        )
+    except AskRefused as refused:
+        return _error(refused.status_code, refused.detail, refused.code, **refused.headers)
+    except PortalError as exc:
+        return _error(exc.status, exc.message, exc.code)
+    if not data["stream"]:
+        return JsonResponse(await asking.collect(turn), json_dumps_params={"ensure_ascii": False})
+    response = StreamingHttpResponse(_events(turn), content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the stream back
+    return response
+
+
+def _owner(request: Request) -> User:
+    if not isinstance(request.user, User):
+        raise exceptions.NotAuthenticated()
+    return request.user
+
+
+class ConversationListView(generics.ListAPIView[Conversation]):
+    """The signed-in user's conversations, newest first; DELETE removes them all."""
+
+    serializer_class = ConversationSerializer
+
+    def get_queryset(self) -> Any:
+        return asking.conversations_of(_owner(self.request))
+
+    @extend_schema(
+        operation_id="conversations_destroy_all",
+        responses={204: None},
+        summary="Delete all of my conversations",
+    )
+    def delete(self, request: Request) -> Response:
+        asking.delete_history(_owner(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
+    serializer_class = ConversationDetailSerializer
+
+    def get_object(self) -> Conversation:
+        return asking.access_conversation(_owner(self.request), self.kwargs["pk"])
+
+    def perform_destroy(self, instance: Conversation) -> None:
+        asking.delete_conversation(_owner(self.request), instance.pk)
+
+
+class FeedbackView(APIView):
+    @extend_schema(
+        request=FeedbackSerializer,
+        responses={200: MessageSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        summary="Rate an answer up or down, with an optional reason",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        data = FeedbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = asking.give_feedback(
+            _owner(request), pk, data.validated_data["rating"], data.validated_data["reason"]
+        )
+        return Response(MessageSerializer(message).data)

@@ -1,0 +1,103 @@
+"""A member on a phone asks a question, watches the cited answer stream in, and rates it."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from knowledge.models import Message, MessageRole
+
+pytestmark = [pytest.mark.e2e]
+
+WAGE_LAW = """# 工资支付测试规定
+
+<!-- INFO END -->
+
+## 第一章 总则
+
+第一条 用人单位应当按时足额支付劳动者工资，不得克扣或者无故拖欠劳动者的工资。
+
+第二条 劳动者有权参加和组织工会。
+
+第三条 用人单位应当依法为劳动者缴纳社会保险费。
+"""
+REPLY = [
+    "根据",
+    "规定，",
+    "用人单位",
+    "应当",
+    "按时",
+    "足额",
+    "支付",
+    "工资，",
+    "不得",
+    "无故",
+    "拖欠",
+    "[1]。",
+]
+REPLY += ["您", "可以", "先与", "单位", "协商，", "也可以", "向", "工会", "求助。"]
+
+
+def test_member_sees_the_answer_stream_in_with_citations_and_rates_it(
+    asgi_server, phone, settings, screenshot_dir, tmp_path, configure, fake_openai
+) -> None:
+    (tmp_path / "wage.md").write_text(WAGE_LAW, encoding="utf-8")
+    settings.KNOWLEDGE_CORPUS_DIR = str(tmp_path)
+    settings.DEMO_PASSWORD = "e2e-demo-password"
+    call_command("seed_demo")
+    configure("deepseek", f"{fake_openai.url}/v1", use_for=["ask"])
+    fake_openai.tokens = REPLY
+    from tests.fakes.server import Behaviour
+
+    fake_openai.default = Behaviour(token_delay=0.06)  # about 1.3 s of answer, word by word
+
+    phone.goto(f"{asgi_server}/accounts/login/")
+    phone.get_by_label("用户名").fill("member")
+    phone.get_by_label("密码").fill("e2e-demo-password")
+    phone.get_by_role("button", name="登录").click()
+    phone.get_by_role("button", name="菜单").click()
+    phone.get_by_role("link", name="智能对话").click()
+    expect(phone.get_by_role("note")).to_contain_text("由AI生成，仅供参考")
+
+    # Every length the answer's text passes through on its way to the end.
+    phone.evaluate(
+        """() => {
+        window.answerLengths = [];
+        new MutationObserver(() => {
+          const text = document.querySelector('[data-answer] [data-answer-text]');
+          if (text) window.answerLengths.push(text.textContent.length);
+        }).observe(document.querySelector('[data-thread]'),
+                   {subtree: true, childList: true, characterData: true});
+    }"""
+    )
+    phone.get_by_placeholder("用自己的话描述问题，例如：公司不签劳动合同怎么办？").fill(
+        "老板拖欠工资不发怎么办"
+    )
+    phone.get_by_role("button", name="发送").click()
+
+    answer = phone.locator("[data-answer]").last
+    expect(answer.locator("[data-citations]")).to_be_visible()
+    expect(answer).not_to_have_class("bubble bubble-a streaming")
+    expect(answer.locator("[data-answer-text]")).to_contain_text("也可以向工会求助。")
+    lengths = phone.evaluate("window.answerLengths")
+    assert len({n for n in lengths if n > 0}) >= 5, f"the answer did not stream in: {lengths}"
+    citation = answer.locator(".citations li").first
+    expect(citation).to_contain_text("《工资支付测试规定》第一条")
+    expect(answer.locator("a.cite-mark")).to_have_text("[1]")
+
+    answer.get_by_role("button", name="没帮助").click()
+    answer.get_by_label("理由").fill("没有说可以去哪里投诉")
+    answer.get_by_role("button", name="提交").click()
+    expect(answer.get_by_text("感谢您的反馈！")).to_be_visible()
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+    phone.screenshot(path=str(screenshot_dir / "ask-390.png"), full_page=True)
+
+    rated = Message.objects.get(role=MessageRole.ASSISTANT)
+    assert (rated.rating, rated.reason) == ("down", "没有说可以去哪里投诉")
+    assert rated.text.startswith("根据规定")
+
+    # The citation opens the passage in its document.
+    citation.get_by_role("link").click()
+    expect(phone.locator(".source-passage:target")).to_contain_text("不得克扣或者无故拖欠")
