@@ -35,8 +35,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +90,7 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def start_fake() -> str:
+def start_fake() -> tuple[str, int]:
     fake = spawn(
         [
             sys.executable,
@@ -114,7 +113,35 @@ def start_fake() -> str:
     line = fake.stdout.readline()
     if "listening on" not in line:
         raise SystemExit(f"the fake model did not start: {line!r}")
-    return line.rsplit(" ", 1)[1].strip()
+    return line.rsplit(" ", 1)[1].strip(), fake.pid
+
+
+def match_fake(url: str, readings: list[Reading]) -> None:
+    """Each answer's time at the fake itself, from the request to its last byte (asyncio's sleeps
+    overshoot a little per token, more under load): the fake's request that carries the same
+    question and arrived first after the reading started."""
+    if not readings:
+        return
+    with urllib.request.urlopen(f"{url}/_fake/requests", timeout=30) as response:  # noqa: S310
+        served = json.load(response)
+    questions = {r.question for r in readings}
+    since = min(r.started for r in readings)
+    by_question: dict[str, list[tuple[float, float]]] = {}
+    for item in served:
+        if item["done_at"] is None or item["at"] < since:
+            continue
+        content = json.loads(item["body"])["messages"][-1]["content"]
+        for question in questions:
+            if question in content:
+                by_question.setdefault(question, []).append((item["at"], item["done_at"]))
+                break
+    for reading in sorted(readings, key=lambda r: r.started):
+        arrivals = by_question.get(reading.question, [])
+        later = [a for a in arrivals if a[0] >= reading.started]
+        if reading.total_ms is not None and later:
+            first = min(later)
+            arrivals.remove(first)
+            reading.fake_ms = (first[1] - first[0]) * 1000
 
 
 def free_port() -> int:
@@ -123,7 +150,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(workers: int, database_url: str) -> tuple[str, subprocess.Popen[str]]:
+def start_server(workers: int, database_url: str) -> tuple[str, int]:
     port = free_port()
     env = {
         **os.environ,
@@ -160,7 +187,7 @@ def start_server(workers: int, database_url: str) -> tuple[str, subprocess.Popen
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:  # noqa: S310
                 if response.status == 200:
-                    return url, server
+                    return url, server.pid
         except OSError:
             pass
         if time.monotonic() > deadline:
@@ -168,24 +195,53 @@ def start_server(workers: int, database_url: str) -> tuple[str, subprocess.Popen
         time.sleep(0.3)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and of its descendants still alive (Linux /proc)."""
-    stats: dict[int, tuple[int, float]] = {}  # pid: (parent, cpu seconds)
+Counters = dict[tuple[str, int], float]  # (what, pid): CPU seconds
+
+
+def cpu_counters(pids: dict[str, int], database: str) -> Counters:
+    """CPU seconds so far per (what, pid): each named process with its descendants, the
+    PostgreSQL backends of `database`, Redis; ("machine", 0) is all CPUs together. Linux /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid: (parent, cpu seconds)
+    counters: Counters = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
-    family = {pid}
-    grown = True
-    while grown:
-        more = {p for p, (parent, _cpu) in stats.items() if parent in family} - family
-        family |= more
-        grown = bool(more)
-    return sum(stats[p][1] for p in family if p in stats)
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            command = head.split("(", 1)[1]
+            line = (entry / "cmdline").read_bytes() if command == "postgres" else b""
+        except OSError:
+            continue
+        fields = tail.split()
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        stats[int(entry.name)] = (int(fields[1]), seconds)
+        if command == "postgres" and f" {database} ".encode() in line:
+            counters["postgres", int(entry.name)] = seconds
+        elif command == "redis-server":
+            counters["redis", int(entry.name)] = seconds
+    for name, pid in pids.items():
+        family, grown = {pid}, True
+        while grown:
+            more = {p for p, (parent, _cpu) in stats.items() if parent in family} - family
+            family |= more
+            grown = bool(more)
+        counters.update({(name, p): stats[p][1] for p in family if p in stats})
+    times = os.times()
+    counters["client", os.getpid()] = times.user + times.system
+    jiffies = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    counters["machine", 0] = (sum(jiffies) - jiffies[3] - jiffies[4]) / ticks  # less idle, iowait
+    return counters
+
+
+def cpu_used(
+    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]
+) -> dict[str, float]:
+    """CPU seconds between two readings, per what (processes that ended meanwhile are lost)."""
+    used: dict[str, float] = {}
+    for key, seconds in after.items():
+        used[key[0]] = used.get(key[0], 0.0) + seconds - before.get(key, 0.0)
+    return used
 
 
 # -- the database -----------------------------------------------------------------------------
@@ -266,17 +322,31 @@ def load_questions(check_retrieval: bool) -> tuple[list[str], int]:
 @dataclass
 class Reading:
     ok: bool
-    started: float
+    started: float  # time.monotonic()
+    question: str
     ttfb_ms: float | None = None
     total_ms: float | None = None
     error: str = ""
     abstained: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    fake_ms: float | None = None  # the fake's own time for this very answer
+
+
+@dataclass
+class Outcome:
+    readings: list[Reading]  # the measured requests
+    warmup: list[Reading]
+    lags: list[float]  # this client's event loop lateness, ms
+    sessions: list[tuple[int, int]]  # the server's database sessions: open, busy
+    wall: float  # seconds
+    cpu: dict[str, float]  # CPU seconds used meanwhile: server, fake, client, machine
+    since: float  # when the measured requests began
 
 
 async def ask(session: aiohttp.ClientSession, token: str, question: str) -> Reading:
-    started = time.perf_counter()
-    reading = Reading(ok=False, started=started)
+    # time.monotonic(): one clock for every process of the machine, the fake's too.
+    started = time.monotonic()
+    reading = Reading(ok=False, started=started, question=question)
     try:
         async with session.post(
             "/api/v1/ask/",
@@ -286,6 +356,11 @@ async def ask(session: aiohttp.ClientSession, token: str, question: str) -> Read
             if response.status != 200:
                 reading.error = f"HTTP {response.status}"
                 return reading
+            # A server may say where its time went before the answer: Server-Timing: name;dur=ms
+            for entry in response.headers.get("Server-Timing", "").split(","):
+                name, _, dur = entry.strip().partition(";dur=")
+                with contextlib.suppress(ValueError):
+                    reading.timings[f"header_{name}"] = float(dur)
             event, data = "message", []
             async for raw in response.content:
                 line = raw.decode("utf-8").rstrip("\r\n")
@@ -294,7 +369,7 @@ async def ask(session: aiohttp.ClientSession, token: str, question: str) -> Read
                 elif line.startswith("data:"):
                     data.append(line[5:].removeprefix(" "))
                 elif line == "" and data:
-                    now = time.perf_counter()
+                    now = time.monotonic()
                     if event == "delta" and reading.ttfb_ms is None:
                         reading.ttfb_ms = (now - started) * 1000
                     elif event == "error":
@@ -306,11 +381,11 @@ async def ask(session: aiohttp.ClientSession, token: str, question: str) -> Read
                         reading.total_ms = (now - started) * 1000
                         done = json.loads("\n".join(data))
                         reading.abstained = bool(done.get("abstained"))
-                        reading.timings = {
-                            k: v
+                        reading.timings.update(
+                            (k, v)
                             for k, v in (done.get("timings") or {}).items()
                             if isinstance(v, (int, float))
-                        }
+                        )
                         if done.get("mode") != "llm":
                             reading.error = f"mode {done.get('mode')!r}"
                             return reading
@@ -333,47 +408,101 @@ async def loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
         lags.append((time.perf_counter() - before - 0.05) * 1000)
 
 
+async def db_sessions(stop: asyncio.Event, samples: list[tuple[int, int]]) -> None:
+    """Every 0.25 s: the server's sessions on its database, and how many of them are busy."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if not db["ENGINE"].endswith("postgresql"):
+        return
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as conn:
+        while not stop.is_set():
+            cursor = await conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            row = await cursor.fetchone()
+            if row is not None:
+                samples.append((int(row[0]), int(row[1])))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
+
+
 async def load(
     url: str,
     tokens: list[str],
     questions: list[str],
     seconds: float,
     timeout: float,
-    cpu: Callable[[], float] | None,
-) -> tuple[list[Reading], list[Reading], list[float], float, float | None]:
-    connector = aiohttp.TCPConnector(limit=0)
+    pids: dict[str, int],
+    workers: int,
+    ramp: float,
+) -> Outcome:
+    from django.conf import settings
+
     client_timeout = aiohttp.ClientTimeout(total=timeout)
+    # Warm-up, not counted: every worker process loads jieba, the FAQ index and its routes, and
+    # its pool opens connections. New connections each time, so that each worker gets some.
+    warmup: list[Reading] = []
+    many = max(len(tokens), 8 * workers)
     async with aiohttp.ClientSession(
-        url, connector=connector, timeout=client_timeout, read_bufsize=1 << 20
+        url,
+        connector=aiohttp.TCPConnector(limit=0, force_close=True),
+        timeout=client_timeout,
+        read_bufsize=1 << 20,
     ) as session:
-        # Warm-up, not counted: one question per member, all at once (every worker process
-        # loads jieba, the FAQ index and its routes; the pools open their connections).
-        warmup = await asyncio.gather(
-            *(ask(session, t, questions[i % len(questions)]) for i, t in enumerate(tokens))
-        )
-        if not any(r.ok for r in warmup):
-            reasons = Counter(r.error for r in warmup).most_common(3)
-            raise SystemExit(f"every warm-up request failed: {reasons}")
+        for round_ in range(2):
+            warmup += await asyncio.gather(
+                *(
+                    ask(session, tokens[i % len(tokens)], questions[(i + round_) % len(questions)])
+                    for i in range(many)
+                )
+            )
+    if not any(r.ok for r in warmup):
+        reasons = Counter(r.error for r in warmup).most_common(3)
+        raise SystemExit(f"every warm-up request failed: {reasons}")
+    async with aiohttp.ClientSession(
+        url,
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=client_timeout,
+        read_bufsize=1 << 20,
+    ) as session:
         stop = asyncio.Event()
         lags: list[float] = []
-        lagger = asyncio.create_task(loop_lag(stop, lags))
-        deadline = time.perf_counter() + seconds
+        sessions: list[tuple[int, int]] = []
+        watchers = [
+            asyncio.create_task(loop_lag(stop, lags)),
+            asyncio.create_task(db_sessions(stop, sessions)),
+        ]
+        deadline = time.monotonic() + seconds
 
         async def member(index: int, token: str) -> list[Reading]:
+            await asyncio.sleep(ramp * index / len(tokens))
             readings, n = [], index * 7  # members start at different questions
-            while time.perf_counter() < deadline:
+            while time.monotonic() < deadline:
                 readings.append(await ask(session, token, questions[n % len(questions)]))
                 n += 1
             return readings
 
-        cpu_before = cpu() if cpu else 0.0
-        started = time.perf_counter()
+        database = str(settings.DATABASES["default"]["NAME"])
+        cpu_before = cpu_counters(pids, database)
+        since = time.monotonic()
         per_member = await asyncio.gather(*(member(i, t) for i, t in enumerate(tokens)))
-        wall = time.perf_counter() - started
-        server_cpu = cpu() - cpu_before if cpu else None
+        wall = time.monotonic() - since
+        cpu = cpu_used(cpu_before, cpu_counters(pids, database))
         stop.set()
-        await lagger
-    return [r for rs in per_member for r in rs], warmup, lags, wall, server_cpu
+        await asyncio.gather(*watchers)
+    readings = [r for rs in per_member for r in rs]
+    return Outcome(readings, warmup, lags, sessions, wall, cpu, since)
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -395,14 +524,9 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def report(
-    args: argparse.Namespace,
-    readings: list[Reading],
-    warmup: list[Reading],
-    lags: list[float],
-    wall: float,
-    server_cpu: float | None,
-) -> dict[str, Any]:
+def report(args: argparse.Namespace, outcome: Outcome) -> dict[str, Any]:
+    readings, warmup, lags = outcome.readings, outcome.warmup, outcome.lags
+    sessions, wall, cpu = outcome.sessions, outcome.wall, outcome.cpu
     fine = [r for r in readings if r.ok]
     errors = [r for r in readings if not r.ok]
     rows: dict[str, dict[str, float]] = {
@@ -412,12 +536,20 @@ def report(
             [r.total_ms - args.model_ms for r in fine if r.total_ms is not None]
         ),
     }
-    for key in ("retrieval_ms", "first_token_ms", "total_ms"):
+    fake = [r for r in fine if r.fake_ms is not None and r.total_ms is not None]
+    if fake:
+        rows["the fake's own time"] = summary([r.fake_ms for r in fake if r.fake_ms])
+        rows["overhead net of the fake's"] = summary(
+            [r.total_ms - r.fake_ms for r in fake if r.total_ms and r.fake_ms]
+        )
+    headers = sorted({k for r in fine for k in r.timings if k.startswith("header_")})
+    for key in ("retrieval_ms", "first_token_ms", "total_ms", *headers):
         values = [r.timings[key] for r in fine if key in r.timings]
         if values:
             rows[f"server {key}"] = summary(values)
     print(
-        f"\n{len(readings)} requests by {args.concurrency} members in {wall:.1f} s "
+        f"\n{len(readings)} requests by {args.concurrency} members (started over "
+        f"{args.ramp_ms:g} ms) in {wall:.1f} s "
         f"({len(readings) / wall:.1f}/s), {len(errors)} errors; warm-up: {len(warmup)} requests, "
         f"{sum(not r.ok for r in warmup)} errors"
     )
@@ -430,12 +562,24 @@ def report(
             f"{'client loop lag':<28}{statistics.fmean(lags):>9.1f}{pct(lags, 0.5):>9.1f}"
             f"{pct(lags, 0.95):>9.1f}{max(lags):>9.1f}"
         )
-    if server_cpu is not None:
+    if sessions:
         print(
-            f"server CPU: {server_cpu:.1f} s in {wall:.1f} s ({server_cpu / wall:.2f} cores, "
-            f"{args.workers} workers, {os.cpu_count()} CPUs), "
-            f"{server_cpu * 1000 / max(len(readings), 1):.1f} ms per request"
+            f"database sessions of the server: up to {max(s[0] for s in sessions)} open, "
+            f"busy mean {statistics.fmean(s[1] for s in sessions):.1f}, "
+            f"max {max(s[1] for s in sessions)}"
         )
+    ours = {k: v for k, v in cpu.items() if k != "machine"}
+    others = cpu["machine"] - sum(ours.values())
+    print(
+        "CPU cores busy: "
+        + ", ".join(f"{name} {seconds / wall:.2f}" for name, seconds in ours.items())
+        + f", other processes {max(others, 0) / wall:.2f} (of {os.cpu_count()})"
+        + (
+            f"; server {cpu['server'] * 1000 / max(len(readings), 1):.1f} ms per request"
+            if "server" in cpu
+            else ""
+        )
+    )
     for reason, count in Counter(r.error for r in errors + warmup if not r.ok).most_common(5):
         print(f"error x{count}: {reason}")
     abstained = sum(r.abstained for r in readings)
@@ -458,10 +602,15 @@ def report(
         "overhead_mean_ms": figure(overhead, "mean"),
         "total_p95_ms": figure("total (done)", "p95"),
     }
+    if fake:
+        result["fake_mean_ms"] = figure("the fake's own time", "mean")
+        result["overhead_net_p95_ms"] = figure("overhead net of the fake's", "p95")
     if rows.get("server retrieval_ms"):
         result["retrieval_p95_ms"] = round(rows["server retrieval_ms"]["p95"], 1)
-    if server_cpu is not None:
-        result["server_cpu_ms_per_request"] = round(server_cpu * 1000 / max(len(readings), 1), 1)
+    if "server" in cpu:
+        result["server_cpu_ms_per_request"] = round(cpu["server"] * 1000 / max(len(readings), 1), 1)
+    # Share of the machine's CPUs busy with anything; near 1, every figure above includes waits.
+    result["machine_cpu_busy"] = round(cpu["machine"] / wall / (os.cpu_count() or 1), 2)
     missed = [
         f"{k} {result[k]} (target {'≤' if k == 'ttfb_mean_ms' else '<'} {v})"
         for k, v in TARGETS.items()
@@ -485,14 +634,24 @@ def main() -> None:
         default=MODEL_MS,
         help="the model's own time per answer, subtracted for the overhead",
     )
+    parser.add_argument(
+        "--ramp-ms",
+        type=float,
+        default=MODEL_MS,
+        help="members start one after another over this long (by default one answer's time, "
+        "the steady state of members asking in a loop); 0: all at the same instant",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="per request, seconds")
+    parser.add_argument("--dump", type=Path, help="write each measured request here (JSON lines)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _terminate)
 
-    run = str(int(time.time()))
+    prefix = f"ask-{int(time.time())}"
+    members = False
     try:
+        pids: dict[str, int] = {}
         if args.url:
-            url, server = args.url.rstrip("/"), None
+            url = args.url.rstrip("/")
         else:
             os.environ["DATABASE_URL"] = bench_database()
             os.environ["REDIS_URL"] = REDIS_URL
@@ -500,9 +659,9 @@ def main() -> None:
 
         django.setup()
         if not args.url:
-            fake_url = start_fake()
+            fake_url, pids["fake"] = start_fake()
             prepare_database(fake_url)
-            url, server = start_server(args.workers, os.environ["DATABASE_URL"])
+            url, pids["server"] = start_server(args.workers, os.environ["DATABASE_URL"])
             print(f"fake model {fake_url}; server {url} ({args.workers} workers)")
         questions, dropped = load_questions(check_retrieval=not args.url)
         if not questions:
@@ -511,17 +670,35 @@ def main() -> None:
             f"{len(questions)} questions from {QUESTIONS.name}"
             + (f" ({dropped} answerable ones left out: retrieval abstains)" if dropped else "")
         )
-        tokens = create_members(f"ask-{run}", args.concurrency)
-        try:
-            cpu = (lambda: cpu_seconds(server.pid)) if server else None
-            readings, warmup, lags, wall, server_cpu = asyncio.run(
-                load(url, tokens, questions, args.seconds, args.timeout, cpu)
+        tokens = create_members(prefix, args.concurrency)
+        members = True
+        outcome = asyncio.run(
+            load(
+                url,
+                tokens,
+                questions,
+                args.seconds,
+                args.timeout,
+                pids,
+                args.workers,
+                args.ramp_ms / 1000,
             )
-        finally:
-            remove_members(f"ask-{run}")
+        )
+        if "fake" in pids:
+            match_fake(fake_url, [r for r in outcome.readings if r.ok])
     finally:
         stop_children()
-    result = report(args, readings, warmup, lags, wall, server_cpu)
+        if members:
+            # Only once the server has written its meter rows, which name the members.
+            if args.url:
+                time.sleep(2)
+            remove_members(prefix)
+    if args.dump:
+        with args.dump.open("w", encoding="utf-8") as out:
+            for r in sorted(outcome.readings, key=lambda r: r.started):
+                row = {**asdict(r), "started": round(r.started - outcome.since, 3)}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    result = report(args, outcome)
     print("RESULT " + json.dumps(result, separators=(",", ":")))
 
 
