@@ -12,9 +12,13 @@ processes. With --url it uses a running server and its database (the same DATABA
 
 Each of --concurrency verified members (created with API tokens in the database, removed
 afterwards) asks the answerable questions of bench/questions/heldout-a.jsonl one after another
-for --seconds, streaming. Per request: ttfb = time to the first `delta` event, total = time to
-`done`, overhead = total - model time. An error is a status other than 200, an `error` event,
-a stream without `done`, or an answer whose mode is not "llm" (the model is up).
+for --seconds, streaming; the members start one after another over --ramp-ms (by default one
+answer's time; 0 starts them all at once). Per request: ttfb = time to the first `delta`
+event, total = time to `done`, overhead = total - model time, and overhead net of the fake's
+own time for that very answer (its sleeps overshoot). An error is a status other than 200, an
+`error` event, a stream without `done`, or an answer whose mode is not "llm" (the model is up).
+Also shown: the server's own timings (`done`, and a Server-Timing header if it sends one), CPU
+per process group, the server's database sessions; --dump writes every request.
 
 Last line: RESULT {"concurrency":…,"requests":…,"errors":…,"ttfb_mean_ms":…,"ttfb_p95_ms":…,
 "total_mean_ms":…,"overhead_p95_ms":…, …}
