@@ -239,7 +239,7 @@ def open_turn(user: User, question: str, conversation_id: int | None = None) -> 
     started = time.perf_counter()
     text = redact((question or "").strip())
     check_question(text)  # the member's own wording is kept; search() normalises its copy
-    verdict = ai.check_text(text, where="ask")
+    verdict = ai.check_text(text, where="ask.prompt")
     if verdict.action == "block":
         raise AskError(
             _("这个问题包含不适宜的内容，无法回答。如有需要，请拨打职工服务热线 12351。"),
@@ -339,7 +339,7 @@ def abstain_text(unit_name: str) -> str:
 
 
 def _without_heading(citation: dict[str, Any]) -> str:
-    text, heading = citation["text"], citation["article"]
+    text, heading = str(citation["text"]), str(citation["article"])
     return text[len(heading) :].lstrip() if heading and text.startswith(heading) else text
 
 
@@ -354,7 +354,10 @@ def extractive_text(citations: list[dict[str, Any]], lead: str = "") -> str:
 
 
 def _done(turn: Turn, message: Message) -> dict[str, Any]:
+    said = "".join(turn.parts)
     return {
+        # The stored answer differs from what streamed only when the safety check withdrew it.
+        "withdrawn": message.text != said,
         "conversation": turn.conversation.pk,
         "message": message.pk,
         "question": turn.question.text,
@@ -381,6 +384,10 @@ def finish_turn(
     """Store the answer as it ended (also when the reader went away half-way)."""
     reply = turn.reply
     total_ms = (time.perf_counter() - turn.started) * 1000
+    if mode == AnswerMode.LLM and ai.check_text(text, where="ask.answer").action == "block":
+        # Generated text is checked like any published text; the member sees why it is gone.
+        text = _("这个回答未通过内容安全检查，已撤回。如有需要，请拨打职工服务热线 12351。")
+        abstained = True
     reply.text = text
     reply.mode = mode
     reply.abstained = abstained
@@ -494,6 +501,11 @@ async def _model_answer(turn: Turn, emitted: Any) -> AsyncIterator[Event | dict[
         text = "".join(turn.parts)
         if not said and held.lstrip().startswith(NO_ANSWER):
             pass  # the model had already declined; its missing end changes nothing
+        elif turn.result.abstained and not text:
+            # The passages were too weak to quote without the model's judgement.
+            yield emitted(abstain_text(turn.unit_name))
+            yield {"mode": AnswerMode.EXTRACTIVE, "abstained": True, "fallback": True}
+            return
         else:
             if text:
                 notice = _("（回答生成中断，以下是知识库中的相关原文。）")

@@ -411,3 +411,33 @@ def test_an_answer_left_half_way_is_kept_as_interrupted(alice, law, model):
     reply = Message.objects.get(pk=turn.reply.pk)
     assert reply.status == AnswerStatus.INTERRUPTED
     assert reply.text.startswith("每")
+
+
+def test_a_question_on_the_blocked_list_is_refused_and_not_stored(alice, law):
+    response = post(client_for(alice), question="哪里能买到冰毒")
+    assert response.status_code == 400
+    assert response.json()["code"] == "unsafe_question"
+    assert "12351" in response.json()["detail"]
+    assert not AskedQuestion.objects.exists()
+
+
+@with_model
+def test_a_generated_answer_that_fails_the_safety_check_is_withdrawn(alice, law, model):
+    from portal.ai import services as ai_services
+
+    ai_services.save_term("冰毒", category="毒品", action="block")  # a flushed database
+    model.reply = "延长工作时间每月不得超过三十六小时[1]，顺便告诉你哪里能买到冰毒。"
+    done = post(client_for(alice), question=OVERTIME).json()
+    assert done["withdrawn"] is True
+    assert "冰毒" not in done["answer"]
+    assert "安全检查" in done["answer"]
+    assert "冰毒" not in Message.objects.get(pk=done["message"]).text
+
+
+@with_model
+def test_weak_passages_are_not_quoted_when_the_model_fails(alice, law, model):
+    model.then(Behaviour(status=503), Behaviour(status=503))
+    data = post(client_for(alice), question="工会会员卡可以在哪些商户打折？").json()
+    assert model.requests  # weak passages were found, and offered to the model
+    assert data["abstained"] is True
+    assert "12351" in data["answer"]
