@@ -58,7 +58,12 @@
     const box = document.getElementById("feedback-template").content.firstElementChild.cloneNode(true);
     const thanks = box.querySelector("[data-thanks]");
     const reasonForm = box.querySelector("[data-reason-form]");
-    const send = async (value, reason) => {
+    // One rating at a time, in order: a reason sent after the thumb must land after it.
+    let queue = Promise.resolve();
+    const send = (value, reason) => {
+      queue = queue.then(() => post(value, reason)).catch(() => {});
+    };
+    const post = async (value, reason) => {
       const url = form.dataset.feedback.replace("/0/", `/${message}/`);
       const response = await fetch(url, {
         method: "POST",
@@ -69,6 +74,8 @@
       if (!response.ok) {
         const data = await response.json().catch(() => ({}));
         thanks.textContent = data.detail || words.failed;
+      } else {
+        thanks.textContent = reason ? words.noted : words.thanks;
       }
       thanks.hidden = false;
       box.querySelectorAll("[data-rate]").forEach((b) => b.classList.toggle("chosen", b.dataset.rate === value));
