@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -408,7 +409,8 @@ def finish_turn(
     }
     fields = ["text", "mode", "abstained", "fallback", "model", "status", "citations", "timings"]
     with transaction.atomic():
-        reply.save(update_fields=fields)
+        # An update, not a save: the member may have deleted the conversation meanwhile.
+        Message.objects.filter(pk=reply.pk).update(**{f: getattr(reply, f) for f in fields})
         top = reply.citations[0] if reply.citations else None
         AskedQuestion.objects.filter(pk=turn.asked.pk).update(
             abstained=abstained,
@@ -564,6 +566,14 @@ def give_feedback(user: User, message_id: int, rating: str, reason: str = "") ->
         message.save(update_fields=["rating", "reason", "rated_at"])
         AskedQuestion.objects.filter(answer=message).update(rating=rating, reason=reason)
     return message
+
+
+def close_stale_answers(older_than_minutes: int = 15) -> int:
+    """Answers left pending by a process that died mid-answer become interrupted."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    return Message.objects.filter(status=AnswerStatus.PENDING, created_at__lt=cutoff).update(
+        status=AnswerStatus.INTERRUPTED
+    )
 
 
 def delete_conversation(user: User, conversation_id: int) -> None:

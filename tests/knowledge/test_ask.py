@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.test import Client
 
 from knowledge.models import AnswerStatus, AskedQuestion, Conversation, Document, Message
@@ -441,3 +441,33 @@ def test_weak_passages_are_not_quoted_when_the_model_fails(alice, law, model):
     assert model.requests  # weak passages were found, and offered to the model
     assert data["abstained"] is True
     assert "12351" in data["answer"]
+
+
+@with_model
+def test_a_conversation_deleted_while_its_answer_streams_ends_cleanly(alice, law, model):
+    turn = asking.open_turn(alice, OVERTIME)
+
+    async def read_all() -> list[str]:
+        names = []
+        async for event in asking.answer(turn):
+            names.append(event.name)
+            if event.name == "citations":
+                await sync_to_async(asking.delete_history)(alice)
+        return names
+
+    assert async_to_sync(read_all)()[-1] == "done"
+    assert not Message.objects.exists()
+
+
+def test_answers_left_pending_by_a_dead_process_become_interrupted(alice, law):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    turn = asking.open_turn(alice, OVERTIME)
+    assert asking.close_stale_answers() == 0
+    Message.objects.filter(pk=turn.reply.pk).update(
+        created_at=timezone.now() - timedelta(minutes=20)
+    )
+    assert asking.close_stale_answers() == 1
+    assert Message.objects.get(pk=turn.reply.pk).status == AnswerStatus.INTERRUPTED
