@@ -197,3 +197,97 @@ class FeedbackView(APIView):
             _owner(request), pk, data.validated_data["rating"], data.validated_data["reason"]
         )
         return Response(MessageSerializer(message).data)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_CITATION = {
+    "type": "object",
+    "properties": {
+        "n": {"type": "integer", "description": "the number the answer cites it by: [n]"},
+        "segment": {"type": "integer"},
+        "document_id": {"type": "integer"},
+        "document": {"type": "string", "description": "the document's title"},
+        "article": {"type": "string", "description": "第十九条, or a section heading"},
+        "context": {"type": "string"},
+        "text": {"type": "string", "description": "the passage as it was quoted"},
+        "url": {"type": "string", "description": "the passage in its document"},
+    },
+    "required": ["n", "segment", "document", "article", "text", "url"],
+}
+_ANSWER = {
+    "type": "object",
+    "properties": {
+        "conversation": {"type": "integer"},
+        "message": {"type": "integer", "description": "the answer's id, for feedback"},
+        "question": {"type": "string"},
+        "answer": {"type": "string"},
+        "abstained": {"type": "boolean"},
+        "mode": {"type": "string", "enum": ["llm", "extractive"]},
+        "fallback": {"type": "boolean", "description": "the model failed; passages quoted"},
+        "withdrawn": {"type": "boolean", "description": "the safety check withdrew it"},
+        "citations": {"type": "array", "items": _ref("AskCitation")},
+        "timings": {
+            "type": "object",
+            "properties": {
+                "retrieval_ms": {"type": "number"},
+                "first_token_ms": {"type": "number", "nullable": True},
+                "total_ms": {"type": "number"},
+            },
+        },
+    },
+    "required": ["conversation", "message", "answer", "abstained", "mode", "citations"],
+}
+_ASK_REQUEST = {
+    "type": "object",
+    "properties": {
+        "question": {"type": "string", "maxLength": 500},
+        "conversation": {"type": "integer", "nullable": True},
+        "stream": {"type": "boolean", "default": False},
+    },
+    "required": ["question"],
+}
+_STREAM = (
+    "With `stream: true`, `text/event-stream`: `event: citations` (data: the passages given "
+    "to the model), `event: delta` (data: {text}) until the answer is complete, then "
+    "`event: done` (data: the same object as without stream) or `event: error` "
+    "(data: {message, code})."
+)
+
+
+def document_ask(result: dict[str, Any], generator: Any, request: Any, public: bool) -> Any:
+    """drf-spectacular post-processing hook: the ask endpoint is not a DRF view, so its
+    OpenAPI description is written out here."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update({"AskRequest": _ASK_REQUEST, "AskAnswer": _ANSWER, "AskCitation": _CITATION})
+    error = {"application/json": {"schema": _ref("Error")}}
+    result.setdefault("paths", {})["/api/v1/ask/"] = {
+        "post": {
+            "operationId": "ask_create",
+            "summary": "Ask a question: a cited answer, whole or streamed",
+            "description": _STREAM,
+            "tags": ["ask"],
+            "security": [{"tokenAuth": []}, {"cookieAuth": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("AskRequest")}},
+            },
+            "responses": {
+                "200": {
+                    "description": "the answer, or its event stream",
+                    "content": {
+                        "application/json": {"schema": _ref("AskAnswer")},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": {"description": "a bad question", "content": error},
+                "401": {"description": "not signed in", "content": error},
+                "403": {"description": "may not use Ask", "content": error},
+                "404": {"description": "no such conversation of yours", "content": error},
+                "429": {"description": "asked too often", "content": error},
+            },
+        }
+    }
+    return result

@@ -215,6 +215,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "knowledge.ask_api.document_ask",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "EnrolmentStatusEnum": "portal.models.EnrolmentStatus",
         "DocumentStatusEnum": "knowledge.models.DocumentStatus",
