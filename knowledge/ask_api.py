@@ -67,8 +67,8 @@ def _error(status_code: int, detail: str, code: str, **headers: str) -> JsonResp
     return response
 
 
-def authorise(request: HttpRequest) -> User:
-    """Who asks (API token or session with its CSRF token), whether they may, and the rate."""
+def _authorise(request: HttpRequest) -> tuple[User, Request]:
+    """Who asks (API token or session with its CSRF token), and whether they may."""
     drf = Request(
         request,
         parsers=[JSONParser()],  # the CSRF check of a session reads the form fields
@@ -90,6 +90,10 @@ def authorise(request: HttpRequest) -> User:
             _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
             "not_permitted",
         )
+    return user, drf
+
+
+def _throttle(drf: Request) -> None:
     throttle = AskThrottle()
     if not throttle.allow_request(drf, None):  # type: ignore[arg-type]  # unused by it
         wait = max(1, round(throttle.wait() or 1))
@@ -99,7 +103,19 @@ def authorise(request: HttpRequest) -> User:
             "throttled",
             Retry_After=str(wait),
         )
-    return user
+
+
+def prepare(request: HttpRequest) -> tuple[asking.Turn, bool]:
+    """Everything before the answer, in the request's thread: who, what, whether, the turn.
+    A refused question does not count against the member's rate."""
+    try:
+        user, drf = _authorise(request)
+        data = _parse(request)
+        asking.check(data["question"])
+        _throttle(drf)
+        return asking.open_turn(user, data["question"], data.get("conversation")), data["stream"]
+    finally:
+        asking.release_connections()
 
 
 def _sse(name: str, data: Any) -> bytes:
@@ -112,7 +128,14 @@ async def _events(turn: asking.Turn) -> AsyncIterator[bytes]:
             yield _sse(event.name, event.data)
     except Exception:
         log.exception("ask: the answer to message %s failed", turn.reply.pk)
-        yield _sse("error", {"message": _("回答出错了，请稍后再试。"), "code": "answer_failed"})
+        yield _sse(
+            "error",
+            {
+                "message": _("回答出错了，请稍后再试。"),
+                "code": "answer_failed",
+                "conversation": turn.conversation.pk,
+            },
+        )
 
 
 def _parse(request: HttpRequest) -> dict[str, Any]:
@@ -133,16 +156,12 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if request.method != "POST":
         return _error(405, _("请用 POST 提问。"), "method_not_allowed", Allow="POST")
     try:
-        user = await sync_to_async(authorise)(request)
-        data = _parse(request)
-        turn = await sync_to_async(asking.open_turn)(
-            user, data["question"], data.get("conversation")
-        )
+        turn, stream = await sync_to_async(prepare)(request)
     except AskRefused as refused:
         return _error(refused.status_code, refused.detail, refused.code, **refused.headers)
     except PortalError as exc:
         return _error(exc.status, exc.message, exc.code)
-    if not data["stream"]:
+    if not stream:
         return JsonResponse(await asking.collect(turn), json_dumps_params={"ensure_ascii": False})
     response = StreamingHttpResponse(_events(turn), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
