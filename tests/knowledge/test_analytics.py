@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -353,3 +354,20 @@ def test_marking_one_question_leaves_the_rest_of_its_topic(
     assert service.mark_handled(eddie, wage_questions[2]) == 0  # already handled
     waiting = service.pending(service.Pending.UNANSWERED)
     assert list(waiting.values_list("text", flat=True)) == [WAGES[1]]
+
+
+# --- The background job ----------------------------------------------------------------------
+
+
+def test_the_refresh_runs_every_night_at_ten_past_three() -> None:
+    from celery.schedules import crontab
+
+    from portal.celery import app
+
+    app.loader.import_default_modules()  # what beat and the worker do when they start
+    entry = settings.CELERY_BEAT_SCHEDULE["refresh-question-analytics"]
+    assert entry["task"] in app.tasks
+    schedule = entry["schedule"]
+    assert isinstance(schedule, crontab)
+    assert "<crontab: 10 3 * * *" in repr(schedule)  # minute 10, hour 3, every day
+    assert str(app.conf.timezone) == "Asia/Shanghai"
