@@ -9,16 +9,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from knowledge.models import (
     AskedQuestion,
     Category,
+    Conversation,
     Document,
     DocumentStatus,
     FaqEntry,
     FaqStatus,
+    Message,
+    MessageRole,
     QuestionTopic,
     QuestionWeek,
     Rating,
@@ -32,6 +38,7 @@ from portal.models import User
 from tests.knowledge import questions
 from tests.knowledge.conftest import make_document
 from tests.knowledge.questions import HARDSHIP, HOLIDAY_WORK, WAGES, add_wage_words
+from tests.waiting import wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=SHANGHAI)  # a Wednesday
@@ -67,6 +74,11 @@ def answer_holiday_question(
         "segment_ids": [article(law, "第三条").pk],
     }
     return service.faq_from_question(editor, asked, **(fields | changes))
+
+
+def logged_in(client: Client, user: User) -> Client:
+    client.force_login(user)
+    return client
 
 
 # --- Topics ----------------------------------------------------------------------------------
@@ -221,7 +233,13 @@ def test_weekly_figures_are_rebuilt_not_added_to(categories: dict[str, Category]
     assert list(QuestionWeek.objects.values_list("questions", flat=True)) == [1]
 
 
-# --- Handling questions --------------------------------------------------------------------------
+# --- The dashboard ---------------------------------------------------------------------------
+
+
+def chart(page: str, testid: str) -> str:
+    """The SVG of one chart on the page."""
+    start = page.index(f'data-testid="{testid}"')
+    return page[start : page.index("</svg>", start)]
 
 
 @pytest.fixture
@@ -235,6 +253,168 @@ def wage_questions(wage_words: None, categories: dict[str, Category]) -> list[As
     ]
     service.refresh_question_analytics()
     return questions
+
+
+@pytest.mark.django_db
+def test_editors_and_admins_see_charts_of_the_period(
+    client: Client, eddie: User, ada: User, wage_questions: list[AskedQuestion]
+) -> None:
+    for user in (eddie, ada):
+        page = logged_in(client, user).get(reverse("knowledge_analytics")).content.decode()
+        assert "<rect" in chart(page, "chart-weeks")
+        assert "<polyline" in chart(page, "chart-abstention")
+        categories = chart(page, "chart-categories")
+        assert "维权服务" in categories and "困难职工帮扶" in categories and "未分类" in categories
+        assert WAGES[0] in chart(page, "chart-topics")
+        assert "<script" not in page.split("<main", 1)[1]  # the charts are plain SVG
+
+
+@pytest.mark.django_db
+def test_the_period_and_category_filters_narrow_the_figures(
+    client: Client,
+    eddie: User,
+    wage_questions: list[AskedQuestion],
+    categories: dict[str, Category],
+) -> None:
+    logged_in(client, eddie)
+    url = reverse("knowledge_analytics")
+
+    last_weeks = client.get(url, {"weeks": 4}).content.decode()
+    hardship_only = client.get(
+        url, {"weeks": 12, "category": categories["hardship-aid"].pk}
+    ).content.decode()
+
+    assert "<dd>4</dd>" in last_weeks  # four questions in the last four weeks
+    assert "<dd>1</dd>" in hardship_only
+    assert HARDSHIP in chart(hardship_only, "chart-topics")
+    assert WAGES[0] not in hardship_only
+    assert 'data-testid="chart-categories"' not in hardship_only
+
+
+@pytest.mark.django_db
+def test_a_bad_filter_value_shows_the_default_period(
+    client: Client, eddie: User, wage_questions: list[AskedQuestion]
+) -> None:
+    response = logged_in(client, eddie).get(reverse("knowledge_analytics"), {"weeks": "999"})
+    assert response.status_code == 200
+    assert response.context["scope"].weeks == 12
+
+
+@pytest.mark.django_db
+def test_unanswered_questions_are_listed_by_topic_newest_first(
+    client: Client, eddie: User, wage_questions: list[AskedQuestion]
+) -> None:
+    response = logged_in(client, eddie).get(reverse("knowledge_analytics"))
+    groups = response.context["groups"]
+    assert len(groups) == 1  # the two unanswered wage questions share their topic
+    assert groups[0].count == 2
+    assert [q.text for q in groups[0].examples] == [WAGES[2], WAGES[1]]
+    assert "未覆盖的问题 2" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_lists_are_paginated(client: Client, eddie: User) -> None:
+    for i in range(25):
+        at = timezone.now() - timedelta(minutes=30 - i)
+        ask(f"第{i}号问题关于食堂{i}号窗口", at=at, abstained=True)
+    logged_in(client, eddie)
+    url = reverse("knowledge_analytics")
+
+    first = client.get(url).context
+    second = client.get(url, {"page": 2}).context
+
+    assert len(first["groups"]) == 20 and len(second["groups"]) == 5
+    assert first["groups"][0].label == "第24号问题关于食堂24号窗口"
+    assert second["groups"][-1].label == "第0号问题关于食堂0号窗口"
+
+
+@pytest.mark.django_db
+def test_the_dashboard_costs_the_same_queries_for_one_group_or_twenty(
+    client: Client, eddie: User, law: Document
+) -> None:
+    logged_in(client, eddie)
+    url = reverse("knowledge_analytics")
+
+    def queries_for_the_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            client.get(url)
+        return len(captured)
+
+    segment = article(law, "第三条")
+    ask("食堂饭菜太难吃", at=timezone.now(), abstained=True, segment=segment)
+    one = queries_for_the_page()
+    for i in range(19):
+        ask(f"第{i}号窗口排队太久", at=timezone.now(), abstained=True, segment=segment)
+    assert queries_for_the_page() == one
+
+
+@pytest.mark.django_db
+def test_disliked_answers_show_the_members_reason_but_not_the_member(
+    client: Client, eddie: User, alice: User, law: Document
+) -> None:
+    conversation = Conversation.objects.create(owner=alice, title="加班")
+    answer = Message.objects.create(
+        conversation=conversation,
+        role=MessageRole.ASSISTANT,
+        text="……",
+        rating=Rating.DOWN,
+        reason="没说清楚周末加班怎么算",
+    )
+    ask(
+        "周末加班工资怎么算",
+        segment=article(law, "第三条"),
+        rating=Rating.DOWN,
+        reason="没说清楚周末加班怎么算",
+        answer=answer,
+        at=timezone.now(),
+    )
+
+    page = logged_in(client, eddie).get(reverse("knowledge_analytics"), {"show": "disliked"})
+    text = page.content.decode()
+
+    assert "没说清楚周末加班怎么算" in text
+    assert "《中华人民共和国测试劳动法》第三条" in text
+    assert "alice" not in text.split("<main", 1)[1]
+    assert reverse("knowledge_segment", args=[article(law, "第三条").pk]) in text  # 编辑文档
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        ("get", "knowledge_analytics"),
+        ("post", "knowledge_analytics_refresh"),
+        ("get", "knowledge_question_faq"),
+        ("post", "knowledge_question_faq"),
+        ("post", "knowledge_question_handled"),
+    ],
+)
+def test_members_and_staff_may_not_see_or_handle_questions(
+    client: Client, alice: User, sam: User, method: str, name: str
+) -> None:
+    asked = ask(HARDSHIP, abstained=True)
+    url = reverse(name, args=[asked.pk]) if "question" in name else reverse(name)
+    for user in (alice, sam):
+        response = getattr(logged_in(client, user), method)(url, {"answer": "x", "cites": "x"})
+        assert response.status_code == 403
+    asked.refresh_from_db()
+    assert asked.handled_at is None and not FaqEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_anonymous_visitors_are_sent_to_log_in(client: Client) -> None:
+    asked = ask(HARDSHIP, abstained=True)
+    for url in (
+        reverse("knowledge_analytics"),
+        reverse("knowledge_question_faq", args=[asked.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    response = client.post(reverse("knowledge_question_handled", args=[asked.pk]))
+    assert response.status_code == 302
+    asked.refresh_from_db()
+    assert asked.handled_at is None
 
 
 @pytest.mark.django_db
@@ -347,6 +527,95 @@ def test_an_faq_rolled_back_with_its_transaction_answers_nothing_afterwards(
 
 
 @pytest.mark.django_db
+def test_new_faq_page_is_prefilled_and_publishes_from_the_list(
+    client: Client, eddie: User, law: Document
+) -> None:
+    holiday = article(law, "第三条")
+    asked = ask(
+        HOLIDAY_WORK,
+        category=law.category,
+        segment=holiday,
+        rating=Rating.DOWN,
+        at=timezone.now(),
+    )
+    logged_in(client, eddie)
+    back = reverse("knowledge_analytics") + "?show=disliked"
+    assert [g.newest for g in client.get(back).context["groups"]] == [asked]
+    url = reverse("knowledge_question_faq", args=[asked.pk]) + "?next=" + back
+
+    form = client.get(url).context["form"]
+    assert form.initial["question"] == HOLIDAY_WORK
+    assert form.initial["cites"] == "《中华人民共和国测试劳动法》第三条"
+    assert form.initial["category"] == law.category_id
+
+    response = client.post(
+        url,
+        {
+            "question": HOLIDAY_WORK,
+            "answer": "法定休假日加班，支付不低于工资百分之三百的工资报酬。",
+            "category": law.category_id,
+            "cites": "《测试劳动法》第三条",
+            "variants": "",
+            "next": back,
+        },
+    )
+
+    assert response.status_code == 302 and response["Location"] == back
+    listing = client.get(back)
+    assert listing.context["groups"] == []
+    assert "已发布常见问题" in listing.content.decode()
+    assert search(HOLIDAY_WORK).passages[0].segment_id == holiday.pk
+
+
+@pytest.mark.django_db
+def test_the_faq_page_offers_the_topics_other_wordings_as_variants(
+    client: Client, eddie: User, wage_questions: list[AskedQuestion]
+) -> None:
+    newest = wage_questions[2]
+    page = logged_in(client, eddie).get(reverse("knowledge_question_faq", args=[newest.pk]))
+    assert page.context["form"].initial["variants"] == WAGES[1]
+
+
+@pytest.mark.django_db
+def test_a_bad_citation_on_the_page_keeps_the_question_waiting(
+    client: Client, eddie: User, law: Document
+) -> None:
+    asked = ask(HOLIDAY_WORK, abstained=True)
+    response = logged_in(client, eddie).post(
+        reverse("knowledge_question_faq", args=[asked.pk]),
+        {
+            "question": HOLIDAY_WORK,
+            "answer": "三倍。",
+            "category": law.category_id,
+            "cites": "《测试劳动法》第九十九条",
+        },
+    )
+    assert response.status_code == 200
+    assert "找不到" in response.content.decode()
+    asked.refresh_from_db()
+    assert asked.handled_at is None and not FaqEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_marking_a_topic_handled_takes_its_questions_off_the_list(
+    client: Client, eddie: User, wage_questions: list[AskedQuestion]
+) -> None:
+    logged_in(client, eddie)
+    newest = wage_questions[2]
+    response = client.post(
+        reverse("knowledge_question_handled", args=[newest.pk]),
+        {"topic": "1", "next": reverse("knowledge_analytics")},
+    )
+    assert response.status_code == 302
+    page = client.get(reverse("knowledge_analytics"))
+    assert page.context["groups"] == []
+    assert "已将 2 条提问标记为已处理" in page.content.decode()
+    # The answered wage question was never on the list and stays as it was.
+    wage_questions[0].refresh_from_db()
+    assert wage_questions[0].handled_at is None
+
+
+@pytest.mark.django_db
 def test_marking_one_question_leaves_the_rest_of_its_topic(
     eddie: User, wage_questions: list[AskedQuestion]
 ) -> None:
@@ -357,6 +626,22 @@ def test_marking_one_question_leaves_the_rest_of_its_topic(
 
 
 # --- The background job ----------------------------------------------------------------------
+
+
+def test_the_refresh_button_has_the_worker_build_the_topics(
+    client: Client, celery_worker: object, eddie: User, wage_words: None
+) -> None:
+    ask(WAGES[0], at=timezone.now())
+    ask(WAGES[1], at=timezone.now())
+    logged_in(client, eddie)
+
+    response = client.post(reverse("knowledge_analytics_refresh"))
+
+    assert response.status_code == 302
+    wait_for(QuestionTopic.objects.exists, what="the worker to group the questions")
+    page = client.get(reverse("knowledge_analytics")).content.decode()
+    assert WAGES[0] in page  # the topic shows among the most asked
+    assert QuestionTopic.objects.get().questions == 2
 
 
 def test_the_refresh_runs_every_night_at_ten_past_three() -> None:
