@@ -47,3 +47,11 @@ def refresh_question_analytics() -> int:
         summary.seconds,
     )
     return summary.topics
+
+
+@shared_task(name="knowledge.tasks.close_stale_answers")
+def close_stale_answers() -> int:
+    """Answers left pending by a web process that died mid-answer become interrupted."""
+    from knowledge.services import asking
+
+    return asking.close_stale_answers()

@@ -252,6 +252,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "knowledge.tasks.refresh_question_analytics",
         "schedule": crontab(hour=3, minute=10),
     },
+    "close-stale-answers": {
+        "task": "knowledge.tasks.close_stale_answers",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 # Internationalisation: Chinese for users, stored in UTC, shown in Asia/Shanghai.

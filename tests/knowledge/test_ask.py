@@ -589,3 +589,12 @@ def test_members_cannot_read_documents_that_are_not_answerable(alice, eddie, cat
         document = make_document(eddie, categories, title=f"状态{state}", status=state)
     assert document.status == (DocumentStatus.PUBLISHED if state == "expired" else state)
     assert client_for(alice).get(f"/ask/documents/{document.pk}/").status_code == 404
+
+
+def test_stale_answers_are_closed_by_a_scheduled_job(settings) -> None:
+    from portal.celery import app
+
+    app.loader.import_default_modules()
+    entry = settings.CELERY_BEAT_SCHEDULE["close-stale-answers"]
+    assert entry["task"] in app.tasks
+    assert "*/15" in repr(entry["schedule"])
