@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup run test lint types pytest services browser bench-beta bench-providers bench-retrieval bench-ask evaluate clean
+.PHONY: setup run test lint types pytest services browser bench-beta bench-providers bench-retrieval bench-analytics bench-ask evaluate clean
 
 setup: $(STAMP) browser
 
@@ -59,6 +59,10 @@ bench-beta: $(STAMP)
 # Our search() beside haystack's in-memory BM25 on PostgreSQL (databases union_bench_<size>).
 bench-retrieval: $(STAMP) services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/retrieval.py --segments 1000,10000,100000
+
+# refresh_question_analytics() on 50,000 generated questions (database union_bench_analytics).
+bench-analytics: $(STAMP) services
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/question_analytics.py $(BENCH_ARGS)
 
 # Retrieval figures of the demo knowledge base: the development questions, then our own sets.
 evaluate: $(STAMP)

@@ -67,8 +67,8 @@ def _error(status_code: int, detail: str, code: str, **headers: str) -> JsonResp
     return response
 
 
-def authorise(request: HttpRequest) -> User:
-    """Who asks (API token or session with its CSRF token), whether they may, and the rate."""
+def _authorise(request: HttpRequest) -> tuple[User, Request]:
+    """Who asks (API token or session with its CSRF token), and whether they may."""
     drf = Request(
         request,
         parsers=[JSONParser()],  # the CSRF check of a session reads the form fields
@@ -90,6 +90,10 @@ def authorise(request: HttpRequest) -> User:
             _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
             "not_permitted",
         )
+    return user, drf
+
+
+def _throttle(drf: Request) -> None:
     throttle = AskThrottle()
     if not throttle.allow_request(drf, None):  # type: ignore[arg-type]  # unused by it
         wait = max(1, round(throttle.wait() or 1))
@@ -99,7 +103,19 @@ def authorise(request: HttpRequest) -> User:
             "throttled",
             Retry_After=str(wait),
         )
-    return user
+
+
+def prepare(request: HttpRequest) -> tuple[asking.Turn, bool]:
+    """Everything before the answer, in the request's thread: who, what, whether, the turn.
+    A refused question does not count against the member's rate."""
+    try:
+        user, drf = _authorise(request)
+        data = _parse(request)
+        asking.check(data["question"])
+        _throttle(drf)
+        return asking.open_turn(user, data["question"], data.get("conversation")), data["stream"]
+    finally:
+        asking.release_connections()
 
 
 def _sse(name: str, data: Any) -> bytes:
@@ -112,7 +128,14 @@ async def _events(turn: asking.Turn) -> AsyncIterator[bytes]:
             yield _sse(event.name, event.data)
     except Exception:
         log.exception("ask: the answer to message %s failed", turn.reply.pk)
-        yield _sse("error", {"message": _("回答出错了，请稍后再试。"), "code": "answer_failed"})
+        yield _sse(
+            "error",
+            {
+                "message": _("回答出错了，请稍后再试。"),
+                "code": "answer_failed",
+                "conversation": turn.conversation.pk,
+            },
+        )
 
 
 def _parse(request: HttpRequest) -> dict[str, Any]:
@@ -133,16 +156,12 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if request.method != "POST":
         return _error(405, _("请用 POST 提问。"), "method_not_allowed", Allow="POST")
     try:
-        user = await sync_to_async(authorise)(request)
-        data = _parse(request)
-        turn = await sync_to_async(asking.open_turn)(
-            user, data["question"], data.get("conversation")
-        )
+        turn, stream = await sync_to_async(prepare)(request)
     except AskRefused as refused:
         return _error(refused.status_code, refused.detail, refused.code, **refused.headers)
     except PortalError as exc:
         return _error(exc.status, exc.message, exc.code)
-    if not data["stream"]:
+    if not stream:
         return JsonResponse(await asking.collect(turn), json_dumps_params={"ensure_ascii": False})
     response = StreamingHttpResponse(_events(turn), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
@@ -197,3 +216,97 @@ class FeedbackView(APIView):
             _owner(request), pk, data.validated_data["rating"], data.validated_data["reason"]
         )
         return Response(MessageSerializer(message).data)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_CITATION = {
+    "type": "object",
+    "properties": {
+        "n": {"type": "integer", "description": "the number the answer cites it by: [n]"},
+        "segment": {"type": "integer"},
+        "document_id": {"type": "integer"},
+        "document": {"type": "string", "description": "the document's title"},
+        "article": {"type": "string", "description": "第十九条, or a section heading"},
+        "context": {"type": "string"},
+        "text": {"type": "string", "description": "the passage as it was quoted"},
+        "url": {"type": "string", "description": "the passage in its document"},
+    },
+    "required": ["n", "segment", "document", "article", "text", "url"],
+}
+_ANSWER = {
+    "type": "object",
+    "properties": {
+        "conversation": {"type": "integer"},
+        "message": {"type": "integer", "description": "the answer's id, for feedback"},
+        "question": {"type": "string"},
+        "answer": {"type": "string"},
+        "abstained": {"type": "boolean"},
+        "mode": {"type": "string", "enum": ["llm", "extractive"]},
+        "fallback": {"type": "boolean", "description": "the model failed; passages quoted"},
+        "withdrawn": {"type": "boolean", "description": "the safety check withdrew it"},
+        "citations": {"type": "array", "items": _ref("AskCitation")},
+        "timings": {
+            "type": "object",
+            "properties": {
+                "retrieval_ms": {"type": "number"},
+                "first_token_ms": {"type": "number", "nullable": True},
+                "total_ms": {"type": "number"},
+            },
+        },
+    },
+    "required": ["conversation", "message", "answer", "abstained", "mode", "citations"],
+}
+_ASK_REQUEST = {
+    "type": "object",
+    "properties": {
+        "question": {"type": "string", "maxLength": 500},
+        "conversation": {"type": "integer", "nullable": True},
+        "stream": {"type": "boolean", "default": False},
+    },
+    "required": ["question"],
+}
+_STREAM = (
+    "With `stream: true`, `text/event-stream`: `event: citations` (data: the passages given "
+    "to the model), `event: delta` (data: {text}) until the answer is complete, then "
+    "`event: done` (data: the same object as without stream) or `event: error` "
+    "(data: {message, code})."
+)
+
+
+def document_ask(result: dict[str, Any], generator: Any, request: Any, public: bool) -> Any:
+    """drf-spectacular post-processing hook: the ask endpoint is not a DRF view, so its
+    OpenAPI description is written out here."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update({"AskRequest": _ASK_REQUEST, "AskAnswer": _ANSWER, "AskCitation": _CITATION})
+    error = {"application/json": {"schema": _ref("Error")}}
+    result.setdefault("paths", {})["/api/v1/ask/"] = {
+        "post": {
+            "operationId": "ask_create",
+            "summary": "Ask a question: a cited answer, whole or streamed",
+            "description": _STREAM,
+            "tags": ["ask"],
+            "security": [{"tokenAuth": []}, {"cookieAuth": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("AskRequest")}},
+            },
+            "responses": {
+                "200": {
+                    "description": "the answer, or its event stream",
+                    "content": {
+                        "application/json": {"schema": _ref("AskAnswer")},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": {"description": "a bad question", "content": error},
+                "401": {"description": "not signed in", "content": error},
+                "403": {"description": "may not use Ask", "content": error},
+                "404": {"description": "no such conversation of yours", "content": error},
+                "429": {"description": "asked too often", "content": error},
+            },
+        }
+    }
+    return result

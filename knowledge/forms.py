@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -109,3 +110,62 @@ class RetrievalTestForm(forms.Form):
         max_length=MAX_QUESTION_CHARS,
         widget=forms.TextInput(attrs={"placeholder": _("例如：公司不给交社保怎么办？")}),
     )
+
+
+class AnalyticsFilterForm(forms.Form):
+    """The dashboard's filters; anything unreadable falls back to the defaults."""
+
+    weeks = forms.TypedChoiceField(
+        label=_("时间"),
+        choices=[(4, _("近4周")), (12, _("近12周")), (26, _("近26周"))],
+        coerce=int,
+        initial=12,
+        required=False,
+        widget=forms.Select(attrs={"aria-label": _("时间")}),
+    )
+    category = forms.TypedChoiceField(
+        label=_("分类"),
+        coerce=int,
+        required=False,
+        widget=forms.Select(attrs={"aria-label": _("分类")}),
+    )
+    show = forms.ChoiceField(
+        label=_("待处理"),
+        choices=[("unanswered", _("未覆盖的问题")), ("disliked", _("差评回答"))],
+        initial="unanswered",
+        required=False,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from knowledge.services.analytics import NO_CATEGORY
+
+        super().__init__(*args, **kwargs)
+        choices: list[tuple[object, object]] = [("", _("全部分类"))]
+        choices += list(Category.objects.values_list("id", "name"))
+        choices.append((NO_CATEGORY, _("未分类")))
+        self.fields["category"].choices = choices  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any]) -> AnalyticsFilterForm:
+        """The form bound to the query's valid values and the defaults for the rest, so that
+        the page shows what it is filtered by."""
+        probe = cls(query)
+        probe.is_valid()
+        values = {name: probe.value(name) for name in probe.fields}
+        return cls({name: "" if v is None else v for name, v in values.items()})
+
+    def value(self, name: str) -> Any:
+        """The field's value when it is valid, else its default (the form is always bound)."""
+        self.is_valid()
+        value = self.cleaned_data.get(name)
+        return self.fields[name].initial if value in (None, "") else value
+
+
+class FaqFromQuestionForm(FaqForm):
+    """The FAQ form opened from a member's question: the entry is published at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["status"]
+        del self.fields["tags"]
+        self.fields["cites"].required = True

@@ -30,3 +30,28 @@ def embed_segments(segment_ids: list[int]) -> int:
     except ai.AIError as exc:  # keyword retrieval still answers; the next change retries
         logger.warning("embedding %d segments failed: %s", len(segment_ids), exc.detail)
         return 0
+
+
+@shared_task(name="knowledge.tasks.refresh_question_analytics")
+def refresh_question_analytics() -> int:
+    """Question topics and weekly figures, rebuilt (daily, and when an editor asks). Safe to
+    run twice: the same questions give the same topics."""
+    from knowledge.services import analytics
+
+    summary = analytics.refresh_question_analytics()
+    logger.info(
+        "question analytics: %d questions in %d topics, %d weekly rows, %.1f s",
+        summary.questions,
+        summary.topics,
+        summary.weeks,
+        summary.seconds,
+    )
+    return summary.topics
+
+
+@shared_task(name="knowledge.tasks.close_stale_answers")
+def close_stale_answers() -> int:
+    """Answers left pending by a web process that died mid-answer become interrupted."""
+    from knowledge.services import asking
+
+    return asking.close_stale_answers()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from knowledge import views
+from knowledge import analytics_views, views
 
 urlpatterns = [
     path("", views.documents, name="knowledge_documents"),
@@ -18,4 +18,16 @@ urlpatterns = [
     path("lexicon/", views.lexicon, name="knowledge_lexicon"),
     path("lexicon/<int:pk>/delete/", views.lexicon_delete, name="knowledge_lexicon_delete"),
     path("test/", views.retrieval_test, name="knowledge_test"),
+    path("analytics/", analytics_views.dashboard, name="knowledge_analytics"),
+    path("analytics/refresh/", analytics_views.refresh, name="knowledge_analytics_refresh"),
+    path(
+        "analytics/questions/<int:pk>/faq/",
+        analytics_views.faq_from_question,
+        name="knowledge_question_faq",
+    ),
+    path(
+        "analytics/questions/<int:pk>/handled/",
+        analytics_views.mark_handled,
+        name="knowledge_question_handled",
+    ),
 ]

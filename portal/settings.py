@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
@@ -215,6 +216,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "knowledge.ask_api.document_ask",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "EnrolmentStatusEnum": "portal.models.EnrolmentStatus",
         "DocumentStatusEnum": "knowledge.models.DocumentStatus",
@@ -239,6 +244,19 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+
+# Periodic jobs, run by `celery -A portal beat` (`manage.py serve` runs it inside its worker).
+# Celery's timezone is Asia/Shanghai (portal/celery.py): the times are local.
+CELERY_BEAT_SCHEDULE = {
+    "refresh-question-analytics": {
+        "task": "knowledge.tasks.refresh_question_analytics",
+        "schedule": crontab(hour=3, minute=10),
+    },
+    "close-stale-answers": {
+        "task": "knowledge.tasks.close_stale_answers",
+        "schedule": crontab(minute="*/15"),
+    },
+}
 
 # Internationalisation: Chinese for users, stored in UTC, shown in Asia/Shanghai.
 LANGUAGE_CODE = "zh-hans"

@@ -26,6 +26,13 @@ from tests.fakes.fixtures import (  # noqa: F401  (fixtures, registered by being
 )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Browser tests last: Playwright's event loop then runs in the main thread until the end,
+    # and no later test could call an async view through Django's test client.
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Password hashing is deliberately slow; the suite creates many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

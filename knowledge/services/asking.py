@@ -13,10 +13,11 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +34,13 @@ from knowledge.models import (
     MessageRole,
     Rating,
 )
-from knowledge.retrieval import Passage, SearchResult, check_question, search
+from knowledge.retrieval import (
+    MAX_QUESTION_CHARS,
+    Passage,
+    SearchResult,
+    check_question,
+    search,
+)
 from portal import ai
 from portal.errors import NotFound, PortalError
 from portal.models import User
@@ -43,6 +50,8 @@ log = logging.getLogger("knowledge.ask")
 PASSAGES = 3  # passages retrieved per question
 EXTRACTS = 2  # passages quoted in an extractive answer
 HISTORY_TURNS = 3  # earlier question/answer pairs the model sees
+CONTEXT_MESSAGES = 20  # how far back a follow-up's topic is looked for
+SAFETY_WINDOW = 200  # characters before a delta that a listed term could span
 HISTORY_ANSWER_CHARS = 300
 MAX_ANSWER_TOKENS = 900
 TEMPERATURE = 0.3
@@ -65,14 +74,25 @@ SYSTEM_PROMPT = (
 )
 
 # Identity-card and mobile numbers are personal data: they never reach the index, the model,
-# the log or the stored conversation.
-_ID_NUMBER = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
-_MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
-# A follow-up that leans on the question before it: "那试用期呢？", "如果是派遣工呢".
-_LEADING = re.compile(r"^(那么?|那如果|还有|另外|如果|要是|假如|假设|换成|对于)")
+# the log or the stored conversation. People write them with spaces or hyphens between the
+# digits, with full-width digits, and mobiles with +86 in front.
+_FULL_WIDTH = {0xFF10 + d: ord("0") + d for d in range(10)} | {
+    0xFF38: ord("X"),
+    0xFF58: ord("x"),
+    0xFF0B: ord("+"),
+    0xFF0D: ord("-"),
+    0x3000: ord(" "),
+}
+_GAP = r"[ \t\-]*"
+_ID_NUMBER = re.compile(rf"(?<![0-9])[1-9](?:{_GAP}[0-9]){{16}}{_GAP}[0-9Xx](?![0-9])")
+_MOBILE = re.compile(rf"(?<![0-9])(?:\+?86{_GAP})?1[3-9](?:{_GAP}[0-9]){{9}}(?![0-9])")
+# A follow-up that leans on the question before it: "那试用期呢？", "还有派遣工呢".
+_LEADING = re.compile(r"^(那么?|那如果|还有|另外)")
 _TRAILING = re.compile(r"(呢|怎么样|怎么办|怎么算|行吗|可以吗)?[？?。.!！]*$")
-_PRONOUN = re.compile(r"(这个|这种|这样|那个|那种|这些|它|上述|刚才|上面)")
-FOLLOW_UP_MAX_CHARS = 16
+# Not 这个/那个: "这个月工资没发" stands on its own.
+_PRONOUN = re.compile(r"(这种|这样|那种|这些|上述|刚才|上面|它)")
+FOLLOW_UP_MAX_CHARS = 12
+MAX_RESOLVED_CHARS = 1000
 _CITE_MARK = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -80,29 +100,50 @@ class AskError(PortalError):
     code = "ask_error"
 
 
+def _digits(text: str) -> str:
+    return re.sub(r"[^0-9Xx]", "", text)
+
+
 def redact(text: str) -> str:
-    """The question with ID-card and mobile numbers masked."""
-    text = _ID_NUMBER.sub(lambda m: f"{m.group()[:4]}{'*' * 10}{m.group()[-4:]}", text)
-    return _MOBILE.sub(lambda m: f"{m.group()[:3]}****{m.group()[-4:]}", text)
+    """The text with ID-card and mobile numbers masked (and full-width digits made plain)."""
+    text = text.translate(_FULL_WIDTH)
+
+    def id_card(match: re.Match[str]) -> str:
+        number = _digits(match.group())
+        return f"{number[:4]}{'*' * 10}{number[-4:]}"
+
+    def mobile(match: re.Match[str]) -> str:
+        number = _digits(match.group())[-11:]
+        return f"{number[:3]}****{number[-4:]}"
+
+    return _MOBILE.sub(mobile, _ID_NUMBER.sub(id_card, text))
+
+
+def clean_question(question: str) -> str:
+    """The member's wording, with personal numbers masked and runs of white space made one."""
+    return re.sub(r"\s+", " ", redact(question or "")).strip()
 
 
 def is_follow_up(question: str) -> bool:
+    """Whether a question leans on the one before: short, and opening with 那/还有, ending in
+    呢, or pointing back with 这个/它."""
     core = _TRAILING.sub("", question.strip())
     if len(core) > FOLLOW_UP_MAX_CHARS:
         return False
     return bool(
         _LEADING.search(core)
-        or question.strip().rstrip("？?").endswith("呢")
+        or question.strip().rstrip("？?。").endswith("呢")
         or _PRONOUN.search(core)
     )
 
 
-def resolve_follow_up(question: str, earlier: list[str]) -> str:
-    """The question to search for: a follow-up joined to the question it follows."""
-    if not earlier or not is_follow_up(question):
+def resolve_follow_up(question: str, topic: str) -> str:
+    """The question to search for: a follow-up joined to the last question that stood alone."""
+    if not topic or not is_follow_up(question):
         return question
     aspect = _TRAILING.sub("", _LEADING.sub("", question.strip())).strip("，,、 ")
-    return f"{aspect}，{earlier[0]}" if aspect else earlier[0]
+    joined = f"{aspect}，{topic}" if aspect else topic
+    return joined[:MAX_RESOLVED_CHARS]
 
 
 # --- access ----------------------------------------------------------------------------------
@@ -152,11 +193,13 @@ class Turn:
     reply: Message
     asked: AskedQuestion
     result: SearchResult
-    citations: list[dict[str, Any]]
     mode: str  # what is planned: "llm", "extractive" or "abstain"
+    citations: list[dict[str, Any]]  # what the answer may cite (the model's passages)
+    quotable: list[dict[str, Any]]  # what an extractive answer quotes ([] when too weak)
     prompt: list[dict[str, str]]
     lead: str  # an editor's FAQ answer to put before quoted passages, when one matches
     unit_name: str
+    checker: ai.TextChecker
     started: float
     retrieval_ms: float
     parts: list[str] = field(default_factory=list)
@@ -176,8 +219,8 @@ def _citation(n: int, passage: Passage) -> dict[str, Any]:
 
 
 def _quoted(text: str) -> str:
-    # Angle brackets would let a document or a question close the tag it sits in.
-    return text.replace("<", "＜").replace(">", "＞")
+    # Brackets and quotes would let a document or a question close the tag it sits in.
+    return text.replace("<", "＜").replace(">", "＞").replace('"', "＂")
 
 
 def build_prompt(
@@ -186,11 +229,11 @@ def build_prompt(
     citations: list[dict[str, Any]],
     history: list[tuple[str, str]],
 ) -> list[dict[str, str]]:
-    """The model's messages: the rules, the earlier turns, then the passages and the question
-    as quoted data."""
+    """The model's messages: the rules, the earlier turns, then the passages and the question,
+    every question and passage as quoted data."""
     messages = [{"role": "system", "content": SYSTEM_PROMPT}]
     for asked, answered in history:
-        messages.append({"role": "user", "content": _quoted(asked)})
+        messages.append({"role": "user", "content": f"<问题>\n{_quoted(asked)}\n</问题>"})
         messages.append({"role": "assistant", "content": answered[:HISTORY_ANSWER_CHARS]})
     sources = "\n".join(
         f'<资料 编号="{c["n"]}" 出处="《{_quoted(c["document"])}》{_quoted(c["article"])}">\n'
@@ -199,7 +242,7 @@ def build_prompt(
     )
     asked = _quoted(question)
     if resolved != question:
-        asked += "\n（结合上文，这个问题是指：" + _quoted(resolved) + "）"
+        asked += "\n（如与上文有关，可理解为：" + _quoted(resolved) + "）"
     messages.append({"role": "user", "content": f"{sources}\n\n<问题>\n{asked}\n</问题>"})
     return messages
 
@@ -234,48 +277,61 @@ def _category_of(citations: list[dict[str, Any]]) -> int | None:
     return counted.most_common(1)[0][0] if counted else None
 
 
-def open_turn(user: User, question: str, conversation_id: int | None = None) -> Turn:
-    """Check the question, search, store it and a pending answer; decide how to answer."""
-    started = time.perf_counter()
-    text = redact((question or "").strip())
+def check(question: str) -> str:
+    """The question as it will be kept, or AskError / QueryError with the reason."""
+    text = clean_question(question)
     check_question(text)  # the member's own wording is kept; search() normalises its copy
-    verdict = ai.check_text(text, where="ask")
-    if verdict.action == "block":
+    if ai.check_text(text, where="ask.prompt").action == "block":
         raise AskError(
             _("这个问题包含不适宜的内容，无法回答。如有需要，请拨打职工服务热线 12351。"),
             code="unsafe_question",
         )
+    return text[:MAX_QUESTION_CHARS]
+
+
+def _context(conversation: Conversation | None) -> tuple[list[tuple[str, str]], str]:
+    """The conversation's last turns for the model, and the last question that stood alone
+    (the topic a follow-up refers to)."""
+    if conversation is None:
+        return [], ""
+    recent = list(conversation.messages.order_by("-id")[:CONTEXT_MESSAGES])
+    recent.reverse()
+    history: list[tuple[str, str]] = []
+    topic = ""
+    asked = ""
+    for message in recent:
+        if message.role == MessageRole.USER:
+            asked = message.text
+            if not message.resolved or message.resolved == message.text:
+                topic = message.text
+        elif asked:
+            history.append((asked, message.text))
+            asked = ""
+    return history[-HISTORY_TURNS:], topic
+
+
+def open_turn(user: User, question: str, conversation_id: int | None = None) -> Turn:
+    """Check the question, search, store it and a pending answer; decide how to answer."""
+    started = time.perf_counter()
+    text = check(question)
     conversation = (
         access_conversation(user, conversation_id) if conversation_id is not None else None
     )
-    history: list[tuple[str, str]] = []
-    earlier: list[str] = []
-    if conversation is not None:
-        recent = list(conversation.messages.order_by("-id")[: HISTORY_TURNS * 2])
-        recent.reverse()
-        pending_question = ""
-        for message in recent:
-            if message.role == MessageRole.USER:
-                pending_question = message.text
-                earlier.insert(0, message.resolved or message.text)
-            elif pending_question:
-                history.append((pending_question, message.text))
-                pending_question = ""
-    resolved = resolve_follow_up(text, earlier)
+    history, topic = _context(conversation)
+    resolved = resolve_follow_up(text, topic)
     result = search(resolved, PASSAGES, user=user)
-    retrieval_ms = result.elapsed_ms
     model = ai.has_models("ask")
     passages = result.passages
+    best = passages[0].score if passages else 0.0
+    quoted = [p for p in passages[:EXTRACTS] if p.score >= best * 0.5]
     if result.abstained and not (model and passages):
         mode, passages = "abstain", []
     elif model:
         mode = "llm"
     else:
-        mode = "extractive"
-        best = passages[0].score if passages else 0.0
-        passages = [p for p in passages[:EXTRACTS] if p.score >= best * 0.5]
+        mode, passages = "extractive", quoted
     citations = [_citation(n, p) for n, p in enumerate(passages, start=1)]
-    lead = _faq_lead(result) if mode == "extractive" else ""
+    quotable = [] if result.abstained else citations[: len(quoted)]
     with transaction.atomic():
         now = timezone.now()
         if conversation is None:
@@ -307,7 +363,6 @@ def open_turn(user: User, question: str, conversation_id: int | None = None) -> 
             mode=reply.mode,
             asked_at=now,
         )
-    prompt = build_prompt(text, resolved, citations, history) if mode == "llm" else []
     return Turn(
         user=user,
         conversation=conversation,
@@ -315,13 +370,15 @@ def open_turn(user: User, question: str, conversation_id: int | None = None) -> 
         reply=reply,
         asked=record,
         result=result,
-        citations=citations,
         mode=mode,
-        prompt=prompt,
-        lead=lead,
+        citations=citations,
+        quotable=quotable,
+        prompt=build_prompt(text, resolved, citations, history) if mode == "llm" else [],
+        lead=_faq_lead(result) if mode == "extractive" else "",
         unit_name=_unit_name(user),
+        checker=ai.text_checker(where="ask.answer"),
         started=started,
-        retrieval_ms=retrieval_ms,
+        retrieval_ms=result.elapsed_ms,
     )
 
 
@@ -338,8 +395,14 @@ def abstain_text(unit_name: str) -> str:
     ) % {"hotline": HOTLINE, "unit": unit}
 
 
+def withdrawn_text() -> str:
+    return _("这个回答未通过内容安全检查，已撤回。如有需要，请拨打职工服务热线 %(hotline)s。") % {
+        "hotline": HOTLINE
+    }
+
+
 def _without_heading(citation: dict[str, Any]) -> str:
-    text, heading = citation["text"], citation["article"]
+    text, heading = str(citation["text"]), str(citation["article"])
     return text[len(heading) :].lstrip() if heading and text.startswith(heading) else text
 
 
@@ -353,7 +416,92 @@ def extractive_text(citations: list[dict[str, Any]], lead: str = "") -> str:
     return f"{head}\n\n{quoted}"
 
 
-def _done(turn: Turn, message: Message) -> dict[str, Any]:
+_MARK_CORE = NO_ANSWER.strip("【】")
+_MARK_NOISE = " \t\r\n【】[]（）()“”\"'「」"
+
+
+def _mark_probe(text: str) -> str:
+    return "".join(ch for ch in text[: len(NO_ANSWER) + 8] if ch not in _MARK_NOISE)
+
+
+def might_decline(text: str) -> bool:
+    """Whether the model's first characters may still turn out to be the no-answer mark."""
+    probe = _mark_probe(text)
+    return _MARK_CORE.startswith(probe) or probe.startswith(_MARK_CORE)
+
+
+def declined(text: str) -> bool:
+    """The model's answer is the no-answer mark (with or without its brackets), or empty."""
+    return _mark_probe(text).startswith(_MARK_CORE) or not text.strip()
+
+
+@dataclass
+class Ending:
+    """How an answer ended, for finish_turn()."""
+
+    mode: str
+    abstained: bool = False
+    fallback: bool = False
+    withdrawn: bool = False
+    model: str = ""
+    status: str = AnswerStatus.DONE
+
+
+def finish_turn(turn: Turn, ending: Ending, *, first_token_ms: float | None) -> Message:
+    """Store the answer as it ended (also when the reader went away half-way)."""
+    reply = turn.reply
+    text = withdrawn_text() if ending.withdrawn else "".join(turn.parts)
+    if ending.abstained or ending.withdrawn:
+        citations: list[dict[str, Any]] = []
+    elif ending.fallback:
+        citations = turn.quotable
+    elif ending.mode == AnswerMode.LLM:
+        # The answer names the passages it rests on; the others were only offered to it.
+        cited = cited_numbers(text)
+        named = [c for c in turn.citations if c["n"] in cited]
+        citations = named or turn.citations
+    else:
+        citations = turn.citations
+    reply.text, reply.mode, reply.model = text, ending.mode, ending.model
+    reply.abstained = ending.abstained or ending.withdrawn
+    reply.fallback, reply.status, reply.citations = ending.fallback, ending.status, citations
+    reply.timings = {
+        "retrieval_ms": round(turn.retrieval_ms, 1),
+        "first_token_ms": round(first_token_ms, 1) if first_token_ms is not None else None,
+        "total_ms": round((time.perf_counter() - turn.started) * 1000, 1),
+    }
+    fields = ["text", "mode", "abstained", "fallback", "model", "status", "citations", "timings"]
+    top = citations[0] if citations else None
+    with transaction.atomic():
+        # An update, not a save: the member may have deleted the conversation meanwhile.
+        Message.objects.filter(pk=reply.pk).update(**{f: getattr(reply, f) for f in fields})
+        AskedQuestion.objects.filter(pk=turn.asked.pk).update(
+            abstained=reply.abstained,
+            mode=ending.mode,
+            category_id=_category_of(citations),
+            document_id=top["document_id"] if top else None,
+            segment_id=top["segment"] if top else None,
+        )
+    return reply
+
+
+def release_connections() -> None:
+    """Hand this thread's database connections back (to the pool) between the phases of an
+    answer, so a streaming answer holds none while the model writes. Not inside a transaction
+    (a test's, or a caller's)."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close()
+
+
+def _finish_and_release(turn: Turn, ending: Ending, first_token_ms: float | None) -> Message:
+    try:
+        return finish_turn(turn, ending, first_token_ms=first_token_ms)
+    finally:
+        release_connections()
+
+
+def _done(turn: Turn, message: Message, withdrawn: bool) -> dict[str, Any]:
     return {
         "conversation": turn.conversation.pk,
         "message": message.pk,
@@ -362,113 +510,65 @@ def _done(turn: Turn, message: Message) -> dict[str, Any]:
         "abstained": message.abstained,
         "mode": message.mode,
         "fallback": message.fallback,
+        # The stored answer differs from what streamed only when the safety check withdrew it.
+        "withdrawn": withdrawn,
         "citations": message.citations,
         "timings": message.timings,
     }
 
 
-def finish_turn(
-    turn: Turn,
-    *,
-    text: str,
-    mode: str,
-    abstained: bool,
-    fallback: bool = False,
-    model: str = "",
-    first_token_ms: float | None,
-    status: str = AnswerStatus.DONE,
-) -> Message:
-    """Store the answer as it ended (also when the reader went away half-way)."""
-    reply = turn.reply
-    total_ms = (time.perf_counter() - turn.started) * 1000
-    reply.text = text
-    reply.mode = mode
-    reply.abstained = abstained
-    reply.fallback = fallback
-    reply.model = model
-    reply.status = status
-    if abstained:
-        reply.citations = []
-    elif mode == AnswerMode.LLM:
-        # The answer names the passages it rests on; the others were only offered to it.
-        cited = cited_numbers(text)
-        if any(c["n"] in cited for c in turn.citations):
-            reply.citations = [c for c in turn.citations if c["n"] in cited]
-    reply.timings = {
-        "retrieval_ms": round(turn.retrieval_ms, 1),
-        "first_token_ms": round(first_token_ms, 1) if first_token_ms is not None else None,
-        "total_ms": round(total_ms, 1),
-    }
-    fields = ["text", "mode", "abstained", "fallback", "model", "status", "citations", "timings"]
-    with transaction.atomic():
-        reply.save(update_fields=fields)
-        top = reply.citations[0] if reply.citations else None
-        AskedQuestion.objects.filter(pk=turn.asked.pk).update(
-            abstained=abstained,
-            mode=mode,
-            category_id=_category_of(reply.citations),
-            document_id=top["document_id"] if top else None,
-            segment_id=top["segment"] if top else None,
-        )
-    return reply
-
-
 async def answer(turn: Turn) -> AsyncIterator[Event]:
-    """The answer's events: citations, deltas, then done. "".join(deltas) is done's answer."""
+    """The answer's events: citations, deltas, then done. "".join(deltas) is done's answer,
+    unless the safety check withdrew it."""
     first_token_ms: float | None = None
-    parts = turn.parts
     finished = False
 
     def emitted(text: str) -> Event:
         nonlocal first_token_ms
         if first_token_ms is None:
             first_token_ms = (time.perf_counter() - turn.started) * 1000
-        parts.append(text)
+        turn.parts.append(text)
         return Event("delta", {"text": text})
 
-    async def finish(**kwargs: Any) -> Event:
+    async def finish(ending: Ending) -> Event:
         nonlocal finished
+        message = await sync_to_async(_finish_and_release)(turn, ending, first_token_ms)
         finished = True
-        message = await sync_to_async(finish_turn)(
-            turn, text="".join(parts), first_token_ms=first_token_ms, **kwargs
-        )
-        return Event("done", _done(turn, message))
+        return Event("done", _done(turn, message, ending.withdrawn))
 
     try:
         if turn.mode == "abstain":
             yield Event("citations", [])
             yield emitted(abstain_text(turn.unit_name))
-            yield await finish(mode=AnswerMode.EXTRACTIVE, abstained=True)
+            yield await finish(Ending(AnswerMode.EXTRACTIVE, abstained=True))
             return
         yield Event("citations", turn.citations)
         if turn.mode == "extractive":
             yield emitted(extractive_text(turn.citations, turn.lead))
-            yield await finish(mode=AnswerMode.EXTRACTIVE, abstained=False)
+            yield await finish(Ending(AnswerMode.EXTRACTIVE))
             return
         async for event in _model_answer(turn, emitted):
             if isinstance(event, Event):
                 yield event
             else:
-                yield await finish(**event)
+                yield await finish(event)
                 return
     finally:
         if not finished:
-            # The reader went away: keep what was said.
-            await sync_to_async(finish_turn)(
-                turn,
-                text="".join(parts),
-                mode=turn.reply.mode,
-                abstained=False,
-                first_token_ms=first_token_ms,
-                status=AnswerStatus.INTERRUPTED,
-            )
+            # The reader went away, or storing the answer failed: keep what was said.
+            ending = Ending(turn.reply.mode, status=AnswerStatus.INTERRUPTED)
+            try:
+                await sync_to_async(_finish_and_release)(turn, ending, first_token_ms)
+            except Exception:
+                log.exception("ask: could not store the interrupted answer %s", turn.reply.pk)
 
 
-async def _model_answer(turn: Turn, emitted: Any) -> AsyncIterator[Event | dict[str, Any]]:
-    """The model's answer as delta events, then the finish_turn() arguments as a dict.
+async def _model_answer(turn: Turn, emitted: Any) -> AsyncIterator[Event | Ending]:
+    """The model's answer as delta events, then how it ended.
 
     The first characters are held back while they could still be the no-answer mark, so a
-    model that finds nothing in the passages never shows the mark to the member."""
+    model that finds nothing in the passages never shows the mark to the member. Each delta is
+    checked against the safety list (with what came before it) before it goes out."""
     stream = ai.astream_chat(
         turn.prompt,
         feature="ask",
@@ -480,38 +580,44 @@ async def _model_answer(turn: Turn, emitted: Any) -> AsyncIterator[Event | dict[
     said = False
     try:
         async for delta in stream:
-            if said:
-                yield emitted(delta)
-                continue
             held += delta
-            probe = held.lstrip()
-            if NO_ANSWER.startswith(probe) or probe.startswith(NO_ANSWER):
+            if not said and might_decline(held):
                 continue
+            if turn.checker.check(held[-(len(delta) + SAFETY_WINDOW) :]).action == "block":
+                # Returning leaves the loop, which closes the model's stream.
+                yield Ending(AnswerMode.LLM, withdrawn=True)
+                return
+            yield emitted(held if not said else delta)
             said = True
-            yield emitted(held)
     except ai.AIError as exc:
         log.warning("ask: answer %s fell back to quoting: %s", turn.reply.pk, exc)
-        text = "".join(turn.parts)
-        if not said and held.lstrip().startswith(NO_ANSWER):
+        if not said and declined(held) and held.strip():
             pass  # the model had already declined; its missing end changes nothing
         else:
-            if text:
-                notice = _("（回答生成中断，以下是知识库中的相关原文。）")
-                yield emitted(f"\n\n{notice}\n\n{extractive_text(turn.citations)}")
-            else:
-                notice = _("（智能回答暂时不可用，以下是知识库中的相关原文。）")
-                yield emitted(f"{notice}\n\n{extractive_text(turn.citations)}")
-            yield {"mode": AnswerMode.EXTRACTIVE, "abstained": False, "fallback": True}
+            notice = (
+                _("（回答生成中断，以下是知识库中的相关原文。）")
+                if said
+                else _("（智能回答暂时不可用，以下是知识库中的相关原文。）")
+            )
+            if not turn.quotable:
+                # The passages were too weak to quote without the model's judgement.
+                cut = "\n\n" + _("（回答生成中断。）") if said else ""
+                yield emitted(cut + abstain_text(turn.unit_name))
+                yield Ending(AnswerMode.EXTRACTIVE, abstained=not said, fallback=True)
+                return
+            gap = "\n\n" if said else ""
+            yield emitted(f"{gap}{notice}\n\n{extractive_text(turn.quotable)}")
+            yield Ending(AnswerMode.EXTRACTIVE, fallback=True)
             return
     model = stream.result.model if stream.result is not None else ""
     if not said:
-        if held.lstrip().startswith(NO_ANSWER) or not held.strip():
+        if declined(held):
             # The model read the passages and found no answer in them.
             yield emitted(abstain_text(turn.unit_name))
-            yield {"mode": AnswerMode.LLM, "abstained": True, "model": model}
+            yield Ending(AnswerMode.LLM, abstained=True, model=model)
             return
         yield emitted(held)
-    yield {"mode": AnswerMode.LLM, "abstained": False, "model": model}
+    yield Ending(AnswerMode.LLM, model=model)
 
 
 async def collect(turn: Turn) -> dict[str, Any]:
@@ -552,6 +658,14 @@ def give_feedback(user: User, message_id: int, rating: str, reason: str = "") ->
         message.save(update_fields=["rating", "reason", "rated_at"])
         AskedQuestion.objects.filter(answer=message).update(rating=rating, reason=reason)
     return message
+
+
+def close_stale_answers(older_than_minutes: int = 15) -> int:
+    """Answers left pending by a process that died mid-answer become interrupted."""
+    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
+    return Message.objects.filter(status=AnswerStatus.PENDING, created_at__lt=cutoff).update(
+        status=AnswerStatus.INTERRUPTED
+    )
 
 
 def delete_conversation(user: User, conversation_id: int) -> None:

@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from portal.ai.errors import AIError, NoModelConfigured
     from portal.ai.images import ImageResult, generate_image
     from portal.ai.routing import ahas_models, has_models
-    from portal.ai.safety import Match, SafetyVerdict, acheck_text, check_text
+    from portal.ai.safety import (
+        Match,
+        SafetyVerdict,
+        TextChecker,
+        acheck_text,
+        check_text,
+        text_checker,
+    )
 
 # Loaded on first use: this package also holds the app's models, which Django imports while
 # the app registry is still filling.
@@ -45,6 +52,8 @@ _EXPORTS = {
     "SafetyVerdict": "portal.ai.safety",
     "acheck_text": "portal.ai.safety",
     "check_text": "portal.ai.safety",
+    "TextChecker": "portal.ai.safety",
+    "text_checker": "portal.ai.safety",
 }
 __all__ = [
     "AIError",
@@ -55,6 +64,7 @@ __all__ = [
     "Match",
     "NoModelConfigured",
     "SafetyVerdict",
+    "TextChecker",
     "TokenUsage",
     "achat",
     "acheck_text",
@@ -67,6 +77,7 @@ __all__ = [
     "generate_image",
     "has_models",
     "stream_chat",
+    "text_checker",
 ]
 
 

@@ -87,10 +87,7 @@ def list_changed() -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
-def check_text(text: str, *, where: str) -> SafetyVerdict:
-    """Check a user's prompt or a model's answer against the list. `where` names the place
-    (for example "ask.prompt", "ask.answer", "imaging.prompt") in the log."""
-    automaton = _automaton(current_version())
+def _verdict(automaton: Any, text: str, where: str) -> SafetyVerdict:
     matches: dict[str, Match] = {}
     if len(automaton) and text:
         for _end, match in automaton.iter(normalise(text)):
@@ -111,6 +108,28 @@ def check_text(text: str, *, where: str) -> SafetyVerdict:
             ",".join(sorted({m.category for m in found})),
         )
     return SafetyVerdict(action=action, matches=found, where=where)
+
+
+def check_text(text: str, *, where: str) -> SafetyVerdict:
+    """Check a user's prompt or a model's answer against the list. `where` names the place
+    (for example "ask.prompt", "ask.answer", "imaging.prompt") in the log."""
+    return _verdict(_automaton(current_version()), text, where)
+
+
+@dataclass(frozen=True)
+class TextChecker:
+    """The list as it stood when asked for: checks text as it grows (a streamed answer, before
+    each delta goes out) with no I/O, so it may run on the event loop."""
+
+    automaton: Any
+    where: str
+
+    def check(self, text: str) -> SafetyVerdict:
+        return _verdict(self.automaton, text, self.where)
+
+
+def text_checker(*, where: str) -> TextChecker:
+    return TextChecker(_automaton(current_version()), where)
 
 
 async def acheck_text(text: str, *, where: str) -> SafetyVerdict:

@@ -58,7 +58,12 @@
     const box = document.getElementById("feedback-template").content.firstElementChild.cloneNode(true);
     const thanks = box.querySelector("[data-thanks]");
     const reasonForm = box.querySelector("[data-reason-form]");
-    const send = async (value, reason) => {
+    // One rating at a time, in order: a reason sent after the thumb must land after it.
+    let queue = Promise.resolve();
+    const send = (value, reason) => {
+      queue = queue.then(() => post(value, reason)).catch(() => {});
+    };
+    const post = async (value, reason) => {
       const url = form.dataset.feedback.replace("/0/", `/${message}/`);
       const response = await fetch(url, {
         method: "POST",
@@ -69,6 +74,8 @@
       if (!response.ok) {
         const data = await response.json().catch(() => ({}));
         thanks.textContent = data.detail || words.failed;
+      } else {
+        thanks.textContent = reason ? words.noted : words.thanks;
       }
       thanks.hidden = false;
       box.querySelectorAll("[data-rate]").forEach((b) => b.classList.toggle("chosen", b.dataset.rate === value));
@@ -145,6 +152,7 @@
     sendButton.disabled = true;
     let shown = "";
     let citations = [];
+    let finished = false;
     try {
       const response = await fetch(form.dataset.api, {
         method: "POST",
@@ -164,32 +172,47 @@
           renderText(text, shown, "new", citations.length);
         } else if (event.name === "done") {
           const done = event.data;
+          finished = true;
           answer.dataset.message = String(done.message);
           answer.classList.toggle("abstained", done.abstained);
           renderText(text, done.answer, done.message, done.citations.length);
           renderCitations(answer, done.citations, done.message, done.mode === "extractive");
           meta.textContent = done.mode === "extractive" ? words.extractive : words.ai;
           addFeedback(answer, done.message, "");
-          if (String(done.conversation) !== form.dataset.conversation) {
-            form.dataset.conversation = String(done.conversation);
-            history.replaceState(null, "", form.dataset.conversationUrl.replace("/0/", `/${done.conversation}/`));
-            const list = document.querySelector("[data-conversations]");
-            list.querySelector("[data-empty]")?.remove();
-            const item = el("li", { class: "current" });
-            item.append(el("a", { href: form.dataset.conversationUrl.replace("/0/", `/${done.conversation}/`) }, question.slice(0, 40)));
-            list.prepend(item);
-          }
+          remember(done.conversation, question);
         } else if (event.name === "error") {
+          if (event.data.conversation) remember(event.data.conversation, question);
           throw new Error(event.data.message);
         }
       }
+      if (!finished) throw new Error(words.failed);  // the connection ended half-way
     } catch (err) {
       answer.classList.add("failed");
-      text.textContent = err.message || words.failed;
+      // What had been said stays on screen; the reason follows it.
+      const reason = err.message || words.failed;
+      if (shown) {
+        renderText(text, shown, "new", citations.length);
+        text.append(document.createElement("br"), el("strong", {}, reason));
+      } else {
+        text.textContent = reason;
+      }
     } finally {
       answer.classList.remove("streaming");
       sendButton.disabled = false;
     }
+  };
+
+  // The conversation a first answer opened: the next question continues it.
+  const remember = (conversation, question) => {
+    if (String(conversation) === form.dataset.conversation) return;
+    form.dataset.conversation = String(conversation);
+    const url = form.dataset.conversationUrl.replace("/0/", `/${conversation}/`);
+    history.replaceState(null, "", url);
+    const list = document.querySelector("[data-conversations]");
+    list.querySelector("[data-empty]")?.remove();
+    const item = el("li", { class: "current" });
+    item.append(el("a", { href: url }, question.slice(0, 40)));
+    list.prepend(item);
   };
 
   form.addEventListener("submit", (event) => {
@@ -206,7 +229,9 @@
     }
   });
   document.querySelectorAll("[data-example]").forEach((chip) => {
-    chip.addEventListener("click", () => ask(chip.textContent.trim()));
+    chip.addEventListener("click", () => {
+      if (!sendButton.disabled) ask(chip.textContent.trim());
+    });
   });
 })();
 

@@ -11,6 +11,16 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // A back link goes back when there is a page to go back to (a citation opened from a chat).
+  document.querySelectorAll("a[data-back]").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      if (document.referrer && new URL(document.referrer).origin === location.origin) {
+        event.preventDefault();
+        history.back();
+      }
+    });
+  });
+
   // <section data-poll="URL" data-poll-while="queued running">: refresh [data-field] children
   // from the JSON at URL until the job's status leaves the listed states.
   document.querySelectorAll("[data-poll]").forEach((box) => {

@@ -89,7 +89,7 @@ def test_member_sees_the_answer_stream_in_with_citations_and_rates_it(
     answer.get_by_role("button", name="没帮助").click()
     answer.get_by_label("理由").fill("没有说可以去哪里投诉")
     answer.get_by_role("button", name="提交").click()
-    expect(answer.get_by_text("感谢您的反馈！")).to_be_visible()
+    expect(answer.get_by_text("已收到您的意见，谢谢！")).to_be_visible()
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
     phone.screenshot(path=str(screenshot_dir / "ask-390.png"), full_page=True)

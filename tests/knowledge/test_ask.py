@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.test import Client
 
 from knowledge.models import AnswerStatus, AskedQuestion, Conversation, Document, Message
@@ -223,17 +223,22 @@ def test_a_follow_up_is_resolved_against_the_conversation(alice, law, model):
     assert question.resolved.startswith("延长工作时间")
     assert "社会保险费" in question.resolved
     messages = model.requests[-1].json()["messages"]
-    assert messages[1]["content"] == "用人单位未按时足额缴纳社会保险费怎么办？"  # the earlier turn
+    # The earlier turn, its question quoted like the current one.
+    assert messages[1]["content"] == "<问题>\n用人单位未按时足额缴纳社会保险费怎么办？\n</问题>"
     assert messages[2]["role"] == "assistant"
-    assert "结合上文" in messages[-1]["content"]
+    assert "如与上文有关" in messages[-1]["content"]
 
 
 def test_a_question_that_stands_alone_is_not_joined_to_the_one_before():
-    earlier = ["用人单位未按时足额缴纳社会保险费怎么办？"]
-    assert asking.resolve_follow_up("法定休假日安排工作工资怎么算？", earlier) == (
-        "法定休假日安排工作工资怎么算？"
-    )
-    assert asking.resolve_follow_up("那试用期呢？", earlier) == f"试用期，{earlier[0]}"
+    topic = "用人单位未按时足额缴纳社会保险费怎么办？"
+    for standalone in (
+        "法定休假日安排工作工资怎么算？",
+        "如果被辞退怎么办？",
+        "这个月工资没发怎么办",
+    ):
+        assert asking.resolve_follow_up(standalone, topic) == standalone
+    assert asking.resolve_follow_up("那试用期呢？", topic) == f"试用期，{topic}"
+    assert asking.resolve_follow_up("还有派遣工呢", topic) == f"派遣工，{topic}"
 
 
 def test_another_members_conversation_is_not_found_and_not_touched(alice, bob, law):
@@ -411,3 +416,185 @@ def test_an_answer_left_half_way_is_kept_as_interrupted(alice, law, model):
     reply = Message.objects.get(pk=turn.reply.pk)
     assert reply.status == AnswerStatus.INTERRUPTED
     assert reply.text.startswith("每")
+
+
+def test_a_question_on_the_blocked_list_is_refused_and_not_stored(alice, law):
+    response = post(client_for(alice), question="哪里能买到冰毒")
+    assert response.status_code == 400
+    assert response.json()["code"] == "unsafe_question"
+    assert "12351" in response.json()["detail"]
+    assert not AskedQuestion.objects.exists()
+
+
+@with_model
+def test_a_generated_answer_that_fails_the_safety_check_stops_before_the_word_goes_out(
+    alice, law, model
+):
+    from portal.ai import services as ai_services
+
+    ai_services.save_term("冰毒", category="毒品", action="block")  # a flushed database
+    model.reply = "延长工作时间每月不得超过三十六小时[1]，顺便告诉你哪里能买到冰毒，还有别的。"
+    events = sse(post(client_for(alice), question=OVERTIME, stream=True))
+    streamed = "".join(d["text"] for name, d in events if name == "delta")
+    done = events[-1][1]
+    assert streamed.startswith("延长工作时间") and "冰毒" not in streamed
+    assert done["withdrawn"] is True
+    assert "安全检查" in done["answer"] and "冰毒" not in done["answer"]
+    assert done["citations"] == []
+    assert "冰毒" not in Message.objects.get(pk=done["message"]).text
+
+
+@with_model
+def test_weak_passages_are_not_quoted_when_the_model_fails(alice, law, model):
+    model.then(Behaviour(status=503), Behaviour(status=503))
+    data = post(client_for(alice), question="工会会员卡可以在哪些商户打折？").json()
+    assert model.requests  # weak passages were found, and offered to the model
+    assert data["abstained"] is True
+    assert "12351" in data["answer"]
+
+
+@with_model
+def test_a_conversation_deleted_while_its_answer_streams_ends_cleanly(alice, law, model):
+    turn = asking.open_turn(alice, OVERTIME)
+
+    async def read_all() -> list[str]:
+        names = []
+        async for event in asking.answer(turn):
+            names.append(event.name)
+            if event.name == "citations":
+                await sync_to_async(asking.delete_history)(alice)
+        return names
+
+    assert async_to_sync(read_all)()[-1] == "done"
+    assert not Message.objects.exists()
+
+
+def test_answers_left_pending_by_a_dead_process_become_interrupted(alice, law):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    turn = asking.open_turn(alice, OVERTIME)
+    assert asking.close_stale_answers() == 0
+    Message.objects.filter(pk=turn.reply.pk).update(
+        created_at=timezone.now() - timedelta(minutes=20)
+    )
+    assert asking.close_stale_answers() == 1
+    assert Message.objects.get(pk=turn.reply.pk).status == AnswerStatus.INTERRUPTED
+
+
+@with_model
+def test_weak_passages_are_not_quoted_when_the_stream_is_cut(alice, law, model):
+    model.then(Behaviour(truncate_after=4))
+    data = post(client_for(alice), question="工会会员卡可以在哪些商户打折？").json()
+    assert data["fallback"] is True
+    assert "中断" in data["answer"] and "12351" in data["answer"]
+    assert "三十六小时" not in data["answer"]
+    assert data["citations"] == []
+
+
+@with_model
+@pytest.mark.parametrize("reply", ["资料未涉及这个问题。", " 【资料未涉及】", "[资料未涉及]"])
+def test_the_no_answer_mark_is_understood_with_or_without_its_brackets(alice, law, model, reply):
+    model.reply = reply
+    data = post(client_for(alice), question=OVERTIME).json()
+    assert data["abstained"] is True
+    assert "资料未涉及" not in data["answer"]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "13812345678",
+        "+8613812345678",
+        "138-1234-5678",
+        "138 1234 5678",
+        "１３８１２３４５６７８",
+    ],
+)
+def test_mobile_numbers_are_masked_however_they_are_written(alice, law, written):
+    done = post(
+        client_for(alice), question=f"我的电话{written}，延长工作时间每月最多多少小时"
+    ).json()
+    stored = Message.objects.get(conversation_id=done["conversation"], role="user").text
+    assert "12345678" not in stored.replace(" ", "").replace("-", "")
+    assert "138****5678" in stored
+    assert "12345678" not in AskedQuestion.objects.get().text.replace(" ", "").replace("-", "")
+
+
+def test_id_numbers_written_full_width_or_spaced_are_masked():
+    from tests.people import id_number
+
+    number = id_number(77)
+    full_width = number.translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
+    spaced = f"{number[:6]} {number[6:14]} {number[14:]}"
+    for written in (full_width, spaced, number.lower()):
+        masked = asking.redact(f"身份证{written}怎么办")
+        assert number[6:14] not in masked.replace(" ", "")
+        assert f"{number[:4]}**********" in masked
+
+
+def test_a_question_padded_with_spaces_is_stored_whole_and_short(alice, law):
+    padded = "延长工作时间" + " " * 700 + "每月不得超过多少小时？"
+    done = post(client_for(alice), question=padded).json()
+    assert AskedQuestion.objects.get(answer_id=done["message"]).text == (
+        "延长工作时间 每月不得超过多少小时？"
+    )
+
+
+def test_refused_questions_do_not_count_against_the_rate(alice, law, settings):
+    settings.ASK_RATE = "2/min"
+    client = client_for(alice)
+    assert post(client, question="").status_code == 400
+    assert post(client, question="？？").status_code == 400
+    assert post(client, question=OVERTIME).status_code == 200
+    assert post(client, question=OVERTIME).status_code == 200
+    assert post(client, question=OVERTIME).status_code == 429
+
+
+def test_a_follow_up_of_a_follow_up_keeps_the_topic_it_started_from(alice, law):
+    client = client_for(alice)
+    first = post(client, question="用人单位未按时足额缴纳社会保险费怎么办？").json()["conversation"]
+    post(client, question="那延长工作时间呢？", conversation=first)
+    post(client, question="还有法定休假日呢？", conversation=first)
+    last = Message.objects.filter(conversation_id=first, role="user").last()
+    assert last is not None
+    assert last.resolved == "法定休假日，用人单位未按时足额缴纳社会保险费怎么办？"
+
+
+def test_a_session_with_its_csrf_token_may_ask(alice, law):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    page = client.get("/ask/")
+    token = page.context["csrf_token"]
+    response = client.post(
+        "/api/v1/ask/",
+        json.dumps({"question": OVERTIME}),
+        content_type="application/json",
+        headers={"X-CSRFToken": str(token)},
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("state", ["review", "archived", "expired"])
+def test_members_cannot_read_documents_that_are_not_answerable(alice, eddie, categories, state):
+    from datetime import date
+
+    from knowledge.models import DocumentStatus
+    from tests.knowledge.conftest import make_document
+
+    if state == "expired":
+        document = make_document(eddie, categories, title="已失效", expires_on=date(2020, 1, 1))
+    else:
+        document = make_document(eddie, categories, title=f"状态{state}", status=state)
+    assert document.status == (DocumentStatus.PUBLISHED if state == "expired" else state)
+    assert client_for(alice).get(f"/ask/documents/{document.pk}/").status_code == 404
+
+
+def test_stale_answers_are_closed_by_a_scheduled_job(settings) -> None:
+    from portal.celery import app
+
+    app.loader.import_default_modules()
+    entry = settings.CELERY_BEAT_SCHEDULE["close-stale-answers"]
+    assert entry["task"] in app.tasks
+    assert "*/15" in repr(entry["schedule"])

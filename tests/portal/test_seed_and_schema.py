@@ -59,6 +59,23 @@ def test_the_schema_describes_the_beta_and_token_endpoints(client: Client) -> No
 
 
 @pytest.mark.django_db
+def test_the_schema_describes_asking_although_it_is_not_a_drf_view(client: Client) -> None:
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    ask = schema["paths"]["/api/v1/ask/"]["post"]
+    assert "text/event-stream" in ask["responses"]["200"]["content"]
+    assert set(schema["components"]["schemas"]["AskAnswer"]["properties"]) >= {
+        "answer",
+        "citations",
+        "timings",
+        "mode",
+    }
+    schemes = set(schema["components"]["securitySchemes"])
+    assert {name for option in ask["security"] for name in option} <= schemes
+    assert "/api/v1/conversations/{id}/" in schema["paths"]
+    assert "/api/v1/messages/{id}/feedback/" in schema["paths"]
+
+
+@pytest.mark.django_db
 def test_the_docs_page_loads_its_files_from_the_portal_itself(client: Client) -> None:
     page = client.get("/api/v1/docs/").content.decode()
     assert "swagger" in page.lower()

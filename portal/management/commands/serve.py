@@ -1,4 +1,5 @@
-"""`serve`: the web server (ASGI, uvicorn) and a Celery worker together; Ctrl-C stops both."""
+"""`serve`: the web server (ASGI, uvicorn) and a Celery worker with the periodic-job scheduler
+(beat) together; Ctrl-C stops both."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Run the web server and a Celery worker until interrupted."
+    help = "Run the web server and a Celery worker (with beat) until interrupted."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -29,6 +31,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         worker = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
         worker += ["--queues", "default,llm,images", "--concurrency", "2"]
+        # One process runs beat here (CELERY_BEAT_SCHEDULE); it remembers the last runs in var/.
+        worker += ["--beat", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")]
         if str(settings.CELERY_BROKER_URL).startswith("filesystem"):
             worker += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
         web = [sys.executable, "-m", "uvicorn", "portal.asgi:application"]
