@@ -62,8 +62,24 @@ class Concept:
     known: bool = False  # whether the index has the word itself
 
 
+class ByReference:
+    """Pipeline.run deep-copies every input and output, to shield callers from components
+    that change what they are given; it walks dictionaries item by item. Our components pass
+    their results on and never change their inputs, and the copying cost a third of a search
+    (bench/ask_load.py), so our data travels by reference."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self
+
+
 @dataclass
-class Analysis:
+class Candidates(ByReference):
+    scores: dict[int, float]  # segment → BM25
+    matched: dict[int, set[str]]  # segment → the question's terms it contains
+
+
+@dataclass
+class Analysis(ByReference):
     question: str
     tokens: list[str]
     weights: dict[str, float]  # index term → query weight
@@ -195,9 +211,7 @@ class KeywordRetriever:
     """BM25 over the postings: the database sums each candidate's score from the posting lists
     of the question's terms and returns the best candidates."""
 
-    @component.output_types(
-        analysis=Analysis, candidates=dict[int, float], matched=dict[int, set[str]]
-    )
+    @component.output_types(analysis=Analysis, candidates=Candidates)
     def run(self, analysis: Analysis, top_k: int = CANDIDATES) -> dict[str, Any]:
         stats = IndexStats.objects.filter(pk=1).first()
         n = stats.segments if stats else 0
@@ -216,7 +230,7 @@ class KeywordRetriever:
             concept.known = concept.word in terms
             concept.idf = _idf(dfs[terms[concept.word]], n) if concept.known else missing_idf
         if not terms or not n:
-            return {"analysis": analysis, "candidates": {}, "matched": {}}
+            return {"analysis": analysis, "candidates": Candidates({}, {})}
         avgdl = stats.terms / n if stats and n else 1.0
         weight = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
         # The rarest terms, while their posting lists stay within a budget, pick the candidates
@@ -259,7 +273,7 @@ class KeywordRetriever:
             norm = K1 * (1 - B + B * length / avgdl)
             scores[seg_id] += full[term_id] * tf * (K1 + 1) / (tf + norm)
             matched[seg_id].add(text_of[term_id])
-        return {"analysis": analysis, "candidates": scores, "matched": dict(matched)}
+        return {"analysis": analysis, "candidates": Candidates(scores, dict(matched))}
 
 
 @component
@@ -291,16 +305,16 @@ class CandidateRanker:
     def run(
         self,
         analysis: Analysis,
-        candidates: dict[int, float],
-        matched: dict[int, set[str]],
+        candidates: Candidates,
         faq_hits: list[faqmatch.FaqHit],
         nearest: dict[int, float],
         top_k: int = 3,
     ) -> dict[str, Any]:
         today = timezone.localdate()
+        scores, matched = candidates.scores, candidates.matched
         # Fusion: BM25 relative to the best candidate, plus the FAQ similarity of an entry that
         # cites the segment first.
-        top_score = max(candidates.values(), default=0.0) or 1.0
+        top_score = max(scores.values(), default=0.0) or 1.0
         faq_bonus: dict[int, float] = {}
         for hit in faq_hits:
             if hit.segment_id is not None and hit.similarity >= FAQ_MIN_SIMILARITY:
@@ -309,10 +323,10 @@ class CandidateRanker:
         # nearest list counts relative to itself, from its best (full weight) to its last (none).
         near = _relative(nearest)
         fused = {
-            seg_id: candidates.get(seg_id, 0.0) / top_score
+            seg_id: scores.get(seg_id, 0.0) / top_score
             + FAQ_WEIGHT * faq_bonus.get(seg_id, 0.0)
             + EMBEDDING_WEIGHT * near.get(seg_id, 0.0)
-            for seg_id in {*candidates, *faq_bonus, *nearest}
+            for seg_id in {*scores, *faq_bonus, *nearest}
         }
         rows = list(
             Segment.objects.filter(
@@ -432,7 +446,6 @@ def _pipeline() -> Pipeline:
     pipe.connect("keywords.analysis", "embedding.analysis")
     pipe.connect("embedding.nearest", "ranker.nearest")
     pipe.connect("keywords.candidates", "ranker.candidates")
-    pipe.connect("keywords.matched", "ranker.matched")
     return pipe
 
 

@@ -126,6 +126,10 @@ class FakeOpenAI(FakeServer):
         parts = [{"reasoning_content": c, "content": None} for c in self.reasoning]
         parts += [{"content": t} for t in tokens]
         await send({"role": "assistant", "content": ""})
+        # Token i goes out at start + (i + 1) x pause: sleeping a pause after each send would
+        # add every sleep's overshoot to the answer (a benchmark would count it as ours).
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         for sent, delta in enumerate(parts):
             if behaviour.truncate_after is not None and sent >= behaviour.truncate_after:
                 # Cut the connection mid-answer, without the end of the chunked body.
@@ -133,7 +137,7 @@ class FakeOpenAI(FakeServer):
                 request.transport.close()
                 return response
             if pause:
-                await asyncio.sleep(pause)
+                await asyncio.sleep(max(0.0, start + (sent + 1) * pause - loop.time()))
             await send(delta)
         await send({}, "stop")
         if (body.get("stream_options") or {}).get("include_usage"):
