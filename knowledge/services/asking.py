@@ -21,6 +21,7 @@ from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from knowledge.models import (
@@ -214,7 +215,10 @@ def _citation(n: int, passage: Passage) -> dict[str, Any]:
         "article": passage.heading,
         "context": passage.context,
         "text": passage.text,
-        "url": reverse("ask_document", args=[passage.document_id]) + f"#seg-{passage.segment_id}",
+        # The article names the passage too: a document split again gives its segments new ids.
+        "url": reverse("ask_document", args=[passage.document_id])
+        + (f"?{urlencode({'article': passage.heading})}" if passage.heading else "")
+        + f"#seg-{passage.segment_id}",
     }
 
 

@@ -21,6 +21,16 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 
+  // A cited passage whose segment was re-split since: find it by its article instead.
+  if (location.hash.startsWith("#seg-") && !document.getElementById(location.hash.slice(1))) {
+    const article = new URLSearchParams(location.search).get("article");
+    const found = article && [...document.querySelectorAll("[data-heading]")].find((el) => el.dataset.heading === article);
+    if (found) {
+      found.classList.add("target");
+      found.scrollIntoView();
+    }
+  }
+
   // <section data-poll="URL" data-poll-while="queued running">: refresh [data-field] children
   // from the JSON at URL until the job's status leaves the listed states.
   document.querySelectorAll("[data-poll]").forEach((box) => {

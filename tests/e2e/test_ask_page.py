@@ -101,3 +101,8 @@ def test_member_sees_the_answer_stream_in_with_citations_and_rates_it(
     # The citation opens the passage in its document.
     citation.get_by_role("link").click()
     expect(phone.locator(".source-passage:target")).to_contain_text("不得克扣或者无故拖欠")
+
+    # An old citation whose segment was split again since still finds its article.
+    document = phone.url.split("?")[0]
+    phone.goto(f"{document}?article=第三条#seg-999999")
+    expect(phone.locator(".source-passage.target")).to_contain_text("缴纳社会保险费")

@@ -68,7 +68,9 @@ def test_without_a_model_the_answer_quotes_the_article_with_its_source(alice, la
     assert first["document"] == law.title
     assert "三十六小时" in first["text"]
     assert "第二条" in data["answer"] and "三十六小时" in data["answer"]
-    assert first["url"] == f"/ask/documents/{law.pk}/#seg-{first['segment']}"
+    assert first["url"] == (
+        f"/ask/documents/{law.pk}/?article=%E7%AC%AC%E4%BA%8C%E6%9D%A1#seg-{first['segment']}"
+    )
     assert set(data["timings"]) == {"retrieval_ms", "first_token_ms", "total_ms"}
 
 
