@@ -111,8 +111,12 @@ def refresh(request: HttpRequest) -> HttpResponse:
 def mark_handled(request: HttpRequest, pk: int) -> HttpResponse:
     editor = _handler(request)
     asked = get_object_or_404(AskedQuestion, pk=pk)
-    count = analytics.mark_handled(editor, asked, whole_topic=bool(request.POST.get("topic")))
-    messages.success(request, _("已将 %(n)d 条提问标记为已处理。") % {"n": count})
+    try:
+        count = analytics.mark_handled(editor, asked, whole_topic=bool(request.POST.get("topic")))
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已将 %(n)d 条提问标记为已处理。") % {"n": count})
     return redirect(_back(request))
 
 

@@ -9,6 +9,7 @@ describes the clustering.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import ahocorasick
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.expressions import Window
@@ -51,7 +53,12 @@ from portal.errors import NotPermitted
 from portal.models import User
 from portal.permissions import Perm
 
-WINDOW_DAYS = 180
+log = logging.getLogger("knowledge.analytics")
+
+# Longer than the dashboard's longest period (26 weeks) with its partial first week.
+WINDOW_DAYS = 190
+REFRESH_QUEUED_KEY = "knowledge:analytics:refresh-queued"
+REFRESH_DEBOUNCE_SECONDS = 60
 # A question joins the topic whose centre is at least this close (idf-weighted cosine).
 SIMILARITY = 0.3
 # Character pairs only back up the words (they match where segmentation differs).
@@ -258,7 +265,11 @@ def refresh_question_analytics(now: datetime | None = None) -> RefreshSummary:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
+                # A refresh already running will have the same result: this one need not wait.
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
+                if not cursor.fetchone()[0]:
+                    log.info("question analytics: a refresh is already running")
+                    return RefreshSummary(0, 0, 0, time.perf_counter() - started)
         window = AskedQuestion.objects.filter(asked_at__gte=since, asked_at__lte=now)
         rows, texts = _read(window)
         describe(texts, Concepts.current())
@@ -392,7 +403,9 @@ def schedule_refresh() -> None:
     """Refresh in the background once the current transaction commits."""
     from knowledge import tasks
 
-    transaction.on_commit(tasks.refresh_question_analytics.delay)
+    # Many clicks within a minute queue one refresh (a worker slot each, otherwise).
+    if cache.add(REFRESH_QUEUED_KEY, True, timeout=REFRESH_DEBOUNCE_SECONDS):
+        transaction.on_commit(tasks.refresh_question_analytics.delay)
 
 
 # --- The editor's work list ------------------------------------------------------------------
@@ -428,6 +441,9 @@ def mark_handled(editor: User, asked: AskedQuestion, *, whole_topic: bool = Fals
     same list); returns how many were marked. A question already handled stays as it was."""
     check_may_handle(editor)
     targets = pending(kind_of(asked))
+    handled = AskedQuestion.objects.filter(pk=asked.pk, handled_at__isnull=False).exists()
+    if not handled and not targets.filter(pk=asked.pk).exists():
+        raise KnowledgeError(_("这个提问不在待处理的列表里。"), code="not_pending")
     if whole_topic and asked.topic_id is not None:
         targets = targets.filter(Q(pk=asked.pk) | Q(topic_id=asked.topic_id))
     else:
@@ -450,24 +466,27 @@ def faq_from_question(
     question or one of its variants, is marked handled by it. The index (and with it every
     process's FAQ matcher) knows the entry when the transaction commits."""
     check_may_handle(editor)
-    variants = [v.strip() for v in variants if v.strip()]
-    by_id = {s.pk: s for s in Segment.objects.filter(pk__in=segment_ids).select_related("document")}
-    segments = [by_id[pk] for pk in dict.fromkeys(segment_ids) if pk in by_id]
-    if len(segments) < len(set(segment_ids)):
-        raise KnowledgeError(_("引用的片段已不存在，请重新选择。"), code="unknown_segment")
-    if not segments:
-        raise KnowledgeError(
-            _("请至少选择一个依据片段：职工的提问要靠它找到这条解答。"), code="no_segment"
-        )
-    first = segments[0]
-    if not first.enabled or first.document.status != DocumentStatus.PUBLISHED:
-        raise KnowledgeError(
-            _("%(label)s 未发布或已停用，职工检索不到它，请先发布或换一条。")
-            % {"label": first.label},
-            code="segment_not_retrievable",
-        )
     with transaction.atomic():
         indexing.lock()  # the index first, then content rows: the curation services' order
+        # Checked under the lock: a segment cannot be disabled between the check and the save.
+        variants = [v.strip() for v in variants if v.strip()]
+        by_id = {
+            s.pk: s for s in Segment.objects.filter(pk__in=segment_ids).select_related("document")
+        }
+        segments = [by_id[pk] for pk in dict.fromkeys(segment_ids) if pk in by_id]
+        if len(segments) < len(set(segment_ids)):
+            raise KnowledgeError(_("引用的片段已不存在，请重新选择。"), code="unknown_segment")
+        if not segments:
+            raise KnowledgeError(
+                _("请至少选择一个依据片段：职工的提问要靠它找到这条解答。"), code="no_segment"
+            )
+        first = segments[0]
+        if not first.enabled or first.document.status != DocumentStatus.PUBLISHED:
+            raise KnowledgeError(
+                _("%(label)s 未发布或已停用，职工检索不到它，请先发布或换一条。")
+                % {"label": first.label},
+                code="segment_not_retrievable",
+            )
         locked = AskedQuestion.objects.select_for_update().get(pk=asked.pk)
         if locked.faq_id is not None:
             raise KnowledgeError(_("已经有编辑据此提问新建了问答。"), code="already_handled")

@@ -42,6 +42,7 @@ from knowledge.retrieval import (
     check_question,
     search,
 )
+from knowledge.text import segmenter
 from portal import ai
 from portal.errors import NotFound, PortalError
 from portal.models import User
@@ -84,8 +85,10 @@ _FULL_WIDTH = {0xFF10 + d: ord("0") + d for d in range(10)} | {
     0xFF0D: ord("-"),
     0x3000: ord(" "),
 }
-_GAP = r"[ \t\-]*"
+_GAP = r"[ \t.\-]*"
 _ID_NUMBER = re.compile(rf"(?<![0-9])[1-9](?:{_GAP}[0-9]){{16}}{_GAP}[0-9Xx](?![0-9])")
+# The first-generation card: 15 digits.
+_OLD_ID_NUMBER = re.compile(rf"(?<![0-9])[1-9](?:{_GAP}[0-9]){{14}}(?![0-9])")
 _MOBILE = re.compile(rf"(?<![0-9])(?:\+?86{_GAP})?1[3-9](?:{_GAP}[0-9]){{9}}(?![0-9])")
 # A follow-up that leans on the question before it: "那试用期呢？", "还有派遣工呢".
 _LEADING = re.compile(r"^(那么?|那如果|还有|另外)")
@@ -117,7 +120,7 @@ def redact(text: str) -> str:
         number = _digits(match.group())[-11:]
         return f"{number[:3]}****{number[-4:]}"
 
-    return _MOBILE.sub(mobile, _ID_NUMBER.sub(id_card, text))
+    return _OLD_ID_NUMBER.sub(id_card, _MOBILE.sub(mobile, _ID_NUMBER.sub(id_card, text)))
 
 
 def clean_question(question: str) -> str:
@@ -359,7 +362,8 @@ def open_turn(user: User, question: str, conversation_id: int | None = None) -> 
             answer=reply,
             text=text,
             resolved=resolved,
-            keywords=list(dict.fromkeys(result.analysis.tokens))[:20],
+            # The words analytics groups by: the precise segmentation of what was searched.
+            keywords=list(dict.fromkeys(segmenter.words(resolved)))[:20],
             category_id=_category_of(citations),
             document_id=top.document_id if top else None,
             segment_id=top.segment_id if top else None,

@@ -656,3 +656,25 @@ def test_the_refresh_runs_every_night_at_ten_past_three() -> None:
     assert isinstance(schedule, crontab)
     assert "<crontab: 10 3 * * *" in repr(schedule)  # minute 10, hour 3, every day
     assert str(app.conf.timezone) == "Asia/Shanghai"
+
+
+@pytest.mark.django_db
+def test_a_question_on_neither_list_cannot_be_marked_with_its_topic(
+    eddie: User, wage_questions: list[AskedQuestion]
+) -> None:
+    liked = wage_questions[0]
+    AskedQuestion.objects.filter(pk=liked.pk).update(abstained=False, rating="up")
+    liked.refresh_from_db()
+    with pytest.raises(KnowledgeError):
+        service.mark_handled(eddie, liked, whole_topic=True)
+    assert not AskedQuestion.objects.filter(handled_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_clicking_refresh_again_within_a_minute_queues_no_second_refresh(
+    django_capture_on_commit_callbacks,
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        service.schedule_refresh()
+        service.schedule_refresh()
+    assert len(callbacks) == 1

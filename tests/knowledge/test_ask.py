@@ -600,3 +600,14 @@ def test_stale_answers_are_closed_by_a_scheduled_job(settings) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["close-stale-answers"]
     assert entry["task"] in app.tasks
     assert "*/15" in repr(entry["schedule"])
+
+
+def test_first_generation_id_numbers_and_dotted_mobiles_are_masked():
+    masked = asking.redact("老身份证110105491231002，电话138.1234.5678")
+    assert "110105491231002" not in masked and "1101**********1002" in masked
+    assert "138****5678" in masked
+
+
+def test_analytics_gets_the_words_of_the_question_that_was_searched(alice, law):
+    post(client_for(alice), question="公司拖欠工资怎么办")
+    assert AskedQuestion.objects.get().keywords == ["公司", "拖欠工资"]  # stopwords left out
