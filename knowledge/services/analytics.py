@@ -14,7 +14,8 @@ import math
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -255,30 +256,47 @@ def describe(texts: Iterable[_Text], concepts: Concepts) -> None:
         text.vector, text.concepts = concepts.features(text.shown, words)
 
 
+@contextmanager
+def _one_refresh() -> Iterator[bool]:
+    """Whether this refresh may run: on PostgreSQL one at a time (another running will have the
+    same result, so this one need not wait for it)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_LOCK])
+        mine = bool(cursor.fetchone()[0])
+    try:
+        yield mine
+    finally:
+        if mine:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_LOCK])
+
+
 def refresh_question_analytics(now: datetime | None = None) -> RefreshSummary:
-    """Rebuild the topics of the last WINDOW_DAYS and the weekly figures, in one transaction.
-    The same questions give the same topics (the same rows, kept by their ids), so running it
-    twice changes nothing the second time."""
+    """Rebuild the topics of the last WINDOW_DAYS and the weekly figures. The same questions
+    give the same topics (the same rows, kept by their ids), so running it twice changes
+    nothing the second time."""
     started = time.perf_counter()
     now = now or timezone.now()
     since = now - timedelta(days=WINDOW_DAYS)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # A refresh already running will have the same result: this one need not wait.
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
-                if not cursor.fetchone()[0]:
-                    log.info("question analytics: a refresh is already running")
-                    return RefreshSummary(0, 0, 0, time.perf_counter() - started)
+    with _one_refresh() as mine:
+        if not mine:
+            log.info("question analytics: a refresh is already running")
+            return RefreshSummary(0, 0, 0, time.perf_counter() - started)
+        # Read and group outside the transaction: feedback on the newest questions and the
+        # editors' marks must not wait for the clustering (nor, on SQLite, every write).
         window = AskedQuestion.objects.filter(asked_at__gte=since, asked_at__lte=now)
         rows, texts = _read(window)
         describe(texts, Concepts.current())
         groups = cluster(texts, _idf(texts))
-        topics = _save_topics(groups, rows)
-        AskedQuestion.objects.filter(
-            Q(asked_at__lt=since) | Q(asked_at__gt=now), topic__isnull=False
-        ).update(topic=None)
-        weeks = _rebuild_weeks()
+        with transaction.atomic():
+            topics = _save_topics(groups, rows)
+            AskedQuestion.objects.filter(
+                Q(asked_at__lt=since) | Q(asked_at__gt=now), topic__isnull=False
+            ).update(topic=None)
+            weeks = _rebuild_weeks()
     return RefreshSummary(
         questions=len(rows),
         topics=topics,

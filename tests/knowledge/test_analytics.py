@@ -678,3 +678,30 @@ def test_clicking_refresh_again_within_a_minute_queues_no_second_refresh(
         service.schedule_refresh()
         service.schedule_refresh()
     assert len(callbacks) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the other refresh must see the questions
+def test_a_refresh_while_another_runs_returns_at_once(wage_questions: list[AskedQuestion]) -> None:
+    import threading
+
+    from django.db import connections
+
+    results: list[service.RefreshSummary] = []
+
+    def refresh_elsewhere() -> None:
+        try:
+            results.append(service.refresh_question_analytics())
+        finally:
+            connections.close_all()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [service._ADVISORY_LOCK])
+    try:
+        thread = threading.Thread(target=refresh_elsewhere)
+        thread.start()
+        thread.join(timeout=30)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [service._ADVISORY_LOCK])
+    assert results and results[0].topics == 0 and results[0].questions == 0
+    assert service.refresh_question_analytics().questions == len(wage_questions)
