@@ -1,6 +1,6 @@
 """Load on Ask: many members asking streamed questions at once, through the web server's API.
 
-    .venv/bin/python bench/ask_load.py [--concurrency 50] [--seconds 60] [--workers 2]
+    .venv/bin/python bench/ask_load.py [--concurrency 50] [--seconds 60] [--workers 4]
     .venv/bin/python bench/ask_load.py --url http://127.0.0.1:8000 --model-ms 2575
 
 Without --url it starts everything itself on PostgreSQL: the benchmark database
@@ -631,7 +631,9 @@ def main() -> None:
     parser.add_argument("--url", help="a running server (its DATABASE_URL in the environment)")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (without --url)")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="uvicorn workers, two per core (without --url)"
+    )
     parser.add_argument(
         "--model-ms",
         type=float,
