@@ -88,3 +88,6 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=15)
+    from portal.ai import metering
+
+    metering.flush()  # the meter's own thread, before the database is flushed

@@ -53,7 +53,12 @@ def sse(response: Any) -> list[tuple[str, Any]]:
 def model(configure, fake_openai):
     configure("deepseek", f"{fake_openai.url}/v1", use_for=["ask"])
     fake_openai.reply = "每月延长工作时间不得超过三十六小时[1]。"
-    return fake_openai
+    yield fake_openai
+    # The meter writes its rows from a thread of its own: they must be in before the
+    # transactional test's flush, which would otherwise deadlock with them.
+    from portal.ai import metering
+
+    metering.flush()
 
 
 # --- extractive mode (no model) --------------------------------------------------------------
