@@ -111,9 +111,9 @@ def prepare(request: HttpRequest) -> tuple[asking.Turn, bool]:
     try:
         user, drf = _authorise(request)
         data = _parse(request)
-        asking.check(data["question"])
+        text = asking.check(data["question"])
         _throttle(drf)
-        return asking.open_turn(user, data["question"], data.get("conversation")), data["stream"]
+        return asking.start_turn(user, text, data.get("conversation")), data["stream"]
     finally:
         asking.release_connections()
 

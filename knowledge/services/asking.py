@@ -319,8 +319,12 @@ def _context(conversation: Conversation | None) -> tuple[list[tuple[str, str]], 
 
 def open_turn(user: User, question: str, conversation_id: int | None = None) -> Turn:
     """Check the question, search, store it and a pending answer; decide how to answer."""
+    return start_turn(user, check(question), conversation_id)
+
+
+def start_turn(user: User, text: str, conversation_id: int | None = None) -> Turn:
+    """open_turn() for a question check() has already passed (and returned as `text`)."""
     started = time.perf_counter()
-    text = check(question)
     conversation = (
         access_conversation(user, conversation_id) if conversation_id is not None else None
     )
