@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -575,7 +575,9 @@ async def answer(turn: Turn) -> AsyncIterator[Event]:
                 log.exception("ask: could not store the interrupted answer %s", turn.reply.pk)
 
 
-async def _model_answer(turn: Turn, emitted: Any) -> AsyncIterator[Event | Ending]:
+async def _model_answer(
+    turn: Turn, emitted: Callable[[str], Event]
+) -> AsyncIterator[Event | Ending]:
     """The model's answer as delta events, then how it ended.
 
     The first characters are held back while they could still be the no-answer mark, so a
@@ -603,23 +605,12 @@ async def _model_answer(turn: Turn, emitted: Any) -> AsyncIterator[Event | Endin
             said = True
     except ai.AIError as exc:
         log.warning("ask: answer %s fell back to quoting: %s", turn.reply.pk, exc)
-        if not said and declined(held) and held.strip():
-            pass  # the model had already declined; its missing end changes nothing
-        else:
-            notice = (
-                _("（回答生成中断，以下是知识库中的相关原文。）")
-                if said
-                else _("（智能回答暂时不可用，以下是知识库中的相关原文。）")
+        # A model that had already declined needs no fallback: its missing end changes nothing.
+        if said or not (declined(held) and held.strip()):
+            yield _fallback(turn, emitted, said)
+            yield Ending(
+                AnswerMode.EXTRACTIVE, abstained=not said and not turn.quotable, fallback=True
             )
-            if not turn.quotable:
-                # The passages were too weak to quote without the model's judgement.
-                cut = "\n\n" + _("（回答生成中断。）") if said else ""
-                yield emitted(cut + abstain_text(turn.unit_name))
-                yield Ending(AnswerMode.EXTRACTIVE, abstained=not said, fallback=True)
-                return
-            gap = "\n\n" if said else ""
-            yield emitted(f"{gap}{notice}\n\n{extractive_text(turn.quotable)}")
-            yield Ending(AnswerMode.EXTRACTIVE, fallback=True)
             return
     model = stream.result.model if stream.result is not None else ""
     if not said:
@@ -628,8 +619,26 @@ async def _model_answer(turn: Turn, emitted: Any) -> AsyncIterator[Event | Endin
             yield emitted(abstain_text(turn.unit_name))
             yield Ending(AnswerMode.LLM, abstained=True, model=model)
             return
+        if turn.checker.check(held).action == "block":
+            yield Ending(AnswerMode.LLM, withdrawn=True)
+            return
         yield emitted(held)
     yield Ending(AnswerMode.LLM, model=model)
+
+
+def _fallback(turn: Turn, emitted: Callable[[str], Event], said: bool) -> Event:
+    """What follows a model's failure: the quoted passages, or, when they are too weak to quote
+    without the model's judgement, the abstention."""
+    if not turn.quotable:
+        cut = "\n\n" + _("（回答生成中断。）") if said else ""
+        return emitted(cut + abstain_text(turn.unit_name))
+    notice = (
+        _("（回答生成中断，以下是知识库中的相关原文。）")
+        if said
+        else _("（智能回答暂时不可用，以下是知识库中的相关原文。）")
+    )
+    gap = "\n\n" if said else ""
+    return emitted(f"{gap}{notice}\n\n{extractive_text(turn.quotable)}")
 
 
 async def collect(turn: Turn) -> dict[str, Any]:
