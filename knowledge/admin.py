@@ -9,7 +9,6 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from knowledge import services
 from knowledge.models import (
     Category,
     Document,
@@ -20,6 +19,7 @@ from knowledge.models import (
     LexiconEntry,
     Segment,
 )
+from knowledge.services import curation
 from portal.errors import PortalError
 from portal.models import User
 
@@ -55,7 +55,7 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
     actions = ["publish", "archive"]
 
     def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
-        fields = services.DocumentFields(
+        fields = curation.DocumentFields(
             title=obj.title,
             category=obj.category,
             body=obj.body,
@@ -66,15 +66,15 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
             expires_on=obj.expires_on,
         )
         if change:
-            services.update_document(obj, fields, author=_user(request))
+            curation.update_document(obj, fields, author=_user(request))
         else:
-            created = services.create_document(fields, author=_user(request))
+            created = curation.create_document(fields, author=_user(request))
             obj.pk = created.pk
 
     def _move(self, request: HttpRequest, queryset: QuerySet[Document], status: str) -> None:
         for document in queryset:
             try:
-                services.set_status(document, status, author=_user(request))
+                curation.set_status(document, status, author=_user(request))
             except PortalError as exc:
                 self.message_user(request, f"{document.title}：{exc.message}", messages.ERROR)
 
@@ -99,7 +99,7 @@ class SegmentAdmin(admin.ModelAdmin[Segment]):
         return False  # segments come from splitting a document
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
-        services.edit_segment(obj, text=obj.text, enabled=obj.enabled, author=_user(request))
+        curation.edit_segment(obj, text=obj.text, enabled=obj.enabled, author=_user(request))
 
 
 class CitationInline(admin.TabularInline[FaqCitation, FaqEntry]):
@@ -125,7 +125,7 @@ class FaqAdmin(admin.ModelAdmin[FaqEntry]):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         faq = form.instance
-        services.save_faq(
+        curation.save_faq(
             question=faq.question,
             answer=faq.answer,
             category=faq.category,
@@ -146,7 +146,7 @@ class LexiconAdmin(admin.ModelAdmin[LexiconEntry]):
     search_fields = ("phrase",)
 
     def save_model(self, request: HttpRequest, obj: LexiconEntry, form: Any, change: bool) -> None:
-        saved = services.save_lexicon_entry(
+        saved = curation.save_lexicon_entry(
             kind=obj.kind,
             phrase=obj.phrase,
             targets=obj.targets or [],
@@ -156,7 +156,7 @@ class LexiconAdmin(admin.ModelAdmin[LexiconEntry]):
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: LexiconEntry) -> None:
-        services.delete_lexicon_entry(obj)
+        curation.delete_lexicon_entry(obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[LexiconEntry]) -> None:
-        services.delete_lexicon_entries(queryset.values_list("pk", flat=True))
+        curation.delete_lexicon_entries(queryset.values_list("pk", flat=True))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import Prefetch
@@ -69,28 +68,20 @@ def _stats() -> IndexStats:
     return stats
 
 
-def reindex(segment_ids: Iterable[int]) -> None:
+def reindex(segment_ids: Iterable[int]) -> list[int]:
     """Bring the index up to date for these segments: drop their postings, then index again
-    those that are retrievable. Must run inside the transaction that changed them."""
+    those that are retrievable. Must run inside the transaction that changed them. Returns the
+    segments' ids (the service that commits schedules their embeddings)."""
     ids = sorted(set(segment_ids))
     if not ids:
-        return
+        return ids
     lexicon.current()  # the segmenter must know the editors' words
     with transaction.atomic():
         stats = _stats()
         for start in range(0, len(ids), BATCH):
             _reindex_batch(ids[start : start + BATCH], stats)
         stats.save(update_fields=["segments", "terms"])
-        _embed_after_commit(ids)
-
-
-def _embed_after_commit(ids: list[int]) -> None:
-    from knowledge import tasks
-    from portal import ai
-
-    if ai.has_models("embedding"):
-        for start in range(0, len(ids), BATCH):
-            transaction.on_commit(partial(tasks.embed_segments.delay, ids[start : start + BATCH]))
+    return ids
 
 
 def lock() -> IndexStats:
@@ -200,7 +191,6 @@ def reindex_all() -> int:
             _reindex_batch(ids[start : start + BATCH], stats)
         IndexTerm.objects.filter(df=0).delete()
         stats.save(update_fields=["segments", "terms"])
-        _embed_after_commit(ids)
         return stats.segments
 
 

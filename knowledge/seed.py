@@ -10,7 +10,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from knowledge import indexing, ingest, lexicon, services
+from knowledge import ingest, lexicon
 from knowledge.models import (
     SEED_CATEGORIES,
     Category,
@@ -21,6 +21,7 @@ from knowledge.models import (
     LexiconEntry,
     Segment,
 )
+from knowledge.services import curation
 from portal.errors import PortalError
 from portal.models import User
 
@@ -98,7 +99,7 @@ def import_corpus(
         )
         if kind != DocumentKind.LAW:
             text = ingest.join_broken_lines(text)
-        fields = services.DocumentFields(
+        fields = curation.DocumentFields(
             title=title,
             category=_category_for(title, kind, category),
             body=text,
@@ -115,7 +116,7 @@ def import_corpus(
                 continue
             fields.category = existing.category if category is None else category
             try:
-                services.update_document(existing, fields, author=author)
+                curation.update_document(existing, fields, author=author)
             except PortalError as exc:
                 report.skipped.append(f"{relative}: {exc.message}")
                 continue
@@ -123,7 +124,7 @@ def import_corpus(
             report.updated.append(relative)
             continue
         try:
-            services.create_document(fields, author=author, status=DocumentStatus.PUBLISHED)
+            curation.create_document(fields, author=author, status=DocumentStatus.PUBLISHED)
         except PortalError as exc:
             report.skipped.append(f"{relative}: {exc.message}")
             continue
@@ -146,7 +147,7 @@ def load_lexicon(path: Path, *, author: User | None = None) -> int:
             new.append(LexiconEntry(kind=kind, phrase=phrase, targets=targets, updated_by=author))
         LexiconEntry.objects.bulk_create(new)
         if new:
-            indexing.reindex_all()
+            curation.rebuild_index()
     return len(new)
 
 
@@ -186,7 +187,7 @@ def load_faq(folder: Path, *, author: User | None = None) -> int:
                     Segment.objects.filter(document_id=document_id, heading=match["article"])
                 )
             category = categories.get(item.get("category", "")) or categories["rights"]
-            services.save_faq(
+            curation.save_faq(
                 question=item["question"],
                 answer=item["answer"],
                 variants=item.get("variants", []),
@@ -215,8 +216,8 @@ def load_guides(folder: Path, *, author: User | None = None) -> int:
         category = categories.get(meta.get("分类", "").strip()) or categories["member-services"]
         tags = tuple(t.strip() for t in re.split(r"[,，、]", meta.get("标签", "")) if t.strip())
         try:
-            services.create_document(
-                services.DocumentFields(
+            curation.create_document(
+                curation.DocumentFields(
                     title=title,
                     category=category,
                     body=body,
@@ -229,7 +230,7 @@ def load_guides(folder: Path, *, author: User | None = None) -> int:
                 author=author,
                 status=DocumentStatus.PUBLISHED,
             )
-        except services.DuplicateDocument:
+        except curation.DuplicateDocument:
             continue
         created += 1
     return created

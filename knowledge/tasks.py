@@ -6,17 +6,15 @@ import logging
 
 from celery import shared_task
 
-from knowledge import indexing
-
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="knowledge.tasks.reindex_all")
 def reindex_all() -> int:
     """Re-segment and re-index every segment (after the lexicon's words changed). Idempotent."""
-    count = indexing.reindex_all()
-    indexing.vacuum()
-    return count
+    from knowledge.services import curation
+
+    return curation.rebuild_index()
 
 
 @shared_task(name="knowledge.tasks.embed_segments")

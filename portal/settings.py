@@ -218,7 +218,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "knowledge.ask_api.document_ask",
+        "knowledge.api.ask.document_ask",
     ],
     "ENUM_NAME_OVERRIDES": {
         "EnrolmentStatusEnum": "portal.models.EnrolmentStatus",

@@ -5,7 +5,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from knowledge import ask_api
 from portal import api, views
 from portal.ai import api as ai_api
 
@@ -14,15 +13,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("me/", api.MeView.as_view(), name="api_me"),
     path("beta/", api.CurrentBetaView.as_view(), name="api_beta"),
     path("beta/<slug:slug>/enroll/", api.EnrolView.as_view(), name="api_beta_enrol"),
-    path("knowledge/", include("knowledge.api_urls")),
-    path("ask/", ask_api.ask, name="api_ask"),
-    path("conversations/", ask_api.ConversationListView.as_view(), name="api_conversations"),
-    path(
-        "conversations/<int:pk>/",
-        ask_api.ConversationDetailView.as_view(),
-        name="api_conversation",
-    ),
-    path("messages/<int:pk>/feedback/", ask_api.FeedbackView.as_view(), name="api_feedback"),
+    path("knowledge/", include("knowledge.urls.api")),
+    path("", include("knowledge.urls.ask_api")),
     path("ai/features/", ai_api.FeatureStatusView.as_view(), name="api_ai_features"),
     path("ai/providers/", ai_api.ProviderListView.as_view(), name="api_ai_providers"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -48,8 +40,8 @@ urlpatterns = [
     path("members/<int:user_id>/verify/", views.member_verify, name="member_verify"),
     path("members/roster/", views.roster_upload, name="roster_upload"),
     path("members/roster/<int:pk>/", views.roster_status, name="roster_status"),
-    path("ask/", include("knowledge.ask_urls")),
-    path("knowledge/", include("knowledge.urls")),
+    path("ask/", include("knowledge.urls.ask")),
+    path("knowledge/", include("knowledge.urls.curation")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

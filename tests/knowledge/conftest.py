@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import services
 from knowledge.models import Category, Document, DocumentStatus
 from knowledge.seed import ensure_categories
+from knowledge.services import curation
 from portal.models import User
 
 MINI_LAW = """# 中华人民共和国测试劳动法
@@ -45,8 +45,8 @@ def make_document(
     status: str = DocumentStatus.PUBLISHED,
     **fields: object,
 ) -> Document:
-    return services.create_document(
-        services.DocumentFields(title=title, category=categories["rights"], body=body, **fields),  # type: ignore[arg-type]
+    return curation.create_document(
+        curation.DocumentFields(title=title, category=categories["rights"], body=body, **fields),  # type: ignore[arg-type]
         author=editor,
         status=status,
     )

@@ -31,8 +31,9 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.retrieval import search
-from knowledge.services import KnowledgeError
 from knowledge.services import analytics as service
+from knowledge.services.analytics import refresh
+from knowledge.services.curation import KnowledgeError
 from portal.errors import NotPermitted
 from portal.models import User
 from tests.knowledge import questions
@@ -695,13 +696,13 @@ def test_a_refresh_while_another_runs_returns_at_once(wage_questions: list[Asked
             connections.close_all()
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [service._ADVISORY_LOCK])
+        cursor.execute("SELECT pg_advisory_lock(%s)", [refresh._ADVISORY_LOCK])
     try:
         thread = threading.Thread(target=refresh_elsewhere)
         thread.start()
         thread.join(timeout=30)
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [service._ADVISORY_LOCK])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [refresh._ADVISORY_LOCK])
     assert results and results[0].topics == 0 and results[0].questions == 0
     assert service.refresh_question_analytics().questions == len(wage_questions)

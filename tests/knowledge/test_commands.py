@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from knowledge import services
 from knowledge.models import Document, DocumentRevision, LexiconKind, Segment
 from knowledge.retrieval import search
+from knowledge.services import curation
 from knowledge.text import segmenter
 from portal.models import User
 from tests.knowledge.conftest import MINI_LAW
@@ -108,7 +108,7 @@ def test_a_lexicon_term_change_is_re_indexed_by_the_worker(
 ) -> None:
     call_command("import_corpus", str(corpus))
     assert "测试劳动法" not in segmenter.tokens("中华人民共和国测试劳动法")
-    services.save_lexicon_entry(kind=LexiconKind.TERM, phrase="测试劳动法", author=eddie)
+    curation.save_lexicon_entry(kind=LexiconKind.TERM, phrase="测试劳动法", author=eddie)
 
     def indexed() -> bool:
         return (

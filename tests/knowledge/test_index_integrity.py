@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count, Sum
 
-from knowledge import indexing, services, tasks
+from knowledge import indexing, tasks
 from knowledge.models import (
     Category,
     Document,
@@ -21,6 +21,7 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.retrieval import search
+from knowledge.services import curation
 from knowledge.text import Segmenter
 from portal.models import User
 from tests.knowledge.conftest import MINI_LAW
@@ -48,7 +49,7 @@ def assert_index_is_consistent() -> None:
 
 
 def faq_on_third(eddie: User, law: Document, categories: dict[str, Category]) -> FaqEntry:
-    return services.save_faq(
+    return curation.save_faq(
         question="过节上班工资怎么算",
         variants=["国庆节上班给几倍工资"],
         answer="不低于百分之三百。",
@@ -64,11 +65,11 @@ def test_editing_a_published_document_keeps_the_index_and_the_faq_citations(
     law: Document, eddie: User, categories: dict[str, Category]
 ) -> None:
     faq = faq_on_third(eddie, law, categories)
-    services.edit_segment(law.segments.get(heading="第五条"), enabled=False, author=eddie)
-    fields = services.DocumentFields(
+    curation.edit_segment(law.segments.get(heading="第五条"), enabled=False, author=eddie)
+    fields = curation.DocumentFields(
         title=law.title, category=law.category, body=MINI_LAW.replace("三十六小时", "四十小时")
     )
-    services.update_document(law, fields, author=eddie)
+    curation.update_document(law, fields, author=eddie)
 
     assert [s.heading for s in faq.segments.all()] == ["第三条"]
     assert not law.segments.get(heading="第五条").enabled
@@ -80,8 +81,8 @@ def test_editing_a_published_document_keeps_the_index_and_the_faq_citations(
 def test_deleting_a_document_takes_it_out_of_the_index(
     law: Document, eddie: User, categories: dict[str, Category]
 ) -> None:
-    services.create_document(
-        services.DocumentFields(
+    curation.create_document(
+        curation.DocumentFields(
             title="另一部法",
             category=categories["rights"],
             body="第一条 工会会员有权参加活动。\n第二条 工会经费。\n第三条 会员大会。",
@@ -101,10 +102,10 @@ def test_archiving_and_deleting_an_faq_keep_the_index(
     law: Document, eddie: User, categories: dict[str, Category], django_capture_on_commit_callbacks
 ) -> None:
     faq = faq_on_third(eddie, law, categories)
-    services.set_status(law, DocumentStatus.ARCHIVED, author=eddie)
+    curation.set_status(law, DocumentStatus.ARCHIVED, author=eddie)
     assert_index_is_consistent()
-    services.set_status(law, DocumentStatus.DRAFT, author=eddie)
-    services.set_status(law, DocumentStatus.PUBLISHED, author=eddie)
+    curation.set_status(law, DocumentStatus.DRAFT, author=eddie)
+    curation.set_status(law, DocumentStatus.PUBLISHED, author=eddie)
     with django_capture_on_commit_callbacks(execute=True):
         FaqEntry.objects.filter(pk=faq.pk).delete()  # as the admin's bulk delete does
     third = law.segments.get(heading="第三条")
@@ -119,7 +120,7 @@ def test_the_faq_page_keeps_an_entrys_status_and_tags(
     client, law: Document, eddie: User, categories: dict[str, Category]
 ) -> None:
     faq = faq_on_third(eddie, law, categories)
-    services.save_faq(
+    curation.save_faq(
         question=faq.question,
         answer=faq.answer,
         category=faq.category,
@@ -147,7 +148,7 @@ def test_import_corpus_leaves_an_archived_document_archived(tmp_path: Path, eddi
     (tmp_path / "law.md").write_text(MINI_LAW, encoding="utf-8")
     call_command("import_corpus", str(tmp_path))
     document = Document.objects.get()
-    services.set_status(document, DocumentStatus.ARCHIVED, author=eddie)
+    curation.set_status(document, DocumentStatus.ARCHIVED, author=eddie)
     (tmp_path / "law.md").write_text(MINI_LAW.replace("三十六", "四十"), encoding="utf-8")
     call_command("import_corpus", str(tmp_path))
     document.refresh_from_db()
@@ -168,7 +169,7 @@ def test_the_re_index_job_after_a_new_word_leaves_a_consistent_index(
     law: Document, eddie: User, django_capture_on_commit_callbacks
 ) -> None:
     with django_capture_on_commit_callbacks() as queued:
-        services.save_lexicon_entry(kind=LexiconKind.TERM, phrase="测试劳动法", author=eddie)
+        curation.save_lexicon_entry(kind=LexiconKind.TERM, phrase="测试劳动法", author=eddie)
     assert len(queued) == 1  # the re-index job, enqueued once the entry is committed
     tasks.reindex_all()  # what the worker runs
     assert IndexTerm.objects.filter(text="测试劳动法", df=5).exists()

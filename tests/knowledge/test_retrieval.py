@@ -8,9 +8,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from knowledge import services
 from knowledge.models import Category, Document, DocumentStatus, LexiconKind
 from knowledge.retrieval import QueryError, search
+from knowledge.services import curation
 from portal.models import User
 from tests.knowledge.conftest import make_document
 
@@ -45,9 +45,9 @@ def test_drafts_and_archived_documents_are_not_retrievable(
 ) -> None:
     document = make_document(eddie, categories, status=DocumentStatus.DRAFT)
     assert labels("法定休假日加班工资") == []
-    services.set_status(document, DocumentStatus.PUBLISHED, author=eddie)
+    curation.set_status(document, DocumentStatus.PUBLISHED, author=eddie)
     assert labels("法定休假日加班工资")[:1] == ["第三条"]
-    services.set_status(document, DocumentStatus.ARCHIVED, author=eddie)
+    curation.set_status(document, DocumentStatus.ARCHIVED, author=eddie)
     assert labels("法定休假日加班工资") == []
 
 
@@ -73,10 +73,10 @@ def test_a_disabled_segment_is_not_retrievable_and_an_edit_is_found_at_once(
     law: Document, eddie: User
 ) -> None:
     third = law.segments.get(heading="第三条")
-    services.edit_segment(third, enabled=False, author=eddie)
+    curation.edit_segment(third, enabled=False, author=eddie)
     assert "第三条" not in labels("法定休假日加班工资")
     fifth = law.segments.get(heading="第五条")
-    services.edit_segment(fifth, text="第五条 职工之家由工会建设。", enabled=True, author=eddie)
+    curation.edit_segment(fifth, text="第五条 职工之家由工会建设。", enabled=True, author=eddie)
     assert labels("职工之家")[:1] == ["第五条"]
 
 
@@ -84,10 +84,10 @@ def test_a_disabled_segment_is_not_retrievable_and_an_edit_is_found_at_once(
 def test_the_lexicon_bridges_everyday_words_to_the_law(law: Document, eddie: User) -> None:
     question = "老板不给交社保怎么办"
     assert "第四条" not in labels(question)
-    services.save_lexicon_entry(
+    curation.save_lexicon_entry(
         kind=LexiconKind.COLLOQUIAL, phrase="社保", targets=["社会保险费"], author=eddie
     )
-    services.save_lexicon_entry(
+    curation.save_lexicon_entry(
         kind=LexiconKind.COLLOQUIAL, phrase="老板", targets=["用人单位"], author=eddie
     )
     result = search(question)
@@ -100,7 +100,7 @@ def test_the_lexicon_bridges_everyday_words_to_the_law(law: Document, eddie: Use
 
 @pytest.mark.django_db
 def test_a_synonym_group_works_in_both_directions(law: Document, eddie: User) -> None:
-    services.save_lexicon_entry(
+    curation.save_lexicon_entry(
         kind=LexiconKind.SYNONYM, phrase="延长工作时间", targets=["加班"], author=eddie
     )
     assert labels("每个月最多加班多久")[:1] == ["第二条"]
@@ -112,7 +112,7 @@ def test_faq_variants_lead_to_the_article_they_rest_on(
 ) -> None:
     question = "国庆节被叫去上班怎么给钱"
     assert labels(question)[:1] != ["第三条"]
-    services.save_faq(
+    curation.save_faq(
         question="过节上班工资怎么算",
         variants=["国庆节上班给几倍工资", "春节值班怎么给钱"],
         answer="法定休假日上班，工资不低于百分之三百。",

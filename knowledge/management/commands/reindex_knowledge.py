@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from knowledge import indexing, tasks
+from knowledge import tasks
+from knowledge.services import curation
 
 
 class Command(BaseCommand):
@@ -17,8 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["now"]:
-            count = indexing.reindex_all()
-            indexing.vacuum()
+            count = curation.rebuild_index()
             self.stdout.write(f"indexed {count} segments")
         else:
             tasks.reindex_all.delay()

@@ -15,11 +15,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from knowledge import charts, services
+from knowledge import charts
 from knowledge.forms import AnalyticsFilterForm, FaqFromQuestionForm
 from knowledge.models import AskedQuestion, Segment
 from knowledge.retrieval import QueryError, search
-from knowledge.services import analytics
+from knowledge.services import analytics, curation
 from portal import permissions
 from portal.errors import NotPermitted, PortalError
 from portal.models import User
@@ -130,7 +130,7 @@ def faq_from_question(request: HttpRequest, pk: int) -> HttpResponse:
         "question": asked.text[:300],
         "variants": "\n".join(analytics.suggested_variants(asked)),
         "category": asked.category_id or (asked.topic.category_id if asked.topic else None),
-        "cites": services.cite_label(asked.segment) if asked.segment else "",
+        "cites": curation.cite_label(asked.segment) if asked.segment else "",
     }
     form = FaqFromQuestionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -142,7 +142,7 @@ def faq_from_question(request: HttpRequest, pk: int) -> HttpResponse:
                 question=data["question"],
                 answer=data["answer"],
                 category=data["category"],
-                segment_ids=[s.pk for s in services.resolve_cites(data["cites"].splitlines())],
+                segment_ids=[s.pk for s in curation.resolve_cites(data["cites"].splitlines())],
                 variants=data["variants"].splitlines(),
             )
         except PortalError as exc:
@@ -176,7 +176,7 @@ def _suggestions(asked: AskedQuestion, editor: User) -> list[tuple[str, Segment]
         [p.segment_id for p in found.passages]
     )
     return [
-        (services.cite_label(by_id[p.segment_id]), by_id[p.segment_id])
+        (curation.cite_label(by_id[p.segment_id]), by_id[p.segment_id])
         for p in found.passages
         if p.segment_id in by_id
     ]

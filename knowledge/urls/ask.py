@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from knowledge import ask_views
+from knowledge.views import ask as ask_views
 
 urlpatterns = [
     path("", ask_views.chat, name="ask"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from knowledge import api
+from knowledge.api import curation as api
 
 urlpatterns = [
     path("documents/", api.DocumentListView.as_view(), name="api_documents"),

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from knowledge import ingest, services
+from knowledge import ingest
 from knowledge.models import Document, FaqEntry, LexiconEntry, Segment
 from knowledge.retrieval import search
 from knowledge.serializers import (
@@ -30,6 +30,7 @@ from knowledge.serializers import (
     SegmentUpdateSerializer,
     StatusSerializer,
 )
+from knowledge.services import curation
 from portal import permissions
 from portal.errors import NotFound
 from portal.models import User
@@ -89,10 +90,10 @@ class DocumentListView(APIView):
             body, title = extracted.text, title or extracted.title
             original_name = upload.name or ""
         elif not body.strip():
-            raise services.KnowledgeError(_("请上传文件或提供正文。"), code="empty")
+            raise curation.KnowledgeError(_("请上传文件或提供正文。"), code="empty")
         try:
-            document = services.create_document(
-                services.DocumentFields(
+            document = curation.create_document(
+                curation.DocumentFields(
                     title=title,
                     category=data["category"],
                     body=body,
@@ -106,7 +107,7 @@ class DocumentListView(APIView):
                 author=_editor(request),
                 status=data["status"],
             )
-        except services.DuplicateDocument as exc:
+        except curation.DuplicateDocument as exc:
             return Response(
                 {"detail": exc.message, "code": exc.code, "existing_id": exc.existing.pk},
                 status=status.HTTP_409_CONFLICT,
@@ -133,7 +134,7 @@ class DocumentStatusView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         data = StatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        document = services.set_status(
+        document = curation.set_status(
             _get(Document, pk), data.validated_data["status"], author=_editor(request)
         )
         return Response(DocumentSerializer(document).data)
@@ -146,7 +147,7 @@ class SegmentView(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         data = SegmentUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        segment = services.edit_segment(
+        segment = curation.edit_segment(
             _get(Segment, pk),
             text=data.validated_data.get("text"),
             enabled=data.validated_data.get("enabled"),
@@ -157,7 +158,7 @@ class SegmentView(APIView):
 
 def _save_faq(serializer: FaqSerializer, author: User, faq: FaqEntry | None = None) -> None:
     data = serializer.validated_data
-    serializer.instance = services.save_faq(
+    serializer.instance = curation.save_faq(
         question=data["question"],
         answer=data["answer"],
         category=data["category"],
@@ -191,7 +192,7 @@ class FaqDetailView(generics.RetrieveUpdateDestroyAPIView[FaqEntry]):
         _save_faq(serializer, _editor(self.request), faq=serializer.instance)
 
     def perform_destroy(self, instance: FaqEntry) -> None:
-        services.delete_faq(instance)
+        curation.delete_faq(instance)
 
 
 class LexiconListView(generics.ListCreateAPIView[LexiconEntry]):
@@ -201,7 +202,7 @@ class LexiconListView(generics.ListCreateAPIView[LexiconEntry]):
 
     def perform_create(self, serializer: LexiconSerializer) -> None:  # type: ignore[override]
         data = serializer.validated_data
-        serializer.instance = services.save_lexicon_entry(
+        serializer.instance = curation.save_lexicon_entry(
             kind=data["kind"],
             phrase=data["phrase"],
             targets=data.get("targets", []),
@@ -215,7 +216,7 @@ class LexiconDetailView(generics.DestroyAPIView[LexiconEntry]):
     queryset = LexiconEntry.objects.all()
 
     def perform_destroy(self, instance: LexiconEntry) -> None:
-        services.delete_lexicon_entry(instance)
+        curation.delete_lexicon_entry(instance)
 
 
 def _user_or_none(request: Request) -> User | None:

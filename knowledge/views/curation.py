@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from knowledge import ingest, services
+from knowledge import ingest
 from knowledge.forms import (
     DocumentForm,
     FaqForm,
@@ -32,6 +32,7 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.retrieval import QueryError, search
+from knowledge.services import curation
 from portal import permissions
 from portal.errors import PortalError
 from portal.models import User
@@ -76,7 +77,7 @@ def documents(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _fields(form: DocumentForm, request: HttpRequest) -> services.DocumentFields:
+def _fields(form: DocumentForm, request: HttpRequest) -> curation.DocumentFields:
     data = form.cleaned_data
     upload = data.get("file")
     title = data.get("title", "").strip()
@@ -86,7 +87,7 @@ def _fields(form: DocumentForm, request: HttpRequest) -> services.DocumentFields
         extracted = ingest.from_upload(upload)
         body, title = extracted.text, title or extracted.title
         original_name = upload.name or ""
-    return services.DocumentFields(
+    return curation.DocumentFields(
         title=title,
         category=data["category"],
         body=body,
@@ -108,7 +109,7 @@ def document_new(request: HttpRequest) -> HttpResponse:
         form.add_error(None, ingest.too_large().message)
     elif request.method == "POST" and form.is_valid():
         try:
-            document = services.create_document(
+            document = curation.create_document(
                 _fields(form, request), author=editor, status=form.cleaned_data["status"]
             )
         except PortalError as exc:
@@ -143,7 +144,7 @@ def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form.add_error(None, ingest.too_large().message)
     elif request.method == "POST" and form.is_valid():
         try:
-            services.update_document(document, _fields(form, request), author=editor)
+            curation.update_document(document, _fields(form, request), author=editor)
         except PortalError as exc:
             form.add_error(None, exc.message)
         else:
@@ -167,7 +168,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "transitions": [
                 (s, DocumentStatus(s).label)
                 for s in DocumentStatus.values
-                if s in services.TRANSITIONS.get(document.status, set())
+                if s in curation.TRANSITIONS.get(document.status, set())
             ],
             "in_force": document.in_force(timezone.localdate()),
         },
@@ -180,7 +181,7 @@ def document_status(request: HttpRequest, pk: int) -> HttpResponse:
     editor = _editor(request)
     document = get_object_or_404(Document, pk=pk)
     try:
-        services.set_status(document, request.POST.get("status", ""), author=editor)
+        curation.set_status(document, request.POST.get("status", ""), author=editor)
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
@@ -197,7 +198,7 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.edit_segment(
+            curation.edit_segment(
                 segment,
                 text=form.cleaned_data["text"],
                 enabled=form.cleaned_data["enabled"],
@@ -236,7 +237,7 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "answer": faq.answer,
             "category": faq.category_id,
             "cites": "\n".join(
-                services.cite_label(c.segment)
+                curation.cite_label(c.segment)
                 for c in faq.citations.select_related("segment__document")
             ),
             "tags": "，".join(faq.tags),
@@ -246,12 +247,12 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.save_faq(
+            curation.save_faq(
                 question=data["question"],
                 answer=data["answer"],
                 variants=data["variants"].splitlines(),
                 category=data["category"],
-                segments=services.resolve_cites(data["cites"].splitlines()),
+                segments=curation.resolve_cites(data["cites"].splitlines()),
                 tags=split_words(data["tags"]),
                 status=data["status"],
                 author=editor,
@@ -269,7 +270,7 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @require_POST
 def faq_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _editor(request)
-    services.delete_faq(get_object_or_404(FaqEntry, pk=pk))
+    curation.delete_faq(get_object_or_404(FaqEntry, pk=pk))
     messages.success(request, _("已删除。"))
     return redirect("knowledge_faq")
 
@@ -281,7 +282,7 @@ def lexicon(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.save_lexicon_entry(
+            curation.save_lexicon_entry(
                 kind=data["kind"],
                 phrase=data["phrase"],
                 targets=split_words(data["targets"]),
@@ -311,7 +312,7 @@ def lexicon(request: HttpRequest) -> HttpResponse:
 @require_POST
 def lexicon_delete(request: HttpRequest, pk: int) -> HttpResponse:
     _editor(request)
-    services.delete_lexicon_entry(get_object_or_404(LexiconEntry, pk=pk))
+    curation.delete_lexicon_entry(get_object_or_404(LexiconEntry, pk=pk))
     messages.success(request, _("已删除。"))
     return redirect("knowledge_lexicon")
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from knowledge import analytics_views, views
+from knowledge.views import analytics as analytics_views
+from knowledge.views import curation as views
 
 urlpatterns = [
     path("", views.documents, name="knowledge_documents"),

@@ -1,0 +1,1 @@
+"""REST API: curation (`curation`) and Ask with its conversations and feedback (`ask`)."""

@@ -1,0 +1,1 @@
+"""URL maps, each included from portal/urls.py."""

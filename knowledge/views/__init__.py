@@ -1,0 +1,1 @@
+"""Pages: curation and analytics for editors (`curation`, `analytics`), the chat page (`ask`)."""
