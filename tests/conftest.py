@@ -1,13 +1,27 @@
-"""Shared fixtures: the named people of tests/people.py, API clients, a real Celery worker."""
+"""Shared fixtures: the named people of tests/people.py, API clients, a real Celery worker; and
+the clock.
+
+The clock: a test whose outcome depends on the date, the weekday or the hour pins it with
+`@pytest.mark.time_machine(INSTANT)` (time-machine's marker; the clock keeps ticking from that
+instant, so workers, server threads and deadlines behave as they do at any other time). To show
+that nothing else depends on when the suite runs, `TEST_CLOCK` moves the whole session:
+
+    TEST_CLOCK=2026-12-04T16:30:00Z make pytest   # a Saturday, 00:30 in Shanghai
+
+A test's own pin still wins inside that test. time-machine moves time.time() and datetime's
+now()/today(); time.monotonic() and time.perf_counter() keep the real clock.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -33,9 +47,52 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
 
+_SESSION_CLOCK = pytest.StashKey[time_machine.travel]()
+
+
+def session_clock() -> datetime | None:
+    """The instant TEST_CLOCK moves the session to, if it is set."""
+    raw = os.environ.get("TEST_CLOCK", "").strip()
+    if not raw:
+        return None
+    try:
+        moved = datetime.fromisoformat(raw)
+    except ValueError:
+        raise pytest.UsageError(
+            f"TEST_CLOCK={raw!r} is not an ISO 8601 instant, e.g. 2026-12-04T16:30:00Z"
+        ) from None
+    if moved.utcoffset() is None:
+        raise pytest.UsageError(
+            f"TEST_CLOCK={raw!r} has no UTC offset: add Z or +08:00 to make it one instant"
+        )
+    return moved
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Password hashing is deliberately slow; the suite creates many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    moved = session_clock()
+    if moved is not None:
+        travel = time_machine.travel(moved, tick=True)
+        travel.start()
+        config.stash[_SESSION_CLOCK] = travel
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    travel = config.stash.get(_SESSION_CLOCK, None)
+    if travel is not None:
+        travel.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    moved = session_clock()
+    if moved is None:
+        return None
+    local = moved.astimezone(ZoneInfo(settings.TIME_ZONE))
+    return (
+        f"clock: TEST_CLOCK started the session at {moved.isoformat()}"
+        f" ({local:%A %Y-%m-%d %H:%M} in {settings.TIME_ZONE}), ticking"
+    )
 
 
 @pytest.fixture(autouse=True)

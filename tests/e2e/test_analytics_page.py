@@ -3,10 +3,10 @@ a new FAQ entry in two taps."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from knowledge.retrieval import search
@@ -16,7 +16,14 @@ from tests.knowledge.conftest import make_document
 from tests.knowledge.questions import HARDSHIP, HOLIDAY_WORK, WAGES, add_wage_words, ask
 from tests.people import PASSWORD
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+NOW = datetime(2025, 6, 18, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesday morning
+
+# The clock ticks on from NOW for the live server and the browser's requests alike.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.time_machine(NOW),
+]
 
 
 def test_editor_reads_the_charts_and_turns_an_unanswered_question_into_an_faq(
@@ -25,19 +32,18 @@ def test_editor_reads_the_charts_and_turns_an_unanswered_question_into_an_faq(
     categories = ensure_categories()
     law = make_document(eddie, categories)
     add_wage_words()
-    now = timezone.now()
     for week in range(10):  # ten weeks of questions, fewer unanswered as time goes on
         for i in range(3 + week):
             ask(
                 WAGES[i % 3],
-                at=now - timedelta(weeks=9 - week, hours=i + 1),
+                at=NOW - timedelta(weeks=9 - week, hours=i + 1),
                 category=categories["rights"],
                 abstained=i < 3 - week // 4,
             )
         hardship = categories["hardship-aid"]
-        ask(HARDSHIP, at=now - timedelta(weeks=9 - week, hours=1), category=hardship)
-    ask(HOLIDAY_WORK, at=now - timedelta(minutes=5), abstained=True)
-    ask("国庆节被叫去加班钱怎么算？", at=now - timedelta(minutes=1), abstained=True)
+        ask(HARDSHIP, at=NOW - timedelta(weeks=9 - week, hours=1), category=hardship)
+    ask(HOLIDAY_WORK, at=NOW - timedelta(minutes=5), abstained=True)
+    ask("国庆节被叫去加班钱怎么算？", at=NOW - timedelta(minutes=1), abstained=True)
     analytics.refresh_question_analytics()
 
     phone.goto(f"{live_server.url}/accounts/login/")

@@ -44,6 +44,9 @@ from tests.waiting import wait_for
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=SHANGHAI)  # a Wednesday
 
+# The dashboard shows the weeks up to today: every test here runs with the clock at NOW.
+pytestmark = pytest.mark.time_machine(NOW)
+
 
 @pytest.fixture
 def wage_words(db: None) -> None:
@@ -245,12 +248,13 @@ def chart(page: str, testid: str) -> str:
 
 @pytest.fixture
 def wage_questions(wage_words: None, categories: dict[str, Category]) -> list[AskedQuestion]:
-    today = timezone.now()
+    """One wage question answered last week, two unanswered this week (the abstention line
+    joins the two weeks), and a hardship question three weeks ago."""
     questions = [
-        ask(WAGES[0], at=today - timedelta(days=2), category=categories["rights"]),
-        ask(WAGES[1], at=today - timedelta(days=1), abstained=True),
-        ask(WAGES[2], at=today, abstained=True),
-        ask(HARDSHIP, at=today - timedelta(days=20), category=categories["hardship-aid"]),
+        ask(WAGES[0], at=NOW - timedelta(weeks=1), category=categories["rights"]),
+        ask(WAGES[1], at=NOW - timedelta(days=1), abstained=True),
+        ask(WAGES[2], at=NOW, abstained=True),
+        ask(HARDSHIP, at=NOW - timedelta(days=20), category=categories["hardship-aid"]),
     ]
     service.refresh_question_analytics()
     return questions
@@ -263,7 +267,10 @@ def test_editors_and_admins_see_charts_of_the_period(
     for user in (eddie, ada):
         page = logged_in(client, user).get(reverse("knowledge_analytics")).content.decode()
         assert "<rect" in chart(page, "chart-weeks")
-        assert "<polyline" in chart(page, "chart-abstention")
+        abstention = chart(page, "chart-abstention")
+        assert "<polyline" in abstention  # last week's rate joined to this week's
+        assert "2025-06-09 这周：未覆盖率 0%（0 / 1）" in abstention
+        assert "2025-06-16 这周：未覆盖率 100%（2 / 2）" in abstention
         categories = chart(page, "chart-categories")
         assert "维权服务" in categories and "困难职工帮扶" in categories and "未分类" in categories
         assert WAGES[0] in chart(page, "chart-topics")

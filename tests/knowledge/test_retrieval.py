@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
 from knowledge.models import Category, Document, DocumentStatus, LexiconKind
 from knowledge.retrieval import QueryError, search
 from knowledge.services import curation
 from portal.models import User
 from tests.knowledge.conftest import make_document
+
+# Half past midnight in Shanghai, still 18 June in UTC: a document's dates are Beijing dates.
+AFTER_MIDNIGHT = datetime(2025, 6, 19, 0, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+TODAY = AFTER_MIDNIGHT.date()
 
 
 def labels(question: str, k: int = 3) -> list[str]:
@@ -52,20 +56,30 @@ def test_drafts_and_archived_documents_are_not_retrievable(
 
 
 @pytest.mark.django_db
+@pytest.mark.time_machine(AFTER_MIDNIGHT)
 def test_a_document_out_of_force_is_not_retrievable(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    today = timezone.localdate()
-    make_document(eddie, categories, expires_on=today, effective_from=today - timedelta(days=9))
+    make_document(eddie, categories, expires_on=TODAY, effective_from=TODAY - timedelta(days=9))
     assert labels("法定休假日加班工资") == []
 
 
 @pytest.mark.django_db
+@pytest.mark.time_machine(AFTER_MIDNIGHT)
 def test_a_document_not_yet_in_force_is_not_retrievable(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    make_document(eddie, categories, effective_from=timezone.localdate() + timedelta(days=1))
+    make_document(eddie, categories, effective_from=TODAY + timedelta(days=1))
     assert labels("法定休假日加班工资") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.time_machine(AFTER_MIDNIGHT)
+def test_a_document_in_force_from_today_is_found_from_midnight_beijing_time(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    make_document(eddie, categories, effective_from=TODAY)
+    assert labels("法定休假日加班工资")[:1] == ["第三条"]
 
 
 @pytest.mark.django_db
