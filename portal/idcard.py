@@ -10,6 +10,7 @@ from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -38,7 +39,9 @@ def normalise(raw: str) -> str:
         birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise ValidationError(_("身份证号中的出生日期无效。"), code="id_birth_date") from None
-    if birth.year < 1900 or birth > date.today():  # noqa: DTZ011 - a calendar date, not a moment
+    # Today in the portal's time zone (Asia/Shanghai): a child born this morning in Beijing
+    # is not born in the future while UTC still says yesterday.
+    if birth.year < 1900 or birth > timezone.localdate():
         raise ValidationError(_("身份证号中的出生日期无效。"), code="id_birth_date")
     if check_char(number[:17]) != number[17]:
         raise ValidationError(_("身份证号校验位不正确，请核对后重新填写。"), code="id_checksum")

@@ -62,3 +62,14 @@ def test_full_width_digits_are_read_as_the_same_number() -> None:
     wide = "".join(chr(ord(c) + 0xFEE0) for c in number)
     assert idcard.normalise(wide) == number
     assert idcard.id_hash(idcard.normalise(wide)) == idcard.id_hash(number)
+
+
+@pytest.mark.time_machine("2026-03-01T17:00:00+00:00")  # 1 March in UTC, 2 March in Beijing
+def test_a_number_born_today_in_beijing_is_accepted_while_utc_is_still_yesterday() -> None:
+    born_today = "44190020260302123"
+    assert idcard.normalise(born_today + idcard.check_char(born_today))
+
+    born_tomorrow = "44190020260303123"
+    with pytest.raises(ValidationError) as refused:
+        idcard.normalise(born_tomorrow + idcard.check_char(born_tomorrow))
+    assert refused.value.code == "id_birth_date"
