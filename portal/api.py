@@ -18,9 +18,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal import audit, permissions
 from portal.auth import issue_token
-from portal.errors import NotFound, PortalError
+from portal.errors import NotFound, PortalError, PortalErrorCode
 from portal.models import AuditAction, BetaProgramme, User
 from portal.serializers import (
+    ERROR_CODE_VALUES,
     BetaProgrammeSerializer,
     EnrolmentSerializer,
     ErrorSerializer,
@@ -39,11 +40,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is not None and isinstance(exc, APIException):
         codes = exc.get_codes()
         if isinstance(response.data, dict) and "detail" in response.data:
-            response.data["code"] = codes if isinstance(codes, str) else "error"
+            # Only codes the schema lists: DRF's own, and the ones our code gives its exceptions.
+            known = isinstance(codes, str) and codes in ERROR_CODE_VALUES
+            response.data["code"] = codes if known else PortalErrorCode.ERROR
         else:
             response.data = {
                 "detail": _("请求参数有误。"),
-                "code": "invalid",
+                "code": PortalErrorCode.INVALID,
                 "errors": response.data,
             }
     return response
@@ -78,7 +81,7 @@ class TokenView(APIView):
             return Response(status=status.HTTP_429_TOO_MANY_REQUESTS)
         if user is None or not isinstance(user, User) or not user.is_active:
             return Response(
-                {"detail": _("用户名或密码不正确。"), "code": "invalid_credentials"},
+                {"detail": _("用户名或密码不正确。"), "code": PortalErrorCode.INVALID_CREDENTIALS},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         token = issue_token(user)

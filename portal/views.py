@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import permissions
 from portal.audit import client_ip
 from portal.celery import app as celery_app
-from portal.errors import PortalError
+from portal.errors import PortalError, PortalErrorCode
 from portal.forms import ActivationForm, LoginForm, RegistrationForm, RosterUploadForm
 from portal.models import BetaProgramme, RosterImport, User
 from portal.permissions import Perm
@@ -64,7 +64,7 @@ def locked_out(
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     message = _("登录失败次数过多，账户已暂时锁定，请 %(m)d 分钟后再试。") % {"m": minutes}
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": "locked_out"}, status=429)
+        return JsonResponse({"detail": message, "code": PortalErrorCode.LOCKED_OUT}, status=429)
     form = LoginForm(request)
     return render(
         request, "registration/login.html", {"form": form, "locked_message": message}, status=429

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import Conversation
 from knowledge.serializers import (
     AskRequestSerializer,
@@ -36,7 +37,7 @@ from knowledge.serializers import (
 from knowledge.services import asking
 from portal import permissions
 from portal.auth import ExpiringTokenAuthentication
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError, PortalErrorCode
 from portal.models import User
 from portal.serializers import ErrorSerializer
 
@@ -51,12 +52,12 @@ class AskThrottle(UserRateThrottle):
 
 
 class AskRefused(Exception):
-    def __init__(self, status_code: int, detail: str, code: str, **headers: str) -> None:
+    def __init__(self, status_code: int, detail: str, code: ErrorCode, **headers: str) -> None:
         super().__init__(detail)
         self.status_code, self.detail, self.code, self.headers = status_code, detail, code, headers
 
 
-def _error(status_code: int, detail: str, code: str, **headers: str) -> JsonResponse:
+def _error(status_code: int, detail: str, code: ErrorCode, **headers: str) -> JsonResponse:
     response = JsonResponse(
         {"detail": detail, "code": code},
         status=status_code,
@@ -78,17 +79,19 @@ def _authorise(request: HttpRequest) -> tuple[User, Request]:
         user = drf.user
     except exceptions.AuthenticationFailed as exc:
         raise AskRefused(
-            401, str(exc.detail), "authentication_failed", WWW_Authenticate="Token"
+            401, str(exc.detail), PortalErrorCode.AUTHENTICATION_FAILED, WWW_Authenticate="Token"
         ) from exc
     except exceptions.PermissionDenied as exc:  # a session without its CSRF token
-        raise AskRefused(403, str(exc.detail), "csrf_failed") from exc
+        raise AskRefused(403, str(exc.detail), PortalErrorCode.CSRF_FAILED) from exc
     if not isinstance(user, User):
-        raise AskRefused(401, _("请先登录。"), "not_authenticated", WWW_Authenticate="Token")
+        raise AskRefused(
+            401, _("请先登录。"), PortalErrorCode.NOT_AUTHENTICATED, WWW_Authenticate="Token"
+        )
     if not permissions.may_use_ai(user):
         raise AskRefused(
             403,
             _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
-            "not_permitted",
+            PortalErrorCode.NOT_PERMITTED,
         )
     return user, drf
 
@@ -100,7 +103,7 @@ def _throttle(drf: Request) -> None:
         raise AskRefused(
             429,
             _("提问太频繁了，请 %(n)d 秒后再试。") % {"n": wait},
-            "throttled",
+            PortalErrorCode.THROTTLED,
             Retry_After=str(wait),
         )
 
@@ -132,7 +135,7 @@ async def _events(turn: asking.Turn) -> AsyncIterator[bytes]:
             "error",
             {
                 "message": _("回答出错了，请稍后再试。"),
-                "code": "answer_failed",
+                "code": KnowledgeErrorCode.ANSWER_FAILED,
                 "conversation": turn.conversation.pk,
             },
         )
@@ -142,11 +145,11 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
-        raise AskRefused(400, _("请求内容不是有效的 JSON。"), "bad_json") from None
+        raise AskRefused(400, _("请求内容不是有效的 JSON。"), KnowledgeErrorCode.BAD_JSON) from None
     data = AskRequestSerializer(data=body if isinstance(body, dict) else {})
     if not data.is_valid():
         field, problems = next(iter(data.errors.items()))
-        raise AskRefused(400, f"{field}: {problems[0]}", "invalid")
+        raise AskRefused(400, f"{field}: {problems[0]}", PortalErrorCode.INVALID)
     return dict(data.validated_data)
 
 
@@ -154,7 +157,7 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
 async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """POST {question, conversation?, stream?}: the answer, whole or as an event stream."""
     if request.method != "POST":
-        return _error(405, _("请用 POST 提问。"), "method_not_allowed", Allow="POST")
+        return _error(405, _("请用 POST 提问。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST")
     try:
         turn, stream = await sync_to_async(prepare)(request)
     except AskRefused as refused:

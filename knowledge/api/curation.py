@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from knowledge import ingest
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import Document, FaqEntry, LexiconEntry, Segment
 from knowledge.retrieval import search
 from knowledge.serializers import (
@@ -90,7 +91,9 @@ class DocumentListView(APIView):
             body, title = extracted.text, title or extracted.title
             original_name = upload.name or ""
         elif not body.strip():
-            raise curation.KnowledgeError(_("请上传文件或提供正文。"), code="empty")
+            raise curation.KnowledgeError(
+                _("请上传文件或提供正文。"), code=KnowledgeErrorCode.EMPTY
+            )
         try:
             document = curation.create_document(
                 curation.DocumentFields(

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import (
     AnswerMode,
     AnswerStatus,
@@ -101,7 +102,7 @@ _CITE_MARK = re.compile(r"\[(\d{1,2})\]")
 
 
 class AskError(PortalError):
-    code = "ask_error"
+    code = KnowledgeErrorCode.ASK_ERROR
 
 
 def _digits(text: str) -> str:
@@ -161,7 +162,7 @@ def access_conversation(user: User, conversation_id: int) -> Conversation:
     """The user's own conversation; another member's is "not found", exactly like a missing one."""
     conversation = conversations_of(user).filter(pk=conversation_id).first()
     if conversation is None:
-        raise NotFound(_("没有找到这个对话。"), code="conversation_not_found")
+        raise NotFound(_("没有找到这个对话。"), code=KnowledgeErrorCode.CONVERSATION_NOT_FOUND)
     return conversation
 
 
@@ -172,7 +173,7 @@ def access_answer(user: User, message_id: int) -> Message:
         .first()
     )
     if message is None:
-        raise NotFound(_("没有找到这条回答。"), code="message_not_found")
+        raise NotFound(_("没有找到这条回答。"), code=KnowledgeErrorCode.MESSAGE_NOT_FOUND)
     return message
 
 
@@ -291,7 +292,7 @@ def check(question: str) -> str:
     if ai.check_text(text, where="ask.prompt").action == "block":
         raise AskError(
             _("这个问题包含不适宜的内容，无法回答。如有需要，请拨打职工服务热线 12351。"),
-            code="unsafe_question",
+            code=KnowledgeErrorCode.UNSAFE_QUESTION,
         )
     return text[:MAX_QUESTION_CHARS]
 
@@ -665,16 +666,19 @@ def cited_numbers(text: str) -> set[int]:
 
 def give_feedback(user: User, message_id: int, rating: str, reason: str = "") -> Message:
     if rating not in Rating.values:
-        raise AskError(_("评价只能是“有帮助”或“没帮助”。"), code="bad_rating")
+        raise AskError(_("评价只能是“有帮助”或“没帮助”。"), code=KnowledgeErrorCode.BAD_RATING)
     reason = redact((reason or "").strip())
     if len(reason) > MAX_REASON_CHARS:
         raise AskError(
-            _("理由请写在 %(max)d 字以内。") % {"max": MAX_REASON_CHARS}, code="reason_too_long"
+            _("理由请写在 %(max)d 字以内。") % {"max": MAX_REASON_CHARS},
+            code=KnowledgeErrorCode.REASON_TOO_LONG,
         )
     with transaction.atomic():
         message = access_answer(user, message_id)
         if message.status == AnswerStatus.PENDING:
-            raise AskError(_("回答还没有完成，请稍后再评价。"), code="answer_pending")
+            raise AskError(
+                _("回答还没有完成，请稍后再评价。"), code=KnowledgeErrorCode.ANSWER_PENDING
+            )
         message.rating, message.reason, message.rated_at = rating, reason, timezone.now()
         message.save(update_fields=["rating", "reason", "rated_at"])
         AskedQuestion.objects.filter(answer=message).update(rating=rating, reason=reason)

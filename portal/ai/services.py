@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from portal.ai import clients, keys, routing, safety, sse
+from portal.ai.errors import AIErrorCode
 from portal.ai.models import (
     FEATURE_CAPABILITY,
     KIND_CAPABILITIES,
@@ -60,7 +61,7 @@ PRESETS: dict[str, Preset] = {
 
 
 class ConfigurationInvalid(PortalError):
-    code = "ai_configuration_invalid"
+    code = AIErrorCode.AI_CONFIGURATION_INVALID
 
 
 def looks_local(base_url: str) -> bool:

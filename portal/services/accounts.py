@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import audit, idcard, permissions
-from portal.errors import NotPermitted, PortalError
+from portal.errors import NotPermitted, PortalError, PortalErrorCode
 from portal.models import (
     AuditAction,
     MemberProfile,
@@ -72,7 +72,7 @@ ACTIVATION_LOCK_SECONDS = 15 * 60
 
 
 class ActivationRefused(PortalError):
-    code = "activation_refused"
+    code = PortalErrorCode.ACTIVATION_REFUSED
 
 
 def activate_account(
@@ -83,7 +83,8 @@ def activate_account(
     failures_key = f"activation-failures:{member_no.upper()}"
     if (cache.get(failures_key) or 0) >= ACTIVATION_FAILURE_LIMIT:
         raise ActivationRefused(
-            _("尝试次数过多，请15分钟后再试，或联系所在工会。"), code="too_many_attempts"
+            _("尝试次数过多，请15分钟后再试，或联系所在工会。"),
+            code=PortalErrorCode.TOO_MANY_ATTEMPTS,
         )
     profile = MemberProfile.objects.select_related("user").filter(member_no=member_no).first()
     digest = idcard.id_hash(idcard.normalise(id_number))
@@ -144,7 +145,9 @@ def change_role(
     if actor is not None and not permissions.has_perm(actor, permissions.Perm.MANAGE_USERS):
         raise NotPermitted(_("只有管理员可以调整角色。"))
     if role not in Role.values:
-        raise PortalError(_("未知角色：%(role)s") % {"role": role}, code="unknown_role")
+        raise PortalError(
+            _("未知角色：%(role)s") % {"role": role}, code=PortalErrorCode.UNKNOWN_ROLE
+        )
     old = User.objects.filter(pk=user.pk).values_list("role", flat=True).first()
     if old == role:
         return

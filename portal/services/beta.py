@@ -13,12 +13,12 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal import audit, permissions
-from portal.errors import NotPermitted
+from portal.errors import NotPermitted, PortalErrorCode
 from portal.models import AuditAction, BetaEnrolment, BetaProgramme, EnrolmentStatus, User
 
 
 class EnrolmentRefused(NotPermitted):
-    code = "enrolment_refused"
+    code = PortalErrorCode.ENROLMENT_REFUSED
 
 
 @dataclass(frozen=True)
@@ -96,19 +96,19 @@ def check_may_enrol(user: User, programme: BetaProgramme, now: datetime) -> None
     if not permissions.may_enrol_in_beta(user):
         raise EnrolmentRefused(
             _("只有完成实名认证的会员才能报名内测，请先在“我的资料”中提交认证信息。"),
-            code="not_verified",
+            code=PortalErrorCode.NOT_VERIFIED,
         )
     if now < programme.opens_at:
         raise EnrolmentRefused(
             _("报名尚未开始，开始时间：%(t)s。")
             % {"t": date_format(timezone.localtime(programme.opens_at), "Y年n月j日 H:i")},
-            code="not_open_yet",
+            code=PortalErrorCode.NOT_OPEN_YET,
         )
     if now >= programme.closes_at:
         raise EnrolmentRefused(
             _("报名已截止（截止时间：%(t)s）。")
             % {"t": date_format(timezone.localtime(programme.closes_at), "Y年n月j日 H:i")},
-            code="closed",
+            code=PortalErrorCode.CLOSED,
         )
 
 

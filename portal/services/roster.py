@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from portal import audit, idcard
-from portal.errors import PortalError
+from portal.errors import PortalError, PortalErrorCode
 from portal.models import (
     UNIT_PATH_SEPARATOR,
     AuditAction,
@@ -66,7 +66,7 @@ class RowError:
 
 
 class RosterInvalid(PortalError):
-    code = "roster_invalid"
+    code = PortalErrorCode.ROSTER_INVALID
 
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(_("名册有%(count)d处错误，未导入任何记录。") % {"count": len(errors)})
