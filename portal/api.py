@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal import audit, permissions
+from portal.audit import AuditOrigin
 from portal.auth import issue_token
 from portal.errors import NotFound, PortalError, PortalErrorCode
 from portal.models import AuditAction, BetaProgramme, User
@@ -86,7 +87,10 @@ class TokenView(APIView):
             )
         token = issue_token(user)
         audit.record(
-            AuditAction.TOKEN_ISSUED, actor=user, target=user.username, request=http_request
+            AuditAction.TOKEN_ISSUED,
+            actor=user,
+            target=user.username,
+            origin=AuditOrigin.of(http_request),
         )
         return Response({"token": token.key, "expires_at": token.created + settings.API_TOKEN_TTL})
 
@@ -131,7 +135,7 @@ class EnrolView(APIView):
         programme = BetaProgramme.objects.filter(slug=slug).first()
         if programme is None:
             raise NotFound(_("没有这个内测计划。"))
-        result = beta.enrol(_user(request), programme, request=request._request)
+        result = beta.enrol(_user(request), programme, origin=AuditOrigin.of(request._request))
         return Response(
             {"status": result.status, "waitlist_position": result.waitlist_position},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,

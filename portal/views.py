@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import permissions
-from portal.audit import client_ip
+from portal.audit import AuditOrigin
 from portal.celery import app as celery_app
 from portal.errors import PortalError, PortalErrorCode
 from portal.forms import ActivationForm, LoginForm, RegistrationForm, RosterUploadForm
@@ -97,7 +97,7 @@ def register(request: HttpRequest) -> HttpResponse:
                     union_unit=data["union_unit"],
                     phone=data["phone"],
                 ),
-                request=request,
+                origin=AuditOrigin.of(request),
             )
         except ValidationError as exc:
             _form_errors_from(form, exc)
@@ -117,7 +117,10 @@ def activate(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             user = accounts.activate_account(
-                data["member_no"], data["id_number"], data["password"], request=request
+                data["member_no"],
+                data["id_number"],
+                data["password"],
+                origin=AuditOrigin.of(request),
             )
         except accounts.ActivationRefused as exc:
             form.add_error(None, exc.message)
@@ -160,7 +163,7 @@ def beta_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 def beta_enrol(request: HttpRequest, slug: str) -> HttpResponse:
     programme = get_object_or_404(BetaProgramme, slug=slug)
     try:
-        result = beta.enrol(_user(request), programme, request=request)
+        result = beta.enrol(_user(request), programme, origin=AuditOrigin.of(request))
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
@@ -197,7 +200,7 @@ def member_verify(request: HttpRequest, user_id: int) -> HttpResponse:
     actor = _require(request, Perm.VERIFY_MEMBERS)
     member = get_object_or_404(permissions.verifiable_members(actor), pk=user_id)
     try:
-        profile = accounts.verify_member(actor, member, request=request)
+        profile = accounts.verify_member(actor, member, origin=AuditOrigin.of(request))
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
@@ -220,7 +223,7 @@ def roster_upload(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 job = RosterImport.objects.create(
                     uploaded_by=actor,
-                    uploaded_from=client_ip(request),
+                    uploaded_from=AuditOrigin.of(request).address,
                     file_name=upload.name[:200],
                     rows=[r.to_json() for r in rows],
                 )

@@ -7,12 +7,12 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal import audit, permissions
+from portal.audit import AuditOrigin
 from portal.errors import NotPermitted, PortalErrorCode
 from portal.models import AuditAction, BetaEnrolment, BetaProgramme, EnrolmentStatus, User
 
@@ -117,7 +117,7 @@ def enrol(
     programme: BetaProgramme,
     *,
     now: datetime | None = None,
-    request: HttpRequest | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> Enrolment:
     """A place while places last, then the waiting list in order; a repeat returns the first."""
     now = now or timezone.now()
@@ -146,13 +146,13 @@ def enrol(
             actor=user,
             target=locked.slug,
             detail={"status": status},
-            request=request,
+            origin=origin,
         )
     return Enrolment(record, created=True, waitlist_position=position)
 
 
 def promote_waitlist(
-    programme: BetaProgramme, *, actor: User | None = None, request: HttpRequest | None = None
+    programme: BetaProgramme, *, actor: User | None = None, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> list[BetaEnrolment]:
     """Give the free places to the members waiting longest, in order (after a capacity rise)."""
     with transaction.atomic():
@@ -174,6 +174,6 @@ def promote_waitlist(
                 AuditAction.BETA_PROMOTED,
                 actor=actor,
                 target=f"{locked.slug}:{enrolment.user.username}",
-                request=request,
+                origin=origin,
             )
     return promoted

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from portal import audit, idcard
+from portal.audit import AuditOrigin
 from portal.errors import PortalError, PortalErrorCode
 from portal.models import (
     UNIT_PATH_SEPARATOR,
@@ -203,7 +204,7 @@ def import_roster(
     *,
     actor: User | None = None,
     source: str = "",
-    ip_address: str | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> RosterResult:
     """Create or update every member of the roster as verified; on any conflict, change nothing.
 
@@ -212,7 +213,7 @@ def import_roster(
     It never takes over an account that belongs to someone else.
     """
     try:
-        return _apply(rows, actor=actor, source=source, ip_address=ip_address)
+        return _apply(rows, actor=actor, source=source, origin=origin)
     except IntegrityError:
         # Only a concurrent import or registration of the same people gets here.
         raise RosterInvalid(
@@ -280,7 +281,7 @@ def _conflicts(rows: list[RosterRow]) -> tuple[list[RowError], list[MemberProfil
 
 
 def _apply(
-    rows: list[RosterRow], *, actor: User | None, source: str, ip_address: str | None
+    rows: list[RosterRow], *, actor: User | None, source: str, origin: AuditOrigin
 ) -> RosterResult:
     with transaction.atomic():
         errors, displaced = _conflicts(rows)
@@ -296,7 +297,8 @@ def _apply(
                     actor_name=audit.actor_label(actor),
                     target=target,
                     detail={"file": source, **detail},
-                    ip_address=ip_address,
+                    ip_address=origin.address,
+                    user_agent=origin.user_agent[:300],
                 )
             )
 
