@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotAuthenticated
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,12 +51,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                 "errors": response.data,
             }
     return response
-
-
-def _user(request: Request) -> User:
-    if not isinstance(request.user, User):
-        raise NotAuthenticated()
-    return request.user
 
 
 class TokenView(APIView):
@@ -121,7 +115,7 @@ class CurrentBetaView(APIView):
         programme = beta.current_programme()
         if programme is None:
             raise NotFound(_("目前没有内测计划。"))
-        state = beta.programme_state(programme, _user(request))
+        state = beta.programme_state(programme, permissions.require_user(request))
         return Response(BetaProgrammeSerializer(_programme_data(state)).data)
 
 
@@ -135,7 +129,9 @@ class EnrolView(APIView):
         programme = BetaProgramme.objects.filter(slug=slug).first()
         if programme is None:
             raise NotFound(_("没有这个内测计划。"))
-        result = beta.enrol(_user(request), programme, origin=AuditOrigin.of(request._request))
+        result = beta.enrol(
+            permissions.require_user(request), programme, origin=AuditOrigin.of(request._request)
+        )
         return Response(
             {"status": result.status, "waitlist_position": result.waitlist_position},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
@@ -145,7 +141,7 @@ class EnrolView(APIView):
 class MeView(APIView):
     @extend_schema(responses={200: MeSerializer}, summary="The signed-in user")
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = permissions.require_user(request)
         profile = getattr(user, "member_profile", None)
         return Response(
             {

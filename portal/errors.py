@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.core.exceptions import PermissionDenied
+
 
 class ErrorCode(StrEnum):
     """The base of every domain's error codes (PortalErrorCode, KnowledgeErrorCode,
@@ -53,7 +55,10 @@ class PortalError(Exception):
             self.code = code
 
 
-class NotPermitted(PortalError):
+class NotPermitted(PortalError, PermissionDenied):
+    """A refusal of the permission policy: the API answers it as 403 not_permitted, and, being
+    Django's PermissionDenied too, a page as its 403 page."""
+
     code = PortalErrorCode.NOT_PERMITTED
     status = 403
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -24,31 +24,17 @@ from portal.audit import AuditOrigin
 from portal.celery import app as celery_app
 from portal.errors import PortalError, PortalErrorCode
 from portal.forms import ActivationForm, LoginForm, RegistrationForm, RosterUploadForm
-from portal.models import BetaProgramme, RosterImport, User
+from portal.models import BetaProgramme, RosterImport
 from portal.permissions import Perm
 from portal.services import accounts, beta, roster
 from portal.tasks import run_roster_import
 
 
-def _user(request: HttpRequest) -> User:
-    if not isinstance(request.user, User):
-        raise PermissionDenied(_("请先登录。"))
-    return request.user
-
-
-def _user_or_none(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
-
-
-def _require(request: HttpRequest, perm: Perm) -> User:
-    if not permissions.has_perm(request.user, perm):
-        raise PermissionDenied(_("您没有权限访问此页面。"))
-    return _user(request)
-
-
 def home(request: HttpRequest) -> HttpResponse:
     programme = beta.current_programme()
-    state = beta.programme_state(programme, _user_or_none(request)) if programme else None
+    state = (
+        beta.programme_state(programme, permissions.user_or_none(request)) if programme else None
+    )
     return render(request, "portal/home.html", {"state": state})
 
 
@@ -136,7 +122,7 @@ def activate(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = permissions.require_user(request)
     enrolments = user.beta_enrolments.select_related("programme").order_by("-created_at")
     return render(
         request,
@@ -147,7 +133,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 def beta_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     programme = get_object_or_404(BetaProgramme, slug=slug) if slug else beta.current_programme()
-    user = _user_or_none(request)
+    user = permissions.user_or_none(request)
     state = beta.programme_state(programme, user) if programme else None
     refusal = None
     if programme and user and state and state.my_status is None:
@@ -163,7 +149,9 @@ def beta_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 def beta_enrol(request: HttpRequest, slug: str) -> HttpResponse:
     programme = get_object_or_404(BetaProgramme, slug=slug)
     try:
-        result = beta.enrol(_user(request), programme, origin=AuditOrigin.of(request))
+        result = beta.enrol(
+            permissions.require_user(request), programme, origin=AuditOrigin.of(request)
+        )
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
@@ -178,7 +166,7 @@ def beta_enrol(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def members(request: HttpRequest) -> HttpResponse:
-    actor = _require(request, Perm.VERIFY_MEMBERS)
+    actor = permissions.require_user(request, Perm.VERIFY_MEMBERS)
     members = permissions.verifiable_members(actor).select_related("member_profile", "union_unit")
     pending = members.filter(member_profile__verified_at=None).order_by("date_joined")
     verified = members.exclude(member_profile__verified_at=None).order_by(
@@ -197,7 +185,7 @@ def members(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def member_verify(request: HttpRequest, user_id: int) -> HttpResponse:
-    actor = _require(request, Perm.VERIFY_MEMBERS)
+    actor = permissions.require_user(request, Perm.VERIFY_MEMBERS)
     member = get_object_or_404(permissions.verifiable_members(actor), pk=user_id)
     try:
         profile = accounts.verify_member(actor, member, origin=AuditOrigin.of(request))
@@ -210,7 +198,7 @@ def member_verify(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @login_required
 def roster_upload(request: HttpRequest) -> HttpResponse:
-    actor = _require(request, Perm.IMPORT_ROSTER)
+    actor = permissions.require_user(request, Perm.IMPORT_ROSTER)
     form = RosterUploadForm(request.POST or None, request.FILES or None)
     errors: list[str] = []
     if request.method == "POST" and form.is_valid():
@@ -238,7 +226,7 @@ def roster_upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def roster_status(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, Perm.IMPORT_ROSTER)
+    permissions.require_user(request, Perm.IMPORT_ROSTER)
     job = get_object_or_404(RosterImport, pk=pk)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse(

@@ -37,8 +37,9 @@ from knowledge.serializers import (
 from knowledge.services import asking
 from portal import permissions
 from portal.auth import ExpiringTokenAuthentication
-from portal.errors import ErrorCode, PortalError, PortalErrorCode
+from portal.errors import ErrorCode, NotPermitted, PortalError, PortalErrorCode
 from portal.models import User
+from portal.permissions import Perm
 from portal.serializers import ErrorSerializer
 
 log = logging.getLogger("knowledge.ask")
@@ -76,23 +77,25 @@ def _authorise(request: HttpRequest) -> tuple[User, Request]:
         authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()],
     )
     try:
-        user = drf.user
+        user = permissions.user_or_none(drf)
     except exceptions.AuthenticationFailed as exc:
         raise AskRefused(
             401, str(exc.detail), PortalErrorCode.AUTHENTICATION_FAILED, WWW_Authenticate="Token"
         ) from exc
     except exceptions.PermissionDenied as exc:  # a session without its CSRF token
         raise AskRefused(403, str(exc.detail), PortalErrorCode.CSRF_FAILED) from exc
-    if not isinstance(user, User):
+    if user is None:
         raise AskRefused(
             401, _("请先登录。"), PortalErrorCode.NOT_AUTHENTICATED, WWW_Authenticate="Token"
         )
-    if not permissions.may_use_ai(user):
-        raise AskRefused(
-            403,
+    try:
+        permissions.require(
+            user,
+            Perm.USE_AI,
             _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
-            PortalErrorCode.NOT_PERMITTED,
         )
+    except NotPermitted as exc:
+        raise AskRefused(exc.status, exc.message, exc.code) from exc
     return user, drf
 
 
@@ -172,19 +175,13 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     return response
 
 
-def _owner(request: Request) -> User:
-    if not isinstance(request.user, User):
-        raise exceptions.NotAuthenticated()
-    return request.user
-
-
 class ConversationListView(generics.ListAPIView[Conversation]):
     """The signed-in user's conversations, newest first; DELETE removes them all."""
 
     serializer_class = ConversationSerializer
 
     def get_queryset(self) -> Any:
-        return asking.conversations_of(_owner(self.request))
+        return asking.conversations_of(permissions.require_user(self.request))
 
     @extend_schema(
         operation_id="conversations_destroy_all",
@@ -192,7 +189,7 @@ class ConversationListView(generics.ListAPIView[Conversation]):
         summary="Delete all of my conversations",
     )
     def delete(self, request: Request) -> Response:
-        asking.delete_history(_owner(request))
+        asking.delete_history(permissions.require_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -200,10 +197,10 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
     serializer_class = ConversationDetailSerializer
 
     def get_object(self) -> Conversation:
-        return asking.access_conversation(_owner(self.request), self.kwargs["pk"])
+        return asking.access_conversation(permissions.require_user(self.request), self.kwargs["pk"])
 
     def perform_destroy(self, instance: Conversation) -> None:
-        asking.delete_conversation(_owner(self.request), instance.pk)
+        asking.delete_conversation(permissions.require_user(self.request), instance.pk)
 
 
 class FeedbackView(APIView):
@@ -216,7 +213,10 @@ class FeedbackView(APIView):
         data = FeedbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message = asking.give_feedback(
-            _owner(request), pk, data.validated_data["rating"], data.validated_data["reason"]
+            permissions.require_user(request),
+            pk,
+            data.validated_data["rating"],
+            data.validated_data["reason"],
         )
         return Response(MessageSerializer(message).data)
 

@@ -8,9 +8,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,18 +36,7 @@ from portal.models import User
 from portal.permissions import Perm
 from portal.serializers import ErrorSerializer
 
-
-class IsEditor(BasePermission):
-    message = "只有知识库编辑可以使用此接口。"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return permissions.has_perm(request.user, Perm.CURATE_KNOWLEDGE)
-
-
-def _editor(request: Request) -> User:
-    if not isinstance(request.user, User):  # IsEditor has let only editors through
-        raise PermissionDenied()
-    return request.user
+IsEditor = permissions.RequirePerm(Perm.CURATE_KNOWLEDGE)
 
 
 def _get(model: Any, pk: int) -> Any:
@@ -107,7 +94,7 @@ class DocumentListView(APIView):
                     effective_from=data["effective_from"],
                     expires_on=data["expires_on"],
                 ),
-                author=_editor(request),
+                author=permissions.require_user(request),
                 status=data["status"],
             )
         except curation.DuplicateDocument as exc:
@@ -138,7 +125,9 @@ class DocumentStatusView(APIView):
         data = StatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         document = curation.set_status(
-            _get(Document, pk), data.validated_data["status"], author=_editor(request)
+            _get(Document, pk),
+            data.validated_data["status"],
+            author=permissions.require_user(request),
         )
         return Response(DocumentSerializer(document).data)
 
@@ -154,7 +143,7 @@ class SegmentView(APIView):
             _get(Segment, pk),
             text=data.validated_data.get("text"),
             enabled=data.validated_data.get("enabled"),
-            author=_editor(request),
+            author=permissions.require_user(request),
         )
         return Response(SegmentSerializer(segment).data)
 
@@ -182,7 +171,7 @@ class FaqListView(generics.ListCreateAPIView[FaqEntry]):
         return FaqEntry.objects.select_related("category").prefetch_related("segments")
 
     def perform_create(self, serializer: FaqSerializer) -> None:  # type: ignore[override]
-        _save_faq(serializer, _editor(self.request))
+        _save_faq(serializer, permissions.require_user(self.request))
 
 
 class FaqDetailView(generics.RetrieveUpdateDestroyAPIView[FaqEntry]):
@@ -192,7 +181,7 @@ class FaqDetailView(generics.RetrieveUpdateDestroyAPIView[FaqEntry]):
     http_method_names = ["get", "put", "delete"]
 
     def perform_update(self, serializer: FaqSerializer) -> None:  # type: ignore[override]
-        _save_faq(serializer, _editor(self.request), faq=serializer.instance)
+        _save_faq(serializer, permissions.require_user(self.request), faq=serializer.instance)
 
     def perform_destroy(self, instance: FaqEntry) -> None:
         curation.delete_faq(instance)
@@ -209,7 +198,7 @@ class LexiconListView(generics.ListCreateAPIView[LexiconEntry]):
             kind=data["kind"],
             phrase=data["phrase"],
             targets=data.get("targets", []),
-            author=_editor(self.request),
+            author=permissions.require_user(self.request),
         )
 
 
@@ -222,11 +211,8 @@ class LexiconDetailView(generics.DestroyAPIView[LexiconEntry]):
         curation.delete_lexicon_entry(instance)
 
 
-def _user_or_none(request: Request) -> User | None:
-    return request.user if isinstance(request.user, User) else None
-
-
 class SearchView(APIView):
+    permission_classes = [permissions.RequirePerm(Perm.READ_KNOWLEDGE)]
     throttle_scope = "knowledge_search"
 
     @extend_schema(
@@ -235,14 +221,11 @@ class SearchView(APIView):
         summary="Search the knowledge base (the retrieval Ask uses)",
     )
     def post(self, request: Request) -> Response:
-        if not (
-            permissions.may_use_ai(request.user)
-            or permissions.has_perm(request.user, Perm.CURATE_KNOWLEDGE)
-        ):
-            raise PermissionDenied(_("您还不能使用AI服务。"))
         data = SearchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = search(
-            data.validated_data["question"], k=data.validated_data["k"], user=_user_or_none(request)
+            data.validated_data["question"],
+            k=data.validated_data["k"],
+            user=permissions.require_user(request),
         )
         return Response(SearchResultSerializer(result).data)

@@ -32,9 +32,10 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.text import normalise
-from portal import ai
+from portal import ai, permissions
 from portal.errors import PortalError
 from portal.models import User
+from portal.permissions import Perm
 
 # Which status an editor may move a document to from each status.
 TRANSITIONS: dict[str, set[str]] = {
@@ -77,6 +78,13 @@ class DocumentFields:
     tags: tuple[str, ...] = ()
     effective_from: date | None = None
     expires_on: date | None = None
+
+
+def _check_actor(actor: User | None) -> None:
+    """An admin action, a command or a job may call these services too: whoever acts must be
+    an editor (None is the system itself: a command or a job)."""
+    if actor is not None:
+        permissions.require(actor, Perm.CURATE_KNOWLEDGE)
 
 
 def _check(fields: DocumentFields) -> str:
@@ -176,6 +184,7 @@ def create_document(
     fields: DocumentFields, *, author: User | None, status: str = DocumentStatus.DRAFT
 ) -> Document:
     """A new document with its segments and first revision; indexed when published."""
+    _check_actor(author)
     title = _check(fields)
     body = ingest.clean_body(fields.body)
     digest = ingest.content_hash(body)
@@ -215,6 +224,7 @@ def create_document(
 def update_document(document: Document, fields: DocumentFields, *, author: User | None) -> Document:
     """New text or metadata: a new revision; new text is split again (editors' segment edits
     are replaced by the new text)."""
+    _check_actor(author)
     title = _check(fields)
     body = ingest.clean_body(fields.body)
     digest = ingest.content_hash(body)
@@ -258,6 +268,7 @@ def update_document(document: Document, fields: DocumentFields, *, author: User 
 
 
 def set_status(document: Document, status: str, *, author: User | None) -> Document:
+    _check_actor(author)
     with transaction.atomic():
         indexing.lock()
         document = Document.objects.select_for_update().get(pk=document.pk)
@@ -289,6 +300,7 @@ def set_status(document: Document, status: str, *, author: User | None) -> Docum
 def edit_segment(
     segment: Segment, *, text: str | None = None, enabled: bool | None = None, author: User | None
 ) -> Segment:
+    _check_actor(author)
     with transaction.atomic():
         indexing.lock()
         segment = Segment.objects.select_for_update().select_related("document").get(pk=segment.pk)
@@ -329,6 +341,7 @@ def save_faq(
 ) -> FaqEntry:
     """Create or change an FAQ entry; `segments` in order, the first being the one that
     answers the question."""
+    _check_actor(author)
     question = question.strip()
     if not question or not answer.strip():
         raise KnowledgeError(
@@ -383,6 +396,7 @@ def save_lexicon_entry(
     author: User | None,
     entry: LexiconEntry | None = None,
 ) -> LexiconEntry:
+    _check_actor(author)
     phrase = normalise(phrase)
     clean = [normalise(t) for t in targets if normalise(t)]
     if kind not in LexiconKind.values:

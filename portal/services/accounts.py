@@ -23,6 +23,7 @@ from portal.models import (
     User,
     VerificationSource,
 )
+from portal.permissions import Perm
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,8 @@ def verify_member(
 def change_role(
     actor: User | None, user: User, role: str, *, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> None:
-    if actor is not None and not permissions.has_perm(actor, permissions.Perm.MANAGE_USERS):
-        raise NotPermitted(_("只有管理员可以调整角色。"))
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_USERS, _("只有管理员可以调整角色。"))
     if role not in Role.values:
         raise PortalError(
             _("未知角色：%(role)s") % {"role": role}, code=PortalErrorCode.UNKNOWN_ROLE
@@ -165,8 +166,8 @@ def set_active(
     actor: User | None, user: User, active: bool, *, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> None:
     """Enable or disable an account (a disabled one cannot sign in or use a token)."""
-    if actor is not None and not permissions.has_perm(actor, permissions.Perm.MANAGE_USERS):
-        raise NotPermitted(_("只有管理员可以启用或停用账户。"))
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_USERS, _("只有管理员可以启用或停用账户。"))
     if User.objects.filter(pk=user.pk, is_active=active).exists():
         return
     with transaction.atomic():
@@ -185,6 +186,8 @@ def account_created(
     actor: User | None, user: User, *, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> None:
     """Record an account an admin created by hand, with the role it was given."""
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_USERS)
     audit.record(
         AuditAction.ROLE_CHANGED,
         actor=actor,

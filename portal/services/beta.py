@@ -15,6 +15,7 @@ from portal import audit, permissions
 from portal.audit import AuditOrigin
 from portal.errors import NotPermitted, PortalErrorCode
 from portal.models import AuditAction, BetaEnrolment, BetaProgramme, EnrolmentStatus, User
+from portal.permissions import Perm
 
 
 class EnrolmentRefused(NotPermitted):
@@ -155,6 +156,8 @@ def promote_waitlist(
     programme: BetaProgramme, *, actor: User | None = None, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> list[BetaEnrolment]:
     """Give the free places to the members waiting longest, in order (after a capacity rise)."""
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_BETA)
     with transaction.atomic():
         locked = BetaProgramme.objects.select_for_update().get(pk=programme.pk)
         free = locked.capacity - _status_counts(locked).get(EnrolmentStatus.ACCEPTED, 0)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from portal import audit, idcard
+from portal import audit, idcard, permissions
 from portal.audit import AuditOrigin
 from portal.errors import PortalError, PortalErrorCode
 from portal.models import (
@@ -29,6 +29,7 @@ from portal.models import (
     User,
     VerificationSource,
 )
+from portal.permissions import Perm
 
 HEADER = ("username", "real_name", "id_number", "member_no", "union_unit", "phone")
 _PHONE = re.compile(r"^\+?[0-9][0-9\-]{4,18}$")
@@ -212,6 +213,8 @@ def import_roster(
     yet: such a profile holding the roster's ID or membership number is detached from its account.
     It never takes over an account that belongs to someone else.
     """
+    if actor is not None:
+        permissions.require(actor, Perm.IMPORT_ROSTER)
     try:
         return _apply(rows, actor=actor, source=source, origin=origin)
     except IntegrityError:

@@ -26,7 +26,6 @@ from knowledge.models import (
 from knowledge.services.analytics.topics import BATCH, WINDOW_DAYS, question_key
 from knowledge.services.curation import KnowledgeError, save_faq
 from portal import permissions
-from portal.errors import NotPermitted
 from portal.models import User
 from portal.permissions import Perm
 
@@ -52,8 +51,7 @@ def kind_of(asked: AskedQuestion) -> Pending:
 
 
 def check_may_handle(user: User) -> None:
-    if not permissions.has_perm(user, Perm.CURATE_KNOWLEDGE):
-        raise NotPermitted(_("只有知识库编辑可以处理职工的提问。"))
+    permissions.require(user, Perm.CURATE_KNOWLEDGE, _("只有知识库编辑可以处理职工的提问。"))
 
 
 def mark_handled(editor: User, asked: AskedQuestion, *, whole_topic: bool = False) -> int:
