@@ -21,6 +21,7 @@ from knowledge.models import (
 )
 from knowledge.services import curation
 from portal import permissions
+from portal.audit import AuditOrigin
 from portal.errors import PortalError
 
 
@@ -136,6 +137,16 @@ class FaqAdmin(admin.ModelAdmin[FaqEntry]):
             also_reindex=getattr(request, "_faq_cited_before", []),
         )
 
+    def delete_model(self, request: HttpRequest, obj: FaqEntry) -> None:
+        # Through the service: the cited segments lose the entry's words, and it is audited.
+        curation.delete_faq(
+            obj, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FaqEntry]) -> None:
+        for faq in queryset:
+            self.delete_model(request, faq)
+
 
 @admin.register(LexiconEntry)
 class LexiconAdmin(admin.ModelAdmin[LexiconEntry]):
@@ -154,7 +165,13 @@ class LexiconAdmin(admin.ModelAdmin[LexiconEntry]):
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: LexiconEntry) -> None:
-        curation.delete_lexicon_entry(obj)
+        curation.delete_lexicon_entry(
+            obj, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[LexiconEntry]) -> None:
-        curation.delete_lexicon_entries(queryset.values_list("pk", flat=True))
+        curation.delete_lexicon_entries(
+            queryset.values_list("pk", flat=True),
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )

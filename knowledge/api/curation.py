@@ -31,6 +31,7 @@ from knowledge.serializers import (
 )
 from knowledge.services import curation
 from portal import permissions
+from portal.audit import AuditOrigin
 from portal.errors import NotFound
 from portal.models import User
 from portal.permissions import Perm
@@ -184,7 +185,11 @@ class FaqDetailView(generics.RetrieveUpdateDestroyAPIView[FaqEntry]):
         _save_faq(serializer, permissions.require_user(self.request), faq=serializer.instance)
 
     def perform_destroy(self, instance: FaqEntry) -> None:
-        curation.delete_faq(instance)
+        curation.delete_faq(
+            instance,
+            actor=permissions.require_user(self.request),
+            origin=AuditOrigin.of(self.request._request),
+        )
 
 
 class LexiconListView(generics.ListCreateAPIView[LexiconEntry]):
@@ -208,7 +213,11 @@ class LexiconDetailView(generics.DestroyAPIView[LexiconEntry]):
     queryset = LexiconEntry.objects.all()
 
     def perform_destroy(self, instance: LexiconEntry) -> None:
-        curation.delete_lexicon_entry(instance)
+        curation.delete_lexicon_entry(
+            instance,
+            actor=permissions.require_user(self.request),
+            origin=AuditOrigin.of(self.request._request),
+        )
 
 
 class SearchView(APIView):

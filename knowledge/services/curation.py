@@ -32,9 +32,10 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.text import normalise
-from portal import ai, permissions
+from portal import ai, audit, permissions
+from portal.audit import AuditOrigin
 from portal.errors import PortalError
-from portal.models import User
+from portal.models import AuditAction, User
 from portal.permissions import Perm
 
 # Which status an editor may move a document to from each status.
@@ -381,9 +382,19 @@ def save_faq(
     return faq
 
 
-def delete_faq(faq: FaqEntry) -> None:
+def delete_faq(
+    faq: FaqEntry, *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    _check_actor(actor)
     with transaction.atomic():
         ids = list(faq.segments.values_list("id", flat=True))
+        audit.record(
+            AuditAction.FAQ_DELETED,
+            actor=actor,
+            target=faq.question,
+            detail={"id": faq.pk, "answer": faq.answer[:500]},
+            origin=origin,
+        )
         faq.delete()
         _reindex(ids)
 
@@ -427,14 +438,28 @@ def save_lexicon_entry(
     return entry
 
 
-def delete_lexicon_entry(entry: LexiconEntry) -> None:
-    delete_lexicon_entries([entry.pk])
+def delete_lexicon_entry(
+    entry: LexiconEntry, *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    delete_lexicon_entries([entry.pk], actor=actor, origin=origin)
 
 
-def delete_lexicon_entries(ids: Iterable[int]) -> None:
+def delete_lexicon_entries(
+    ids: Iterable[int], *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
     """Delete entries; one re-index job for all of them."""
+    _check_actor(actor)
     with transaction.atomic():
-        LexiconEntry.objects.filter(pk__in=list(ids)).delete()
+        entries = LexiconEntry.objects.filter(pk__in=list(ids))
+        for entry in entries:
+            audit.record(
+                AuditAction.LEXICON_DELETED,
+                actor=actor,
+                target=entry.phrase,
+                detail={"id": entry.pk, "kind": entry.kind, "targets": entry.targets},
+                origin=origin,
+            )
+        entries.delete()
         _after_lexicon_change()
 
 

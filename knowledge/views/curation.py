@@ -33,6 +33,7 @@ from knowledge.models import (
 from knowledge.retrieval import QueryError, search
 from knowledge.services import curation
 from portal import permissions
+from portal.audit import AuditOrigin
 from portal.errors import PortalError
 from portal.permissions import Perm
 
@@ -259,8 +260,10 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @login_required
 @require_POST
 def faq_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
-    curation.delete_faq(get_object_or_404(FaqEntry, pk=pk))
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
+    curation.delete_faq(
+        get_object_or_404(FaqEntry, pk=pk), actor=editor, origin=AuditOrigin.of(request)
+    )
     messages.success(request, _("已删除。"))
     return redirect("knowledge_faq")
 
@@ -301,8 +304,10 @@ def lexicon(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def lexicon_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
-    curation.delete_lexicon_entry(get_object_or_404(LexiconEntry, pk=pk))
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
+    curation.delete_lexicon_entry(
+        get_object_or_404(LexiconEntry, pk=pk), actor=editor, origin=AuditOrigin.of(request)
+    )
     messages.success(request, _("已删除。"))
     return redirect("knowledge_lexicon")
 
