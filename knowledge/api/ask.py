@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import Conversation
+from knowledge.retrieval import MAX_QUESTION_CHARS
 from knowledge.serializers import (
     AskRequestSerializer,
     ConversationDetailSerializer,
@@ -152,6 +153,8 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
     data = AskRequestSerializer(data=body if isinstance(body, dict) else {})
     if not data.is_valid():
         field, problems = next(iter(data.errors.items()))
+        if field == "question" and problems[0].code == "max_length":
+            raise AskRefused(400, str(problems[0]), KnowledgeErrorCode.QUESTION_TOO_LONG)
         raise AskRefused(400, f"{field}: {problems[0]}", PortalErrorCode.INVALID)
     return dict(data.validated_data)
 
@@ -265,7 +268,11 @@ _ANSWER = {
 _ASK_REQUEST = {
     "type": "object",
     "properties": {
-        "question": {"type": "string", "maxLength": 500},
+        "question": {
+            "type": "string",
+            "maxLength": MAX_QUESTION_CHARS,
+            "description": "counted once runs of white space are made one",
+        },
         "conversation": {"type": "integer", "nullable": True},
         "stream": {"type": "boolean", "default": False},
     },

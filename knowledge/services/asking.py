@@ -1,9 +1,14 @@
 """Ask (智能对话): one question in, a cited answer out — retrieval, the answer (a model's,
 grounded in the passages, or the passages themselves), the stored conversation, feedback.
 
-`open_turn()` does everything that touches the database before the answer (in one
-transaction); `answer()` then streams the events of the answer and stores it when it ends.
-The page, the API and `ask()` all go through these two."""
+A turn has two halves. `open_turn(user, question, conversation_id)`, in the request's thread,
+checks that the user may use the AI services, masks personal numbers, checks the question
+(`check()`: length, words, the safety list), resolves a follow-up, searches, stores the question
+and a pending answer, and decides how to answer (abstain, extractive, or the model). `answer(turn)`,
+an async generator on the event loop, then yields the answer's events (citations, deltas, done)
+and stores the answer however it ends. The chat page posts to the API; the API runs the same
+halves, with its rate limit between the question's check and `start_turn()`, so a refused
+question does not count against the member."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -44,9 +49,10 @@ from knowledge.retrieval import (
     search,
 )
 from knowledge.text import segmenter
-from portal import ai
+from portal import ai, permissions
 from portal.errors import NotFound, PortalError
 from portal.models import User
+from portal.permissions import Perm
 
 log = logging.getLogger("knowledge.ask")
 
@@ -319,12 +325,15 @@ def _context(conversation: Conversation | None) -> tuple[list[tuple[str, str]], 
 
 
 def open_turn(user: User, question: str, conversation_id: int | None = None) -> Turn:
-    """Check the question, search, store it and a pending answer; decide how to answer."""
+    """Check the user and the question, search, store it and a pending answer; decide how to
+    answer. NotPermitted for a user who may not use the AI services."""
+    permissions.require(user, Perm.USE_AI)
     return start_turn(user, check(question), conversation_id)
 
 
 def start_turn(user: User, text: str, conversation_id: int | None = None) -> Turn:
-    """open_turn() for a question check() has already passed (and returned as `text`)."""
+    """open_turn() for a caller that has already required USE_AI of the user and passed the
+    question through check() (which returned `text`): the API, which throttles in between."""
     started = time.perf_counter()
     conversation = (
         access_conversation(user, conversation_id) if conversation_id is not None else None
@@ -649,12 +658,6 @@ async def collect(turn: Turn) -> dict[str, Any]:
         if event.name == "done":
             done = event.data
     return done
-
-
-def ask(user: User, question: str, conversation_id: int | None = None) -> dict[str, Any]:
-    """Ask and wait for the whole answer (for callers outside the event loop)."""
-    turn = open_turn(user, question, conversation_id)
-    return async_to_sync(collect)(turn)
 
 
 def cited_numbers(text: str) -> set[int]:
