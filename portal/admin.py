@@ -11,6 +11,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from portal import permissions
 from portal.audit import AuditOrigin
 from portal.models import (
     AuditEvent,
@@ -59,7 +60,7 @@ class UserAdmin(BaseUserAdmin[User]):
         self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool
     ) -> None:
         # Role and active flag change through the services, which write the audit log.
-        actor = request.user if isinstance(request.user, User) else None
+        actor = permissions.user_or_none(request)
         origin = AuditOrigin.of(request)
         new_role, new_active = obj.role, obj.is_active
         if change:
@@ -146,7 +147,7 @@ class BetaProgrammeAdmin(admin.ModelAdmin[BetaProgramme]):
     ) -> None:
         super().save_model(request, obj, form, change)
         if change and "capacity" in form.changed_data:
-            actor = request.user if isinstance(request.user, User) else None
+            actor = permissions.user_or_none(request)
             promoted = beta.promote_waitlist(obj, actor=actor, origin=AuditOrigin.of(request))
             if promoted:
                 self.message_user(
