@@ -139,6 +139,21 @@ class AIModelAdmin(admin.ModelAdmin[AIModel]):
             origin=AuditOrigin.of(request),
         )
 
+    def delete_model(self, request: HttpRequest, obj: AIModel) -> None:
+        self.delete_queryset(request, AIModel.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AIModel]) -> None:
+        gone = list(queryset.select_related("provider"))
+        super().delete_queryset(request, queryset)
+        for model in gone:
+            services.provider_edited(
+                model.provider,
+                created=False,
+                fields=[f"{model.name} deleted"],
+                actor=permissions.user_or_none(request),
+                origin=AuditOrigin.of(request),
+            )
+
 
 class RouteInline(admin.TabularInline[Route, FeatureSetting]):
     model = Route

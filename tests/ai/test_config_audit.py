@@ -158,3 +158,15 @@ def test_an_editor_may_not_add_a_sensitive_word_through_the_service(db, eddie: U
     with pytest.raises(NotPermitted):
         services.save_term("黑工厂", category="自定义", actor=eddie)
     assert not SensitiveTerm.objects.filter(term="黑工厂").exists()
+
+
+def test_an_admin_deleting_a_model_leaves_an_entry_for_its_provider(
+    configure, fake_openai, ada: User
+) -> None:
+    provider = configure("deepseek", f"{fake_openai.url}/v1")
+    model = AIModel.objects.get(provider=provider)
+    url = f"/admin/ai/aimodel/{model.pk}/delete/"
+    assert admin_client(ada).post(url, {"post": "yes"}).status_code == 302
+    event = AuditEvent.objects.filter(action=AuditAction.PROVIDER_CHANGED).latest("id")
+    assert (event.actor, event.target) == (ada, "deepseek")
+    assert event.detail["fields"] == [f"{model.name} deleted"]
