@@ -20,12 +20,9 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.services import curation
+from portal import permissions
+from portal.audit import AuditOrigin
 from portal.errors import PortalError
-from portal.models import User
-
-
-def _user(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
 
 
 @admin.register(Category)
@@ -66,15 +63,15 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
             expires_on=obj.expires_on,
         )
         if change:
-            curation.update_document(obj, fields, author=_user(request))
+            curation.update_document(obj, fields, author=permissions.user_or_none(request))
         else:
-            created = curation.create_document(fields, author=_user(request))
+            created = curation.create_document(fields, author=permissions.user_or_none(request))
             obj.pk = created.pk
 
     def _move(self, request: HttpRequest, queryset: QuerySet[Document], status: str) -> None:
         for document in queryset:
             try:
-                curation.set_status(document, status, author=_user(request))
+                curation.set_status(document, status, author=permissions.user_or_none(request))
             except PortalError as exc:
                 self.message_user(request, f"{document.title}：{exc.message}", messages.ERROR)
 
@@ -99,7 +96,9 @@ class SegmentAdmin(admin.ModelAdmin[Segment]):
         return False  # segments come from splitting a document
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
-        curation.edit_segment(obj, text=obj.text, enabled=obj.enabled, author=_user(request))
+        curation.edit_segment(
+            obj, text=obj.text, enabled=obj.enabled, author=permissions.user_or_none(request)
+        )
 
 
 class CitationInline(admin.TabularInline[FaqCitation, FaqEntry]):
@@ -133,10 +132,20 @@ class FaqAdmin(admin.ModelAdmin[FaqEntry]):
             segments=[c.segment for c in faq.citations.select_related("segment")],
             tags=faq.tags or [],
             status=faq.status,
-            author=_user(request),
+            author=permissions.user_or_none(request),
             faq=faq,
             also_reindex=getattr(request, "_faq_cited_before", []),
         )
+
+    def delete_model(self, request: HttpRequest, obj: FaqEntry) -> None:
+        # Through the service: the cited segments lose the entry's words, and it is audited.
+        curation.delete_faq(
+            obj, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FaqEntry]) -> None:
+        for faq in queryset:
+            self.delete_model(request, faq)
 
 
 @admin.register(LexiconEntry)
@@ -150,13 +159,19 @@ class LexiconAdmin(admin.ModelAdmin[LexiconEntry]):
             kind=obj.kind,
             phrase=obj.phrase,
             targets=obj.targets or [],
-            author=_user(request),
+            author=permissions.user_or_none(request),
             entry=obj if change else None,
         )
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: LexiconEntry) -> None:
-        curation.delete_lexicon_entry(obj)
+        curation.delete_lexicon_entry(
+            obj, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[LexiconEntry]) -> None:
-        curation.delete_lexicon_entries(queryset.values_list("pk", flat=True))
+        curation.delete_lexicon_entries(
+            queryset.values_list("pk", flat=True),
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )

@@ -14,6 +14,7 @@ import nh3
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.uploads import limit_bytes
 from portal.errors import PortalError
 
@@ -32,7 +33,7 @@ PARAGRAPH_END = tuple("。！？；…”』」)）】!?;:：")
 
 
 class IngestError(PortalError):
-    code = "bad_document"
+    code = KnowledgeErrorCode.BAD_DOCUMENT
 
 
 @dataclass
@@ -59,12 +60,12 @@ def extract(filename: str, data: bytes) -> Extracted:
         raise IngestError(
             _("不支持的文件类型“%(ext)s”，请上传 .txt .md .docx .pdf 或 .html 文件。")
             % {"ext": ext or filename},
-            code="unsupported_type",
+            code=KnowledgeErrorCode.UNSUPPORTED_TYPE,
         )
     if len(data) > limit_bytes():
         raise too_large()
     if not data.strip():
-        raise IngestError(_("文件是空的。"), code="empty")
+        raise IngestError(_("文件是空的。"), code=KnowledgeErrorCode.EMPTY)
     if ext in (".txt", ".md"):
         result = Extracted(decode(data))
     elif ext == ".docx":
@@ -74,7 +75,7 @@ def extract(filename: str, data: bytes) -> Extracted:
     else:
         result = _html(decode(data))
     if not result.text.strip():
-        raise IngestError(_("文件里没有可以识别的文字。"), code="no_text")
+        raise IngestError(_("文件里没有可以识别的文字。"), code=KnowledgeErrorCode.NO_TEXT)
     return result
 
 
@@ -91,7 +92,7 @@ def from_upload(upload: UploadedFile) -> Extracted:
 def too_large() -> IngestError:
     return IngestError(
         _("文件太大，单个文件不能超过 %(max)d MB。") % {"max": limit_bytes() // 1024 // 1024},
-        code="too_large",
+        code=KnowledgeErrorCode.TOO_LARGE,
     )
 
 
@@ -101,7 +102,9 @@ def decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise IngestError(_("无法识别文件的文字编码，请另存为 UTF-8 后再上传。"), code="bad_encoding")
+    raise IngestError(
+        _("无法识别文件的文字编码，请另存为 UTF-8 后再上传。"), code=KnowledgeErrorCode.BAD_ENCODING
+    )
 
 
 def _docx(data: bytes) -> Extracted:
@@ -111,12 +114,16 @@ def _docx(data: bytes) -> Extracted:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
             if unpacked > MAX_UNPACKED_BYTES:
-                raise IngestError(_("这个 Word 文件解压后过大，已拒绝处理。"), code="zip_bomb")
+                raise IngestError(
+                    _("这个 Word 文件解压后过大，已拒绝处理。"), code=KnowledgeErrorCode.ZIP_BOMB
+                )
         document = docx.Document(io.BytesIO(data))
     except IngestError:
         raise
     except Exception as exc:  # python-docx raises several unrelated types for broken files
-        raise IngestError(_("无法打开这个 Word 文件，文件可能已损坏。"), code="corrupt") from exc
+        raise IngestError(
+            _("无法打开这个 Word 文件，文件可能已损坏。"), code=KnowledgeErrorCode.CORRUPT
+        ) from exc
     lines = []
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
@@ -139,17 +146,21 @@ def _pdf(data: bytes) -> Extracted:
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
-            raise IngestError(_("PDF 文件已加密，请先去除密码保护再上传。"), code="encrypted")
+            raise IngestError(
+                _("PDF 文件已加密，请先去除密码保护再上传。"), code=KnowledgeErrorCode.ENCRYPTED
+            )
         if len(reader.pages) > MAX_PDF_PAGES:
             raise IngestError(
                 _("PDF 文件超过 %(max)d 页，请拆分后再上传。") % {"max": MAX_PDF_PAGES},
-                code="too_many_pages",
+                code=KnowledgeErrorCode.TOO_MANY_PAGES,
             )
         pages = [page.extract_text() or "" for page in reader.pages]
     except IngestError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
-        raise IngestError(_("无法读取这个 PDF 文件，文件可能已损坏。"), code="corrupt") from exc
+        raise IngestError(
+            _("无法读取这个 PDF 文件，文件可能已损坏。"), code=KnowledgeErrorCode.CORRUPT
+        ) from exc
     title = ""
     if reader.metadata and reader.metadata.title:
         title = str(reader.metadata.title)

@@ -24,6 +24,7 @@ from haystack import Pipeline, component
 
 from knowledge import embedding, faqmatch
 from knowledge import lexicon as lexicon_module
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Segment
 from knowledge.text import normalise, segmenter
 from portal import ai
@@ -49,7 +50,7 @@ ABSTAIN_DEPTH = 3
 
 
 class QueryError(PortalError):
-    code = "bad_question"
+    code = KnowledgeErrorCode.BAD_QUESTION
 
 
 @dataclass
@@ -128,15 +129,17 @@ def _idf(df: int, n: int) -> float:
 def check_question(question: str) -> str:
     text = normalise(question or "")
     if not text:
-        raise QueryError(_("请输入问题。"), code="empty_question")
+        raise QueryError(_("请输入问题。"), code=KnowledgeErrorCode.EMPTY_QUESTION)
     if len(text) > MAX_QUESTION_CHARS:
         raise QueryError(
             _("问题太长了（%(n)d 字），请精简到 %(max)d 字以内。")
             % {"n": len(text), "max": MAX_QUESTION_CHARS},
-            code="question_too_long",
+            code=KnowledgeErrorCode.QUESTION_TOO_LONG,
         )
     if not segmenter.words(text):
-        raise QueryError(_("没有看懂这个问题，请用文字描述您想了解的事情。"), code="no_words")
+        raise QueryError(
+            _("没有看懂这个问题，请用文字描述您想了解的事情。"), code=KnowledgeErrorCode.NO_WORDS
+        )
     return text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from knowledge.ingest import MAX_SEGMENT_CHARS
@@ -167,8 +168,23 @@ class SearchResultSerializer(serializers.Serializer[Any]):
     elapsed_ms = serializers.FloatField()
 
 
+class QuestionField(serializers.CharField):
+    """A question as Ask keeps it: runs of white space made one, so pasted padding does not
+    count against MAX_QUESTION_CHARS (the ask API answers question_too_long beyond it)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_QUESTION_CHARS)
+        kwargs.setdefault(
+            "error_messages", {"max_length": _("问题太长了，请精简到 {max_length} 字以内。")}
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return " ".join(str(super().to_internal_value(data)).split())
+
+
 class AskRequestSerializer(serializers.Serializer[None]):
-    question = serializers.CharField(trim_whitespace=True, max_length=5000)
+    question = QuestionField()
     conversation = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     stream = serializers.BooleanField(required=False, default=False)
 

@@ -11,6 +11,8 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from portal import permissions
+from portal.audit import AuditOrigin
 from portal.models import (
     AuditEvent,
     BetaEnrolment,
@@ -58,16 +60,17 @@ class UserAdmin(BaseUserAdmin[User]):
         self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool
     ) -> None:
         # Role and active flag change through the services, which write the audit log.
-        actor = request.user if isinstance(request.user, User) else None
+        actor = permissions.user_or_none(request)
+        origin = AuditOrigin.of(request)
         new_role, new_active = obj.role, obj.is_active
         if change:
             obj.role = form.initial.get("role", obj.role)
             obj.is_active = form.initial.get("is_active", obj.is_active)
         super().save_model(request, obj, form, change)
         if not change:
-            accounts.account_created(actor, obj, request=request)
-        accounts.change_role(actor, obj, new_role, request=request)
-        accounts.set_active(actor, obj, new_active, request=request)
+            accounts.account_created(actor, obj, origin=origin)
+        accounts.change_role(actor, obj, new_role, origin=origin)
+        accounts.set_active(actor, obj, new_active, origin=origin)
 
 
 @admin.register(UnionUnit)
@@ -144,8 +147,8 @@ class BetaProgrammeAdmin(admin.ModelAdmin[BetaProgramme]):
     ) -> None:
         super().save_model(request, obj, form, change)
         if change and "capacity" in form.changed_data:
-            actor = request.user if isinstance(request.user, User) else None
-            promoted = beta.promote_waitlist(obj, actor=actor, request=request)
+            actor = permissions.user_or_none(request)
+            promoted = beta.promote_waitlist(obj, actor=actor, origin=AuditOrigin.of(request))
             if promoted:
                 self.message_user(
                     request, _("已有 %(n)d 位候补会员递补获得资格。") % {"n": len(promoted)}

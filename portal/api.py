@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotAuthenticated
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,10 +17,12 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal import audit, permissions
+from portal.audit import AuditOrigin
 from portal.auth import issue_token
-from portal.errors import NotFound, PortalError
+from portal.errors import NotFound, PortalError, PortalErrorCode
 from portal.models import AuditAction, BetaProgramme, User
 from portal.serializers import (
+    ERROR_CODE_VALUES,
     BetaProgrammeSerializer,
     EnrolmentSerializer,
     ErrorSerializer,
@@ -39,20 +41,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is not None and isinstance(exc, APIException):
         codes = exc.get_codes()
         if isinstance(response.data, dict) and "detail" in response.data:
-            response.data["code"] = codes if isinstance(codes, str) else "error"
+            # Only codes the schema lists: DRF's own, and the ones our code gives its exceptions.
+            known = isinstance(codes, str) and codes in ERROR_CODE_VALUES
+            response.data["code"] = codes if known else PortalErrorCode.ERROR
         else:
             response.data = {
                 "detail": _("请求参数有误。"),
-                "code": "invalid",
+                "code": PortalErrorCode.INVALID,
                 "errors": response.data,
             }
     return response
-
-
-def _user(request: Request) -> User:
-    if not isinstance(request.user, User):
-        raise NotAuthenticated()
-    return request.user
 
 
 class TokenView(APIView):
@@ -78,12 +76,15 @@ class TokenView(APIView):
             return Response(status=status.HTTP_429_TOO_MANY_REQUESTS)
         if user is None or not isinstance(user, User) or not user.is_active:
             return Response(
-                {"detail": _("用户名或密码不正确。"), "code": "invalid_credentials"},
+                {"detail": _("用户名或密码不正确。"), "code": PortalErrorCode.INVALID_CREDENTIALS},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         token = issue_token(user)
         audit.record(
-            AuditAction.TOKEN_ISSUED, actor=user, target=user.username, request=http_request
+            AuditAction.TOKEN_ISSUED,
+            actor=user,
+            target=user.username,
+            origin=AuditOrigin.of(http_request),
         )
         return Response({"token": token.key, "expires_at": token.created + settings.API_TOKEN_TTL})
 
@@ -114,7 +115,7 @@ class CurrentBetaView(APIView):
         programme = beta.current_programme()
         if programme is None:
             raise NotFound(_("目前没有内测计划。"))
-        state = beta.programme_state(programme, _user(request))
+        state = beta.programme_state(programme, permissions.require_user(request))
         return Response(BetaProgrammeSerializer(_programme_data(state)).data)
 
 
@@ -128,7 +129,9 @@ class EnrolView(APIView):
         programme = BetaProgramme.objects.filter(slug=slug).first()
         if programme is None:
             raise NotFound(_("没有这个内测计划。"))
-        result = beta.enrol(_user(request), programme, request=request._request)
+        result = beta.enrol(
+            permissions.require_user(request), programme, origin=AuditOrigin.of(request._request)
+        )
         return Response(
             {"status": result.status, "waitlist_position": result.waitlist_position},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
@@ -138,7 +141,7 @@ class EnrolView(APIView):
 class MeView(APIView):
     @extend_schema(responses={200: MeSerializer}, summary="The signed-in user")
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = permissions.require_user(request)
         profile = getattr(user, "member_profile", None)
         return Response(
             {

@@ -1,9 +1,10 @@
-"""Writing the audit log, and where a request came from."""
+"""Writing the audit log, and where a change came from (AuditOrigin)."""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -29,6 +30,24 @@ def client_ip(request: HttpRequest) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class AuditOrigin:
+    """Where a change came from, as the audit log keeps it: a request's client address and user
+    agent, or SYSTEM for a command or a background job."""
+
+    address: str | None
+    user_agent: str
+
+    SYSTEM: ClassVar[AuditOrigin]
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> AuditOrigin:
+        return cls(client_ip(request), request.META.get("HTTP_USER_AGENT", "")[:300])
+
+
+AuditOrigin.SYSTEM = AuditOrigin(address=None, user_agent="")
+
+
 def actor_label(actor: User | None, given: str | None = None) -> str:
     """The account that acted; "system" for a command or job; `given` for an anonymous visitor."""
     if actor is not None:
@@ -43,7 +62,7 @@ def record(
     actor_name: str | None = None,
     target: object = "",
     detail: dict[str, Any] | None = None,
-    request: HttpRequest | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> AuditEvent:
     return AuditEvent.objects.create(
         action=action,
@@ -51,6 +70,6 @@ def record(
         actor_name=actor_label(actor, actor_name)[:150],
         target=str(target)[:200],
         detail=detail or {},
-        ip_address=client_ip(request) if request is not None else None,
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else "",
+        ip_address=origin.address,
+        user_agent=origin.user_agent[:300],
     )

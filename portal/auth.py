@@ -10,6 +10,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
+from portal.errors import PortalErrorCode
 from portal.models import User
 
 
@@ -24,7 +25,7 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         user, token = super().authenticate_credentials(key)
         if token_expired(token):
             raise exceptions.AuthenticationFailed(
-                _("令牌已过期，请重新获取令牌。"), code="token_expired"
+                _("令牌已过期，请重新获取令牌。"), code=PortalErrorCode.TOKEN_EXPIRED
             )
         return user, token
 

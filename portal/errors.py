@@ -2,23 +2,67 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied
+
+
+class ErrorCode(StrEnum):
+    """The base of every domain's error codes (PortalErrorCode, KnowledgeErrorCode,
+    AIErrorCode): each code is one value of one of them, and the API schema lists them all."""
+
+
+class PortalErrorCode(ErrorCode):
+    ERROR = "error"
+    NOT_PERMITTED = "not_permitted"
+    NOT_FOUND = "not_found"
+    # What the API answers by itself (portal.api.exception_handler passes DRF's codes on).
+    INVALID = "invalid"
+    PARSE_ERROR = "parse_error"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    CSRF_FAILED = "csrf_failed"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    THROTTLED = "throttled"
+    # Signing in and tokens
+    INVALID_CREDENTIALS = "invalid_credentials"
+    LOCKED_OUT = "locked_out"
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105  (a code, not a password)
+    # Accounts
+    ACTIVATION_REFUSED = "activation_refused"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    UNKNOWN_ROLE = "unknown_role"
+    # The beta
+    ENROLMENT_REFUSED = "enrolment_refused"
+    NOT_VERIFIED = "not_verified"
+    NOT_OPEN_YET = "not_open_yet"
+    CLOSED = "closed"
+    # The roster
+    ROSTER_INVALID = "roster_invalid"
+
 
 class PortalError(Exception):
-    code = "error"
+    code: ErrorCode = PortalErrorCode.ERROR
     status = 400
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
 
 
-class NotPermitted(PortalError):
-    code = "not_permitted"
+class NotPermitted(PortalError, PermissionDenied):
+    """A refusal of the permission policy: the API answers it as 403 not_permitted, and, being
+    Django's PermissionDenied too, a page as its 403 page."""
+
+    code = PortalErrorCode.NOT_PERMITTED
     status = 403
 
 
 class NotFound(PortalError):
-    code = "not_found"
+    code = PortalErrorCode.NOT_FOUND
     status = 404

@@ -200,6 +200,11 @@ class AuditAction(models.TextChoices):
     ROSTER_IMPORTED = "roster_imported", _("名册导入")
     BETA_ENROLLED = "beta_enrolled", _("内测报名")
     BETA_PROMOTED = "beta_promoted", _("候补递补")
+    FAQ_DELETED = "faq_deleted", _("删除常见问题")
+    LEXICON_DELETED = "lexicon_deleted", _("删除词条")
+    PROVIDER_CHANGED = "provider_changed", _("模型服务变更")
+    PROVIDER_KEY_CHANGED = "provider_key_changed", _("模型服务密钥变更")
+    WORD_LIST_CHANGED = "word_list_changed", _("敏感词表变更")
 
 
 class AuditEvent(models.Model):

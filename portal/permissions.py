@@ -1,17 +1,34 @@
-"""The permission policy: the one place that answers "may this user do this"."""
+"""The permission policy: the one place that answers "may this user do this".
+
+`has_perm(user, perm)` answers it and `require(user, perm)` insists on it (NotPermitted,
+which is also Django's PermissionDenied: a 403 page or API answer). A page or API view takes
+its user with `require_user(request, perm)`, a DRF view can name `RequirePerm(perm)` among its
+permission classes, and a service checks its `actor` with `require()`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from functools import cache
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 
+from portal.errors import NotPermitted, PortalErrorCode
 from portal.models import BetaEnrolment, BetaProgramme, EnrolmentStatus, Role, User
 
 
 class Perm(StrEnum):
     USE_AI = "use_ai"
+    READ_KNOWLEDGE = "read_knowledge"
     DRAFT_MATERIALS = "draft_materials"
     VERIFY_MEMBERS = "verify_members"
     CURATE_KNOWLEDGE = "curate_knowledge"
@@ -23,6 +40,7 @@ class Perm(StrEnum):
     VIEW_AUDIT_LOG = "view_audit_log"
 
 
+# What each role carries. USE_AI and READ_KNOWLEDGE are rules beyond the role (_RULES below).
 _MEMBER = {Perm.USE_AI}
 _STAFF = _MEMBER | {Perm.DRAFT_MATERIALS, Perm.VERIFY_MEMBERS}
 _EDITOR = _MEMBER | {Perm.CURATE_KNOWLEDGE, Perm.VIEW_ANALYTICS}
@@ -35,20 +53,34 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
 
 AnyUser = User | AnonymousUser
 
+# What a refused user is told, per permission.
+REFUSALS: dict[Perm, str | Promise] = {
+    Perm.USE_AI: _("您还不能使用AI服务：需要完成会员认证（内测期间还需获得内测名额）。"),
+    Perm.READ_KNOWLEDGE: _("完成会员认证后才能查看知识库（内测期间还需获得内测名额）。"),
+    Perm.DRAFT_MATERIALS: _("只有工会干部可以起草材料。"),
+    Perm.VERIFY_MEMBERS: _("只有工会干部可以认证会员。"),
+    Perm.CURATE_KNOWLEDGE: _("只有知识库编辑可以使用此功能。"),
+    Perm.VIEW_ANALYTICS: _("只有知识库编辑可以查看提问分析。"),
+    Perm.IMPORT_ROSTER: _("只有管理员可以导入会员名册。"),
+    Perm.MANAGE_PROVIDERS: _("只有管理员可以管理模型服务。"),
+    Perm.MANAGE_BETA: _("只有管理员可以管理内测计划。"),
+    Perm.MANAGE_USERS: _("只有管理员可以管理账户和角色。"),
+    Perm.VIEW_AUDIT_LOG: _("只有管理员可以查看审计日志。"),
+}
+
 
 def _active(user: AnyUser) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
 
-def has_perm(user: AnyUser, perm: Perm) -> bool:
-    """Whether the user's role carries the permission (before any per-object rule)."""
+def _role_has(user: AnyUser, perm: Perm) -> bool:
     return _active(user) and isinstance(user, User) and perm in ROLE_PERMS[user.role]
 
 
 def may_use_ai(user: AnyUser) -> bool:
     """Ask and Draw (Write also needs DRAFT_MATERIALS). While a beta gates them, members need a
     place in a gating programme."""
-    if not has_perm(user, Perm.USE_AI) or not isinstance(user, User):
+    if not _role_has(user, Perm.USE_AI) or not isinstance(user, User):
         return False
     if user.role != Role.MEMBER:
         return True
@@ -60,6 +92,70 @@ def may_use_ai(user: AnyUser) -> bool:
     return BetaEnrolment.objects.filter(
         user=user, programme__in=gating, status=EnrolmentStatus.ACCEPTED
     ).exists()
+
+
+def may_read_knowledge(user: AnyUser) -> bool:
+    """The published knowledge base as search and the cited documents show it: whoever may use
+    the AI services, and the editors who curate it."""
+    return _role_has(user, Perm.CURATE_KNOWLEDGE) or may_use_ai(user)
+
+
+_RULES: dict[Perm, Callable[[AnyUser], bool]] = {
+    Perm.USE_AI: may_use_ai,
+    Perm.READ_KNOWLEDGE: may_read_knowledge,
+}
+
+
+def has_perm(user: AnyUser, perm: Perm) -> bool:
+    """Whether the user may: their role's permissions, and for USE_AI and READ_KNOWLEDGE the
+    rules above (before any per-object rule)."""
+    rule = _RULES.get(perm)
+    return rule(user) if rule is not None else _role_has(user, perm)
+
+
+def require(user: AnyUser, perm: Perm, message: str | None = None) -> User:
+    """The user, when they may; else NotPermitted with `message` or the permission's refusal."""
+    if not has_perm(user, perm) or not isinstance(user, User):
+        raise NotPermitted(message or str(REFUSALS[perm]))
+    return user
+
+
+def user_or_none(request: HttpRequest | Request) -> User | None:
+    """The signed-in user of a request, or None for an anonymous visitor."""
+    user = request.user
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
+def require_user(request: HttpRequest | Request, *perms: Perm) -> User:
+    """The signed-in user of a page or API request, holding every one of `perms`. An anonymous
+    API caller is NotAuthenticated (401); pages send visitors to sign in first (login_required)."""
+    user = user_or_none(request)
+    if user is None:
+        if isinstance(request, Request):
+            raise NotAuthenticated()
+        raise NotPermitted(str(_("请先登录。")))
+    for perm in perms:
+        require(user, perm)
+    return user
+
+
+@cache
+def RequirePerm(perm: Perm) -> type[BasePermission]:
+    """A DRF permission class: the caller holds `perm` (a refusal is 403 not_permitted, an
+    anonymous caller 401)."""
+
+    class Required(BasePermission):
+        code = PortalErrorCode.NOT_PERMITTED
+
+        @property
+        def message(self) -> str:
+            return str(REFUSALS[perm])
+
+        def has_permission(self, request: Request, view: Any) -> bool:
+            return has_perm(request.user, perm)
+
+    Required.__name__ = Required.__qualname__ = f"RequirePerm_{perm}"
+    return Required
 
 
 def may_enrol_in_beta(user: AnyUser) -> bool:
@@ -80,8 +176,3 @@ def verifiable_members(actor: AnyUser) -> QuerySet[User]:
 
 def may_verify(actor: AnyUser, member: User) -> bool:
     return verifiable_members(actor).filter(pk=member.pk).exists()
-
-
-def may_manage_providers(user: AnyUser) -> bool:
-    """Model providers, their keys, routes and the meter are for admins."""
-    return has_perm(user, Perm.MANAGE_PROVIDERS)

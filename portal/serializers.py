@@ -6,7 +6,16 @@ from typing import Any
 
 from rest_framework import serializers
 
+from knowledge.errors import KnowledgeErrorCode
+from portal.ai.errors import AIErrorCode
+from portal.errors import ErrorCode, PortalErrorCode
 from portal.models import EnrolmentStatus
+
+# Every code an error of the API may carry, one enum per domain; published in the schema as
+# ErrorCodeEnum (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+ERROR_CODES: tuple[ErrorCode, ...] = (*PortalErrorCode, *KnowledgeErrorCode, *AIErrorCode)
+ERROR_CODE_CHOICES = [(str(code), str(code)) for code in ERROR_CODES]
+ERROR_CODE_VALUES = frozenset(str(code) for code in ERROR_CODES)
 
 
 class TokenRequestSerializer(serializers.Serializer[Any]):
@@ -52,4 +61,6 @@ class MeSerializer(serializers.Serializer[Any]):
 
 class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
-    code = serializers.CharField()
+    code = serializers.ChoiceField(
+        choices=ERROR_CODE_CHOICES, help_text="Stable, for programs; `detail` is for people."
+    )

@@ -227,6 +227,7 @@ SPECTACULAR_SETTINGS = {
         "FaqStatusEnum": "knowledge.models.FaqStatus",
         "LexiconKindEnum": "knowledge.models.LexiconKind",
         "NewDocumentStatusEnum": [("draft", "草稿"), ("review", "待审核"), ("published", "已发布")],
+        "ErrorCodeEnum": "portal.serializers.ERROR_CODE_CHOICES",
     },
 }
 

@@ -10,18 +10,23 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from portal import audit
+from portal.audit import AuditOrigin
 from portal.models import AuditAction, User
 
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
-    audit.record(AuditAction.LOGIN, actor=user, target=user.username, request=request)
+    audit.record(
+        AuditAction.LOGIN, actor=user, target=user.username, origin=AuditOrigin.of(request)
+    )
 
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
     if user is not None:
-        audit.record(AuditAction.LOGOUT, actor=user, target=user.username, request=request)
+        audit.record(
+            AuditAction.LOGOUT, actor=user, target=user.username, origin=AuditOrigin.of(request)
+        )
 
 
 @receiver(user_login_failed)
@@ -31,7 +36,8 @@ def _login_failed(
     username = str(credentials.get("username", ""))
     if request is not None and getattr(request, "axes_locked_out", False):
         return  # recorded once, as the lock-out
-    audit.record(AuditAction.LOGIN_FAILED, actor_name=username, target=username, request=request)
+    origin = AuditOrigin.of(request) if request is not None else AuditOrigin.SYSTEM
+    audit.record(AuditAction.LOGIN_FAILED, actor_name=username, target=username, origin=origin)
 
 
 @receiver(user_locked_out)
@@ -39,5 +45,8 @@ def _locked_out(
     sender: Any, request: HttpRequest, username: str | None = None, **kwargs: Any
 ) -> None:
     audit.record(
-        AuditAction.LOCKED_OUT, actor_name=username or "", target=username or "", request=request
+        AuditAction.LOCKED_OUT,
+        actor_name=username or "",
+        target=username or "",
+        origin=AuditOrigin.of(request),
     )

@@ -10,7 +10,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.audit import AuditOrigin
 from portal.celery import app
+from portal.errors import NotPermitted
 from portal.models import RosterImport, RosterImportStatus
 from portal.services import roster
 
@@ -38,10 +40,15 @@ def run_roster_import(import_id: int) -> None:
     try:
         rows = [roster.RosterRow.from_json(data) for data in job.rows]
         result = roster.import_roster(
-            rows, actor=job.uploaded_by, source=job.file_name, ip_address=job.uploaded_from
+            rows,
+            actor=job.uploaded_by,
+            source=job.file_name,
+            origin=AuditOrigin(address=job.uploaded_from, user_agent=""),
         )
     except roster.RosterInvalid as exc:
         errors = [exc.message, *(str(e) for e in exc.errors)]
+    except NotPermitted as exc:  # the uploader is no longer an admin
+        errors = [exc.message]
     except Exception:
         log.exception("roster import %s failed", import_id)
         errors = [_("导入时发生内部错误，未导入任何记录。请稍后重试或联系管理员。")]

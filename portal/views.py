@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,35 +20,21 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import permissions
-from portal.audit import client_ip
+from portal.audit import AuditOrigin
 from portal.celery import app as celery_app
-from portal.errors import PortalError
+from portal.errors import PortalError, PortalErrorCode
 from portal.forms import ActivationForm, LoginForm, RegistrationForm, RosterUploadForm
-from portal.models import BetaProgramme, RosterImport, User
+from portal.models import BetaProgramme, RosterImport
 from portal.permissions import Perm
 from portal.services import accounts, beta, roster
 from portal.tasks import run_roster_import
 
 
-def _user(request: HttpRequest) -> User:
-    if not isinstance(request.user, User):
-        raise PermissionDenied(_("请先登录。"))
-    return request.user
-
-
-def _user_or_none(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
-
-
-def _require(request: HttpRequest, perm: Perm) -> User:
-    if not permissions.has_perm(request.user, perm):
-        raise PermissionDenied(_("您没有权限访问此页面。"))
-    return _user(request)
-
-
 def home(request: HttpRequest) -> HttpResponse:
     programme = beta.current_programme()
-    state = beta.programme_state(programme, _user_or_none(request)) if programme else None
+    state = (
+        beta.programme_state(programme, permissions.user_or_none(request)) if programme else None
+    )
     return render(request, "portal/home.html", {"state": state})
 
 
@@ -64,7 +50,7 @@ def locked_out(
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     message = _("登录失败次数过多，账户已暂时锁定，请 %(m)d 分钟后再试。") % {"m": minutes}
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": "locked_out"}, status=429)
+        return JsonResponse({"detail": message, "code": PortalErrorCode.LOCKED_OUT}, status=429)
     form = LoginForm(request)
     return render(
         request, "registration/login.html", {"form": form, "locked_message": message}, status=429
@@ -97,7 +83,7 @@ def register(request: HttpRequest) -> HttpResponse:
                     union_unit=data["union_unit"],
                     phone=data["phone"],
                 ),
-                request=request,
+                origin=AuditOrigin.of(request),
             )
         except ValidationError as exc:
             _form_errors_from(form, exc)
@@ -117,7 +103,10 @@ def activate(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             user = accounts.activate_account(
-                data["member_no"], data["id_number"], data["password"], request=request
+                data["member_no"],
+                data["id_number"],
+                data["password"],
+                origin=AuditOrigin.of(request),
             )
         except accounts.ActivationRefused as exc:
             form.add_error(None, exc.message)
@@ -133,7 +122,7 @@ def activate(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = permissions.require_user(request)
     enrolments = user.beta_enrolments.select_related("programme").order_by("-created_at")
     return render(
         request,
@@ -144,7 +133,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 def beta_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     programme = get_object_or_404(BetaProgramme, slug=slug) if slug else beta.current_programme()
-    user = _user_or_none(request)
+    user = permissions.user_or_none(request)
     state = beta.programme_state(programme, user) if programme else None
     refusal = None
     if programme and user and state and state.my_status is None:
@@ -160,7 +149,9 @@ def beta_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 def beta_enrol(request: HttpRequest, slug: str) -> HttpResponse:
     programme = get_object_or_404(BetaProgramme, slug=slug)
     try:
-        result = beta.enrol(_user(request), programme, request=request)
+        result = beta.enrol(
+            permissions.require_user(request), programme, origin=AuditOrigin.of(request)
+        )
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
@@ -175,7 +166,7 @@ def beta_enrol(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def members(request: HttpRequest) -> HttpResponse:
-    actor = _require(request, Perm.VERIFY_MEMBERS)
+    actor = permissions.require_user(request, Perm.VERIFY_MEMBERS)
     members = permissions.verifiable_members(actor).select_related("member_profile", "union_unit")
     pending = members.filter(member_profile__verified_at=None).order_by("date_joined")
     verified = members.exclude(member_profile__verified_at=None).order_by(
@@ -194,10 +185,10 @@ def members(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def member_verify(request: HttpRequest, user_id: int) -> HttpResponse:
-    actor = _require(request, Perm.VERIFY_MEMBERS)
+    actor = permissions.require_user(request, Perm.VERIFY_MEMBERS)
     member = get_object_or_404(permissions.verifiable_members(actor), pk=user_id)
     try:
-        profile = accounts.verify_member(actor, member, request=request)
+        profile = accounts.verify_member(actor, member, origin=AuditOrigin.of(request))
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
@@ -207,7 +198,7 @@ def member_verify(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @login_required
 def roster_upload(request: HttpRequest) -> HttpResponse:
-    actor = _require(request, Perm.IMPORT_ROSTER)
+    actor = permissions.require_user(request, Perm.IMPORT_ROSTER)
     form = RosterUploadForm(request.POST or None, request.FILES or None)
     errors: list[str] = []
     if request.method == "POST" and form.is_valid():
@@ -220,7 +211,7 @@ def roster_upload(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 job = RosterImport.objects.create(
                     uploaded_by=actor,
-                    uploaded_from=client_ip(request),
+                    uploaded_from=AuditOrigin.of(request).address,
                     file_name=upload.name[:200],
                     rows=[r.to_json() for r in rows],
                 )
@@ -235,7 +226,7 @@ def roster_upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def roster_status(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, Perm.IMPORT_ROSTER)
+    permissions.require_user(request, Perm.IMPORT_ROSTER)
     job = get_object_or_404(RosterImport, pk=pk)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse(

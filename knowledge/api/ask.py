@@ -25,7 +25,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import Conversation
+from knowledge.retrieval import MAX_QUESTION_CHARS
 from knowledge.serializers import (
     AskRequestSerializer,
     ConversationDetailSerializer,
@@ -36,8 +38,9 @@ from knowledge.serializers import (
 from knowledge.services import asking
 from portal import permissions
 from portal.auth import ExpiringTokenAuthentication
-from portal.errors import PortalError
+from portal.errors import ErrorCode, NotPermitted, PortalError, PortalErrorCode
 from portal.models import User
+from portal.permissions import Perm
 from portal.serializers import ErrorSerializer
 
 log = logging.getLogger("knowledge.ask")
@@ -51,12 +54,12 @@ class AskThrottle(UserRateThrottle):
 
 
 class AskRefused(Exception):
-    def __init__(self, status_code: int, detail: str, code: str, **headers: str) -> None:
+    def __init__(self, status_code: int, detail: str, code: ErrorCode, **headers: str) -> None:
         super().__init__(detail)
         self.status_code, self.detail, self.code, self.headers = status_code, detail, code, headers
 
 
-def _error(status_code: int, detail: str, code: str, **headers: str) -> JsonResponse:
+def _error(status_code: int, detail: str, code: ErrorCode, **headers: str) -> JsonResponse:
     response = JsonResponse(
         {"detail": detail, "code": code},
         status=status_code,
@@ -75,21 +78,25 @@ def _authorise(request: HttpRequest) -> tuple[User, Request]:
         authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()],
     )
     try:
-        user = drf.user
+        user = permissions.user_or_none(drf)
     except exceptions.AuthenticationFailed as exc:
         raise AskRefused(
-            401, str(exc.detail), "authentication_failed", WWW_Authenticate="Token"
+            401, str(exc.detail), PortalErrorCode.AUTHENTICATION_FAILED, WWW_Authenticate="Token"
         ) from exc
     except exceptions.PermissionDenied as exc:  # a session without its CSRF token
-        raise AskRefused(403, str(exc.detail), "csrf_failed") from exc
-    if not isinstance(user, User):
-        raise AskRefused(401, _("请先登录。"), "not_authenticated", WWW_Authenticate="Token")
-    if not permissions.may_use_ai(user):
+        raise AskRefused(403, str(exc.detail), PortalErrorCode.CSRF_FAILED) from exc
+    if user is None:
         raise AskRefused(
-            403,
-            _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
-            "not_permitted",
+            401, _("请先登录。"), PortalErrorCode.NOT_AUTHENTICATED, WWW_Authenticate="Token"
         )
+    try:
+        permissions.require(
+            user,
+            Perm.USE_AI,
+            _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
+        )
+    except NotPermitted as exc:
+        raise AskRefused(exc.status, exc.message, exc.code) from exc
     return user, drf
 
 
@@ -100,7 +107,7 @@ def _throttle(drf: Request) -> None:
         raise AskRefused(
             429,
             _("提问太频繁了，请 %(n)d 秒后再试。") % {"n": wait},
-            "throttled",
+            PortalErrorCode.THROTTLED,
             Retry_After=str(wait),
         )
 
@@ -132,7 +139,7 @@ async def _events(turn: asking.Turn) -> AsyncIterator[bytes]:
             "error",
             {
                 "message": _("回答出错了，请稍后再试。"),
-                "code": "answer_failed",
+                "code": KnowledgeErrorCode.ANSWER_FAILED,
                 "conversation": turn.conversation.pk,
             },
         )
@@ -142,11 +149,13 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
-        raise AskRefused(400, _("请求内容不是有效的 JSON。"), "bad_json") from None
+        raise AskRefused(400, _("请求内容不是有效的 JSON。"), KnowledgeErrorCode.BAD_JSON) from None
     data = AskRequestSerializer(data=body if isinstance(body, dict) else {})
     if not data.is_valid():
         field, problems = next(iter(data.errors.items()))
-        raise AskRefused(400, f"{field}: {problems[0]}", "invalid")
+        if field == "question" and problems[0].code == "max_length":
+            raise AskRefused(400, str(problems[0]), KnowledgeErrorCode.QUESTION_TOO_LONG)
+        raise AskRefused(400, f"{field}: {problems[0]}", PortalErrorCode.INVALID)
     return dict(data.validated_data)
 
 
@@ -154,7 +163,7 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
 async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """POST {question, conversation?, stream?}: the answer, whole or as an event stream."""
     if request.method != "POST":
-        return _error(405, _("请用 POST 提问。"), "method_not_allowed", Allow="POST")
+        return _error(405, _("请用 POST 提问。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST")
     try:
         turn, stream = await sync_to_async(prepare)(request)
     except AskRefused as refused:
@@ -169,19 +178,13 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     return response
 
 
-def _owner(request: Request) -> User:
-    if not isinstance(request.user, User):
-        raise exceptions.NotAuthenticated()
-    return request.user
-
-
 class ConversationListView(generics.ListAPIView[Conversation]):
     """The signed-in user's conversations, newest first; DELETE removes them all."""
 
     serializer_class = ConversationSerializer
 
     def get_queryset(self) -> Any:
-        return asking.conversations_of(_owner(self.request))
+        return asking.conversations_of(permissions.require_user(self.request))
 
     @extend_schema(
         operation_id="conversations_destroy_all",
@@ -189,7 +192,7 @@ class ConversationListView(generics.ListAPIView[Conversation]):
         summary="Delete all of my conversations",
     )
     def delete(self, request: Request) -> Response:
-        asking.delete_history(_owner(request))
+        asking.delete_history(permissions.require_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -197,10 +200,10 @@ class ConversationDetailView(generics.RetrieveDestroyAPIView[Conversation]):
     serializer_class = ConversationDetailSerializer
 
     def get_object(self) -> Conversation:
-        return asking.access_conversation(_owner(self.request), self.kwargs["pk"])
+        return asking.access_conversation(permissions.require_user(self.request), self.kwargs["pk"])
 
     def perform_destroy(self, instance: Conversation) -> None:
-        asking.delete_conversation(_owner(self.request), instance.pk)
+        asking.delete_conversation(permissions.require_user(self.request), instance.pk)
 
 
 class FeedbackView(APIView):
@@ -213,7 +216,10 @@ class FeedbackView(APIView):
         data = FeedbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message = asking.give_feedback(
-            _owner(request), pk, data.validated_data["rating"], data.validated_data["reason"]
+            permissions.require_user(request),
+            pk,
+            data.validated_data["rating"],
+            data.validated_data["reason"],
         )
         return Response(MessageSerializer(message).data)
 
@@ -262,7 +268,11 @@ _ANSWER = {
 _ASK_REQUEST = {
     "type": "object",
     "properties": {
-        "question": {"type": "string", "maxLength": 500},
+        "question": {
+            "type": "string",
+            "maxLength": MAX_QUESTION_CHARS,
+            "description": "counted once runs of white space are made one",
+        },
         "conversation": {"type": "integer", "nullable": True},
         "stream": {"type": "boolean", "default": False},
     },

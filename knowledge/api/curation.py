@@ -8,14 +8,13 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from knowledge import ingest
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import Document, FaqEntry, LexiconEntry, Segment
 from knowledge.retrieval import search
 from knowledge.serializers import (
@@ -32,23 +31,13 @@ from knowledge.serializers import (
 )
 from knowledge.services import curation
 from portal import permissions
+from portal.audit import AuditOrigin
 from portal.errors import NotFound
 from portal.models import User
 from portal.permissions import Perm
 from portal.serializers import ErrorSerializer
 
-
-class IsEditor(BasePermission):
-    message = "只有知识库编辑可以使用此接口。"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return permissions.has_perm(request.user, Perm.CURATE_KNOWLEDGE)
-
-
-def _editor(request: Request) -> User:
-    if not isinstance(request.user, User):  # IsEditor has let only editors through
-        raise PermissionDenied()
-    return request.user
+IsEditor = permissions.RequirePerm(Perm.CURATE_KNOWLEDGE)
 
 
 def _get(model: Any, pk: int) -> Any:
@@ -90,7 +79,9 @@ class DocumentListView(APIView):
             body, title = extracted.text, title or extracted.title
             original_name = upload.name or ""
         elif not body.strip():
-            raise curation.KnowledgeError(_("请上传文件或提供正文。"), code="empty")
+            raise curation.KnowledgeError(
+                _("请上传文件或提供正文。"), code=KnowledgeErrorCode.EMPTY
+            )
         try:
             document = curation.create_document(
                 curation.DocumentFields(
@@ -104,7 +95,7 @@ class DocumentListView(APIView):
                     effective_from=data["effective_from"],
                     expires_on=data["expires_on"],
                 ),
-                author=_editor(request),
+                author=permissions.require_user(request),
                 status=data["status"],
             )
         except curation.DuplicateDocument as exc:
@@ -135,7 +126,9 @@ class DocumentStatusView(APIView):
         data = StatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         document = curation.set_status(
-            _get(Document, pk), data.validated_data["status"], author=_editor(request)
+            _get(Document, pk),
+            data.validated_data["status"],
+            author=permissions.require_user(request),
         )
         return Response(DocumentSerializer(document).data)
 
@@ -151,7 +144,7 @@ class SegmentView(APIView):
             _get(Segment, pk),
             text=data.validated_data.get("text"),
             enabled=data.validated_data.get("enabled"),
-            author=_editor(request),
+            author=permissions.require_user(request),
         )
         return Response(SegmentSerializer(segment).data)
 
@@ -179,7 +172,7 @@ class FaqListView(generics.ListCreateAPIView[FaqEntry]):
         return FaqEntry.objects.select_related("category").prefetch_related("segments")
 
     def perform_create(self, serializer: FaqSerializer) -> None:  # type: ignore[override]
-        _save_faq(serializer, _editor(self.request))
+        _save_faq(serializer, permissions.require_user(self.request))
 
 
 class FaqDetailView(generics.RetrieveUpdateDestroyAPIView[FaqEntry]):
@@ -189,10 +182,14 @@ class FaqDetailView(generics.RetrieveUpdateDestroyAPIView[FaqEntry]):
     http_method_names = ["get", "put", "delete"]
 
     def perform_update(self, serializer: FaqSerializer) -> None:  # type: ignore[override]
-        _save_faq(serializer, _editor(self.request), faq=serializer.instance)
+        _save_faq(serializer, permissions.require_user(self.request), faq=serializer.instance)
 
     def perform_destroy(self, instance: FaqEntry) -> None:
-        curation.delete_faq(instance)
+        curation.delete_faq(
+            instance,
+            actor=permissions.require_user(self.request),
+            origin=AuditOrigin.of(self.request._request),
+        )
 
 
 class LexiconListView(generics.ListCreateAPIView[LexiconEntry]):
@@ -206,7 +203,7 @@ class LexiconListView(generics.ListCreateAPIView[LexiconEntry]):
             kind=data["kind"],
             phrase=data["phrase"],
             targets=data.get("targets", []),
-            author=_editor(self.request),
+            author=permissions.require_user(self.request),
         )
 
 
@@ -216,14 +213,15 @@ class LexiconDetailView(generics.DestroyAPIView[LexiconEntry]):
     queryset = LexiconEntry.objects.all()
 
     def perform_destroy(self, instance: LexiconEntry) -> None:
-        curation.delete_lexicon_entry(instance)
-
-
-def _user_or_none(request: Request) -> User | None:
-    return request.user if isinstance(request.user, User) else None
+        curation.delete_lexicon_entry(
+            instance,
+            actor=permissions.require_user(self.request),
+            origin=AuditOrigin.of(self.request._request),
+        )
 
 
 class SearchView(APIView):
+    permission_classes = [permissions.RequirePerm(Perm.READ_KNOWLEDGE)]
     throttle_scope = "knowledge_search"
 
     @extend_schema(
@@ -232,14 +230,11 @@ class SearchView(APIView):
         summary="Search the knowledge base (the retrieval Ask uses)",
     )
     def post(self, request: Request) -> Response:
-        if not (
-            permissions.may_use_ai(request.user)
-            or permissions.has_perm(request.user, Perm.CURATE_KNOWLEDGE)
-        ):
-            raise PermissionDenied(_("您还不能使用AI服务。"))
         data = SearchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = search(
-            data.validated_data["question"], k=data.validated_data["k"], user=_user_or_none(request)
+            data.validated_data["question"],
+            k=data.validated_data["k"],
+            user=permissions.require_user(request),
         )
         return Response(SearchResultSerializer(result).data)

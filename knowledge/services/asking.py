@@ -1,9 +1,14 @@
 """Ask (智能对话): one question in, a cited answer out — retrieval, the answer (a model's,
 grounded in the passages, or the passages themselves), the stored conversation, feedback.
 
-`open_turn()` does everything that touches the database before the answer (in one
-transaction); `answer()` then streams the events of the answer and stores it when it ends.
-The page, the API and `ask()` all go through these two."""
+A turn has two halves. `open_turn(user, question, conversation_id)`, in the request's thread,
+checks that the user may use the AI services, masks personal numbers, checks the question
+(`check()`: length, words, the safety list), resolves a follow-up, searches, stores the question
+and a pending answer, and decides how to answer (abstain, extractive, or the model). `answer(turn)`,
+an async generator on the event loop, then yields the answer's events (citations, deltas, done)
+and stores the answer however it ends. The chat page posts to the API; the API runs the same
+halves, with its rate limit between the question's check and `start_turn()`, so a refused
+question does not count against the member."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -24,6 +29,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import (
     AnswerMode,
     AnswerStatus,
@@ -43,9 +49,10 @@ from knowledge.retrieval import (
     search,
 )
 from knowledge.text import segmenter
-from portal import ai
+from portal import ai, permissions
 from portal.errors import NotFound, PortalError
 from portal.models import User
+from portal.permissions import Perm
 
 log = logging.getLogger("knowledge.ask")
 
@@ -101,7 +108,7 @@ _CITE_MARK = re.compile(r"\[(\d{1,2})\]")
 
 
 class AskError(PortalError):
-    code = "ask_error"
+    code = KnowledgeErrorCode.ASK_ERROR
 
 
 def _digits(text: str) -> str:
@@ -161,7 +168,7 @@ def access_conversation(user: User, conversation_id: int) -> Conversation:
     """The user's own conversation; another member's is "not found", exactly like a missing one."""
     conversation = conversations_of(user).filter(pk=conversation_id).first()
     if conversation is None:
-        raise NotFound(_("没有找到这个对话。"), code="conversation_not_found")
+        raise NotFound(_("没有找到这个对话。"), code=KnowledgeErrorCode.CONVERSATION_NOT_FOUND)
     return conversation
 
 
@@ -172,7 +179,7 @@ def access_answer(user: User, message_id: int) -> Message:
         .first()
     )
     if message is None:
-        raise NotFound(_("没有找到这条回答。"), code="message_not_found")
+        raise NotFound(_("没有找到这条回答。"), code=KnowledgeErrorCode.MESSAGE_NOT_FOUND)
     return message
 
 
@@ -291,7 +298,7 @@ def check(question: str) -> str:
     if ai.check_text(text, where="ask.prompt").action == "block":
         raise AskError(
             _("这个问题包含不适宜的内容，无法回答。如有需要，请拨打职工服务热线 12351。"),
-            code="unsafe_question",
+            code=KnowledgeErrorCode.UNSAFE_QUESTION,
         )
     return text[:MAX_QUESTION_CHARS]
 
@@ -318,12 +325,15 @@ def _context(conversation: Conversation | None) -> tuple[list[tuple[str, str]], 
 
 
 def open_turn(user: User, question: str, conversation_id: int | None = None) -> Turn:
-    """Check the question, search, store it and a pending answer; decide how to answer."""
+    """Check the user and the question, search, store it and a pending answer; decide how to
+    answer. NotPermitted for a user who may not use the AI services."""
+    permissions.require(user, Perm.USE_AI)
     return start_turn(user, check(question), conversation_id)
 
 
 def start_turn(user: User, text: str, conversation_id: int | None = None) -> Turn:
-    """open_turn() for a question check() has already passed (and returned as `text`)."""
+    """open_turn() for a caller that has already required USE_AI of the user and passed the
+    question through check() (which returned `text`): the API, which throttles in between."""
     started = time.perf_counter()
     conversation = (
         access_conversation(user, conversation_id) if conversation_id is not None else None
@@ -650,12 +660,6 @@ async def collect(turn: Turn) -> dict[str, Any]:
     return done
 
 
-def ask(user: User, question: str, conversation_id: int | None = None) -> dict[str, Any]:
-    """Ask and wait for the whole answer (for callers outside the event loop)."""
-    turn = open_turn(user, question, conversation_id)
-    return async_to_sync(collect)(turn)
-
-
 def cited_numbers(text: str) -> set[int]:
     return {int(n) for n in _CITE_MARK.findall(text)}
 
@@ -665,16 +669,19 @@ def cited_numbers(text: str) -> set[int]:
 
 def give_feedback(user: User, message_id: int, rating: str, reason: str = "") -> Message:
     if rating not in Rating.values:
-        raise AskError(_("评价只能是“有帮助”或“没帮助”。"), code="bad_rating")
+        raise AskError(_("评价只能是“有帮助”或“没帮助”。"), code=KnowledgeErrorCode.BAD_RATING)
     reason = redact((reason or "").strip())
     if len(reason) > MAX_REASON_CHARS:
         raise AskError(
-            _("理由请写在 %(max)d 字以内。") % {"max": MAX_REASON_CHARS}, code="reason_too_long"
+            _("理由请写在 %(max)d 字以内。") % {"max": MAX_REASON_CHARS},
+            code=KnowledgeErrorCode.REASON_TOO_LONG,
         )
     with transaction.atomic():
         message = access_answer(user, message_id)
         if message.status == AnswerStatus.PENDING:
-            raise AskError(_("回答还没有完成，请稍后再评价。"), code="answer_pending")
+            raise AskError(
+                _("回答还没有完成，请稍后再评价。"), code=KnowledgeErrorCode.ANSWER_PENDING
+            )
         message.rating, message.reason, message.rated_at = rating, reason, timezone.now()
         message.save(update_fields=["rating", "reason", "rated_at"])
         AskedQuestion.objects.filter(answer=message).update(rating=rating, reason=reason)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from knowledge import indexing, ingest, tasks
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import (
     Category,
     Document,
@@ -31,9 +32,11 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.text import normalise
-from portal import ai
+from portal import ai, audit, permissions
+from portal.audit import AuditOrigin
 from portal.errors import PortalError
-from portal.models import User
+from portal.models import AuditAction, User
+from portal.permissions import Perm
 
 # Which status an editor may move a document to from each status.
 TRANSITIONS: dict[str, set[str]] = {
@@ -53,11 +56,11 @@ TRANSITIONS: dict[str, set[str]] = {
 
 
 class KnowledgeError(PortalError):
-    code = "knowledge_error"
+    code = KnowledgeErrorCode.KNOWLEDGE_ERROR
 
 
 class DuplicateDocument(KnowledgeError):
-    code = "duplicate_document"
+    code = KnowledgeErrorCode.DUPLICATE_DOCUMENT
 
     def __init__(self, existing: Document) -> None:
         super().__init__(_("内容相同的文档已经存在：《%(title)s》。") % {"title": existing.title})
@@ -78,16 +81,23 @@ class DocumentFields:
     expires_on: date | None = None
 
 
+def _check_actor(actor: User | None) -> None:
+    """An admin action, a command or a job may call these services too: whoever acts must be
+    an editor (None is the system itself: a command or a job)."""
+    if actor is not None:
+        permissions.require(actor, Perm.CURATE_KNOWLEDGE)
+
+
 def _check(fields: DocumentFields) -> str:
     title = fields.title.strip()
     if not title:
-        raise KnowledgeError(_("请填写文档标题。"), code="no_title")
+        raise KnowledgeError(_("请填写文档标题。"), code=KnowledgeErrorCode.NO_TITLE)
     if len(title) > 200:
-        raise KnowledgeError(_("标题不能超过200字。"), code="title_too_long")
+        raise KnowledgeError(_("标题不能超过200字。"), code=KnowledgeErrorCode.TITLE_TOO_LONG)
     if not fields.body.strip():
-        raise KnowledgeError(_("文档内容是空的。"), code="empty")
+        raise KnowledgeError(_("文档内容是空的。"), code=KnowledgeErrorCode.EMPTY)
     if fields.effective_from and fields.expires_on and fields.expires_on <= fields.effective_from:
-        raise KnowledgeError(_("失效日期必须晚于生效日期。"), code="bad_dates")
+        raise KnowledgeError(_("失效日期必须晚于生效日期。"), code=KnowledgeErrorCode.BAD_DATES)
     return title
 
 
@@ -96,7 +106,7 @@ def _write_segments(document: Document) -> None:
     follows the article (same heading and context): FAQ citations and the disabled flag."""
     drafts = ingest.split(document.body, document.title)
     if not drafts:
-        raise KnowledgeError(_("文档里没有可以检索的内容。"), code="no_segments")
+        raise KnowledgeError(_("文档里没有可以检索的内容。"), code=KnowledgeErrorCode.NO_SEGMENTS)
     old = list(document.segments.only("id", "heading", "context", "enabled"))
     citations = list(
         FaqCitation.objects.filter(segment__document=document).values(
@@ -175,6 +185,7 @@ def create_document(
     fields: DocumentFields, *, author: User | None, status: str = DocumentStatus.DRAFT
 ) -> Document:
     """A new document with its segments and first revision; indexed when published."""
+    _check_actor(author)
     title = _check(fields)
     body = ingest.clean_body(fields.body)
     digest = ingest.content_hash(body)
@@ -214,6 +225,7 @@ def create_document(
 def update_document(document: Document, fields: DocumentFields, *, author: User | None) -> Document:
     """New text or metadata: a new revision; new text is split again (editors' segment edits
     are replaced by the new text)."""
+    _check_actor(author)
     title = _check(fields)
     body = ingest.clean_body(fields.body)
     digest = ingest.content_hash(body)
@@ -257,6 +269,7 @@ def update_document(document: Document, fields: DocumentFields, *, author: User 
 
 
 def set_status(document: Document, status: str, *, author: User | None) -> Document:
+    _check_actor(author)
     with transaction.atomic():
         indexing.lock()
         document = Document.objects.select_for_update().get(pk=document.pk)
@@ -271,7 +284,7 @@ def set_status(document: Document, status: str, *, author: User | None) -> Docum
                     if status in DocumentStatus.values
                     else status,
                 },
-                code="bad_transition",
+                code=KnowledgeErrorCode.BAD_TRANSITION,
             )
         document.status = status
         document.version += 1
@@ -288,6 +301,7 @@ def set_status(document: Document, status: str, *, author: User | None) -> Docum
 def edit_segment(
     segment: Segment, *, text: str | None = None, enabled: bool | None = None, author: User | None
 ) -> Segment:
+    _check_actor(author)
     with transaction.atomic():
         indexing.lock()
         segment = Segment.objects.select_for_update().select_related("document").get(pk=segment.pk)
@@ -295,11 +309,11 @@ def edit_segment(
         if text is not None:
             text = text.strip()
             if not text:
-                raise KnowledgeError(_("片段内容不能为空。"), code="empty_segment")
+                raise KnowledgeError(_("片段内容不能为空。"), code=KnowledgeErrorCode.EMPTY_SEGMENT)
             if len(text) > ingest.MAX_SEGMENT_CHARS:
                 raise KnowledgeError(
                     _("片段不能超过 %(max)d 字。") % {"max": ingest.MAX_SEGMENT_CHARS},
-                    code="segment_too_long",
+                    code=KnowledgeErrorCode.SEGMENT_TOO_LONG,
                 )
             segment.text = text
             fields.append("text")
@@ -328,9 +342,12 @@ def save_faq(
 ) -> FaqEntry:
     """Create or change an FAQ entry; `segments` in order, the first being the one that
     answers the question."""
+    _check_actor(author)
     question = question.strip()
     if not question or not answer.strip():
-        raise KnowledgeError(_("常见问题需要填写问题和解答。"), code="incomplete_faq")
+        raise KnowledgeError(
+            _("常见问题需要填写问题和解答。"), code=KnowledgeErrorCode.INCOMPLETE_FAQ
+        )
     clean_variants = list(
         dict.fromkeys(v.strip() for v in variants if v.strip() and v.strip() != question)
     )
@@ -340,7 +357,7 @@ def save_faq(
         if faq is not None:
             clash = clash.exclude(pk=faq.pk)
         if clash.exists():
-            raise KnowledgeError(_("这个问题已经有了。"), code="duplicate_faq")
+            raise KnowledgeError(_("这个问题已经有了。"), code=KnowledgeErrorCode.DUPLICATE_FAQ)
         before: set[int] = set(also_reindex)
         if faq is None:
             faq = FaqEntry(question=question)
@@ -365,9 +382,19 @@ def save_faq(
     return faq
 
 
-def delete_faq(faq: FaqEntry) -> None:
+def delete_faq(
+    faq: FaqEntry, *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    _check_actor(actor)
     with transaction.atomic():
         ids = list(faq.segments.values_list("id", flat=True))
+        audit.record(
+            AuditAction.FAQ_DELETED,
+            actor=actor,
+            target=faq.question,
+            detail={"id": faq.pk, "answer": faq.answer[:500]},
+            origin=origin,
+        )
         faq.delete()
         _reindex(ids)
 
@@ -380,20 +407,27 @@ def save_lexicon_entry(
     author: User | None,
     entry: LexiconEntry | None = None,
 ) -> LexiconEntry:
+    _check_actor(author)
     phrase = normalise(phrase)
     clean = [normalise(t) for t in targets if normalise(t)]
     if kind not in LexiconKind.values:
-        raise KnowledgeError(_("未知的词条类型。"), code="bad_kind")
+        raise KnowledgeError(_("未知的词条类型。"), code=KnowledgeErrorCode.BAD_KIND)
     if not phrase or len(phrase) > 60 or " " in phrase:
-        raise KnowledgeError(_("词语不能为空、不能含空格，且不超过60字。"), code="bad_phrase")
+        raise KnowledgeError(
+            _("词语不能为空、不能含空格，且不超过60字。"), code=KnowledgeErrorCode.BAD_PHRASE
+        )
     if kind != LexiconKind.TERM and not clean:
-        raise KnowledgeError(_("同义词和口语对应需要至少一个对应词。"), code="no_targets")
+        raise KnowledgeError(
+            _("同义词和口语对应需要至少一个对应词。"), code=KnowledgeErrorCode.NO_TARGETS
+        )
     with transaction.atomic():
         clash = LexiconEntry.objects.filter(kind=kind, phrase=phrase)
         if entry is not None:
             clash = clash.exclude(pk=entry.pk)
         if clash.exists():
-            raise KnowledgeError(_("词库里已经有“%(p)s”。") % {"p": phrase}, code="duplicate_term")
+            raise KnowledgeError(
+                _("词库里已经有“%(p)s”。") % {"p": phrase}, code=KnowledgeErrorCode.DUPLICATE_TERM
+            )
         entry = entry or LexiconEntry(kind=kind)
         entry.kind = kind
         entry.phrase = phrase
@@ -404,14 +438,28 @@ def save_lexicon_entry(
     return entry
 
 
-def delete_lexicon_entry(entry: LexiconEntry) -> None:
-    delete_lexicon_entries([entry.pk])
+def delete_lexicon_entry(
+    entry: LexiconEntry, *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    delete_lexicon_entries([entry.pk], actor=actor, origin=origin)
 
 
-def delete_lexicon_entries(ids: Iterable[int]) -> None:
+def delete_lexicon_entries(
+    ids: Iterable[int], *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
     """Delete entries; one re-index job for all of them."""
+    _check_actor(actor)
     with transaction.atomic():
-        LexiconEntry.objects.filter(pk__in=list(ids)).delete()
+        entries = LexiconEntry.objects.filter(pk__in=list(ids))
+        for entry in entries:
+            audit.record(
+                AuditAction.LEXICON_DELETED,
+                actor=actor,
+                target=entry.phrase,
+                detail={"id": entry.pk, "kind": entry.kind, "targets": entry.targets},
+                origin=origin,
+            )
+        entries.delete()
         _after_lexicon_change()
 
 
@@ -445,14 +493,16 @@ def resolve_cites(lines: Iterable[str]) -> list[Segment]:
         if by_id:
             segment = Segment.objects.filter(pk=int(by_id["id"])).first()
             if segment is None:
-                raise KnowledgeError(_("找不到“%(line)s”。") % {"line": line}, code="unknown_cite")
+                raise KnowledgeError(
+                    _("找不到“%(line)s”。") % {"line": line}, code=KnowledgeErrorCode.UNKNOWN_CITE
+                )
             found.append(segment)
             continue
         match = _CITE_LINE.match(line)
         if not match:
             raise KnowledgeError(
                 _("看不懂依据条款“%(line)s”，请写成《劳动法》第四十四条的形式。") % {"line": line},
-                code="bad_cite",
+                code=KnowledgeErrorCode.BAD_CITE,
             )
         title = match["title"].strip()
         candidates = Segment.objects.filter(heading=match["article"]).select_related("document")
@@ -460,13 +510,15 @@ def resolve_cites(lines: Iterable[str]) -> list[Segment]:
         matches = exact or [s for s in candidates if title in s.document.title]
         documents = {s.document_id for s in matches}
         if not matches:
-            raise KnowledgeError(_("找不到“%(line)s”。") % {"line": line}, code="unknown_cite")
+            raise KnowledgeError(
+                _("找不到“%(line)s”。") % {"line": line}, code=KnowledgeErrorCode.UNKNOWN_CITE
+            )
         if len(documents) > 1:
             titles = "、".join(sorted({s.document.title for s in matches}))
             raise KnowledgeError(
                 _("“%(line)s”对应多部文档（%(titles)s），请写全名。")
                 % {"line": line, "titles": titles},
-                code="ambiguous_cite",
+                code=KnowledgeErrorCode.AMBIGUOUS_CITE,
             )
         found.extend(matches)
     return found

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,28 +20,11 @@ from knowledge.models import AskedQuestion, Segment
 from knowledge.retrieval import QueryError, search
 from knowledge.services import analytics, curation
 from portal import permissions
-from portal.errors import NotPermitted, PortalError
+from portal.errors import PortalError
 from portal.models import User
 from portal.permissions import Perm
 
 GROUPS_PER_PAGE = 20
-
-
-def _analyst(request: HttpRequest) -> User:
-    if not permissions.has_perm(request.user, Perm.VIEW_ANALYTICS) or not isinstance(
-        request.user, User
-    ):
-        raise PermissionDenied(_("只有知识库编辑可以查看提问分析。"))
-    return request.user
-
-
-def _handler(request: HttpRequest) -> User:
-    user = _analyst(request)
-    try:
-        analytics.check_may_handle(user)
-    except NotPermitted as exc:
-        raise PermissionDenied(exc.message) from exc
-    return user
 
 
 def _back(request: HttpRequest) -> str:
@@ -57,7 +39,7 @@ def _back(request: HttpRequest) -> str:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    _analyst(request)
+    permissions.require_user(request, Perm.VIEW_ANALYTICS)
     filters = AnalyticsFilterForm.from_query(request.GET)
     scope = analytics.Scope(
         weeks=filters.value("weeks"),
@@ -100,7 +82,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def refresh(request: HttpRequest) -> HttpResponse:
-    _analyst(request)
+    permissions.require_user(request, Perm.VIEW_ANALYTICS)
     analytics.schedule_refresh()
     messages.success(request, _("已开始刷新，主题和每周统计稍后更新，请过一会儿再刷新本页。"))
     return redirect(_back(request))
@@ -109,7 +91,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def mark_handled(request: HttpRequest, pk: int) -> HttpResponse:
-    editor = _handler(request)
+    editor = permissions.require_user(request, Perm.VIEW_ANALYTICS, Perm.CURATE_KNOWLEDGE)
     asked = get_object_or_404(AskedQuestion, pk=pk)
     try:
         count = analytics.mark_handled(editor, asked, whole_topic=bool(request.POST.get("topic")))
@@ -122,7 +104,7 @@ def mark_handled(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def faq_from_question(request: HttpRequest, pk: int) -> HttpResponse:
-    editor = _handler(request)
+    editor = permissions.require_user(request, Perm.VIEW_ANALYTICS, Perm.CURATE_KNOWLEDGE)
     asked = get_object_or_404(
         AskedQuestion.objects.select_related("topic", "segment__document", "answer"), pk=pk
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,19 +14,12 @@ from knowledge.models import Document, DocumentStatus, MessageRole
 from knowledge.services import asking
 from portal import permissions
 from portal.errors import NotFound
-from portal.models import User
 from portal.permissions import Perm
-
-
-def _member(request: HttpRequest) -> User:
-    if not isinstance(request.user, User):  # login_required ran first
-        raise PermissionDenied
-    return request.user
 
 
 @login_required
 def chat(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    user = _member(request)
+    user = permissions.require_user(request)
     conversation = None
     if pk is not None:
         try:
@@ -60,7 +52,7 @@ def chat(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @require_POST
 def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        asking.delete_conversation(_member(request), pk)
+        asking.delete_conversation(permissions.require_user(request), pk)
     except NotFound as exc:
         raise Http404(exc.message) from None
     messages.success(request, _("对话已删除。"))
@@ -70,7 +62,7 @@ def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def history_delete(request: HttpRequest) -> HttpResponse:
-    count = asking.delete_history(_member(request))
+    count = asking.delete_history(permissions.require_user(request))
     messages.success(request, _("已删除全部 %(n)d 个对话。") % {"n": count})
     return redirect("ask")
 
@@ -78,9 +70,7 @@ def history_delete(request: HttpRequest) -> HttpResponse:
 @login_required
 def document(request: HttpRequest, pk: int) -> HttpResponse:
     """A published document as members read it, each passage with an anchor citations open."""
-    user = _member(request)
-    if not (permissions.may_use_ai(user) or permissions.has_perm(user, Perm.CURATE_KNOWLEDGE)):
-        raise PermissionDenied(_("完成会员认证后才能查看知识库原文。"))
+    permissions.require_user(request, Perm.READ_KNOWLEDGE)
     found = (
         Document.objects.filter(pk=pk, status=DocumentStatus.PUBLISHED)
         .select_related("category")

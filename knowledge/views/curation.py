@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -34,22 +33,14 @@ from knowledge.models import (
 from knowledge.retrieval import QueryError, search
 from knowledge.services import curation
 from portal import permissions
+from portal.audit import AuditOrigin
 from portal.errors import PortalError
-from portal.models import User
 from portal.permissions import Perm
-
-
-def _editor(request: HttpRequest) -> User:
-    if not permissions.has_perm(request.user, Perm.CURATE_KNOWLEDGE) or not isinstance(
-        request.user, User
-    ):
-        raise PermissionDenied(_("只有知识库编辑可以访问此页面。"))
-    return request.user
 
 
 @login_required
 def documents(request: HttpRequest) -> HttpResponse:
-    _editor(request)
+    permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     qs = (
         Document.objects.select_related("category")
         .annotate(n_segments=Count("segments"))
@@ -102,7 +93,7 @@ def _fields(form: DocumentForm, request: HttpRequest) -> curation.DocumentFields
 
 @login_required
 def document_new(request: HttpRequest) -> HttpResponse:
-    editor = _editor(request)
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     form = DocumentForm(request.POST or None, request.FILES or None)
     if getattr(request, "upload_too_large", False):  # cut off by SizeLimitedUploadHandler
         form = DocumentForm(request.POST)
@@ -126,7 +117,7 @@ def document_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    editor = _editor(request)
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     document = get_object_or_404(Document, pk=pk)
     initial = {
         "title": document.title,
@@ -155,7 +146,7 @@ def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _editor(request)
+    permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     document = get_object_or_404(Document.objects.select_related("category", "created_by"), pk=pk)
     segments = Paginator(document.segments.all(), 50).get_page(request.GET.get("page"))
     return render(
@@ -178,7 +169,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def document_status(request: HttpRequest, pk: int) -> HttpResponse:
-    editor = _editor(request)
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     document = get_object_or_404(Document, pk=pk)
     try:
         curation.set_status(document, request.POST.get("status", ""), author=editor)
@@ -191,7 +182,7 @@ def document_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    editor = _editor(request)
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     segment = get_object_or_404(Segment.objects.select_related("document"), pk=pk)
     form = SegmentForm(
         request.POST or None, initial={"text": segment.text, "enabled": segment.enabled}
@@ -214,7 +205,7 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def faq_list(request: HttpRequest) -> HttpResponse:
-    _editor(request)
+    permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     qs = FaqEntry.objects.select_related("category").prefetch_related(
         "citations__segment__document"
     )
@@ -227,7 +218,7 @@ def faq_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    editor = _editor(request)
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     faq = get_object_or_404(FaqEntry, pk=pk) if pk else None
     initial = {}
     if faq is not None:
@@ -269,15 +260,17 @@ def faq_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @login_required
 @require_POST
 def faq_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    _editor(request)
-    curation.delete_faq(get_object_or_404(FaqEntry, pk=pk))
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
+    curation.delete_faq(
+        get_object_or_404(FaqEntry, pk=pk), actor=editor, origin=AuditOrigin.of(request)
+    )
     messages.success(request, _("已删除。"))
     return redirect("knowledge_faq")
 
 
 @login_required
 def lexicon(request: HttpRequest) -> HttpResponse:
-    editor = _editor(request)
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     form = LexiconForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -311,20 +304,22 @@ def lexicon(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def lexicon_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    _editor(request)
-    curation.delete_lexicon_entry(get_object_or_404(LexiconEntry, pk=pk))
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
+    curation.delete_lexicon_entry(
+        get_object_or_404(LexiconEntry, pk=pk), actor=editor, origin=AuditOrigin.of(request)
+    )
     messages.success(request, _("已删除。"))
     return redirect("knowledge_lexicon")
 
 
 @login_required
 def retrieval_test(request: HttpRequest) -> HttpResponse:
-    _editor(request)
+    editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     form = RetrievalTestForm(request.GET or None)
     result = None
     if form.is_valid():
         try:
-            result = search(form.cleaned_data["question"], k=10, user=_editor(request))
+            result = search(form.cleaned_data["question"], k=10, user=editor)
         except QueryError as exc:
             form.add_error("question", exc.message)
     return render(request, "knowledge/retrieval_test.html", {"form": form, "result": result})

@@ -16,6 +16,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal import permissions
 from portal.ai import services
 from portal.ai.models import (
     AIModel,
@@ -26,6 +27,7 @@ from portal.ai.models import (
     SensitiveTerm,
     Usage,
 )
+from portal.audit import AuditOrigin
 
 
 class ProviderForm(forms.ModelForm[Provider]):
@@ -83,15 +85,42 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
         self, request: HttpRequest, obj: Provider, form: ModelForm[Provider], change: bool
     ) -> None:
         super().save_model(request, obj, form, change)
+        actor, origin = permissions.user_or_none(request), AuditOrigin.of(request)
         if form.cleaned_data.get("clear_api_key"):
-            services.set_api_key(obj, "")
+            services.set_api_key(obj, "", actor=actor, origin=origin)
         elif form.cleaned_data.get("api_key"):
-            services.set_api_key(obj, form.cleaned_data["api_key"])
-        services.config_changed()
+            services.set_api_key(obj, form.cleaned_data["api_key"], actor=actor, origin=origin)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.config_changed()
+        # One entry for the provider and its models; a new key has an entry of its own.
+        fields = [f for f in form.changed_data if f not in ("api_key", "clear_api_key")]
+        if any(formset.has_changed() for formset in formsets):
+            fields.append("models")
+        if fields or not change:
+            services.provider_edited(
+                form.instance,
+                created=not change,
+                fields=fields,
+                actor=permissions.user_or_none(request),
+                origin=AuditOrigin.of(request),
+            )
+        else:
+            services.config_changed()
+
+    def delete_model(self, request: HttpRequest, obj: Provider) -> None:
+        name = obj.name
+        super().delete_model(request, obj)
+        services.providers_deleted(
+            [name], actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        names = list(queryset.values_list("name", flat=True))
+        super().delete_queryset(request, queryset)
+        services.providers_deleted(
+            names, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
 
 
 @admin.register(AIModel)
@@ -102,7 +131,28 @@ class AIModelAdmin(admin.ModelAdmin[AIModel]):
 
     def save_model(self, request: HttpRequest, obj: AIModel, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        services.config_changed()
+        services.provider_edited(
+            obj.provider,
+            created=False,
+            fields=[f"{obj.name}.{field}" for field in form.changed_data] or [obj.name],
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )
+
+    def delete_model(self, request: HttpRequest, obj: AIModel) -> None:
+        self.delete_queryset(request, AIModel.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AIModel]) -> None:
+        gone = list(queryset.select_related("provider"))
+        super().delete_queryset(request, queryset)
+        for model in gone:
+            services.provider_edited(
+                model.provider,
+                created=False,
+                fields=[f"{model.name} deleted"],
+                actor=permissions.user_or_none(request),
+                origin=AuditOrigin.of(request),
+            )
 
 
 class RouteInline(admin.TabularInline[Route, FeatureSetting]):
@@ -139,15 +189,32 @@ class SensitiveTermAdmin(admin.ModelAdmin[SensitiveTerm]):
 
     def save_model(self, request: HttpRequest, obj: SensitiveTerm, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        services.terms_changed()
+        services.terms_changed(
+            "edited" if change else "added",
+            [obj.term],
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )
 
     def delete_model(self, request: HttpRequest, obj: SensitiveTerm) -> None:
+        term = obj.term
         super().delete_model(request, obj)
-        services.terms_changed()
+        services.terms_changed(
+            "deleted",
+            [term],
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SensitiveTerm]) -> None:
+        terms = list(queryset.values_list("term", flat=True))
         super().delete_queryset(request, queryset)
-        services.terms_changed()
+        services.terms_changed(
+            "deleted",
+            terms,
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )
 
 
 @admin.register(Usage)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 from portal import permissions
 from portal.ai import routing
 from portal.ai.models import Feature, Provider
-from portal.errors import NotPermitted
+from portal.permissions import Perm
 from portal.serializers import ErrorSerializer
 
 
@@ -53,12 +52,12 @@ class FeatureStatusView(APIView):
 
 
 class ProviderListView(APIView):
+    permission_classes = [permissions.RequirePerm(Perm.MANAGE_PROVIDERS)]
+
     @extend_schema(
         responses={200: ProviderSerializer(many=True), 403: ErrorSerializer},
         summary="Model providers and their models (admins; keys masked)",
     )
     def get(self, request: Request) -> Response:
-        if not permissions.may_manage_providers(request.user):
-            raise NotPermitted(_("只有管理员可以查看模型服务商。"))
         providers = Provider.objects.prefetch_related("models")
         return Response(ProviderSerializer(providers, many=True).data)

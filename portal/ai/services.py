@@ -1,5 +1,5 @@
 """Changing the provider configuration and the word list: the admin, the command and the seed
-data all come through here."""
+data all come through here, and every change is in the audit log (never a key itself)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from portal import audit, permissions
 from portal.ai import clients, keys, routing, safety, sse
+from portal.ai.errors import AIErrorCode
 from portal.ai.models import (
     FEATURE_CAPABILITY,
     KIND_CAPABILITIES,
@@ -28,7 +30,10 @@ from portal.ai.models import (
     SafetyAction,
     SensitiveTerm,
 )
+from portal.audit import AuditOrigin
 from portal.errors import PortalError
+from portal.models import AuditAction, User
+from portal.permissions import Perm
 
 log = logging.getLogger("portal.ai")
 
@@ -60,7 +65,7 @@ PRESETS: dict[str, Preset] = {
 
 
 class ConfigurationInvalid(PortalError):
-    code = "ai_configuration_invalid"
+    code = AIErrorCode.AI_CONFIGURATION_INVALID
 
 
 def looks_local(base_url: str) -> bool:
@@ -75,6 +80,12 @@ def looks_local(base_url: str) -> bool:
     return address.is_loopback or address.is_private
 
 
+def _check_actor(actor: User | None) -> None:
+    """Model services and the word list are for admins (None: a command or the seed data)."""
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_PROVIDERS)
+
+
 def config_changed() -> None:
     """Routes and clients are cached per process; drop them once the change has committed."""
 
@@ -86,12 +97,26 @@ def config_changed() -> None:
     transaction.on_commit(forget)
 
 
-def set_api_key(provider: Provider, clear: str) -> None:
+def set_api_key(
+    provider: Provider,
+    clear: str,
+    *,
+    actor: User | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
     """Store a new key (encrypted) and its masked hint; an empty string removes the key."""
+    _check_actor(actor)
     clear = clear.strip()
     provider.api_key_encrypted = keys.encrypt(clear) if clear else ""
     provider.api_key_hint = keys.mask(clear)
     provider.save(update_fields=["api_key_encrypted", "api_key_hint", "updated_at"])
+    audit.record(
+        AuditAction.PROVIDER_KEY_CHANGED,
+        actor=actor,
+        target=provider.name,
+        detail={"key": "replaced" if clear else "removed"},  # never the key, nor its hint
+        origin=origin,
+    )
     config_changed()
 
 
@@ -145,8 +170,11 @@ def configure_provider(
     use_for: Sequence[str] = (),
     is_local: bool | None = None,
     timeout: float | None = None,
+    actor: User | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> Configured:
     """Create or update a provider with its models, and put them first for the named features."""
+    _check_actor(actor)
     if kind not in ProviderKind.values:
         raise ConfigurationInvalid(
             _("未知的服务商类型：%(kind)s（可选：%(kinds)s）。")
@@ -198,7 +226,7 @@ def configure_provider(
             provider.enabled = True
             provider.save(update_fields=["kind", "base_url", "is_local", "enabled", "updated_at"])
         if api_key is not None:
-            set_api_key(provider, api_key)
+            set_api_key(provider, api_key, actor=actor, origin=origin)
         models: dict[str, AIModel] = {}
         for capability, model_name in wanted.items():
             if not model_name:
@@ -227,24 +255,104 @@ def configure_provider(
                     }
                 )
             put_first(feature, model_for)
+        audit.record(
+            AuditAction.PROVIDER_CHANGED,
+            actor=actor,
+            target=provider.name,
+            detail={
+                "change": "created" if created else "updated",
+                "kind": kind,
+                "base_url": base_url,
+                "is_local": provider.is_local,
+                "models": {capability: model.name for capability, model in models.items()},
+                "use_for": list(use_for),
+            },
+            origin=origin,
+        )
         config_changed()
     log.info("provider %s %s (%s)", "created" if created else "updated", name, kind)
     return Configured(provider=provider, created=created, models=models)
 
 
-def save_term(term: str, *, category: str, action: str = SafetyAction.BLOCK) -> SensitiveTerm:
+def provider_edited(
+    provider: Provider,
+    *,
+    created: bool,
+    fields: Sequence[str],
+    actor: User | None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
+    """After the admin saved a provider or one of its models (`fields`: what changed)."""
+    _check_actor(actor)
+    audit.record(
+        AuditAction.PROVIDER_CHANGED,
+        actor=actor,
+        target=provider.name,
+        detail={"change": "created" if created else "updated", "fields": list(fields)},
+        origin=origin,
+    )
+    config_changed()
+
+
+def providers_deleted(
+    names: Sequence[str], *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    """After the admin deleted providers (their models and routes went with them)."""
+    _check_actor(actor)
+    for name in names:
+        audit.record(
+            AuditAction.PROVIDER_CHANGED,
+            actor=actor,
+            target=name,
+            detail={"change": "deleted"},
+            origin=origin,
+        )
+    config_changed()
+
+
+def save_term(
+    term: str,
+    *,
+    category: str,
+    action: str = SafetyAction.BLOCK,
+    actor: User | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> SensitiveTerm:
+    _check_actor(actor)
     term = term.strip()
     if not term:
         raise ConfigurationInvalid(_("敏感词不能为空。"))
     if action not in SafetyAction.values:
         raise ConfigurationInvalid(_("处理方式只能是拦截或送审。"))
-    record, _created = SensitiveTerm.objects.update_or_create(
-        term=term, defaults={"category": category, "action": action, "enabled": True}
-    )
+    with transaction.atomic():
+        record, created = SensitiveTerm.objects.update_or_create(
+            term=term, defaults={"category": category, "action": action, "enabled": True}
+        )
+        _record_terms("added" if created else "edited", [term], actor, origin)
     transaction.on_commit(safety.list_changed)
     return record
 
 
-def terms_changed() -> None:
-    """After the admin edited, imported or deleted terms."""
+def terms_changed(
+    change: str = "edited",
+    terms: Sequence[str] = (),
+    *,
+    actor: User | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
+    """After the admin added, edited or deleted terms (`change`: "added", "edited", "deleted")."""
+    _check_actor(actor)
+    _record_terms(change, terms, actor, origin)
     transaction.on_commit(safety.list_changed)
+
+
+def _record_terms(
+    change: str, terms: Sequence[str], actor: User | None, origin: AuditOrigin
+) -> None:
+    audit.record(
+        AuditAction.WORD_LIST_CHANGED,
+        actor=actor,
+        target="、".join(terms),
+        detail={"change": change, "terms": list(terms)},
+        origin=origin,
+    )

@@ -9,12 +9,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import audit, idcard, permissions
-from portal.errors import NotPermitted, PortalError
+from portal.audit import AuditOrigin
+from portal.errors import NotPermitted, PortalError, PortalErrorCode
 from portal.models import (
     AuditAction,
     MemberProfile,
@@ -23,6 +23,7 @@ from portal.models import (
     User,
     VerificationSource,
 )
+from portal.permissions import Perm
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Registration:
     phone: str = ""
 
 
-def register_member(data: Registration, *, request: HttpRequest | None = None) -> User:
+def register_member(data: Registration, *, origin: AuditOrigin = AuditOrigin.SYSTEM) -> User:
     """A new, not yet verified member account with its real-name profile."""
     number = idcard.normalise(data.id_number)
     digest = idcard.id_hash(number)
@@ -60,7 +61,7 @@ def register_member(data: Registration, *, request: HttpRequest | None = None) -
                 id_hash=digest,
                 id_masked=idcard.mask(number),
             )
-            audit.record(AuditAction.REGISTERED, actor=user, target=user.username, request=request)
+            audit.record(AuditAction.REGISTERED, actor=user, target=user.username, origin=origin)
     except IntegrityError:
         # Someone registered the same user name, ID or membership number a moment earlier.
         raise ValidationError(_("该账户信息刚刚已被登记，请换一个用户名或联系所在工会。")) from None
@@ -72,18 +73,19 @@ ACTIVATION_LOCK_SECONDS = 15 * 60
 
 
 class ActivationRefused(PortalError):
-    code = "activation_refused"
+    code = PortalErrorCode.ACTIVATION_REFUSED
 
 
 def activate_account(
-    member_no: str, id_number: str, password: str, *, request: HttpRequest | None = None
+    member_no: str, id_number: str, password: str, *, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> User:
     """A member imported from the roster sets a password, proving who they are with their ID."""
     member_no = member_no.strip()
     failures_key = f"activation-failures:{member_no.upper()}"
     if (cache.get(failures_key) or 0) >= ACTIVATION_FAILURE_LIMIT:
         raise ActivationRefused(
-            _("尝试次数过多，请15分钟后再试，或联系所在工会。"), code="too_many_attempts"
+            _("尝试次数过多，请15分钟后再试，或联系所在工会。"),
+            code=PortalErrorCode.TOO_MANY_ATTEMPTS,
         )
     profile = MemberProfile.objects.select_related("user").filter(member_no=member_no).first()
     digest = idcard.id_hash(idcard.normalise(id_number))
@@ -95,9 +97,7 @@ def activate_account(
     ):
         cache.add(failures_key, 0, ACTIVATION_LOCK_SECONDS)
         cache.incr(failures_key)
-        audit.record(
-            AuditAction.ACTIVATION_FAILED, actor_name="", target=member_no, request=request
-        )
+        audit.record(AuditAction.ACTIVATION_FAILED, actor_name="", target=member_no, origin=origin)
         # One message for every case, so the page does not tell who has an account.
         raise ActivationRefused(
             _("会员证号与身份证号不匹配，或该账户已经激活（已激活请直接登录）。")
@@ -107,13 +107,13 @@ def activate_account(
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
-        audit.record(AuditAction.ACTIVATED, actor=user, target=user.username, request=request)
+        audit.record(AuditAction.ACTIVATED, actor=user, target=user.username, origin=origin)
     cache.delete(failures_key)
     return user
 
 
 def verify_member(
-    actor: User, member: User, *, request: HttpRequest | None = None
+    actor: User, member: User, *, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> MemberProfile:
     """A staff decision: this member's real-name data has been checked."""
     if not permissions.may_verify(actor, member):
@@ -133,18 +133,20 @@ def verify_member(
             actor=actor,
             target=member.username,
             detail={"source": VerificationSource.STAFF},
-            request=request,
+            origin=origin,
         )
     return profile
 
 
 def change_role(
-    actor: User | None, user: User, role: str, *, request: HttpRequest | None = None
+    actor: User | None, user: User, role: str, *, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> None:
-    if actor is not None and not permissions.has_perm(actor, permissions.Perm.MANAGE_USERS):
-        raise NotPermitted(_("只有管理员可以调整角色。"))
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_USERS, _("只有管理员可以调整角色。"))
     if role not in Role.values:
-        raise PortalError(_("未知角色：%(role)s") % {"role": role}, code="unknown_role")
+        raise PortalError(
+            _("未知角色：%(role)s") % {"role": role}, code=PortalErrorCode.UNKNOWN_ROLE
+        )
     old = User.objects.filter(pk=user.pk).values_list("role", flat=True).first()
     if old == role:
         return
@@ -156,16 +158,16 @@ def change_role(
             actor=actor,
             target=user.username,
             detail={"from": old, "to": role},
-            request=request,
+            origin=origin,
         )
 
 
 def set_active(
-    actor: User | None, user: User, active: bool, *, request: HttpRequest | None = None
+    actor: User | None, user: User, active: bool, *, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> None:
     """Enable or disable an account (a disabled one cannot sign in or use a token)."""
-    if actor is not None and not permissions.has_perm(actor, permissions.Perm.MANAGE_USERS):
-        raise NotPermitted(_("只有管理员可以启用或停用账户。"))
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_USERS, _("只有管理员可以启用或停用账户。"))
     if User.objects.filter(pk=user.pk, is_active=active).exists():
         return
     with transaction.atomic():
@@ -176,16 +178,20 @@ def set_active(
             actor=actor,
             target=user.username,
             detail={"active": active},
-            request=request,
+            origin=origin,
         )
 
 
-def account_created(actor: User | None, user: User, *, request: HttpRequest | None = None) -> None:
+def account_created(
+    actor: User | None, user: User, *, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
     """Record an account an admin created by hand, with the role it was given."""
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_USERS)
     audit.record(
         AuditAction.ROLE_CHANGED,
         actor=actor,
         target=user.username,
         detail={"from": None, "to": user.role},
-        request=request,
+        origin=origin,
     )

@@ -7,18 +7,19 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal import audit, permissions
-from portal.errors import NotPermitted
+from portal.audit import AuditOrigin
+from portal.errors import NotPermitted, PortalErrorCode
 from portal.models import AuditAction, BetaEnrolment, BetaProgramme, EnrolmentStatus, User
+from portal.permissions import Perm
 
 
 class EnrolmentRefused(NotPermitted):
-    code = "enrolment_refused"
+    code = PortalErrorCode.ENROLMENT_REFUSED
 
 
 @dataclass(frozen=True)
@@ -96,19 +97,19 @@ def check_may_enrol(user: User, programme: BetaProgramme, now: datetime) -> None
     if not permissions.may_enrol_in_beta(user):
         raise EnrolmentRefused(
             _("只有完成实名认证的会员才能报名内测，请先在“我的资料”中提交认证信息。"),
-            code="not_verified",
+            code=PortalErrorCode.NOT_VERIFIED,
         )
     if now < programme.opens_at:
         raise EnrolmentRefused(
             _("报名尚未开始，开始时间：%(t)s。")
             % {"t": date_format(timezone.localtime(programme.opens_at), "Y年n月j日 H:i")},
-            code="not_open_yet",
+            code=PortalErrorCode.NOT_OPEN_YET,
         )
     if now >= programme.closes_at:
         raise EnrolmentRefused(
             _("报名已截止（截止时间：%(t)s）。")
             % {"t": date_format(timezone.localtime(programme.closes_at), "Y年n月j日 H:i")},
-            code="closed",
+            code=PortalErrorCode.CLOSED,
         )
 
 
@@ -117,7 +118,7 @@ def enrol(
     programme: BetaProgramme,
     *,
     now: datetime | None = None,
-    request: HttpRequest | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> Enrolment:
     """A place while places last, then the waiting list in order; a repeat returns the first."""
     now = now or timezone.now()
@@ -146,15 +147,17 @@ def enrol(
             actor=user,
             target=locked.slug,
             detail={"status": status},
-            request=request,
+            origin=origin,
         )
     return Enrolment(record, created=True, waitlist_position=position)
 
 
 def promote_waitlist(
-    programme: BetaProgramme, *, actor: User | None = None, request: HttpRequest | None = None
+    programme: BetaProgramme, *, actor: User | None = None, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> list[BetaEnrolment]:
     """Give the free places to the members waiting longest, in order (after a capacity rise)."""
+    if actor is not None:
+        permissions.require(actor, Perm.MANAGE_BETA)
     with transaction.atomic():
         locked = BetaProgramme.objects.select_for_update().get(pk=programme.pk)
         free = locked.capacity - _status_counts(locked).get(EnrolmentStatus.ACCEPTED, 0)
@@ -174,6 +177,6 @@ def promote_waitlist(
                 AuditAction.BETA_PROMOTED,
                 actor=actor,
                 target=f"{locked.slug}:{enrolment.user.username}",
-                request=request,
+                origin=origin,
             )
     return promoted

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from portal import audit, idcard
-from portal.errors import PortalError
+from portal import audit, idcard, permissions
+from portal.audit import AuditOrigin
+from portal.errors import PortalError, PortalErrorCode
 from portal.models import (
     UNIT_PATH_SEPARATOR,
     AuditAction,
@@ -28,6 +29,7 @@ from portal.models import (
     User,
     VerificationSource,
 )
+from portal.permissions import Perm
 
 HEADER = ("username", "real_name", "id_number", "member_no", "union_unit", "phone")
 _PHONE = re.compile(r"^\+?[0-9][0-9\-]{4,18}$")
@@ -66,7 +68,7 @@ class RowError:
 
 
 class RosterInvalid(PortalError):
-    code = "roster_invalid"
+    code = PortalErrorCode.ROSTER_INVALID
 
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(_("名册有%(count)d处错误，未导入任何记录。") % {"count": len(errors)})
@@ -203,7 +205,7 @@ def import_roster(
     *,
     actor: User | None = None,
     source: str = "",
-    ip_address: str | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> RosterResult:
     """Create or update every member of the roster as verified; on any conflict, change nothing.
 
@@ -211,8 +213,10 @@ def import_roster(
     yet: such a profile holding the roster's ID or membership number is detached from its account.
     It never takes over an account that belongs to someone else.
     """
+    if actor is not None:
+        permissions.require(actor, Perm.IMPORT_ROSTER)
     try:
-        return _apply(rows, actor=actor, source=source, ip_address=ip_address)
+        return _apply(rows, actor=actor, source=source, origin=origin)
     except IntegrityError:
         # Only a concurrent import or registration of the same people gets here.
         raise RosterInvalid(
@@ -280,7 +284,7 @@ def _conflicts(rows: list[RosterRow]) -> tuple[list[RowError], list[MemberProfil
 
 
 def _apply(
-    rows: list[RosterRow], *, actor: User | None, source: str, ip_address: str | None
+    rows: list[RosterRow], *, actor: User | None, source: str, origin: AuditOrigin
 ) -> RosterResult:
     with transaction.atomic():
         errors, displaced = _conflicts(rows)
@@ -296,7 +300,8 @@ def _apply(
                     actor_name=audit.actor_label(actor),
                     target=target,
                     detail={"file": source, **detail},
-                    ip_address=ip_address,
+                    ip_address=origin.address,
+                    user_agent=origin.user_agent[:300],
                 )
             )
 

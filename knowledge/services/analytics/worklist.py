@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from knowledge import indexing
+from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import (
     AskedQuestion,
     Category,
@@ -25,7 +26,6 @@ from knowledge.models import (
 from knowledge.services.analytics.topics import BATCH, WINDOW_DAYS, question_key
 from knowledge.services.curation import KnowledgeError, save_faq
 from portal import permissions
-from portal.errors import NotPermitted
 from portal.models import User
 from portal.permissions import Perm
 
@@ -51,8 +51,7 @@ def kind_of(asked: AskedQuestion) -> Pending:
 
 
 def check_may_handle(user: User) -> None:
-    if not permissions.has_perm(user, Perm.CURATE_KNOWLEDGE):
-        raise NotPermitted(_("只有知识库编辑可以处理职工的提问。"))
+    permissions.require(user, Perm.CURATE_KNOWLEDGE, _("只有知识库编辑可以处理职工的提问。"))
 
 
 def mark_handled(editor: User, asked: AskedQuestion, *, whole_topic: bool = False) -> int:
@@ -62,7 +61,7 @@ def mark_handled(editor: User, asked: AskedQuestion, *, whole_topic: bool = Fals
     targets = pending(kind_of(asked))
     handled = AskedQuestion.objects.filter(pk=asked.pk, handled_at__isnull=False).exists()
     if not handled and not targets.filter(pk=asked.pk).exists():
-        raise KnowledgeError(_("这个提问不在待处理的列表里。"), code="not_pending")
+        raise KnowledgeError(_("这个提问不在待处理的列表里。"), code=KnowledgeErrorCode.NOT_PENDING)
     if whole_topic and asked.topic_id is not None:
         targets = targets.filter(Q(pk=asked.pk) | Q(topic_id=asked.topic_id))
     else:
@@ -94,21 +93,26 @@ def faq_from_question(
         }
         segments = [by_id[pk] for pk in dict.fromkeys(segment_ids) if pk in by_id]
         if len(segments) < len(set(segment_ids)):
-            raise KnowledgeError(_("引用的片段已不存在，请重新选择。"), code="unknown_segment")
+            raise KnowledgeError(
+                _("引用的片段已不存在，请重新选择。"), code=KnowledgeErrorCode.UNKNOWN_SEGMENT
+            )
         if not segments:
             raise KnowledgeError(
-                _("请至少选择一个依据片段：职工的提问要靠它找到这条解答。"), code="no_segment"
+                _("请至少选择一个依据片段：职工的提问要靠它找到这条解答。"),
+                code=KnowledgeErrorCode.NO_SEGMENT,
             )
         first = segments[0]
         if not first.enabled or first.document.status != DocumentStatus.PUBLISHED:
             raise KnowledgeError(
                 _("%(label)s 未发布或已停用，职工检索不到它，请先发布或换一条。")
                 % {"label": first.label},
-                code="segment_not_retrievable",
+                code=KnowledgeErrorCode.SEGMENT_NOT_RETRIEVABLE,
             )
         locked = AskedQuestion.objects.select_for_update().get(pk=asked.pk)
         if locked.faq_id is not None:
-            raise KnowledgeError(_("已经有编辑据此提问新建了问答。"), code="already_handled")
+            raise KnowledgeError(
+                _("已经有编辑据此提问新建了问答。"), code=KnowledgeErrorCode.ALREADY_HANDLED
+            )
         faq = save_faq(
             question=question,
             answer=answer,

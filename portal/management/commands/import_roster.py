@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.errors import NotPermitted
 from portal.models import User
 from portal.services import roster
 
@@ -36,6 +37,8 @@ class Command(BaseCommand):
             for error in exc.errors:
                 self.stderr.write(f"{path}:{error.line}: {error.reason}")
             raise CommandError(exc.message) from None
+        except NotPermitted as exc:
+            raise CommandError(f"{options['by']} may not import rosters: {exc.message}") from None
         self.stdout.write(
             self.style.SUCCESS(
                 f"{path.name}: {result.created} created, {result.updated} updated, "
