@@ -32,7 +32,7 @@ from knowledge.models import (
 )
 from knowledge.text import normalise
 from portal import ai
-from portal.errors import PortalError
+from portal.errors import NotFound, PortalError
 from portal.models import User
 
 # Which status an editor may move a document to from each status.
@@ -341,11 +341,19 @@ def save_faq(
             clash = clash.exclude(pk=faq.pk)
         if clash.exists():
             raise KnowledgeError(_("这个问题已经有了。"), code="duplicate_faq")
+        # Checked under the lock: whoever deletes an entry or a segment holds it too.
+        segment_list = list(dict.fromkeys(segments))
+        present = Segment.objects.filter(pk__in=[s.pk for s in segment_list]).count()
+        if present < len(segment_list):
+            raise KnowledgeError(_("引用的片段已不存在，请重新选择。"), code="unknown_segment")
         before: set[int] = set(also_reindex)
         if faq is None:
             faq = FaqEntry(question=question)
         else:
-            faq = FaqEntry.objects.select_for_update().get(pk=faq.pk)
+            locked = FaqEntry.objects.select_for_update().filter(pk=faq.pk).first()
+            if locked is None:
+                raise NotFound(_("这条常见问题已被删除。"))
+            faq = locked
             before |= set(faq.segments.values_list("id", flat=True))
         faq.question = question
         faq.answer = answer.strip()
@@ -355,7 +363,6 @@ def save_faq(
         faq.status = status
         faq.updated_by = author
         faq.save()
-        segment_list = list(dict.fromkeys(segments))
         FaqCitation.objects.filter(faq=faq).delete()
         FaqCitation.objects.bulk_create(
             FaqCitation(faq=faq, segment=segment, position=i)
@@ -366,10 +373,18 @@ def save_faq(
 
 
 def delete_faq(faq: FaqEntry) -> None:
+    delete_faqs([faq.pk])
+
+
+def delete_faqs(ids: Iterable[int]) -> None:
+    """Delete entries; the segments they cited lose their wording in the index."""
     with transaction.atomic():
-        ids = list(faq.segments.values_list("id", flat=True))
-        faq.delete()
-        _reindex(ids)
+        indexing.lock()  # the index first, then content rows: one lock order for all writers
+        ids = list(ids)
+        cited = FaqCitation.objects.filter(faq_id__in=ids).values_list("segment_id", flat=True)
+        segment_ids = list(cited)
+        FaqEntry.objects.filter(pk__in=ids).delete()
+        _reindex(segment_ids)
 
 
 def save_lexicon_entry(
