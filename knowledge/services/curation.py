@@ -324,7 +324,6 @@ def save_faq(
     status: str = FaqStatus.PUBLISHED,
     author: User | None,
     faq: FaqEntry | None = None,
-    also_reindex: Iterable[int] = (),
 ) -> FaqEntry:
     """Create or change an FAQ entry; `segments` in order, the first being the one that
     answers the question."""
@@ -346,7 +345,7 @@ def save_faq(
         present = Segment.objects.filter(pk__in=[s.pk for s in segment_list]).count()
         if present < len(segment_list):
             raise KnowledgeError(_("引用的片段已不存在，请重新选择。"), code="unknown_segment")
-        before: set[int] = set(also_reindex)
+        before: set[int] = set()
         if faq is None:
             faq = FaqEntry(question=question)
         else:
