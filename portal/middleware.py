@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from io import BytesIO
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, JsonResponse
-from django.http.multipartparser import MultiPartParserError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import MemoryFileUploadHandler
+from django.http import (
+    HttpRequest,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    JsonResponse,
+    QueryDict,
+)
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.utils.datastructures import MultiValueDict
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -73,10 +83,7 @@ def carries_nul(request: HttpRequest) -> bool:
     content_type = request.content_type or ""
     if content_type == "multipart/form-data":
         try:
-            # Parsed now rather than in the view, with the upload handlers of
-            # FILE_UPLOAD_HANDLERS (knowledge.uploads' size limit first): a view must not
-            # replace request.upload_handlers. The view and DRF then read the parsed form.
-            fields, files = request.POST, request.FILES
+            fields, files = _multipart(request)
         except MultiPartParserError:
             return False  # an unreadable form: the view answers as for any bad input
         return any(NUL in k or any(NUL in v for v in vs) for k, vs in fields.lists()) or any(
@@ -89,6 +96,20 @@ def carries_nul(request: HttpRequest) -> bool:
     if b"\x00" in body:
         return True
     return bool(_JSON_NUL.search(body)) if json_body else b"%00" in body
+
+
+def _multipart(request: HttpRequest) -> tuple[QueryDict, MultiValueDict[str, UploadedFile]]:
+    """A multipart form's fields and files, for the check only."""
+    if request.method == "POST":
+        # Parsed now rather than in the view, with the upload handlers of FILE_UPLOAD_HANDLERS
+        # (knowledge.uploads' size limit first), so a view must not replace
+        # request.upload_handlers. The view and DRF then read the parsed form.
+        return request.POST, request.FILES
+    # Django parses the forms of POSTs only; DRF reads PUT and PATCH forms from the body, which
+    # stays readable. Files are of no interest here: the small ones are kept in memory.
+    handlers = [MemoryFileUploadHandler(request)]
+    parser = MultiPartParser(request.META, BytesIO(request.body), handlers, request.encoding)
+    return parser.parse()
 
 
 def nul_refusal(request: HttpRequest) -> HttpResponseBase:

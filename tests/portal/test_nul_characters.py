@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from knowledge.models import Category, Document, LexiconEntry
 from knowledge.seed import ensure_categories
+from knowledge.services import curation
 from portal.models import User
 
 DOCUMENTS = "/api/v1/knowledge/documents/"
@@ -174,3 +175,26 @@ def test_the_async_ask_endpoint_refuses_a_nul_too() -> None:
 
     status, body = async_to_sync(ask)()
     assert status == 400 and body["code"] == "nul_character"
+
+
+@pytest.mark.django_db
+def test_a_multipart_field_with_a_nul_is_refused_in_a_put_too(
+    editor_api: APIClient, eddie: User, categories: dict[str, Category]
+) -> None:
+    faq = curation.save_faq(
+        question="工资怎么算", answer="按劳动合同。", category=categories["rights"], author=eddie
+    )
+    data = {"question": "工资怎么算", "answer": "改了。", "category": "rights\u0000"}
+
+    # Django parses the forms of POSTs only; DRF reads those of PUT and PATCH too.
+    response = editor_api.put(f"/api/v1/knowledge/faq/{faq.pk}/", data, format="multipart")
+
+    refused_for_the_api(response)
+    faq.refresh_from_db()
+    assert faq.answer == "按劳动合同。"
+    # The same form without the NUL still reaches the view whole.
+    data["category"] = "rights"
+    response = editor_api.put(f"/api/v1/knowledge/faq/{faq.pk}/", data, format="multipart")
+    assert response.status_code == 200, response.json()
+    faq.refresh_from_db()
+    assert faq.answer == "改了。"
