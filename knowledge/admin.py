@@ -3,18 +3,20 @@ in step with what the admin saves."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db import router, transaction
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 
+from knowledge.forms import FaqForm
 from knowledge.models import (
     Category,
     Document,
     DocumentRevision,
     DocumentStatus,
-    FaqCitation,
     FaqEntry,
     LexiconEntry,
     Segment,
@@ -23,6 +25,67 @@ from knowledge.services import curation
 from portal import permissions
 from portal.audit import AuditOrigin
 from portal.errors import PortalError
+from portal.models import User
+
+M = TypeVar("M", bound=Model)
+
+
+class ServiceForm(forms.ModelForm[M]):
+    """An admin form whose object a curation service saves, as the last step of validation
+    (inside the admin's transaction). A domain error becomes an error on the form and the
+    service's own transaction, a savepoint, rolls back: nothing is saved."""
+
+    author: User | None = None  # who saves: set for each request by ServiceAdmin.get_form
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound or self.errors:
+            return
+        try:
+            self.instance = self.save_through_service()
+        except PortalError as exc:
+            self.add_error(None, exc.message)
+
+    @property
+    def adding(self) -> bool:
+        return self.instance._state.adding
+
+    def save_through_service(self) -> M:
+        """Save `self.instance` (which holds the cleaned values) through the service."""
+        raise NotImplementedError
+
+
+class ServiceAdmin(admin.ModelAdmin[M]):
+    """An admin whose form (a ServiceForm) has saved the object by the time the admin would:
+    the admin saves nothing itself, and keeps no state of a request anywhere."""
+
+    form: type[ServiceForm[M]]
+
+    def get_form(
+        self, request: HttpRequest, obj: M | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[M]]:
+        with_author = type(
+            self.form.__name__, (self.form,), {"author": permissions.user_or_none(request)}
+        )
+        return super().get_form(request, obj, change, form=with_author, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
+        pass  # saved by the form's service while the form was validated
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: M | None = None,
+    ) -> HttpResponse:
+        if request.method == "POST":
+            # A POST shown again failed somewhere after the form (an inline, say): what the
+            # form's service saved is rolled back with the admin's transaction.
+            transaction.set_rollback(True, using=router.db_for_write(self.model))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(Category)
@@ -42,16 +105,9 @@ class RevisionInline(admin.TabularInline[DocumentRevision, Document]):
         return False
 
 
-@admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin[Document]):
-    list_display = ("title", "category", "kind", "status", "version", "updated_at")
-    list_filter = ("status", "kind", "category")
-    search_fields = ("title", "source")
-    readonly_fields = ("status", "content_hash", "version", "created_by", "published_at", "origin")
-    inlines = [RevisionInline]
-    actions = ["publish", "archive"]
-
-    def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
+class DocumentAdminForm(ServiceForm[Document]):
+    def save_through_service(self) -> Document:
+        obj = self.instance
         fields = curation.DocumentFields(
             title=obj.title,
             category=obj.category,
@@ -62,11 +118,20 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
             effective_from=obj.effective_from,
             expires_on=obj.expires_on,
         )
-        if change:
-            curation.update_document(obj, fields, author=permissions.user_or_none(request))
-        else:
-            created = curation.create_document(fields, author=permissions.user_or_none(request))
-            obj.pk = created.pk
+        if self.adding:
+            return curation.create_document(fields, author=self.author)
+        return curation.update_document(obj, fields, author=self.author)
+
+
+@admin.register(Document)
+class DocumentAdmin(ServiceAdmin[Document]):
+    form = DocumentAdminForm
+    list_display = ("title", "category", "kind", "status", "version", "updated_at")
+    list_filter = ("status", "kind", "category")
+    search_fields = ("title", "source")
+    readonly_fields = ("status", "content_hash", "version", "created_by", "published_at", "origin")
+    inlines = [RevisionInline]
+    actions = ["publish", "archive"]
 
     def _move(self, request: HttpRequest, queryset: QuerySet[Document], status: str) -> None:
         for document in queryset:
@@ -84,8 +149,15 @@ class DocumentAdmin(admin.ModelAdmin[Document]):
         self._move(request, queryset, DocumentStatus.ARCHIVED)
 
 
+class SegmentAdminForm(ServiceForm[Segment]):
+    def save_through_service(self) -> Segment:
+        obj = self.instance
+        return curation.edit_segment(obj, text=obj.text, enabled=obj.enabled, author=self.author)
+
+
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin[Segment]):
+class SegmentAdmin(ServiceAdmin[Segment]):
+    form = SegmentAdminForm
     list_display = ("__str__", "enabled", "edited_at")
     list_filter = ("enabled", "document__category")
     search_fields = ("text", "heading", "document__title")
@@ -95,74 +167,81 @@ class SegmentAdmin(admin.ModelAdmin[Segment]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # segments come from splitting a document
 
-    def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
-        curation.edit_segment(
-            obj, text=obj.text, enabled=obj.enabled, author=permissions.user_or_none(request)
+
+class FaqAdminForm(ServiceForm[FaqEntry]):
+    """The cited segments as the editor pages write them (《劳动法》第四十四条, one a line, the
+    first answering the question), so that the service saves the entry and its citations in
+    one go."""
+
+    cites = FaqForm.base_fields["cites"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.adding:
+            self.initial.setdefault(
+                "cites",
+                "\n".join(
+                    curation.cite_label(c.segment)
+                    for c in self.instance.citations.select_related("segment__document")
+                ),
+            )
+
+    def save_through_service(self) -> FaqEntry:
+        obj = self.instance
+        return curation.save_faq(
+            question=obj.question,
+            answer=obj.answer,
+            category=obj.category,
+            variants=obj.variants or [],
+            segments=curation.resolve_cites(self.cleaned_data["cites"].splitlines()),
+            tags=obj.tags or [],
+            status=obj.status,
+            author=self.author,
+            faq=None if self.adding else obj,
         )
-
-
-class CitationInline(admin.TabularInline[FaqCitation, FaqEntry]):
-    model = FaqCitation
-    fields = ("position", "segment")
-    autocomplete_fields = ("segment",)
-    extra = 1
 
 
 @admin.register(FaqEntry)
-class FaqAdmin(admin.ModelAdmin[FaqEntry]):
+class FaqAdmin(ServiceAdmin[FaqEntry]):
+    form = FaqAdminForm
     list_display = ("question", "category", "status", "updated_at")
     list_filter = ("status", "category")
     search_fields = ("question", "answer")
-    inlines = [CitationInline]
-
-    def save_model(self, request: HttpRequest, obj: FaqEntry, form: Any, change: bool) -> None:
-        # Segments that lose this FAQ must be re-indexed too: note them before the inline saves.
-        before = list(obj.segments.values_list("id", flat=True)) if change else []
-        setattr(request, "_faq_cited_before", before)  # noqa: B010
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        faq = form.instance
-        curation.save_faq(
-            question=faq.question,
-            answer=faq.answer,
-            category=faq.category,
-            variants=faq.variants or [],
-            segments=[c.segment for c in faq.citations.select_related("segment")],
-            tags=faq.tags or [],
-            status=faq.status,
-            author=permissions.user_or_none(request),
-            faq=faq,
-            also_reindex=getattr(request, "_faq_cited_before", []),
-        )
+    fields = ("question", "variants", "answer", "category", "cites", "tags", "status")
+    readonly_fields = ("updated_by", "updated_at")
 
     def delete_model(self, request: HttpRequest, obj: FaqEntry) -> None:
-        # Through the service: the cited segments lose the entry's words, and it is audited.
         curation.delete_faq(
             obj, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
         )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FaqEntry]) -> None:
-        for faq in queryset:
-            self.delete_model(request, faq)
+        curation.delete_faqs(
+            queryset.values_list("pk", flat=True),
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )
 
 
-@admin.register(LexiconEntry)
-class LexiconAdmin(admin.ModelAdmin[LexiconEntry]):
-    list_display = ("phrase", "kind", "targets", "updated_at")
-    list_filter = ("kind",)
-    search_fields = ("phrase",)
-
-    def save_model(self, request: HttpRequest, obj: LexiconEntry, form: Any, change: bool) -> None:
-        saved = curation.save_lexicon_entry(
+class LexiconAdminForm(ServiceForm[LexiconEntry]):
+    def save_through_service(self) -> LexiconEntry:
+        obj = self.instance
+        return curation.save_lexicon_entry(
             kind=obj.kind,
             phrase=obj.phrase,
             targets=obj.targets or [],
-            author=permissions.user_or_none(request),
-            entry=obj if change else None,
+            author=self.author,
+            entry=None if self.adding else obj,
         )
-        obj.pk = saved.pk
+
+
+@admin.register(LexiconEntry)
+class LexiconAdmin(ServiceAdmin[LexiconEntry]):
+    form = LexiconAdminForm
+    list_display = ("phrase", "kind", "targets", "updated_at")
+    list_filter = ("kind",)
+    search_fields = ("phrase",)
+    readonly_fields = ("updated_by",)
 
     def delete_model(self, request: HttpRequest, obj: LexiconEntry) -> None:
         curation.delete_lexicon_entry(

@@ -30,6 +30,7 @@ from knowledge.text import normalise, segmenter
 from portal import ai
 from portal.errors import PortalError
 from portal.models import User
+from portal.privacy import mask_personal_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -457,9 +458,11 @@ _PIPELINE = _pipeline()
 
 def search(question: str, k: int = 3, *, user: User | None = None) -> SearchResult:
     """The passages that answer `question`, best first, and whether to abstain. `user` is who
-    asks: model calls made on the way (rewriting, embedding) are metered to them."""
+    asks: model calls made on the way (rewriting, embedding) are metered to them. Identity-card
+    and mobile numbers are masked first: the models see, and the result names, no such number."""
     started = time.perf_counter()
-    question = check_question(question)  # before the pipeline, which would wrap the error
+    # Before the pipeline, which would wrap the error.
+    question = check_question(mask_personal_numbers(question))
     out = _PIPELINE.run(
         {"analyser": {"question": question, "user": user}, "ranker": {"top_k": k}},
         include_outputs_from={"keywords", "faq"},

@@ -40,7 +40,7 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
-    segment_count = serializers.IntegerField(source="segments.count", read_only=True)
+    segment_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Document
@@ -62,6 +62,11 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
             "published_at",
         )
         read_only_fields = fields
+
+    def get_segment_count(self, document: Document) -> int:
+        # Lists annotate the count (n_segments); a single document counts its own.
+        counted = getattr(document, "n_segments", None)
+        return int(counted) if counted is not None else document.segments.count()
 
 
 class DocumentDetailSerializer(DocumentSerializer):

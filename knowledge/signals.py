@@ -13,11 +13,21 @@ from django.dispatch import receiver
 from knowledge import indexing
 from knowledge.models import FaqCitation, Segment
 
+# Django sends every pre_delete signal of a delete before it deletes any row: taking the index
+# lock here keeps the one lock order of all index writers (the index first, then content rows)
+# for deletes that do not come through a service (which holds the lock already).
+
 
 @receiver(pre_delete, sender=Segment)
 def segment_leaves_the_index(sender: type[Segment], instance: Segment, **kwargs: Any) -> None:
+    indexing.lock()
     if instance.term_count:
         indexing.unindex([instance.pk])
+
+
+@receiver(pre_delete, sender=FaqCitation)
+def citation_goes(sender: type[FaqCitation], instance: FaqCitation, **kwargs: Any) -> None:
+    indexing.lock()
 
 
 @receiver(post_delete, sender=FaqCitation)

@@ -27,6 +27,7 @@ class PortalErrorCode(ErrorCode):
     NOT_ACCEPTABLE = "not_acceptable"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     THROTTLED = "throttled"
+    NUL_CHARACTER = "nul_character"  # portal.middleware.RefuseNulMiddleware
     # Signing in and tokens
     INVALID_CREDENTIALS = "invalid_credentials"
     LOCKED_OUT = "locked_out"

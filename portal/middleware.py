@@ -1,13 +1,30 @@
-"""WhiteNoise's static files, in a middleware chain that stays on the event loop."""
+"""Middleware that stays on the event loop: WhiteNoise's static files, and the refusal of NUL
+characters."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from io import BytesIO
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from django.http import HttpRequest, HttpResponseBase
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import MemoryFileUploadHandler
+from django.http import (
+    HttpRequest,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    JsonResponse,
+    QueryDict,
+)
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.utils.datastructures import MultiValueDict
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from whitenoise.middleware import WhiteNoiseMiddleware
+
+from portal.errors import PortalErrorCode
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
@@ -40,5 +57,112 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
             if static_file is not None:
                 response: HttpResponseBase = await sync_to_async(self.serve)(static_file, request)
                 return response
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        return await get_response(request)
+
+
+NUL = "\x00"
+# The JSON escape of U+0000: \u0000 after an even number of backslashes (after an odd number,
+# its backslash is itself escaped and the text is the six characters "\u0000").
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_FORMS = ("application/x-www-form-urlencoded",)
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def carries_nul(request: HttpRequest) -> bool:
+    """Whether any text the client sent holds U+0000: the path, the query string, a header or
+    cookie, a JSON or form body, or a field of a multipart form (not the files' contents)."""
+    query = request.META.get("QUERY_STRING", "")
+    if NUL in request.path_info or NUL in query or "%00" in query:
+        return True
+    if any(k.startswith("HTTP_") and NUL in str(v) for k, v in request.META.items()):
+        return True
+    if any(NUL in k or NUL in v for k, v in request.COOKIES.items()):
+        return True
+    content_type = request.content_type or ""
+    if content_type == "multipart/form-data":
+        try:
+            fields, files = _multipart(request)
+        except MultiPartParserError:
+            return False  # an unreadable form: the view answers as for any bad input
+        return any(NUL in k or any(NUL in v for v in vs) for k, vs in fields.lists()) or any(
+            NUL in k or any(NUL in (f.name or "") for f in fs) for k, fs in files.lists()
+        )
+    json_body = _is_json(content_type)
+    if not json_body and content_type not in _FORMS:
+        return False  # no parser of ours reads other bodies as text
+    body = request.body  # read once; the views and DRF read it from the request again
+    if b"\x00" in body:
+        return True
+    return bool(_JSON_NUL.search(body)) if json_body else b"%00" in body
+
+
+def _multipart(request: HttpRequest) -> tuple[QueryDict, MultiValueDict[str, UploadedFile]]:
+    """A multipart form's fields and files, for the check only."""
+    if request.method == "POST":
+        # Parsed now rather than in the view, with the upload handlers of FILE_UPLOAD_HANDLERS
+        # (knowledge.uploads' size limit first), so a view must not replace
+        # request.upload_handlers. The view and DRF then read the parsed form.
+        return request.POST, request.FILES
+    # Django parses the forms of POSTs only; DRF reads PUT and PATCH forms from the body, which
+    # stays readable. Files are of no interest here: the small ones are kept in memory.
+    handlers = [MemoryFileUploadHandler(request)]
+    parser = MultiPartParser(request.META, BytesIO(request.body), handlers, request.encoding)
+    return parser.parse()
+
+
+def nul_refusal(request: HttpRequest) -> HttpResponseBase:
+    message = _("请求中含有空字符（U+0000），无法处理。请删除后重试。")
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(
+            {"detail": message, "code": PortalErrorCode.NUL_CHARACTER},
+            status=400,
+            json_dumps_params={"ensure_ascii": False},
+        )
+    title = _("请求有误")
+    return HttpResponseBadRequest(
+        format_html(
+            '<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8">'
+            "<title>{}</title></head><body><h1>{}</h1><p>{}</p></body></html>",
+            title,
+            title,
+            message,
+        )
+    )
+
+
+class RefuseNulMiddleware:
+    """PostgreSQL can neither store nor compare U+0000 in text: a request that carries one
+    anywhere would end in a database error wherever it met a query. Refused here, once for
+    every text input and every lookup, with 400 and the code `nul_character` (JSON under
+    /api/, a plain page elsewhere). Early in the chain: the session and token lookups are
+    client-supplied strings too."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        if carries_nul(request):
+            return nul_refusal(request)
+        return self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        if request.content_type == "multipart/form-data":
+            refuse = await sync_to_async(carries_nul)(request)  # files are written to disk
+        else:
+            refuse = carries_nul(request)
+        if refuse:
+            return nul_refusal(request)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         return await get_response(request)

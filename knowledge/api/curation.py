@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -53,7 +53,12 @@ class DocumentListView(APIView):
 
     @extend_schema(responses={200: DocumentSerializer(many=True)}, summary="Documents")
     def get(self, request: Request) -> Response:
-        qs = Document.objects.select_related("category").prefetch_related("segments")
+        # The segments counted, not loaded; the bodies are not shown.
+        qs = (
+            Document.objects.select_related("category")
+            .defer("body")
+            .annotate(n_segments=Count("segments"))
+        )
         status_filter = request.query_params.get("status")
         if status_filter:
             qs = qs.filter(status=status_filter)
@@ -169,7 +174,9 @@ class FaqListView(generics.ListCreateAPIView[FaqEntry]):
     serializer_class = FaqSerializer
 
     def get_queryset(self) -> QuerySet[FaqEntry]:
-        return FaqEntry.objects.select_related("category").prefetch_related("segments")
+        return FaqEntry.objects.select_related("category").prefetch_related(
+            Prefetch("segments", queryset=Segment.objects.only("id"))  # their ids are shown
+        )
 
     def perform_create(self, serializer: FaqSerializer) -> None:  # type: ignore[override]
         _save_faq(serializer, permissions.require_user(self.request))

@@ -53,6 +53,7 @@ from portal import ai, permissions
 from portal.errors import NotFound, PortalError
 from portal.models import User
 from portal.permissions import Perm
+from portal.privacy import mask_personal_numbers
 
 log = logging.getLogger("knowledge.ask")
 
@@ -82,21 +83,6 @@ SYSTEM_PROMPT = (
     "5. 回答不超过300字，不要寒暄。"
 )
 
-# Identity-card and mobile numbers are personal data: they never reach the index, the model,
-# the log or the stored conversation. People write them with spaces or hyphens between the
-# digits, with full-width digits, and mobiles with +86 in front.
-_FULL_WIDTH = {0xFF10 + d: ord("0") + d for d in range(10)} | {
-    0xFF38: ord("X"),
-    0xFF58: ord("x"),
-    0xFF0B: ord("+"),
-    0xFF0D: ord("-"),
-    0x3000: ord(" "),
-}
-_GAP = r"[ \t.\-]*"
-_ID_NUMBER = re.compile(rf"(?<![0-9])[1-9](?:{_GAP}[0-9]){{16}}{_GAP}[0-9Xx](?![0-9])")
-# The first-generation card: 15 digits.
-_OLD_ID_NUMBER = re.compile(rf"(?<![0-9])[1-9](?:{_GAP}[0-9]){{14}}(?![0-9])")
-_MOBILE = re.compile(rf"(?<![0-9])(?:\+?86{_GAP})?1[3-9](?:{_GAP}[0-9]){{9}}(?![0-9])")
 # A follow-up that leans on the question before it: "那试用期呢？", "还有派遣工呢".
 _LEADING = re.compile(r"^(那么?|那如果|还有|另外)")
 _TRAILING = re.compile(r"(呢|怎么样|怎么办|怎么算|行吗|可以吗)?[？?。.!！]*$")
@@ -111,28 +97,10 @@ class AskError(PortalError):
     code = KnowledgeErrorCode.ASK_ERROR
 
 
-def _digits(text: str) -> str:
-    return re.sub(r"[^0-9Xx]", "", text)
-
-
-def redact(text: str) -> str:
-    """The text with ID-card and mobile numbers masked (and full-width digits made plain)."""
-    text = text.translate(_FULL_WIDTH)
-
-    def id_card(match: re.Match[str]) -> str:
-        number = _digits(match.group())
-        return f"{number[:4]}{'*' * 10}{number[-4:]}"
-
-    def mobile(match: re.Match[str]) -> str:
-        number = _digits(match.group())[-11:]
-        return f"{number[:3]}****{number[-4:]}"
-
-    return _OLD_ID_NUMBER.sub(id_card, _MOBILE.sub(mobile, _ID_NUMBER.sub(id_card, text)))
-
-
 def clean_question(question: str) -> str:
-    """The member's wording, with personal numbers masked and runs of white space made one."""
-    return re.sub(r"\s+", " ", redact(question or "")).strip()
+    """The member's wording, with personal numbers masked and runs of white space made one:
+    they never reach the index, the model, the log or the stored conversation."""
+    return re.sub(r"\s+", " ", mask_personal_numbers(question or "")).strip()
 
 
 def is_follow_up(question: str) -> bool:
@@ -670,7 +638,7 @@ def cited_numbers(text: str) -> set[int]:
 def give_feedback(user: User, message_id: int, rating: str, reason: str = "") -> Message:
     if rating not in Rating.values:
         raise AskError(_("评价只能是“有帮助”或“没帮助”。"), code=KnowledgeErrorCode.BAD_RATING)
-    reason = redact((reason or "").strip())
+    reason = mask_personal_numbers((reason or "").strip())
     if len(reason) > MAX_REASON_CHARS:
         raise AskError(
             _("理由请写在 %(max)d 字以内。") % {"max": MAX_REASON_CHARS},

@@ -34,7 +34,7 @@ from knowledge.models import (
 from knowledge.text import normalise
 from portal import ai, audit, permissions
 from portal.audit import AuditOrigin
-from portal.errors import PortalError
+from portal.errors import NotFound, PortalError
 from portal.models import AuditAction, User
 from portal.permissions import Perm
 
@@ -338,7 +338,6 @@ def save_faq(
     status: str = FaqStatus.PUBLISHED,
     author: User | None,
     faq: FaqEntry | None = None,
-    also_reindex: Iterable[int] = (),
 ) -> FaqEntry:
     """Create or change an FAQ entry; `segments` in order, the first being the one that
     answers the question."""
@@ -358,11 +357,21 @@ def save_faq(
             clash = clash.exclude(pk=faq.pk)
         if clash.exists():
             raise KnowledgeError(_("这个问题已经有了。"), code=KnowledgeErrorCode.DUPLICATE_FAQ)
-        before: set[int] = set(also_reindex)
+        # Checked under the lock: whoever deletes an entry or a segment holds it too.
+        segment_list = list(dict.fromkeys(segments))
+        present = Segment.objects.filter(pk__in=[s.pk for s in segment_list]).count()
+        if present < len(segment_list):
+            raise KnowledgeError(
+                _("引用的片段已不存在，请重新选择。"), code=KnowledgeErrorCode.UNKNOWN_SEGMENT
+            )
+        before: set[int] = set()
         if faq is None:
             faq = FaqEntry(question=question)
         else:
-            faq = FaqEntry.objects.select_for_update().get(pk=faq.pk)
+            locked = FaqEntry.objects.select_for_update().filter(pk=faq.pk).first()
+            if locked is None:
+                raise NotFound(_("这条常见问题已被删除。"))
+            faq = locked
             before |= set(faq.segments.values_list("id", flat=True))
         faq.question = question
         faq.answer = answer.strip()
@@ -372,7 +381,6 @@ def save_faq(
         faq.status = status
         faq.updated_by = author
         faq.save()
-        segment_list = list(dict.fromkeys(segments))
         FaqCitation.objects.filter(faq=faq).delete()
         FaqCitation.objects.bulk_create(
             FaqCitation(faq=faq, segment=segment, position=i)
@@ -385,18 +393,30 @@ def save_faq(
 def delete_faq(
     faq: FaqEntry, *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
 ) -> None:
+    delete_faqs([faq.pk], actor=actor, origin=origin)
+
+
+def delete_faqs(
+    ids: Iterable[int], *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    """Delete entries, each recorded in the audit log; the segments they cited lose their
+    wording in the index."""
     _check_actor(actor)
     with transaction.atomic():
-        ids = list(faq.segments.values_list("id", flat=True))
-        audit.record(
-            AuditAction.FAQ_DELETED,
-            actor=actor,
-            target=faq.question,
-            detail={"id": faq.pk, "answer": faq.answer[:500]},
-            origin=origin,
-        )
-        faq.delete()
-        _reindex(ids)
+        indexing.lock()  # the index first, then content rows: one lock order for all writers
+        entries = list(FaqEntry.objects.filter(pk__in=list(ids)).only("id", "question", "answer"))
+        cited = FaqCitation.objects.filter(faq__in=entries).values_list("segment_id", flat=True)
+        segment_ids = list(cited)
+        for entry in entries:
+            audit.record(
+                AuditAction.FAQ_DELETED,
+                actor=actor,
+                target=entry.question,
+                detail={"id": entry.pk, "answer": entry.answer[:500]},
+                origin=origin,
+            )
+        FaqEntry.objects.filter(pk__in=[e.pk for e in entries]).delete()
+        _reindex(segment_ids)
 
 
 def save_lexicon_entry(

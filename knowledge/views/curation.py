@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -25,6 +25,7 @@ from knowledge.models import (
     Category,
     Document,
     DocumentStatus,
+    FaqCitation,
     FaqEntry,
     LexiconEntry,
     LexiconKind,
@@ -43,6 +44,7 @@ def documents(request: HttpRequest) -> HttpResponse:
     permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     qs = (
         Document.objects.select_related("category")
+        .defer("body")
         .annotate(n_segments=Count("segments"))
         .order_by("-updated_at", "-id")
     )
@@ -206,8 +208,12 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def faq_list(request: HttpRequest) -> HttpResponse:
     permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
+    # What the list shows of the cited segments: their labels (no texts, no documents' bodies).
+    citations = FaqCitation.objects.select_related("segment__document").only(
+        "faq", "position", "segment__heading", "segment__document__title"
+    )
     qs = FaqEntry.objects.select_related("category").prefetch_related(
-        "citations__segment__document"
+        Prefetch("citations", queryset=citations)
     )
     query = request.GET.get("q", "").strip()
     if query:

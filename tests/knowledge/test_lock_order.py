@@ -1,0 +1,193 @@
+"""Index writers lock in one order (the index first, then content rows): a delete and a save of
+the same FAQ entry at the same moment never deadlock, on PostgreSQL with real transactions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
+
+from knowledge.models import Category, Document, DocumentStatus, FaqCitation, FaqEntry, Segment
+from knowledge.services import curation
+from portal.errors import PortalError
+from portal.models import User
+from tests.knowledge.conftest import make_document
+from tests.knowledge.test_index_integrity import assert_index_is_consistent, faq_on_third
+from tests.waiting import wait_for
+
+DEADLINE = 30.0
+
+
+@dataclass
+class Outcome:
+    value: Any = None
+    error: BaseException | None = None
+    pid: int | None = None
+    started: threading.Event = field(default_factory=threading.Event)
+
+
+def _run(work: Callable[[], Any], outcome: Outcome) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            outcome.pid = cursor.fetchone()[0]
+        outcome.started.set()
+        outcome.value = work()
+    except BaseException as exc:  # asserted by the test
+        outcome.error = exc
+    finally:
+        outcome.started.set()
+        connection.close()
+
+
+def _waits_for_a_lock(pid: int | None) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted)", [pid]
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def overlap(
+    first: Callable[[], Any],
+    second: Callable[[], Any],
+    *,
+    holds_locks: Any,
+    sender: type[Model] = FaqEntry,
+) -> tuple[Outcome, Outcome]:
+    """Run `first` in a thread until the signal `holds_locks` (sent for `sender`) fires in it:
+    its transaction then holds its first locks and stays open. `second` starts in another
+    thread; once PostgreSQL shows it waiting for a lock, `first` goes on. Returns both
+    outcomes."""
+    has_locks = threading.Event()
+    go_on = threading.Event()
+    mark = threading.local()
+
+    def marked() -> Any:
+        mark.first = True
+        return first()
+
+    def hold(**kwargs: Any) -> None:
+        if getattr(mark, "first", False) and not has_locks.is_set():
+            has_locks.set()
+            go_on.wait(DEADLINE)
+
+    holds_locks.connect(hold, sender=sender, weak=False, dispatch_uid="test_lock_order")
+    one, two = Outcome(), Outcome()
+    a = threading.Thread(target=_run, args=(marked, one), name="first")
+    b = threading.Thread(target=_run, args=(second, two), name="second")
+    try:
+        a.start()
+        assert has_locks.wait(DEADLINE) or one.error, "the first writer never took its locks"
+        if one.error is not None:
+            raise AssertionError(f"the first writer failed early: {one.error!r}")
+        b.start()
+        assert two.started.wait(DEADLINE)
+        wait_for(
+            lambda: two.error is not None or _waits_for_a_lock(two.pid),
+            timeout=DEADLINE,
+            what="the second writer to wait for a lock the first one holds",
+        )
+    finally:
+        go_on.set()
+        a.join(DEADLINE)
+        b.join(DEADLINE)
+        holds_locks.disconnect(sender=sender, dispatch_uid="test_lock_order")
+    assert not a.is_alive() and not b.is_alive(), "a writer is still stuck"
+    return one, two
+
+
+@pytest.fixture
+def entry(
+    transactional_db: None, eddie: User, categories: dict[str, Category]
+) -> Iterator[FaqEntry]:
+    law: Document = make_document(eddie, categories)
+    yield faq_on_third(eddie, law, categories)
+
+
+def _save(entry: FaqEntry, eddie: User, answer: str) -> Callable[[], FaqEntry]:
+    return lambda: curation.save_faq(
+        question=entry.question,
+        variants=entry.variants,
+        answer=answer,
+        category=entry.category,
+        segments=list(entry.segments.all()),
+        author=eddie,
+        faq=entry,
+    )
+
+
+def test_a_save_that_comes_second_to_a_delete_is_told_the_entry_is_gone(
+    entry: FaqEntry, eddie: User
+) -> None:
+    deleting, saving = overlap(
+        lambda: curation.delete_faq(entry, actor=None),
+        _save(entry, eddie, "改过的解答。"),
+        holds_locks=post_delete,
+    )
+
+    assert deleting.error is None
+    assert isinstance(saving.error, PortalError), saving.error  # not a deadlock
+    assert "删除" in saving.error.message
+    assert not FaqEntry.objects.filter(pk=entry.pk).exists()
+    assert not FaqCitation.objects.filter(faq_id=entry.pk).exists()
+    assert_index_is_consistent()
+
+
+def test_a_delete_that_comes_second_to_a_save_deletes_the_saved_entry(
+    entry: FaqEntry, eddie: User
+) -> None:
+    saving, deleting = overlap(
+        _save(entry, eddie, "改过的解答。"),
+        lambda: curation.delete_faq(entry, actor=None),
+        holds_locks=post_save,
+    )
+
+    assert saving.error is None, saving.error
+    assert deleting.error is None, deleting.error  # not a deadlock
+    assert not FaqEntry.objects.filter(pk=entry.pk).exists()
+    assert not FaqCitation.objects.filter(faq_id=entry.pk).exists()
+    assert_index_is_consistent()
+
+
+def test_a_save_citing_a_document_the_admin_deletes_meanwhile_is_told_the_article_is_gone(
+    entry: FaqEntry, eddie: User, categories: dict[str, Category]
+) -> None:
+    draft = make_document(
+        eddie,
+        categories,
+        title="测试工会法",
+        body="第一条 工会会员有权参加工会活动。\n第二条 工会经费按月拨缴。",
+        status=DocumentStatus.DRAFT,
+    )
+    article = draft.segments.order_by("position").first()
+    assert article is not None
+    curation.save_faq(
+        question="工会经费怎么交",
+        answer="按月拨缴。",
+        category=categories["rights"],
+        segments=[article],
+        author=eddie,
+    )
+    cited = FaqEntry.objects.get(question="工会经费怎么交")
+
+    deleting, saving = overlap(
+        # The admin's bulk delete (and its delete page): the ORM's cascade, with the signals.
+        lambda: Document.objects.filter(pk=draft.pk).delete(),
+        _save(cited, eddie, "每月拨缴。"),
+        holds_locks=post_delete,
+        sender=FaqCitation,
+    )
+
+    assert deleting.error is None, deleting.error
+    assert isinstance(saving.error, PortalError), saving.error  # not a database error
+    assert not Segment.objects.filter(pk=article.pk).exists()
+    cited.refresh_from_db()
+    assert cited.answer == "按月拨缴。" and not cited.citations.exists()
+    assert_index_is_consistent()
