@@ -74,6 +74,18 @@ def test_search_masks_the_numbers_for_any_caller(embedder: FakeOpenAI) -> None:
 
 
 @pytest.mark.django_db
+def test_search_masks_numbers_split_by_pasted_spaces_and_written_in_look_alike_digits(
+    embedder: FakeOpenAI,
+) -> None:
+    spaced = f"{ID_NUMBER[:6]}\u00a0{ID_NUMBER[6:14]}\u00a0{ID_NUMBER[14:]}"
+    bold = "".join(chr(0x1D7CE + int(d)) for d in MOBILE)
+    result = search(f"我身份证号{spaced}，手机\n{bold}，老板不给交社保怎么办")
+
+    assert MASKED_ID in result.question and MASKED_MOBILE in result.question
+    assert_masked(sent_texts(embedder, "/v1/embeddings"))
+
+
+@pytest.mark.django_db
 def test_query_rewriting_sends_the_chat_model_the_question_with_numbers_masked(
     configure, fake_openai: FakeOpenAI, settings, law: Document, eddie: User
 ) -> None:
