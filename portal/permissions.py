@@ -140,13 +140,14 @@ def require_user(request: HttpRequest | Request, *perms: Perm) -> User:
 
 
 @cache
-def RequirePerm(perm: Perm) -> type[BasePermission]:
-    """A DRF permission class: the caller holds `perm` (a refusal is 403 not_permitted, an
-    anonymous caller 401)."""
+def RequirePerm(
+    perm: Perm, code: PortalErrorCode = PortalErrorCode.NOT_PERMITTED
+) -> type[BasePermission]:
+    """A DRF permission class: the caller holds `perm` (a refusal is 403 with `code`, an
+    anonymous caller 401). The knowledge API keeps DRF's `permission_denied`, its code since it
+    was published; new endpoints answer `not_permitted`, as the services do."""
 
     class Required(BasePermission):
-        code = PortalErrorCode.NOT_PERMITTED
-
         @property
         def message(self) -> str:
             return str(REFUSALS[perm])
@@ -154,7 +155,8 @@ def RequirePerm(perm: Perm) -> type[BasePermission]:
         def has_permission(self, request: Request, view: Any) -> bool:
             return has_perm(request.user, perm)
 
-    Required.__name__ = Required.__qualname__ = f"RequirePerm_{perm}"
+    Required.code = code  # type: ignore[attr-defined]
+    Required.__name__ = Required.__qualname__ = f"RequirePerm_{perm}_{code}"
     return Required
 
 

@@ -32,12 +32,12 @@ from knowledge.serializers import (
 from knowledge.services import curation
 from portal import permissions
 from portal.audit import AuditOrigin
-from portal.errors import NotFound
+from portal.errors import NotFound, PortalErrorCode
 from portal.models import User
 from portal.permissions import Perm
 from portal.serializers import ErrorSerializer
 
-IsEditor = permissions.RequirePerm(Perm.CURATE_KNOWLEDGE)
+IsEditor = permissions.RequirePerm(Perm.CURATE_KNOWLEDGE, PortalErrorCode.PERMISSION_DENIED)
 
 
 def _get(model: Any, pk: int) -> Any:
@@ -228,7 +228,9 @@ class LexiconDetailView(generics.DestroyAPIView[LexiconEntry]):
 
 
 class SearchView(APIView):
-    permission_classes = [permissions.RequirePerm(Perm.READ_KNOWLEDGE)]
+    permission_classes = [
+        permissions.RequirePerm(Perm.READ_KNOWLEDGE, PortalErrorCode.PERMISSION_DENIED)
+    ]
     throttle_scope = "knowledge_search"
 
     @extend_schema(

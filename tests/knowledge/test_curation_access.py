@@ -68,11 +68,21 @@ def test_a_command_or_job_acting_as_nobody_may_curate(categories: dict[str, Cate
 
 
 @pytest.mark.django_db
-def test_the_search_api_refuses_a_member_who_may_not_read_as_not_permitted(
+def test_the_search_api_refuses_a_member_who_may_not_read_with_its_published_code(
     api: Callable[[User | None], APIClient], charlie: User, law: Document
 ) -> None:
     response = api(charlie).post("/api/v1/knowledge/search/", {"question": "加班"}, format="json")
-    assert response.status_code == 403 and response.json()["code"] == "not_permitted"
+    assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["documents/", "faq/", "lexicon/"])
+def test_the_curation_api_refuses_members_and_staff_with_its_published_code(
+    api: Callable[[User | None], APIClient], alice: User, sam: User, path: str
+) -> None:
+    for who in (alice, sam):
+        response = api(who).get(f"/api/v1/knowledge/{path}")
+        assert response.status_code == 403 and response.json()["code"] == "permission_denied"
 
 
 @pytest.mark.django_db
