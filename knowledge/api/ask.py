@@ -145,11 +145,27 @@ async def _events(turn: asking.Turn) -> AsyncIterator[bytes]:
         )
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 def _parse(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise AskRefused(400, _("请求内容不是有效的 JSON。"), KnowledgeErrorCode.BAD_JSON) from None
+    if _holds_nul(body):  # a body sent as text/plain is not seen by RefuseNulMiddleware
+        raise AskRefused(
+            400,
+            _("请求中含有空字符（U+0000），无法处理。请删除后重试。"),
+            PortalErrorCode.NUL_CHARACTER,
+        )
     data = AskRequestSerializer(data=body if isinstance(body, dict) else {})
     if not data.is_valid():
         field, problems = next(iter(data.errors.items()))

@@ -598,3 +598,11 @@ def test_stale_answers_are_closed_by_a_scheduled_job(settings) -> None:
 def test_analytics_gets_the_words_of_the_question_that_was_searched(alice, law):
     post(client_for(alice), question="公司拖欠工资怎么办")
     assert AskedQuestion.objects.get().keywords == ["公司", "拖欠工资"]  # stopwords left out
+
+
+def test_a_question_sent_as_plain_text_with_a_nul_is_refused_and_nothing_is_stored(alice, law):
+    response = client_for(alice).post(
+        "/api/v1/ask/", json.dumps({"question": "工资\u0000怎么算"}), content_type="text/plain"
+    )
+    assert response.status_code == 400 and response.json()["code"] == "nul_character"
+    assert not Message.objects.exists() and not AskedQuestion.objects.exists()
