@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -22,6 +23,8 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.retrieval import MAX_QUESTION_CHARS
+from knowledge.text import normalise
+from portal.privacy import mask_personal_numbers
 
 
 class SegmentSerializer(serializers.ModelSerializer[Segment]):
@@ -174,8 +177,10 @@ class SearchResultSerializer(serializers.Serializer[Any]):
 
 
 class QuestionField(serializers.CharField):
-    """A question as Ask keeps it: runs of white space made one, so pasted padding does not
-    count against MAX_QUESTION_CHARS (the ask API answers question_too_long beyond it)."""
+    """A question as Ask keeps it: runs of white space made one. Its length is counted as Ask's
+    own check counts it (numbers masked, the text normalised), so pasted padding or a spaced-out
+    mobile number does not count against MAX_QUESTION_CHARS; beyond it the ask API answers
+    question_too_long. The schema publishes the same maximum."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", MAX_QUESTION_CHARS)
@@ -183,9 +188,16 @@ class QuestionField(serializers.CharField):
             "error_messages", {"max_length": _("问题太长了，请精简到 {max_length} 字以内。")}
         )
         super().__init__(**kwargs)
+        # Counted in to_internal_value instead of on the raw text.
+        self.validators = [v for v in self.validators if not isinstance(v, MaxLengthValidator)]
 
     def to_internal_value(self, data: Any) -> str:
-        return " ".join(str(super().to_internal_value(data)).split())
+        text = " ".join(str(super().to_internal_value(data)).split())
+        if self.max_length is not None and len(normalise(mask_personal_numbers(text))) > (
+            self.max_length
+        ):
+            self.fail("max_length", max_length=self.max_length)
+        return text
 
 
 class AskRequestSerializer(serializers.Serializer[None]):

@@ -1,3 +1,7 @@
+import os
+import time
+from collections.abc import Iterator
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
@@ -64,7 +68,23 @@ def test_full_width_digits_are_read_as_the_same_number() -> None:
     assert idcard.id_hash(idcard.normalise(wide)) == idcard.id_hash(number)
 
 
+@pytest.fixture
+def server_clock_in_utc() -> Iterator[None]:
+    """The server's own time zone is UTC, as on most servers (Django sets the process's TZ to
+    TIME_ZONE when it starts, which would hide a check made with the server's date)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
 @pytest.mark.time_machine("2026-03-01T17:00:00+00:00")  # 1 March in UTC, 2 March in Beijing
+@pytest.mark.usefixtures("server_clock_in_utc")
 def test_a_number_born_today_in_beijing_is_accepted_while_utc_is_still_yesterday() -> None:
     born_today = "44190020260302123"
     assert idcard.normalise(born_today + idcard.check_char(born_today))
