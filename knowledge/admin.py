@@ -140,6 +140,18 @@ class DocumentAdmin(ServiceAdmin[Document]):
             except PortalError as exc:
                 self.message_user(request, f"{document.title}：{exc.message}", messages.ERROR)
 
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        curation.delete_documents(
+            [obj.pk], actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        curation.delete_documents(
+            queryset.values_list("pk", flat=True),
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )
+
     @admin.action(description="发布所选文档")
     def publish(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         self._move(request, queryset, DocumentStatus.PUBLISHED)

@@ -15,7 +15,10 @@ from knowledge.models import FaqCitation, Segment
 
 # Django sends every pre_delete signal of a delete before it deletes any row: taking the index
 # lock here keeps the one lock order of all index writers (the index first, then content rows)
-# for deletes that do not come through a service (which holds the lock already).
+# for deletes that do not come through a service (which holds the lock already). It is only a
+# safety net: by the time these signals run, Django's Collector has already listed the rows to
+# delete, without the lock, and a citation committed meanwhile is not among them. Deleting
+# documents is curation.delete_documents' job, which takes the lock before the Collector runs.
 
 
 @receiver(pre_delete, sender=Segment)

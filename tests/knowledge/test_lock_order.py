@@ -1,5 +1,6 @@
 """Index writers lock in one order (the index first, then content rows): a delete and a save of
-the same FAQ entry at the same moment never deadlock, on PostgreSQL with real transactions."""
+the same FAQ entry at the same moment never deadlock, and a document deleted while an FAQ entry
+citing it is saved takes the new citation with it, on PostgreSQL with real transactions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from django.db import connection
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
+from django.test import Client
 
 from knowledge.models import Category, Document, DocumentStatus, FaqCitation, FaqEntry, Segment
 from knowledge.services import curation
@@ -22,6 +24,7 @@ from tests.knowledge.test_index_integrity import assert_index_is_consistent, faq
 from tests.waiting import wait_for
 
 DEADLINE = 30.0
+DOCUMENTS = "/admin/knowledge/document/"
 
 
 @dataclass
@@ -178,7 +181,7 @@ def test_a_save_citing_a_document_the_admin_deletes_meanwhile_is_told_the_articl
     cited = FaqEntry.objects.get(question="工会经费怎么交")
 
     deleting, saving = overlap(
-        # The admin's bulk delete (and its delete page): the ORM's cascade, with the signals.
+        # A delete through the ORM (the shell, a cascade): the signals' lock, the safety net.
         lambda: Document.objects.filter(pk=draft.pk).delete(),
         _save(cited, eddie, "每月拨缴。"),
         holds_locks=post_delete,
@@ -190,4 +193,72 @@ def test_a_save_citing_a_document_the_admin_deletes_meanwhile_is_told_the_articl
     assert not Segment.objects.filter(pk=article.pk).exists()
     cited.refresh_from_db()
     assert cited.answer == "按月拨缴。" and not cited.citations.exists()
+    assert_index_is_consistent()
+
+
+def _admin_deletes(client: Client, document: Document, route: str) -> Callable[[], Any]:
+    if route == "delete page":
+        return lambda: client.post(f"{DOCUMENTS}{document.pk}/delete/", {"post": "yes"})
+    return lambda: client.post(
+        DOCUMENTS,
+        {"action": "delete_selected", "_selected_action": [document.pk], "post": "yes"},
+    )
+
+
+@pytest.mark.parametrize("route", ["delete page", "delete action"])
+def test_an_admin_delete_of_a_document_that_comes_second_to_an_faq_save_deletes_its_citation(
+    route: str,
+    entry: FaqEntry,
+    eddie: User,
+    ada: User,
+    client: Client,
+    categories: dict[str, Category],
+) -> None:
+    # The save holds the index lock and commits a new citation of the document while the admin
+    # waits: the admin must see that citation when it lists what to delete, not before.
+    law = entry.segments.get().document
+    client.force_login(ada)
+
+    saving, deleting = overlap(
+        lambda: curation.save_faq(
+            question="每月最多加班多少小时",
+            answer="不得超过三十六小时。",
+            category=categories["rights"],
+            segments=[law.segments.get(heading="第二条")],
+            author=eddie,
+        ),
+        _admin_deletes(client, law, route),
+        holds_locks=post_save,
+    )
+
+    assert saving.error is None, saving.error
+    assert deleting.error is None, deleting.error  # not an IntegrityError: a 500 in the admin
+    assert deleting.value.status_code == 302
+    assert not Document.objects.filter(pk=law.pk).exists()
+    assert not FaqCitation.objects.exists()
+    assert FaqEntry.objects.filter(question="每月最多加班多少小时").exists()
+    assert_index_is_consistent()
+
+
+def test_the_document_service_that_comes_second_to_an_faq_save_deletes_its_citation(
+    entry: FaqEntry, eddie: User, categories: dict[str, Category]
+) -> None:
+    law = entry.segments.get().document
+
+    saving, deleting = overlap(
+        lambda: curation.save_faq(
+            question="每月最多加班多少小时",
+            answer="不得超过三十六小时。",
+            category=categories["rights"],
+            segments=[law.segments.get(heading="第二条")],
+            author=eddie,
+        ),
+        lambda: curation.delete_documents([law.pk], actor=eddie),
+        holds_locks=post_save,
+    )
+
+    assert saving.error is None, saving.error
+    assert deleting.error is None, deleting.error
+    assert not Document.objects.filter(pk=law.pk).exists()
+    assert not FaqCitation.objects.exists()
     assert_index_is_consistent()
