@@ -57,7 +57,14 @@ class ServiceForm(forms.ModelForm[M]):
 
 class ServiceAdmin(admin.ModelAdmin[M]):
     """An admin whose form (a ServiceForm) has saved the object by the time the admin would:
-    the admin saves nothing itself, and keeps no state of a request anywhere."""
+    the admin saves nothing itself, and keeps no state of a request anywhere.
+
+    A trap with inlines: on "add", Django builds the inline formsets around the form's new,
+    unsaved object before it validates the form, and the service then replaces the form's
+    object with the one it saved. The formsets keep the unsaved one, so an inline that saves
+    on add would save rows pointing at no object (or fail). An admin using ServiceAdmin must
+    not add inlines that save on add: read-only ones with no add permission, like
+    RevisionInline, are fine. (On "change" the formsets hold the same row as the service.)"""
 
     form: type[ServiceForm[M]]
 
