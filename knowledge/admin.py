@@ -57,7 +57,14 @@ class ServiceForm(forms.ModelForm[M]):
 
 class ServiceAdmin(admin.ModelAdmin[M]):
     """An admin whose form (a ServiceForm) has saved the object by the time the admin would:
-    the admin saves nothing itself, and keeps no state of a request anywhere."""
+    the admin saves nothing itself, and keeps no state of a request anywhere.
+
+    A trap with inlines: on "add", Django builds the inline formsets around the form's new,
+    unsaved object before it validates the form, and the service then replaces the form's
+    object with the one it saved. The formsets keep the unsaved one, so an inline that saves
+    on add would save rows pointing at no object (or fail). An admin using ServiceAdmin must
+    not add inlines that save on add: read-only ones with no add permission, like
+    RevisionInline, are fine. (On "change" the formsets hold the same row as the service.)"""
 
     form: type[ServiceForm[M]]
 
@@ -139,6 +146,18 @@ class DocumentAdmin(ServiceAdmin[Document]):
                 curation.set_status(document, status, author=permissions.user_or_none(request))
             except PortalError as exc:
                 self.message_user(request, f"{document.title}：{exc.message}", messages.ERROR)
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        curation.delete_documents(
+            [obj.pk], actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        curation.delete_documents(
+            queryset.values_list("pk", flat=True),
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )
 
     @admin.action(description="发布所选文档")
     def publish(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:

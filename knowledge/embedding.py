@@ -12,6 +12,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Count, Max
 
+from knowledge import indexing
 from knowledge.indexing import indexable, own_text
 from knowledge.models import DocumentStatus, Segment, SegmentEmbedding
 from portal import ai
@@ -30,43 +31,73 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _segments(ids: list[int]) -> dict[int, Segment]:
+    return {
+        s.id: s
+        for s in Segment.objects.filter(id__in=ids)
+        .select_related("document")
+        .only("id", "context", "heading", "text", "enabled", "document__status")
+        .order_by("id")
+    }
+
+
 def embed_segments(segment_ids: list[int]) -> int:
     """Embed the retrievable segments among these whose text changed since their vector was
     made; drop the vectors of the others. Idempotent. Returns how many were embedded (none
-    when no embedding model is configured)."""
+    when no embedding model is configured).
+
+    Vectors are index data: every write takes the index lock first (the one lock order of all
+    index writers) and looks at the segments again under it, because the model call, outside
+    any transaction, takes seconds. A segment deleted or changed meanwhile is skipped: the
+    change that touched it scheduled its own job."""
     if not available():
         return 0
-    segments = list(
-        Segment.objects.filter(id__in=segment_ids)
-        .select_related("document")
-        .only("id", "context", "heading", "text", "enabled", "document__status")
-    )
-    existing = {
-        e.segment_id: e.text_hash
-        for e in SegmentEmbedding.objects.filter(segment_id__in=segment_ids).only(
+    segments = _segments(segment_ids)
+    existing = dict(
+        SegmentEmbedding.objects.filter(segment_id__in=segment_ids).values_list(
             "segment_id", "text_hash"
         )
-    }
-    stale = [s for s in segments if not indexable(s)]
-    SegmentEmbedding.objects.filter(segment__in=stale).delete()
-    todo = [s for s in segments if indexable(s) and existing.get(s.id) != _hash(own_text(s))]
+    )
+    stale = [i for i, s in segments.items() if not indexable(s) and i in existing]
+    if stale:
+        with transaction.atomic():
+            indexing.lock()
+            now = _segments(stale)
+            SegmentEmbedding.objects.filter(
+                segment_id__in=[i for i in stale if i in now and not indexable(now[i])]
+            ).delete()
+    todo = [
+        s for s in segments.values() if indexable(s) and existing.get(s.id) != _hash(own_text(s))
+    ]
     done = 0
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         texts = [own_text(s) for s in batch]
         vectors = ai.embed(texts)  # outside any transaction: a model call takes seconds
         with transaction.atomic():
-            for segment, text, vector in zip(batch, texts, vectors, strict=True):
+            indexing.lock()
+            now = _segments([s.id for s in batch])
+            rows = []
+            for segment, text, vector in zip(batch, texts, vectors, strict=True):  # id order
+                current = now.get(segment.id)
+                if current is None or not indexable(current) or own_text(current) != text:
+                    continue
                 array = np.asarray(vector, dtype="<f4")
-                SegmentEmbedding.objects.update_or_create(
-                    segment=segment,
-                    defaults={
-                        "dims": len(array),
-                        "vector": array.tobytes(),
-                        "text_hash": _hash(text),
-                    },
+                rows.append(
+                    SegmentEmbedding(
+                        segment_id=segment.id,
+                        dims=len(array),
+                        vector=array.tobytes(),
+                        text_hash=_hash(text),
+                    )
                 )
-        done += len(batch)
+            SegmentEmbedding.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["segment"],
+                update_fields=["dims", "vector", "text_hash", "updated_at"],
+            )
+        done += len(rows)
     return done
 
 

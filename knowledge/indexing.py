@@ -90,13 +90,15 @@ def lock() -> IndexStats:
     return _stats()
 
 
-def unindex(segment_ids: Iterable[int]) -> None:
-    """Take these segments out of the index (before they are deleted)."""
+def unindex(segment_ids: Iterable[int], *, locked: IndexStats | None = None) -> None:
+    """Take these segments out of the index (before they are deleted). `locked`: the
+    statistics row as the caller locked it in this transaction, and nothing wrote it since
+    (saves a second lock query)."""
     ids = sorted(set(segment_ids))
     if not ids:
         return
     with transaction.atomic():
-        stats = _stats()
+        stats = locked if locked is not None else _stats()
         df_delta: Counter[int] = Counter()
         for start in range(0, len(ids), BATCH):
             _drop_postings(ids[start : start + BATCH], stats, df_delta)

@@ -3,31 +3,80 @@ delete, a cascade from a deleted document or user, the shell)."""
 
 from __future__ import annotations
 
+import threading
+import weakref
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
 from knowledge import indexing
-from knowledge.models import FaqCitation, Segment
+from knowledge.models import FaqCitation, IndexStats, Segment
 
 # Django sends every pre_delete signal of a delete before it deletes any row: taking the index
 # lock here keeps the one lock order of all index writers (the index first, then content rows)
-# for deletes that do not come through a service (which holds the lock already).
+# for deletes that do not come through a service (which holds the lock already). It is only a
+# safety net: by the time these signals run, Django's Collector has already listed the rows to
+# delete, without the lock, and a citation committed meanwhile is not among them. Deleting
+# documents is curation.delete_documents' job, which takes the lock before the Collector runs.
+
+
+class _Held(threading.local):
+    """The delete for which this thread last took the index lock, so that a delete of a
+    thousand segments and their citations locks once, not once a row: its `origin` (the
+    instance or QuerySet whose delete() started the cascade) and the atomic block Django's
+    Collector opened for it. The block is new for every delete() call, so an origin deleted
+    again later (another transaction, or after a rollback released the lock) locks again.
+    `stats` is the statistics row as locked: until that delete ends only these handlers write
+    it."""
+
+    origin: weakref.ref[Any] | None = None
+    block: weakref.ref[Any] | None = None
+    stats: IndexStats | None = None
+
+
+_held = _Held()
+
+
+def _lock_once(origin: Any, using: str) -> IndexStats:
+    blocks = connections[using].atomic_blocks
+    block = blocks[-1] if blocks else None
+    if (
+        origin is not None
+        and block is not None
+        and _held.stats is not None
+        and _held.origin is not None
+        and _held.origin() is origin
+        and _held.block is not None
+        and _held.block() is block
+    ):
+        return _held.stats
+    stats = indexing.lock()
+    if origin is not None and block is not None:
+        _held.origin, _held.block, _held.stats = weakref.ref(origin), weakref.ref(block), stats
+    return stats
 
 
 @receiver(pre_delete, sender=Segment)
-def segment_leaves_the_index(sender: type[Segment], instance: Segment, **kwargs: Any) -> None:
-    indexing.lock()
+def segment_leaves_the_index(
+    sender: type[Segment], instance: Segment, using: str, origin: Any = None, **kwargs: Any
+) -> None:
+    stats = _lock_once(origin, using)
     if instance.term_count:
-        indexing.unindex([instance.pk])
+        indexing.unindex([instance.pk], locked=stats)
 
 
 @receiver(pre_delete, sender=FaqCitation)
-def citation_goes(sender: type[FaqCitation], instance: FaqCitation, **kwargs: Any) -> None:
-    indexing.lock()
+def citation_goes(
+    sender: type[FaqCitation],
+    instance: FaqCitation,
+    using: str,
+    origin: Any = None,
+    **kwargs: Any,
+) -> None:
+    _lock_once(origin, using)
 
 
 @receiver(post_delete, sender=FaqCitation)

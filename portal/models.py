@@ -200,6 +200,7 @@ class AuditAction(models.TextChoices):
     ROSTER_IMPORTED = "roster_imported", _("名册导入")
     BETA_ENROLLED = "beta_enrolled", _("内测报名")
     BETA_PROMOTED = "beta_promoted", _("候补递补")
+    DOCUMENT_DELETED = "document_deleted", _("删除文档")
     FAQ_DELETED = "faq_deleted", _("删除常见问题")
     LEXICON_DELETED = "lexicon_deleted", _("删除词条")
     PROVIDER_CHANGED = "provider_changed", _("模型服务变更")

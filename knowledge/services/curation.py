@@ -298,6 +298,39 @@ def set_status(document: Document, status: str, *, author: User | None) -> Docum
     return document
 
 
+def delete_documents(
+    ids: Iterable[int], *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    """Delete documents with their revisions, segments and the FAQ citations of those segments,
+    each document recorded in the audit log.
+
+    The index lock comes first, before Django's Collector lists the rows the delete cascades
+    to: a lock taken later (in a pre_delete signal) would let an FAQ save commit a citation
+    of a listed segment in between, which the delete would leave behind (an IntegrityError)."""
+    _check_actor(actor)
+    with transaction.atomic():
+        indexing.lock()  # the index first, then content rows: one lock order for all writers
+        documents = list(
+            Document.objects.filter(pk__in=list(ids))
+            .only("id", "title", "status", "version")
+            .order_by("id")
+        )
+        for document in documents:
+            audit.record(
+                AuditAction.DOCUMENT_DELETED,
+                actor=actor,
+                target=document.title,
+                detail={"id": document.pk, "status": document.status, "version": document.version},
+                origin=origin,
+            )
+        # One pass over the index for all their segments, rather than one per segment in the
+        # signal (which then finds them unindexed).
+        indexing.unindex(
+            Segment.objects.filter(document__in=documents).values_list("id", flat=True)
+        )
+        Document.objects.filter(pk__in=[d.pk for d in documents]).delete()
+
+
 def edit_segment(
     segment: Segment, *, text: str | None = None, enabled: bool | None = None, author: User | None
 ) -> Segment:

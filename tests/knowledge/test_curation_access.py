@@ -207,3 +207,43 @@ def test_deleting_lexicon_entries_in_the_admin_site_leaves_one_entry_each(
     assert not LexiconEntry.objects.exists()
     events = AuditEvent.objects.filter(action=AuditAction.LEXICON_DELETED)
     assert {(e.actor, e.target) for e in events} == {(ada, "炒鱿鱼"), (ada, "被炒")}
+
+
+@pytest.mark.django_db
+def test_an_admin_deleting_documents_in_the_admin_site_leaves_an_audit_entry_each(
+    client: Client, ada: User, eddie: User, categories: dict[str, Category]
+) -> None:
+    first = curation.create_document(
+        curation.DocumentFields(title="测试法", category=categories["rights"], body=MINI_LAW),
+        author=eddie,
+    )
+    second = curation.create_document(
+        curation.DocumentFields(
+            title="测试条例", category=categories["rights"], body="第一条 工会经费按月拨缴。"
+        ),
+        author=eddie,
+    )
+    client.force_login(ada)
+    assert (
+        client.post(f"/admin/knowledge/document/{first.pk}/delete/", {"post": "yes"}).status_code
+        == 302
+    )
+    response = client.post(
+        "/admin/knowledge/document/",
+        {"action": "delete_selected", "_selected_action": [second.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Document.objects.exists()
+    events = AuditEvent.objects.filter(action=AuditAction.DOCUMENT_DELETED)
+    assert {(e.actor, e.target, e.detail["id"]) for e in events} == {
+        (ada, "测试法", first.pk),
+        (ada, "测试条例", second.pk),
+    }
+
+
+@pytest.mark.django_db
+def test_a_member_may_not_delete_a_document_through_the_service(alice: User, law: Document) -> None:
+    with pytest.raises(NotPermitted):
+        curation.delete_documents([law.pk], actor=alice)
+    assert Document.objects.filter(pk=law.pk).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.DOCUMENT_DELETED).exists()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from knowledge import embedding
-from knowledge.models import Category, Document, SegmentEmbedding
+from knowledge.models import Category, Document, Segment, SegmentEmbedding
 from knowledge.retrieval import search
+from portal import ai
 from portal.models import User
 from tests.fakes.server import Behaviour
 from tests.knowledge.conftest import make_document
@@ -58,6 +63,55 @@ def test_a_failing_embedding_model_leaves_the_keyword_answer(embedder, law: Docu
     embedder.then(*[Behaviour(status=500)] * 5)
     result = search("法定休假日加班工资")
     assert result.passages[0].heading == "第三条"
+
+
+def _delete_once_embedded(monkeypatch: pytest.MonkeyPatch, segment_id: int) -> None:
+    """The segment goes (committed, as an editor's re-split would) after the model has sent the
+    vectors of its batch and before the job writes them."""
+    real = ai.embed
+
+    def embed_then_delete(texts: list[str], **kwargs: Any) -> list[list[float]]:
+        vectors = real(texts, **kwargs)
+        Segment.objects.filter(pk=segment_id).delete()
+        return vectors
+
+    monkeypatch.setattr(ai, "embed", embed_then_delete)
+
+
+def test_a_segment_deleted_while_its_batch_is_embedded_is_skipped(
+    transactional_db: None,
+    eddie: User,
+    categories: dict[str, Category],
+    configure: Any,
+    fake_openai: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    law = make_document(eddie, categories)  # before the model is configured: no job enqueued
+    configure("bge", f"{fake_openai.url}/v1", chat=None, embedding="bge-m3", use_for=["embedding"])
+    ids = list(law.segments.values_list("id", flat=True))
+    gone = law.segments.get(heading="第三条").pk
+    _delete_once_embedded(monkeypatch, gone)
+
+    assert embedding.embed_segments(ids) == 4  # committed: no IntegrityError
+
+    assert set(SegmentEmbedding.objects.values_list("segment_id", flat=True)) == set(ids) - {gone}
+
+
+def test_the_embedding_job_takes_the_index_lock_before_it_writes_vectors(
+    embedder: Any, law: Document
+) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        assert embedding.embed_segments(list(law.segments.values_list("id", flat=True))) == 5
+    sql = [q["sql"] for q in queries.captured_queries]
+    lock = next(
+        (i for i, q in enumerate(sql) if "knowledge_indexstats" in q and "FOR UPDATE" in q), None
+    )
+    write = next(
+        i
+        for i, q in enumerate(sql)
+        if "knowledge_segmentembedding" in q and q.startswith(("INSERT", "UPDATE", "DELETE"))
+    )
+    assert lock is not None and lock < write, "vectors written before the index lock"
 
 
 def test_publishing_has_the_worker_embed_the_new_segments(
