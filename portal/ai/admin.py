@@ -175,9 +175,21 @@ class FeatureSettingAdmin(admin.ModelAdmin[FeatureSetting]):
         routes = sorted(obj.routes.all(), key=lambda r: (r.position, r.pk))
         return " → ".join(str(route.model) for route in routes) or "—"
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # one setting per feature; its routes are removed in the inline
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.config_changed()
+        # Whether member questions may go to a cloud provider, and to which: audited like a
+        # provider change, and only for admins.
+        if form.has_changed() or any(formset.has_changed() for formset in formsets) or not change:
+            services.feature_routes_edited(
+                form.instance,
+                actor=permissions.user_or_none(request),
+                origin=AuditOrigin.of(request),
+            )
+        else:
+            services.config_changed()
 
 
 @admin.register(SensitiveTerm)

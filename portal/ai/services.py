@@ -120,8 +120,36 @@ def set_api_key(
     config_changed()
 
 
-def put_first(feature: str, model: AIModel) -> None:
+def _route_labels(setting: FeatureSetting) -> list[str]:
+    routes = setting.routes.select_related("model__provider").order_by("position", "pk")
+    return [str(route.model) for route in routes]
+
+
+def _record_routes(setting: FeatureSetting, actor: User | None, origin: AuditOrigin) -> None:
+    """The feature's routes as they now stand: whether it may leave the building at all, and
+    which models serve it, in order."""
+    audit.record(
+        AuditAction.FEATURE_ROUTES_CHANGED,
+        actor=actor,
+        target=setting.feature,
+        detail={
+            "feature": setting.feature,
+            "local_only": setting.local_only,
+            "routes": _route_labels(setting),
+        },
+        origin=origin,
+    )
+
+
+def put_first(
+    feature: str,
+    model: AIModel,
+    *,
+    actor: User | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
     """Make the model the first choice of the feature; the others keep their order after it."""
+    _check_actor(actor)
     if FEATURE_CAPABILITY[feature] != model.capability:
         raise ConfigurationInvalid(
             _("功能“%(feature)s”需要%(capability)s模型。")
@@ -130,25 +158,56 @@ def put_first(feature: str, model: AIModel) -> None:
                 "capability": Capability(FEATURE_CAPABILITY[feature]).label,
             }
         )
-    setting, _created = FeatureSetting.objects.get_or_create(feature=feature)
-    Route.objects.get_or_create(feature=setting, model=model)
-    ordered = sorted(
-        setting.routes.select_for_update(), key=lambda r: (r.model_id != model.pk, r.position, r.pk)
-    )
-    for position, route in enumerate(ordered):
-        if route.position != position:
-            route.position = position
-            route.save(update_fields=["position"])
+    with transaction.atomic():
+        setting, _created = FeatureSetting.objects.get_or_create(feature=feature)
+        before = list(
+            setting.routes.select_for_update()
+            .order_by("position", "pk")
+            .values_list("model_id", flat=True)
+        )
+        Route.objects.get_or_create(feature=setting, model=model)
+        ordered = sorted(
+            setting.routes.select_for_update(),
+            key=lambda r: (r.model_id != model.pk, r.position, r.pk),
+        )
+        for position, route in enumerate(ordered):
+            if route.position != position:
+                route.position = position
+                route.save(update_fields=["position"])
+        if [route.model_id for route in ordered] != before:
+            _record_routes(setting, actor, origin)
     config_changed()
 
 
-def set_local_only(feature: str, local_only: bool) -> FeatureSetting:
-    setting, _created = FeatureSetting.objects.get_or_create(feature=feature)
-    if setting.local_only != local_only:
-        setting.local_only = local_only
-        setting.save(update_fields=["local_only"])
+def set_local_only(
+    feature: str,
+    local_only: bool,
+    *,
+    actor: User | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> FeatureSetting:
+    """Pin the feature to local providers, or let it use cloud ones again."""
+    _check_actor(actor)
+    with transaction.atomic():
+        setting, _created = FeatureSetting.objects.select_for_update().get_or_create(
+            feature=feature
+        )
+        if setting.local_only != local_only:
+            setting.local_only = local_only
+            setting.save(update_fields=["local_only"])
+            _record_routes(setting, actor, origin)
     config_changed()
     return setting
+
+
+def feature_routes_edited(
+    setting: FeatureSetting, *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    """After the admin saved a feature's local-only flag or its routes (in its transaction: a
+    refusal here undoes the save)."""
+    _check_actor(actor)
+    _record_routes(setting, actor, origin)
+    config_changed()
 
 
 @dataclass(frozen=True)
@@ -254,7 +313,7 @@ def configure_provider(
                         "capability": Capability(FEATURE_CAPABILITY[feature]).label,
                     }
                 )
-            put_first(feature, model_for)
+            put_first(feature, model_for, actor=actor, origin=origin)
         audit.record(
             AuditAction.PROVIDER_CHANGED,
             actor=actor,
