@@ -46,6 +46,14 @@ class ProviderForm(forms.ModelForm[Provider]):
         model = Provider
         fields = ("name", "kind", "base_url", "is_local", "enabled", "connect_timeout", "options")
 
+    def clean_base_url(self) -> str:
+        base_url: str = self.cleaned_data["base_url"]
+        try:
+            services.check_base_url(base_url)
+        except services.ConfigurationInvalid as exc:
+            raise forms.ValidationError(exc.message) from None
+        return base_url
+
 
 class AIModelInline(admin.TabularInline[AIModel, Provider]):
     model = AIModel

@@ -7,7 +7,7 @@ import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -78,6 +78,30 @@ def looks_local(base_url: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_private
+
+
+def check_base_url(base_url: str) -> None:
+    """An http(s) address without credentials: it is stored and shown in clear, and a key
+    belongs in the encrypted API key."""
+    try:
+        URLValidator(schemes=["http", "https"])(base_url)
+    except ValidationError:
+        raise ConfigurationInvalid(
+            _("接口地址无效：%(url)s") % {"url": loggable_url(base_url)}
+        ) from None
+    parts = urlsplit(base_url)
+    if parts.username or parts.password or parts.query:
+        raise ConfigurationInvalid(
+            _("接口地址里不能带用户名、密码或查询参数，请把密钥填在 API Key 中。")
+        )
+
+
+def loggable_url(url: str) -> str:
+    """An address as the audit log and messages may show it: without a user name and password,
+    a query string or a fragment (where keys and tokens travel)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _check_actor(actor: User | None) -> None:
@@ -239,16 +263,7 @@ def configure_provider(
             _("未知的服务商类型：%(kind)s（可选：%(kinds)s）。")
             % {"kind": kind, "kinds": "、".join(ProviderKind.values)}
         )
-    try:
-        URLValidator(schemes=["http", "https"])(base_url)
-    except ValidationError:
-        raise ConfigurationInvalid(_("接口地址无效：%(url)s") % {"url": base_url}) from None
-    parts = urlsplit(base_url)
-    if parts.username or parts.password or parts.query:
-        # The address is stored and shown in clear: credentials belong in the encrypted key.
-        raise ConfigurationInvalid(
-            _("接口地址里不能带用户名、密码或查询参数，请把密钥填在 API Key 中。")
-        )
+    check_base_url(base_url)
     unknown = [feature for feature in use_for if feature not in Feature.values]
     if unknown:
         raise ConfigurationInvalid(
@@ -321,7 +336,7 @@ def configure_provider(
             detail={
                 "change": "created" if created else "updated",
                 "kind": kind,
-                "base_url": base_url,
+                "base_url": loggable_url(base_url),
                 "is_local": provider.is_local,
                 "models": {capability: model.name for capability, model in models.items()},
                 "use_for": list(use_for),
@@ -343,11 +358,17 @@ def provider_edited(
 ) -> None:
     """After the admin saved a provider or one of its models (`fields`: what changed)."""
     _check_actor(actor)
+    detail: dict[str, object] = {
+        "change": "created" if created else "updated",
+        "fields": list(fields),
+    }
+    if created or "base_url" in fields:
+        detail["base_url"] = loggable_url(provider.base_url)  # where the questions now go
     audit.record(
         AuditAction.PROVIDER_CHANGED,
         actor=actor,
         target=provider.name,
-        detail={"change": "created" if created else "updated", "fields": list(fields)},
+        detail=detail,
         origin=origin,
     )
     config_changed()

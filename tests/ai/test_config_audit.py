@@ -170,3 +170,43 @@ def test_an_admin_deleting_a_model_leaves_an_entry_for_its_provider(
     event = AuditEvent.objects.filter(action=AuditAction.PROVIDER_CHANGED).latest("id")
     assert (event.actor, event.target) == (ada, "deepseek")
     assert event.detail["fields"] == [f"{model.name} deleted"]
+
+
+@pytest.mark.parametrize(
+    ("url", "logged"),
+    [
+        ("http://user:pass@llm.example.com/v1?key=abc#top", "http://llm.example.com/v1"),
+        ("https://sk-123@api.example.com:8443/v1?api_key=x", "https://api.example.com:8443/v1"),
+        ("http://[::1]:11434/v1", "http://[::1]:11434/v1"),
+        ("https://api.deepseek.com/v1", "https://api.deepseek.com/v1"),
+    ],
+)
+def test_an_address_is_logged_without_credentials_query_or_fragment(url: str, logged: str) -> None:
+    assert services.loggable_url(url) == logged
+
+
+def test_the_admin_refuses_an_address_with_credentials_and_stores_nothing(
+    configure, fake_openai, ada: User
+) -> None:
+    provider = configure("deepseek", f"{fake_openai.url}/v1")
+    AuditEvent.objects.all().delete()
+    url = f"/admin/ai/provider/{provider.pk}/change/"
+    secret_url = "https://user:pass@api.example.com/v1?key=abc"
+    response = admin_client(ada).post(url, provider_form(provider, base_url=secret_url))
+    assert response.status_code == 200
+    assert "接口地址里不能带用户名、密码或查询参数" in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.base_url == f"{fake_openai.url}/v1"
+    assert not AuditEvent.objects.filter(action=AuditAction.PROVIDER_CHANGED).exists()
+
+
+def test_an_admin_moving_a_provider_leaves_its_new_address_in_the_entry(
+    configure, fake_openai, ada: User
+) -> None:
+    provider = configure("deepseek", f"{fake_openai.url}/v1")
+    AuditEvent.objects.all().delete()
+    url = f"/admin/ai/provider/{provider.pk}/change/"
+    moved = "https://api.example.com/v2"
+    assert admin_client(ada).post(url, provider_form(provider, base_url=moved)).status_code == 302
+    event = AuditEvent.objects.get(action=AuditAction.PROVIDER_CHANGED)
+    assert event.detail["base_url"] == moved and "base_url" in event.detail["fields"]
