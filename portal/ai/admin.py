@@ -117,17 +117,11 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
             services.config_changed()
 
     def delete_model(self, request: HttpRequest, obj: Provider) -> None:
-        name = obj.name
-        super().delete_model(request, obj)
-        services.providers_deleted(
-            [name], actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
-        )
+        self.delete_queryset(request, Provider.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
-        names = list(queryset.values_list("name", flat=True))
-        super().delete_queryset(request, queryset)
-        services.providers_deleted(
-            names, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        services.delete_providers(
+            queryset, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
         )
 
 
@@ -151,16 +145,9 @@ class AIModelAdmin(admin.ModelAdmin[AIModel]):
         self.delete_queryset(request, AIModel.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AIModel]) -> None:
-        gone = list(queryset.select_related("provider"))
-        super().delete_queryset(request, queryset)
-        for model in gone:
-            services.provider_edited(
-                model.provider,
-                created=False,
-                fields=[f"{model.name} deleted"],
-                actor=permissions.user_or_none(request),
-                origin=AuditOrigin.of(request),
-            )
+        services.delete_models(
+            queryset, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
 
 
 class RouteInline(admin.TabularInline[Route, FeatureSetting]):
@@ -217,23 +204,11 @@ class SensitiveTermAdmin(admin.ModelAdmin[SensitiveTerm]):
         )
 
     def delete_model(self, request: HttpRequest, obj: SensitiveTerm) -> None:
-        term = obj.term
-        super().delete_model(request, obj)
-        services.terms_changed(
-            "deleted",
-            [term],
-            actor=permissions.user_or_none(request),
-            origin=AuditOrigin.of(request),
-        )
+        self.delete_queryset(request, SensitiveTerm.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SensitiveTerm]) -> None:
-        terms = list(queryset.values_list("term", flat=True))
-        super().delete_queryset(request, queryset)
-        services.terms_changed(
-            "deleted",
-            terms,
-            actor=permissions.user_or_none(request),
-            origin=AuditOrigin.of(request),
+        services.delete_terms(
+            queryset, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
         )
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from portal import audit, permissions
@@ -374,20 +375,50 @@ def provider_edited(
     config_changed()
 
 
-def providers_deleted(
-    names: Sequence[str], *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+def delete_providers(
+    providers: QuerySet[Provider],
+    *,
+    actor: User | None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> None:
-    """After the admin deleted providers (their models and routes went with them)."""
+    """Delete providers, their models and routes with them, and record each in the same
+    transaction: no deletion without its entry."""
     _check_actor(actor)
-    for name in names:
-        audit.record(
-            AuditAction.PROVIDER_CHANGED,
-            actor=actor,
-            target=name,
-            detail={"change": "deleted"},
-            origin=origin,
-        )
-    config_changed()
+    with transaction.atomic():
+        names = list(providers.order_by("name").values_list("name", flat=True))
+        providers.delete()
+        for name in names:
+            audit.record(
+                AuditAction.PROVIDER_CHANGED,
+                actor=actor,
+                target=name,
+                detail={"change": "deleted"},
+                origin=origin,
+            )
+        config_changed()
+
+
+def delete_models(
+    models: QuerySet[AIModel],
+    *,
+    actor: User | None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
+    """Delete models (their routes with them), recorded as changes of their providers in the
+    same transaction."""
+    _check_actor(actor)
+    with transaction.atomic():
+        gone = list(models.select_related("provider"))
+        models.delete()
+        for model in gone:
+            audit.record(
+                AuditAction.PROVIDER_CHANGED,
+                actor=actor,
+                target=model.provider.name,
+                detail={"change": "updated", "fields": [f"{model.name} deleted"]},
+                origin=origin,
+            )
+        config_changed()
 
 
 def save_term(
@@ -420,10 +451,25 @@ def terms_changed(
     actor: User | None = None,
     origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> None:
-    """After the admin added, edited or deleted terms (`change`: "added", "edited", "deleted")."""
+    """After the admin added or edited terms (`change`: "added" or "edited")."""
     _check_actor(actor)
     _record_terms(change, terms, actor, origin)
     transaction.on_commit(safety.list_changed)
+
+
+def delete_terms(
+    terms: QuerySet[SensitiveTerm],
+    *,
+    actor: User | None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
+    """Delete words from the list and record them in the same transaction."""
+    _check_actor(actor)
+    with transaction.atomic():
+        deleted = list(terms.order_by("term").values_list("term", flat=True))
+        terms.delete()
+        _record_terms("deleted", deleted, actor, origin)
+        transaction.on_commit(safety.list_changed)
 
 
 def _record_terms(
