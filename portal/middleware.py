@@ -84,10 +84,7 @@ def carries_nul(request: HttpRequest) -> bool:
         return True
     content_type = request.content_type or ""
     if content_type == "multipart/form-data":
-        try:
-            fields, files = _multipart(request)
-        except MultiPartParserError:
-            return False  # an unreadable form: the view answers as for any bad input
+        fields, files = _multipart(request)  # MultiPartParserError: an unreadable form
         return any(NUL in k or any(NUL in v for v in vs) for k, vs in fields.lists()) or any(
             NUL in k or any(NUL in (f.name or "") for f in fs) for k, fs in files.lists()
         )
@@ -114,13 +111,11 @@ def _multipart(request: HttpRequest) -> tuple[QueryDict, MultiValueDict[str, Upl
     return parser.parse()
 
 
-def nul_refusal(request: HttpRequest) -> HttpResponseBase:
-    message = _("请求中含有空字符（U+0000），无法处理。请删除后重试。")
+def _bad_request(request: HttpRequest, message: str, code: PortalErrorCode) -> HttpResponseBase:
+    """400 with a code: JSON under /api/, a plain page elsewhere."""
     if request.path_info.startswith("/api/"):
         return JsonResponse(
-            {"detail": message, "code": PortalErrorCode.NUL_CHARACTER},
-            status=400,
-            json_dumps_params={"ensure_ascii": False},
+            {"detail": message, "code": code}, status=400, json_dumps_params={"ensure_ascii": False}
         )
     title = _("请求有误")
     return HttpResponseBadRequest(
@@ -134,12 +129,35 @@ def nul_refusal(request: HttpRequest) -> HttpResponseBase:
     )
 
 
+def nul_refusal(request: HttpRequest) -> HttpResponseBase:
+    message = _("请求中含有空字符（U+0000），无法处理。请删除后重试。")
+    return _bad_request(request, message, PortalErrorCode.NUL_CHARACTER)
+
+
+def unreadable_form(request: HttpRequest) -> HttpResponseBase:
+    message = _("提交的表单数据格式有误，无法解析。请重新提交。")
+    return _bad_request(request, message, PortalErrorCode.PARSE_ERROR)
+
+
+def refusal(request: HttpRequest) -> HttpResponseBase | None:
+    """The answer to a request that must not reach the views, or None."""
+    try:
+        if carries_nul(request):
+            return nul_refusal(request)
+    except MultiPartParserError:
+        # Django would mark the form empty and carry on: the API would answer `invalid`, a
+        # signed-in form post the CSRF refusal, and a page would render again as if unfilled.
+        return unreadable_form(request)
+    return None
+
+
 class RefuseNulMiddleware:
     """PostgreSQL can neither store nor compare U+0000 in text: a request that carries one
     anywhere would end in a database error wherever it met a query. Refused here, once for
     every text input and every lookup, with 400 and the code `nul_character` (JSON under
-    /api/, a plain page elsewhere). Early in the chain: the session and token lookups are
-    client-supplied strings too."""
+    /api/, a plain page elsewhere); a multipart form that cannot be parsed, with 400
+    `parse_error`. Early in the chain: the session and token lookups are client-supplied
+    strings too."""
 
     sync_capable = True
     async_capable = True
@@ -153,16 +171,15 @@ class RefuseNulMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self._acall(request)
-        if carries_nul(request):
-            return nul_refusal(request)
-        return self.get_response(request)
+        refused = refusal(request)
+        return refused if refused is not None else self.get_response(request)
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         if request.content_type == "multipart/form-data":
-            refuse = await sync_to_async(carries_nul)(request)  # files are written to disk
+            refused = await sync_to_async(refusal)(request)  # files are written to disk
         else:
-            refuse = carries_nul(request)
-        if refuse:
-            return nul_refusal(request)
+            refused = refusal(request)
+        if refused is not None:
+            return refused
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         return await get_response(request)

@@ -198,3 +198,35 @@ def test_a_multipart_field_with_a_nul_is_refused_in_a_put_too(
     assert response.status_code == 200, response.json()
     faq.refresh_from_db()
     assert faq.answer == "改了。"
+
+
+# A file part whose base64 encoding does not decode: Django gives up half-way through the body.
+BROKEN_FORM = (
+    b'--x\r\nContent-Disposition: form-data; name="title"\r\n\r\nwage\r\n'
+    b'--x\r\nContent-Disposition: form-data; name="file"; filename="law.txt"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\n!!!\r\n--x--\r\n"
+)
+BROKEN_FORM_TYPE = "multipart/form-data; boundary=x"
+
+
+@pytest.mark.django_db
+def test_an_unreadable_multipart_form_is_a_parse_error_in_the_api(editor_api: APIClient) -> None:
+    response = editor_api.post(DOCUMENTS, BROKEN_FORM, content_type=BROKEN_FORM_TYPE)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == "parse_error"
+    assert "无法解析" in body["detail"]
+    assert not Document.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unreadable_multipart_form_is_a_plain_400_page_elsewhere(
+    client: Client, eddie: User
+) -> None:
+    client.force_login(eddie)
+    response = client.post("/knowledge/lexicon/", BROKEN_FORM, content_type=BROKEN_FORM_TYPE)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert "无法解析" in response.content.decode()
+    assert not LexiconEntry.objects.exists()
