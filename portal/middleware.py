@@ -9,6 +9,7 @@ from io import BytesIO
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.http import (
@@ -19,9 +20,12 @@ from django.http import (
     QueryDict,
 )
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.urls import Resolver404, resolve
 from django.utils.datastructures import MultiValueDict
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from portal.errors import PortalErrorCode
@@ -74,7 +78,8 @@ def _is_json(content_type: str) -> bool:
 
 def carries_nul(request: HttpRequest) -> bool:
     """Whether any text the client sent holds U+0000: the path, the query string, a header or
-    cookie, a JSON or form body, or a field of a multipart form (not the files' contents)."""
+    cookie, a JSON or form body, or a field of a multipart form (not the files' contents; not
+    the form at all when the view refuses the request unread, see _refused_unread)."""
     query = request.META.get("QUERY_STRING", "")
     if NUL in request.path_info or NUL in query or "%00" in query:
         return True
@@ -84,6 +89,8 @@ def carries_nul(request: HttpRequest) -> bool:
         return True
     content_type = request.content_type or ""
     if content_type == "multipart/form-data":
+        if _refused_unread(request):
+            return False
         fields, files = _multipart(request)  # MultiPartParserError: an unreadable form
         return any(NUL in k or any(NUL in v for v in vs) for k, vs in fields.lists()) or any(
             NUL in k or any(NUL in (f.name or "") for f in fs) for k, fs in files.lists()
@@ -95,6 +102,33 @@ def carries_nul(request: HttpRequest) -> bool:
     if b"\x00" in body:
         return True
     return bool(_JSON_NUL.search(body)) if json_body else b"%00" in body
+
+
+def _refused_unread(request: HttpRequest) -> bool:
+    """Whether the view refuses this request before it reads the body: the request carries no
+    credentials (neither a session cookie nor an Authorization header), and its view is an API
+    view that lets no anonymous caller in (DRF authenticates and checks permissions before
+    anything reads request.data). Its multipart form is then not parsed here: parsing writes the
+    files to disk, up to 100 × 20 MB, for a request about to be answered 401.
+
+    Every other view keeps the check, whoever calls: the sign-in, registration and activation
+    forms, the admin's sign-in and the token exchange read anonymous forms (whatever enctype
+    their pages give, a client may post them as multipart)."""
+    if settings.SESSION_COOKIE_NAME in request.COOKIES or "HTTP_AUTHORIZATION" in request.META:
+        return False
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    view_class = getattr(match.func, "view_class", None)
+    if not (isinstance(view_class, type) and issubclass(view_class, APIView)):
+        return False
+    initkwargs = getattr(match.func, "view_initkwargs", None) or {}
+    permission_classes = initkwargs.get("permission_classes", view_class.permission_classes)
+    # Only plain permission classes are understood; a composed one (A | B) keeps the check.
+    return bool(permission_classes) and all(
+        isinstance(p, type) and not issubclass(p, AllowAny) for p in permission_classes
+    )
 
 
 def _multipart(request: HttpRequest) -> tuple[QueryDict, MultiValueDict[str, UploadedFile]]:
