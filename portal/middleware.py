@@ -10,6 +10,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.http import (
@@ -145,12 +146,20 @@ def _multipart(request: HttpRequest) -> tuple[QueryDict, MultiValueDict[str, Upl
     return parser.parse()
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _api_error(message: str, code: PortalErrorCode, status: int) -> JsonResponse:
+    return JsonResponse(
+        {"detail": message, "code": code}, status=status, json_dumps_params={"ensure_ascii": False}
+    )
+
+
 def _bad_request(request: HttpRequest, message: str, code: PortalErrorCode) -> HttpResponseBase:
     """400 with a code: JSON under /api/, a plain page elsewhere."""
-    if request.path_info.startswith("/api/"):
-        return JsonResponse(
-            {"detail": message, "code": code}, status=400, json_dumps_params={"ensure_ascii": False}
-        )
+    if _is_api(request):
+        return _api_error(message, code, 400)
     title = _("请求有误")
     return HttpResponseBadRequest(
         format_html(
@@ -182,6 +191,11 @@ def refusal(request: HttpRequest) -> HttpResponseBase | None:
         # Django would mark the form empty and carry on: the API would answer `invalid`, a
         # signed-in form post the CSRF refusal, and a page would render again as if unfilled.
         return unreadable_form(request)
+    except RequestDataTooBig:
+        if not _is_api(request):
+            raise  # Django's own 400 page
+        message = _("请求内容超过了允许的大小，无法处理。")
+        return _api_error(message, PortalErrorCode.REQUEST_TOO_LARGE, 413)
     return None
 
 
@@ -190,8 +204,9 @@ class RefuseNulMiddleware:
     anywhere would end in a database error wherever it met a query. Refused here, once for
     every text input and every lookup, with 400 and the code `nul_character` (JSON under
     /api/, a plain page elsewhere); a multipart form that cannot be parsed, with 400
-    `parse_error`. Early in the chain: the session and token lookups are client-supplied
-    strings too."""
+    `parse_error`; under /api/, a body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413
+    `request_too_large` (Django's bare 400 page elsewhere). Early in the chain: the session
+    and token lookups are client-supplied strings too."""
 
     sync_capable = True
     async_capable = True
