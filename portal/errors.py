@@ -28,6 +28,7 @@ class PortalErrorCode(ErrorCode):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     THROTTLED = "throttled"
     NUL_CHARACTER = "nul_character"  # portal.middleware.RefuseNulMiddleware
+    REQUEST_TOO_LARGE = "request_too_large"  # over DATA_UPLOAD_MAX_MEMORY_SIZE (the same)
     # Signing in and tokens
     INVALID_CREDENTIALS = "invalid_credentials"
     LOCKED_OUT = "locked_out"

@@ -9,6 +9,8 @@ from io import BytesIO
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.http import (
@@ -19,9 +21,12 @@ from django.http import (
     QueryDict,
 )
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.urls import Resolver404, resolve
 from django.utils.datastructures import MultiValueDict
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from portal.errors import PortalErrorCode
@@ -74,7 +79,8 @@ def _is_json(content_type: str) -> bool:
 
 def carries_nul(request: HttpRequest) -> bool:
     """Whether any text the client sent holds U+0000: the path, the query string, a header or
-    cookie, a JSON or form body, or a field of a multipart form (not the files' contents)."""
+    cookie, a JSON or form body, or a field of a multipart form (not the files' contents; not
+    the form at all when the view refuses the request unread, see _refused_unread)."""
     query = request.META.get("QUERY_STRING", "")
     if NUL in request.path_info or NUL in query or "%00" in query:
         return True
@@ -84,10 +90,9 @@ def carries_nul(request: HttpRequest) -> bool:
         return True
     content_type = request.content_type or ""
     if content_type == "multipart/form-data":
-        try:
-            fields, files = _multipart(request)
-        except MultiPartParserError:
-            return False  # an unreadable form: the view answers as for any bad input
+        if _refused_unread(request):
+            return False
+        fields, files = _multipart(request)  # MultiPartParserError: an unreadable form
         return any(NUL in k or any(NUL in v for v in vs) for k, vs in fields.lists()) or any(
             NUL in k or any(NUL in (f.name or "") for f in fs) for k, fs in files.lists()
         )
@@ -98,6 +103,33 @@ def carries_nul(request: HttpRequest) -> bool:
     if b"\x00" in body:
         return True
     return bool(_JSON_NUL.search(body)) if json_body else b"%00" in body
+
+
+def _refused_unread(request: HttpRequest) -> bool:
+    """Whether the view refuses this request before it reads the body: the request carries no
+    credentials (neither a session cookie nor an Authorization header), and its view is an API
+    view that lets no anonymous caller in (DRF authenticates and checks permissions before
+    anything reads request.data). Its multipart form is then not parsed here: parsing writes the
+    files to disk, up to 100 × 20 MB, for a request about to be answered 401.
+
+    Every other view keeps the check, whoever calls: the sign-in, registration and activation
+    forms, the admin's sign-in and the token exchange read anonymous forms (whatever enctype
+    their pages give, a client may post them as multipart)."""
+    if settings.SESSION_COOKIE_NAME in request.COOKIES or "HTTP_AUTHORIZATION" in request.META:
+        return False
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    view_class = getattr(match.func, "view_class", None)
+    if not (isinstance(view_class, type) and issubclass(view_class, APIView)):
+        return False
+    initkwargs = getattr(match.func, "view_initkwargs", None) or {}
+    permission_classes = initkwargs.get("permission_classes", view_class.permission_classes)
+    # Only plain permission classes are understood; a composed one (A | B) keeps the check.
+    return bool(permission_classes) and all(
+        isinstance(p, type) and not issubclass(p, AllowAny) for p in permission_classes
+    )
 
 
 def _multipart(request: HttpRequest) -> tuple[QueryDict, MultiValueDict[str, UploadedFile]]:
@@ -114,14 +146,20 @@ def _multipart(request: HttpRequest) -> tuple[QueryDict, MultiValueDict[str, Upl
     return parser.parse()
 
 
-def nul_refusal(request: HttpRequest) -> HttpResponseBase:
-    message = _("请求中含有空字符（U+0000），无法处理。请删除后重试。")
-    if request.path_info.startswith("/api/"):
-        return JsonResponse(
-            {"detail": message, "code": PortalErrorCode.NUL_CHARACTER},
-            status=400,
-            json_dumps_params={"ensure_ascii": False},
-        )
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _api_error(message: str, code: PortalErrorCode, status: int) -> JsonResponse:
+    return JsonResponse(
+        {"detail": message, "code": code}, status=status, json_dumps_params={"ensure_ascii": False}
+    )
+
+
+def _bad_request(request: HttpRequest, message: str, code: PortalErrorCode) -> HttpResponseBase:
+    """400 with a code: JSON under /api/, a plain page elsewhere."""
+    if _is_api(request):
+        return _api_error(message, code, 400)
     title = _("请求有误")
     return HttpResponseBadRequest(
         format_html(
@@ -134,12 +172,41 @@ def nul_refusal(request: HttpRequest) -> HttpResponseBase:
     )
 
 
+def nul_refusal(request: HttpRequest) -> HttpResponseBase:
+    message = _("请求中含有空字符（U+0000），无法处理。请删除后重试。")
+    return _bad_request(request, message, PortalErrorCode.NUL_CHARACTER)
+
+
+def unreadable_form(request: HttpRequest) -> HttpResponseBase:
+    message = _("提交的表单数据格式有误，无法解析。请重新提交。")
+    return _bad_request(request, message, PortalErrorCode.PARSE_ERROR)
+
+
+def refusal(request: HttpRequest) -> HttpResponseBase | None:
+    """The answer to a request that must not reach the views, or None."""
+    try:
+        if carries_nul(request):
+            return nul_refusal(request)
+    except MultiPartParserError:
+        # Django would mark the form empty and carry on: the API would answer `invalid`, a
+        # signed-in form post the CSRF refusal, and a page would render again as if unfilled.
+        return unreadable_form(request)
+    except RequestDataTooBig:
+        if not _is_api(request):
+            raise  # Django's own 400 page
+        message = _("请求内容超过了允许的大小，无法处理。")
+        return _api_error(message, PortalErrorCode.REQUEST_TOO_LARGE, 413)
+    return None
+
+
 class RefuseNulMiddleware:
     """PostgreSQL can neither store nor compare U+0000 in text: a request that carries one
     anywhere would end in a database error wherever it met a query. Refused here, once for
     every text input and every lookup, with 400 and the code `nul_character` (JSON under
-    /api/, a plain page elsewhere). Early in the chain: the session and token lookups are
-    client-supplied strings too."""
+    /api/, a plain page elsewhere); a multipart form that cannot be parsed, with 400
+    `parse_error`; under /api/, a body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413
+    `request_too_large` (Django's bare 400 page elsewhere). Early in the chain: the session
+    and token lookups are client-supplied strings too."""
 
     sync_capable = True
     async_capable = True
@@ -153,16 +220,15 @@ class RefuseNulMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self._acall(request)
-        if carries_nul(request):
-            return nul_refusal(request)
-        return self.get_response(request)
+        refused = refusal(request)
+        return refused if refused is not None else self.get_response(request)
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         if request.content_type == "multipart/form-data":
-            refuse = await sync_to_async(carries_nul)(request)  # files are written to disk
+            refused = await sync_to_async(refusal)(request)  # files are written to disk
         else:
-            refuse = carries_nul(request)
-        if refuse:
-            return nul_refusal(request)
+            refused = refusal(request)
+        if refused is not None:
+            return refused
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         return await get_response(request)

@@ -205,6 +205,7 @@ class AuditAction(models.TextChoices):
     LEXICON_DELETED = "lexicon_deleted", _("删除词条")
     PROVIDER_CHANGED = "provider_changed", _("模型服务变更")
     PROVIDER_KEY_CHANGED = "provider_key_changed", _("模型服务密钥变更")
+    FEATURE_ROUTES_CHANGED = "feature_routes_changed", _("功能路由变更")
     WORD_LIST_CHANGED = "word_list_changed", _("敏感词表变更")
 
 

@@ -46,6 +46,14 @@ class ProviderForm(forms.ModelForm[Provider]):
         model = Provider
         fields = ("name", "kind", "base_url", "is_local", "enabled", "connect_timeout", "options")
 
+    def clean_base_url(self) -> str:
+        base_url: str = self.cleaned_data["base_url"]
+        try:
+            services.check_base_url(base_url)
+        except services.ConfigurationInvalid as exc:
+            raise forms.ValidationError(exc.message) from None
+        return base_url
+
 
 class AIModelInline(admin.TabularInline[AIModel, Provider]):
     model = AIModel
@@ -109,17 +117,11 @@ class ProviderAdmin(admin.ModelAdmin[Provider]):
             services.config_changed()
 
     def delete_model(self, request: HttpRequest, obj: Provider) -> None:
-        name = obj.name
-        super().delete_model(request, obj)
-        services.providers_deleted(
-            [name], actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
-        )
+        self.delete_queryset(request, Provider.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
-        names = list(queryset.values_list("name", flat=True))
-        super().delete_queryset(request, queryset)
-        services.providers_deleted(
-            names, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        services.delete_providers(
+            queryset, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
         )
 
 
@@ -143,16 +145,9 @@ class AIModelAdmin(admin.ModelAdmin[AIModel]):
         self.delete_queryset(request, AIModel.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AIModel]) -> None:
-        gone = list(queryset.select_related("provider"))
-        super().delete_queryset(request, queryset)
-        for model in gone:
-            services.provider_edited(
-                model.provider,
-                created=False,
-                fields=[f"{model.name} deleted"],
-                actor=permissions.user_or_none(request),
-                origin=AuditOrigin.of(request),
-            )
+        services.delete_models(
+            queryset, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
+        )
 
 
 class RouteInline(admin.TabularInline[Route, FeatureSetting]):
@@ -175,9 +170,21 @@ class FeatureSettingAdmin(admin.ModelAdmin[FeatureSetting]):
         routes = sorted(obj.routes.all(), key=lambda r: (r.position, r.pk))
         return " → ".join(str(route.model) for route in routes) or "—"
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # one setting per feature; its routes are removed in the inline
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.config_changed()
+        # Whether member questions may go to a cloud provider, and to which: audited like a
+        # provider change, and only for admins.
+        if form.has_changed() or any(formset.has_changed() for formset in formsets) or not change:
+            services.feature_routes_edited(
+                form.instance,
+                actor=permissions.user_or_none(request),
+                origin=AuditOrigin.of(request),
+            )
+        else:
+            services.config_changed()
 
 
 @admin.register(SensitiveTerm)
@@ -197,23 +204,11 @@ class SensitiveTermAdmin(admin.ModelAdmin[SensitiveTerm]):
         )
 
     def delete_model(self, request: HttpRequest, obj: SensitiveTerm) -> None:
-        term = obj.term
-        super().delete_model(request, obj)
-        services.terms_changed(
-            "deleted",
-            [term],
-            actor=permissions.user_or_none(request),
-            origin=AuditOrigin.of(request),
-        )
+        self.delete_queryset(request, SensitiveTerm.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SensitiveTerm]) -> None:
-        terms = list(queryset.values_list("term", flat=True))
-        super().delete_queryset(request, queryset)
-        services.terms_changed(
-            "deleted",
-            terms,
-            actor=permissions.user_or_none(request),
-            origin=AuditOrigin.of(request),
+        services.delete_terms(
+            queryset, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
         )
 
 

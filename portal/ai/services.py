@@ -7,11 +7,12 @@ import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from portal import audit, permissions
@@ -80,6 +81,30 @@ def looks_local(base_url: str) -> bool:
     return address.is_loopback or address.is_private
 
 
+def check_base_url(base_url: str) -> None:
+    """An http(s) address without credentials: it is stored and shown in clear, and a key
+    belongs in the encrypted API key."""
+    try:
+        URLValidator(schemes=["http", "https"])(base_url)
+    except ValidationError:
+        raise ConfigurationInvalid(
+            _("接口地址无效：%(url)s") % {"url": loggable_url(base_url)}
+        ) from None
+    parts = urlsplit(base_url)
+    if parts.username or parts.password or parts.query:
+        raise ConfigurationInvalid(
+            _("接口地址里不能带用户名、密码或查询参数，请把密钥填在 API Key 中。")
+        )
+
+
+def loggable_url(url: str) -> str:
+    """An address as the audit log and messages may show it: without a user name and password,
+    a query string or a fragment (where keys and tokens travel)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def _check_actor(actor: User | None) -> None:
     """Model services and the word list are for admins (None: a command or the seed data)."""
     if actor is not None:
@@ -120,8 +145,36 @@ def set_api_key(
     config_changed()
 
 
-def put_first(feature: str, model: AIModel) -> None:
+def _route_labels(setting: FeatureSetting) -> list[str]:
+    routes = setting.routes.select_related("model__provider").order_by("position", "pk")
+    return [str(route.model) for route in routes]
+
+
+def _record_routes(setting: FeatureSetting, actor: User | None, origin: AuditOrigin) -> None:
+    """The feature's routes as they now stand: whether it may leave the building at all, and
+    which models serve it, in order."""
+    audit.record(
+        AuditAction.FEATURE_ROUTES_CHANGED,
+        actor=actor,
+        target=setting.feature,
+        detail={
+            "feature": setting.feature,
+            "local_only": setting.local_only,
+            "routes": _route_labels(setting),
+        },
+        origin=origin,
+    )
+
+
+def put_first(
+    feature: str,
+    model: AIModel,
+    *,
+    actor: User | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
     """Make the model the first choice of the feature; the others keep their order after it."""
+    _check_actor(actor)
     if FEATURE_CAPABILITY[feature] != model.capability:
         raise ConfigurationInvalid(
             _("功能“%(feature)s”需要%(capability)s模型。")
@@ -130,25 +183,56 @@ def put_first(feature: str, model: AIModel) -> None:
                 "capability": Capability(FEATURE_CAPABILITY[feature]).label,
             }
         )
-    setting, _created = FeatureSetting.objects.get_or_create(feature=feature)
-    Route.objects.get_or_create(feature=setting, model=model)
-    ordered = sorted(
-        setting.routes.select_for_update(), key=lambda r: (r.model_id != model.pk, r.position, r.pk)
-    )
-    for position, route in enumerate(ordered):
-        if route.position != position:
-            route.position = position
-            route.save(update_fields=["position"])
+    with transaction.atomic():
+        setting, _created = FeatureSetting.objects.get_or_create(feature=feature)
+        before = list(
+            setting.routes.select_for_update()
+            .order_by("position", "pk")
+            .values_list("model_id", flat=True)
+        )
+        Route.objects.get_or_create(feature=setting, model=model)
+        ordered = sorted(
+            setting.routes.select_for_update(),
+            key=lambda r: (r.model_id != model.pk, r.position, r.pk),
+        )
+        for position, route in enumerate(ordered):
+            if route.position != position:
+                route.position = position
+                route.save(update_fields=["position"])
+        if [route.model_id for route in ordered] != before:
+            _record_routes(setting, actor, origin)
     config_changed()
 
 
-def set_local_only(feature: str, local_only: bool) -> FeatureSetting:
-    setting, _created = FeatureSetting.objects.get_or_create(feature=feature)
-    if setting.local_only != local_only:
-        setting.local_only = local_only
-        setting.save(update_fields=["local_only"])
+def set_local_only(
+    feature: str,
+    local_only: bool,
+    *,
+    actor: User | None = None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> FeatureSetting:
+    """Pin the feature to local providers, or let it use cloud ones again."""
+    _check_actor(actor)
+    with transaction.atomic():
+        setting, _created = FeatureSetting.objects.select_for_update().get_or_create(
+            feature=feature
+        )
+        if setting.local_only != local_only:
+            setting.local_only = local_only
+            setting.save(update_fields=["local_only"])
+            _record_routes(setting, actor, origin)
     config_changed()
     return setting
+
+
+def feature_routes_edited(
+    setting: FeatureSetting, *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    """After the admin saved a feature's local-only flag or its routes (in its transaction: a
+    refusal here undoes the save)."""
+    _check_actor(actor)
+    _record_routes(setting, actor, origin)
+    config_changed()
 
 
 @dataclass(frozen=True)
@@ -180,16 +264,7 @@ def configure_provider(
             _("未知的服务商类型：%(kind)s（可选：%(kinds)s）。")
             % {"kind": kind, "kinds": "、".join(ProviderKind.values)}
         )
-    try:
-        URLValidator(schemes=["http", "https"])(base_url)
-    except ValidationError:
-        raise ConfigurationInvalid(_("接口地址无效：%(url)s") % {"url": base_url}) from None
-    parts = urlsplit(base_url)
-    if parts.username or parts.password or parts.query:
-        # The address is stored and shown in clear: credentials belong in the encrypted key.
-        raise ConfigurationInvalid(
-            _("接口地址里不能带用户名、密码或查询参数，请把密钥填在 API Key 中。")
-        )
+    check_base_url(base_url)
     unknown = [feature for feature in use_for if feature not in Feature.values]
     if unknown:
         raise ConfigurationInvalid(
@@ -254,7 +329,7 @@ def configure_provider(
                         "capability": Capability(FEATURE_CAPABILITY[feature]).label,
                     }
                 )
-            put_first(feature, model_for)
+            put_first(feature, model_for, actor=actor, origin=origin)
         audit.record(
             AuditAction.PROVIDER_CHANGED,
             actor=actor,
@@ -262,7 +337,7 @@ def configure_provider(
             detail={
                 "change": "created" if created else "updated",
                 "kind": kind,
-                "base_url": base_url,
+                "base_url": loggable_url(base_url),
                 "is_local": provider.is_local,
                 "models": {capability: model.name for capability, model in models.items()},
                 "use_for": list(use_for),
@@ -284,30 +359,66 @@ def provider_edited(
 ) -> None:
     """After the admin saved a provider or one of its models (`fields`: what changed)."""
     _check_actor(actor)
+    detail: dict[str, object] = {
+        "change": "created" if created else "updated",
+        "fields": list(fields),
+    }
+    if created or "base_url" in fields:
+        detail["base_url"] = loggable_url(provider.base_url)  # where the questions now go
     audit.record(
         AuditAction.PROVIDER_CHANGED,
         actor=actor,
         target=provider.name,
-        detail={"change": "created" if created else "updated", "fields": list(fields)},
+        detail=detail,
         origin=origin,
     )
     config_changed()
 
 
-def providers_deleted(
-    names: Sequence[str], *, actor: User | None, origin: AuditOrigin = AuditOrigin.SYSTEM
+def delete_providers(
+    providers: QuerySet[Provider],
+    *,
+    actor: User | None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> None:
-    """After the admin deleted providers (their models and routes went with them)."""
+    """Delete providers, their models and routes with them, and record each in the same
+    transaction: no deletion without its entry."""
     _check_actor(actor)
-    for name in names:
-        audit.record(
-            AuditAction.PROVIDER_CHANGED,
-            actor=actor,
-            target=name,
-            detail={"change": "deleted"},
-            origin=origin,
-        )
-    config_changed()
+    with transaction.atomic():
+        names = list(providers.order_by("name").values_list("name", flat=True))
+        providers.delete()
+        for name in names:
+            audit.record(
+                AuditAction.PROVIDER_CHANGED,
+                actor=actor,
+                target=name,
+                detail={"change": "deleted"},
+                origin=origin,
+            )
+        config_changed()
+
+
+def delete_models(
+    models: QuerySet[AIModel],
+    *,
+    actor: User | None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
+    """Delete models (their routes with them), recorded as changes of their providers in the
+    same transaction."""
+    _check_actor(actor)
+    with transaction.atomic():
+        gone = list(models.select_related("provider"))
+        models.delete()
+        for model in gone:
+            audit.record(
+                AuditAction.PROVIDER_CHANGED,
+                actor=actor,
+                target=model.provider.name,
+                detail={"change": "updated", "fields": [f"{model.name} deleted"]},
+                origin=origin,
+            )
+        config_changed()
 
 
 def save_term(
@@ -340,10 +451,25 @@ def terms_changed(
     actor: User | None = None,
     origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> None:
-    """After the admin added, edited or deleted terms (`change`: "added", "edited", "deleted")."""
+    """After the admin added or edited terms (`change`: "added" or "edited")."""
     _check_actor(actor)
     _record_terms(change, terms, actor, origin)
     transaction.on_commit(safety.list_changed)
+
+
+def delete_terms(
+    terms: QuerySet[SensitiveTerm],
+    *,
+    actor: User | None,
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> None:
+    """Delete words from the list and record them in the same transaction."""
+    _check_actor(actor)
+    with transaction.atomic():
+        deleted = list(terms.order_by("term").values_list("term", flat=True))
+        terms.delete()
+        _record_terms("deleted", deleted, actor, origin)
+        transaction.on_commit(safety.list_changed)
 
 
 def _record_terms(

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from portal import audit
 from portal.ai import services
 from portal.ai.models import AIModel, Provider, SensitiveTerm
 from portal.errors import NotPermitted
@@ -170,3 +171,118 @@ def test_an_admin_deleting_a_model_leaves_an_entry_for_its_provider(
     event = AuditEvent.objects.filter(action=AuditAction.PROVIDER_CHANGED).latest("id")
     assert (event.actor, event.target) == (ada, "deepseek")
     assert event.detail["fields"] == [f"{model.name} deleted"]
+
+
+@pytest.mark.parametrize(
+    ("url", "logged"),
+    [
+        ("http://user:pass@llm.example.com/v1?key=abc#top", "http://llm.example.com/v1"),
+        ("https://sk-123@api.example.com:8443/v1?api_key=x", "https://api.example.com:8443/v1"),
+        ("http://[::1]:11434/v1", "http://[::1]:11434/v1"),
+        ("https://api.deepseek.com/v1", "https://api.deepseek.com/v1"),
+    ],
+)
+def test_an_address_is_logged_without_credentials_query_or_fragment(url: str, logged: str) -> None:
+    assert services.loggable_url(url) == logged
+
+
+def test_the_admin_refuses_an_address_with_credentials_and_stores_nothing(
+    configure, fake_openai, ada: User
+) -> None:
+    provider = configure("deepseek", f"{fake_openai.url}/v1")
+    AuditEvent.objects.all().delete()
+    url = f"/admin/ai/provider/{provider.pk}/change/"
+    secret_url = "https://user:pass@api.example.com/v1?key=abc"
+    response = admin_client(ada).post(url, provider_form(provider, base_url=secret_url))
+    assert response.status_code == 200
+    assert "接口地址里不能带用户名、密码或查询参数" in response.content.decode()
+    provider.refresh_from_db()
+    assert provider.base_url == f"{fake_openai.url}/v1"
+    assert not AuditEvent.objects.filter(action=AuditAction.PROVIDER_CHANGED).exists()
+
+
+def test_an_admin_moving_a_provider_leaves_its_new_address_in_the_entry(
+    configure, fake_openai, ada: User
+) -> None:
+    provider = configure("deepseek", f"{fake_openai.url}/v1")
+    AuditEvent.objects.all().delete()
+    url = f"/admin/ai/provider/{provider.pk}/change/"
+    moved = "https://api.example.com/v2"
+    assert admin_client(ada).post(url, provider_form(provider, base_url=moved)).status_code == 302
+    event = AuditEvent.objects.get(action=AuditAction.PROVIDER_CHANGED)
+    assert event.detail["base_url"] == moved and "base_url" in event.detail["fields"]
+
+
+class AuditWriteFailed(Exception):
+    pass
+
+
+def fail_audit_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def record(*args: object, **kwargs: object) -> None:
+        raise AuditWriteFailed
+
+    monkeypatch.setattr(audit, "record", record)
+
+
+def bulk_delete(client: Client, changelist: str, *pks: int) -> None:
+    client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [str(pk) for pk in pks], "post": "yes"},
+    )
+
+
+def test_a_bulk_delete_of_providers_is_undone_when_its_entry_cannot_be_written(
+    configure, fake_openai, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = configure("deepseek", f"{fake_openai.url}/v1")
+    client = admin_client(ada)  # signing in is audited too: before the writes fail
+    fail_audit_writes(monkeypatch)
+    with pytest.raises(AuditWriteFailed):
+        bulk_delete(client, "/admin/ai/provider/", provider.pk)
+    assert Provider.objects.filter(pk=provider.pk).exists()
+    assert AIModel.objects.filter(provider=provider).exists()
+
+
+def test_a_bulk_delete_of_models_is_undone_when_its_entry_cannot_be_written(
+    configure, fake_openai, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = configure("deepseek", f"{fake_openai.url}/v1")
+    model = AIModel.objects.get(provider=provider)
+    client = admin_client(ada)  # signing in is audited too: before the writes fail
+    fail_audit_writes(monkeypatch)
+    with pytest.raises(AuditWriteFailed):
+        bulk_delete(client, "/admin/ai/aimodel/", model.pk)
+    assert AIModel.objects.filter(pk=model.pk).exists()
+
+
+def test_a_bulk_delete_of_sensitive_words_is_undone_when_its_entry_cannot_be_written(
+    db, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    term = services.save_term("黑工厂", category="自定义")
+    client = admin_client(ada)  # signing in is audited too: before the writes fail
+    fail_audit_writes(monkeypatch)
+    with pytest.raises(AuditWriteFailed):
+        bulk_delete(client, "/admin/ai/sensitiveterm/", term.pk)
+    assert SensitiveTerm.objects.filter(pk=term.pk).exists()
+
+
+def test_an_admin_deleting_several_providers_leaves_an_entry_for_each(
+    configure, fake_openai, ada: User
+) -> None:
+    first = configure("deepseek", f"{fake_openai.url}/v1")
+    second = configure("doubao", f"{fake_openai.url}/v1")
+    bulk_delete(admin_client(ada), "/admin/ai/provider/", first.pk, second.pk)
+    assert not Provider.objects.exists()
+    deleted = AuditEvent.objects.filter(
+        action=AuditAction.PROVIDER_CHANGED, detail={"change": "deleted"}
+    )
+    assert sorted(deleted.values_list("target", flat=True)) == ["deepseek", "doubao"]
+
+
+def test_an_editor_may_not_delete_providers_through_the_service(
+    configure, fake_openai, eddie: User
+) -> None:
+    configure("deepseek", f"{fake_openai.url}/v1")
+    with pytest.raises(NotPermitted):
+        services.delete_providers(Provider.objects.all(), actor=eddie)
+    assert Provider.objects.exists()
