@@ -3,6 +3,7 @@ in step with what the admin saves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django import forms
@@ -79,6 +80,25 @@ class ServiceAdmin(admin.ModelAdmin[M]):
     def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
         pass  # saved by the form's service while the form was validated
 
+    # Deletes go through the service too (the index lock first, an audit entry each): it
+    # takes the ids, the actor and the audit origin. Without one (segments, which a document's
+    # delete cascades to) the ORM deletes, and knowledge.signals keeps the index right.
+    delete_service: Callable[..., None] | None = None
+
+    def delete_model(self, request: HttpRequest, obj: M) -> None:
+        self.delete_queryset(request, self.model._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[M]) -> None:
+        delete = type(self).delete_service
+        if delete is None:
+            super().delete_queryset(request, queryset)
+            return
+        delete(
+            queryset.values_list("pk", flat=True),
+            actor=permissions.user_or_none(request),
+            origin=AuditOrigin.of(request),
+        )
+
     def render_change_form(
         self,
         request: HttpRequest,
@@ -147,17 +167,7 @@ class DocumentAdmin(ServiceAdmin[Document]):
             except PortalError as exc:
                 self.message_user(request, f"{document.title}：{exc.message}", messages.ERROR)
 
-    def delete_model(self, request: HttpRequest, obj: Document) -> None:
-        curation.delete_documents(
-            [obj.pk], actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
-        )
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
-        curation.delete_documents(
-            queryset.values_list("pk", flat=True),
-            actor=permissions.user_or_none(request),
-            origin=AuditOrigin.of(request),
-        )
+    delete_service = staticmethod(curation.delete_documents)
 
     @admin.action(description="发布所选文档")
     def publish(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
@@ -229,17 +239,7 @@ class FaqAdmin(ServiceAdmin[FaqEntry]):
     fields = ("question", "variants", "answer", "category", "cites", "tags", "status")
     readonly_fields = ("updated_by", "updated_at")
 
-    def delete_model(self, request: HttpRequest, obj: FaqEntry) -> None:
-        curation.delete_faq(
-            obj, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
-        )
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FaqEntry]) -> None:
-        curation.delete_faqs(
-            queryset.values_list("pk", flat=True),
-            actor=permissions.user_or_none(request),
-            origin=AuditOrigin.of(request),
-        )
+    delete_service = staticmethod(curation.delete_faqs)
 
 
 class LexiconAdminForm(ServiceForm[LexiconEntry]):
@@ -262,14 +262,4 @@ class LexiconAdmin(ServiceAdmin[LexiconEntry]):
     search_fields = ("phrase",)
     readonly_fields = ("updated_by",)
 
-    def delete_model(self, request: HttpRequest, obj: LexiconEntry) -> None:
-        curation.delete_lexicon_entry(
-            obj, actor=permissions.user_or_none(request), origin=AuditOrigin.of(request)
-        )
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[LexiconEntry]) -> None:
-        curation.delete_lexicon_entries(
-            queryset.values_list("pk", flat=True),
-            actor=permissions.user_or_none(request),
-            origin=AuditOrigin.of(request),
-        )
+    delete_service = staticmethod(curation.delete_lexicon_entries)
