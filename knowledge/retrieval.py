@@ -461,10 +461,9 @@ def search(question: str, k: int = 3, *, user: User | None = None) -> SearchResu
     asks: model calls made on the way (rewriting, embedding) are metered to them. Identity-card
     and mobile numbers are masked first: the models see, and the result names, no such number."""
     started = time.perf_counter()
-    # Before the pipeline, which would wrap the error.
-    # Masked before and after normalising: NFKC and the removal of spaces between characters
-    # must not join the pieces of a number that masking did not see as one.
-    question = mask_personal_numbers(check_question(mask_personal_numbers(question)))
+    # Masked first (look-alike digits and any gap between them are read as normalising would
+    # read them), checked before the pipeline, which would wrap the error.
+    question = check_question(mask_personal_numbers(question))
     out = _PIPELINE.run(
         {"analyser": {"question": question, "user": user}, "ranker": {"top_k": k}},
         include_outputs_from={"keywords", "faq"},

@@ -25,14 +25,11 @@ from knowledge.models import FaqCitation, IndexStats, Segment
 
 class _Held(threading.local):
     """The delete for which this thread last took the index lock, so that a delete of a
-    thousand segments and their citations locks once, not once a row: its `origin` (the
-    instance or QuerySet whose delete() started the cascade) and the atomic block Django's
-    Collector opened for it. The block is new for every delete() call, so an origin deleted
-    again later (another transaction, or after a rollback released the lock) locks again.
-    `stats` is the statistics row as locked: until that delete ends only these handlers write
-    it."""
+    thousand segments and their citations locks once, not once a row. A delete is known by the
+    atomic block Django's Collector opens for it: a new one for every delete() call, so a later
+    delete (in another transaction, or after a rollback released the lock) locks again. `stats`
+    is the statistics row as locked: until that delete ends only these handlers write it."""
 
-    origin: weakref.ref[Any] | None = None
     block: weakref.ref[Any] | None = None
     stats: IndexStats | None = None
 
@@ -40,43 +37,36 @@ class _Held(threading.local):
 _held = _Held()
 
 
-def _lock_once(origin: Any, using: str) -> IndexStats:
+def _lock_once(using: str) -> IndexStats:
     blocks = connections[using].atomic_blocks
     block = blocks[-1] if blocks else None
     if (
-        origin is not None
-        and block is not None
-        and _held.stats is not None
-        and _held.origin is not None
-        and _held.origin() is origin
+        block is not None
         and _held.block is not None
         and _held.block() is block
+        and _held.stats is not None
     ):
         return _held.stats
     stats = indexing.lock()
-    if origin is not None and block is not None:
-        _held.origin, _held.block, _held.stats = weakref.ref(origin), weakref.ref(block), stats
+    if block is not None:
+        _held.block, _held.stats = weakref.ref(block), stats
     return stats
 
 
 @receiver(pre_delete, sender=Segment)
 def segment_leaves_the_index(
-    sender: type[Segment], instance: Segment, using: str, origin: Any = None, **kwargs: Any
+    sender: type[Segment], instance: Segment, using: str, **kwargs: Any
 ) -> None:
-    stats = _lock_once(origin, using)
+    stats = _lock_once(using)
     if instance.term_count:
         indexing.unindex([instance.pk], locked=stats)
 
 
 @receiver(pre_delete, sender=FaqCitation)
 def citation_goes(
-    sender: type[FaqCitation],
-    instance: FaqCitation,
-    using: str,
-    origin: Any = None,
-    **kwargs: Any,
+    sender: type[FaqCitation], instance: FaqCitation, using: str, **kwargs: Any
 ) -> None:
-    _lock_once(origin, using)
+    _lock_once(using)
 
 
 @receiver(post_delete, sender=FaqCitation)
