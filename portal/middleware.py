@@ -25,6 +25,7 @@ from django.urls import Resolver404, resolve
 from django.utils.datastructures import MultiValueDict
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -172,9 +173,12 @@ def _bad_request(request: HttpRequest, message: str, code: PortalErrorCode) -> H
     )
 
 
+# Also the Ask endpoint's answer to a NUL in a body it reads as JSON whatever its type.
+NUL_REFUSED = gettext_lazy("请求中含有空字符（U+0000），无法处理。请删除后重试。")
+
+
 def nul_refusal(request: HttpRequest) -> HttpResponseBase:
-    message = _("请求中含有空字符（U+0000），无法处理。请删除后重试。")
-    return _bad_request(request, message, PortalErrorCode.NUL_CHARACTER)
+    return _bad_request(request, str(NUL_REFUSED), PortalErrorCode.NUL_CHARACTER)
 
 
 def unreadable_form(request: HttpRequest) -> HttpResponseBase:

@@ -141,13 +141,15 @@ def require_user(request: HttpRequest | Request, *perms: Perm) -> User:
 
 @cache
 def RequirePerm(
-    perm: Perm, code: PortalErrorCode = PortalErrorCode.NOT_PERMITTED
+    perm: Perm, refusal_code: PortalErrorCode = PortalErrorCode.NOT_PERMITTED
 ) -> type[BasePermission]:
-    """A DRF permission class: the caller holds `perm` (a refusal is 403 with `code`, an
-    anonymous caller 401). The knowledge API keeps DRF's `permission_denied`, its code since it
-    was published; new endpoints answer `not_permitted`, as the services do."""
+    """A DRF permission class: the caller holds `perm` (a refusal is 403 with `refusal_code`,
+    an anonymous caller 401). The knowledge API keeps DRF's `permission_denied`, its code since
+    it was published; new endpoints answer `not_permitted`, as the services do."""
 
     class Required(BasePermission):
+        code = refusal_code  # DRF's check_permissions reads it for the refusal
+
         @property
         def message(self) -> str:
             return str(REFUSALS[perm])
@@ -155,8 +157,7 @@ def RequirePerm(
         def has_permission(self, request: Request, view: Any) -> bool:
             return has_perm(request.user, perm)
 
-    Required.code = code  # type: ignore[attr-defined]
-    Required.__name__ = Required.__qualname__ = f"RequirePerm_{perm}_{code}"
+    Required.__name__ = Required.__qualname__ = f"RequirePerm_{perm}_{refusal_code}"
     return Required
 
 

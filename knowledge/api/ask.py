@@ -39,6 +39,7 @@ from knowledge.services import asking
 from portal import permissions
 from portal.auth import ExpiringTokenAuthentication
 from portal.errors import ErrorCode, NotPermitted, PortalError, PortalErrorCode
+from portal.middleware import NUL_REFUSED
 from portal.models import User
 from portal.permissions import Perm
 from portal.serializers import ErrorSerializer
@@ -161,11 +162,7 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         raise AskRefused(400, _("请求内容不是有效的 JSON。"), KnowledgeErrorCode.BAD_JSON) from None
     if _holds_nul(body):  # a body sent as text/plain is not seen by RefuseNulMiddleware
-        raise AskRefused(
-            400,
-            _("请求中含有空字符（U+0000），无法处理。请删除后重试。"),
-            PortalErrorCode.NUL_CHARACTER,
-        )
+        raise AskRefused(400, str(NUL_REFUSED), PortalErrorCode.NUL_CHARACTER)
     data = AskRequestSerializer(data=body if isinstance(body, dict) else {})
     if not data.is_valid():
         field, problems = next(iter(data.errors.items()))
@@ -287,7 +284,7 @@ _ASK_REQUEST = {
         "question": {
             "type": "string",
             "maxLength": MAX_QUESTION_CHARS,
-            "description": "counted once runs of white space are made one",
+            "description": "counted as Ask counts it: white space made one, numbers masked",
         },
         "conversation": {"type": "integer", "nullable": True},
         "stream": {"type": "boolean", "default": False},
