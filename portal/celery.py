@@ -15,7 +15,10 @@ app.conf.update(
     task_default_queue="default",
     task_queues=(Queue("default"), Queue("llm"), Queue("images")),
     task_routes={
-        "knowledge.tasks.*": {"queue": "llm"},
+        # Queue `llm` is served by threads (model calls wait on the network); CPU-bound jobs
+        # (indexing, analytics) stay on the default queue's processes.
+        "knowledge.tasks.embed_segments": {"queue": "llm"},
+        "knowledge.tasks.*": {"queue": "default"},
         "writer.tasks.*": {"queue": "llm"},
         "imaging.tasks.*": {"queue": "images"},
     },

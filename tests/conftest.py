@@ -191,3 +191,18 @@ def celery_worker(transactional_db: None) -> Iterator[Any]:
         app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10
     ) as worker:
         yield worker
+
+
+@pytest.fixture
+def celery_threads_worker(transactional_db: None) -> Iterator[Any]:
+    """A real Celery worker with the thread pool `serve` gives queues llm and images (4 slots):
+    jobs that wait on a model run side by side."""
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    app.control.purge()
+    with start_worker(
+        app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10
+    ) as worker:
+        yield worker

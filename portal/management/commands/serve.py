@@ -27,18 +27,29 @@ class Command(BaseCommand):
             default=int(os.environ.get("WEB_CONCURRENCY", "1")),
             help="web server processes (WEB_CONCURRENCY)",
         )
+        parser.add_argument(
+            "--model-slots",
+            type=int,
+            default=int(os.environ.get("MODEL_WORKER_SLOTS", "8")),
+            help="model calls (queues llm and images) run at once (MODEL_WORKER_SLOTS)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        worker = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
-        worker += ["--queues", "default,llm,images", "--concurrency", "2"]
-        # One process runs beat here (CELERY_BEAT_SCHEDULE); it remembers the last runs in var/.
-        worker += ["--beat", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")]
+        celery = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
         if str(settings.CELERY_BROKER_URL).startswith("filesystem"):
-            worker += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+            celery += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+        # CPU-bound jobs (indexing, analytics) in processes; one of them runs beat
+        # (CELERY_BEAT_SCHEDULE) and remembers the last runs in var/.
+        default = [*celery, "--queues", "default", "--concurrency", "2", "--hostname", "default@%h"]
+        default += ["--beat", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")]
+        # Model calls wait on the network for seconds to minutes: threads, so that many sections
+        # and images are written at once without a process (and its memory) each.
+        waiting = [*celery, "--queues", "llm,images", "--pool", "threads"]
+        waiting += ["--concurrency", str(options["model_slots"]), "--hostname", "models@%h"]
         web = [sys.executable, "-m", "uvicorn", "portal.asgi:application"]
         web += ["--host", options["host"], "--port", str(options["port"]), "--no-access-log"]
         web += ["--workers", str(options["workers"])]
-        children = [subprocess.Popen(worker), subprocess.Popen(web)]  # noqa: S603 - our own argv
+        children = [subprocess.Popen(argv) for argv in (default, waiting, web)]  # noqa: S603
         self.stdout.write(f"Portal on http://{options['host']}:{options['port']}/  (Ctrl-C stops)")
 
         def stop(signum: int, frame: Any) -> None:
