@@ -10,9 +10,9 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup run test lint types pytest services browser bench-beta bench-providers bench-retrieval bench-analytics bench-ask evaluate clean
+.PHONY: setup run test lint types pytest services browser office bench-beta bench-providers bench-retrieval bench-analytics bench-ask evaluate clean
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser office
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,17 @@ browser:
 	    echo "Installing chromium and fonts-noto-cjk from Debian"; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; \
 	  else echo "chromium or fonts-noto-cjk missing: install them with apt-get (browser tests need them)"; fi; \
+	fi
+
+# LibreOffice (headless, no GUI) turns exported .docx into PDF; poppler-utils' pdftoppm renders
+# a PDF page to PNG for the export tests' screenshots; fonts-arphic-ukai is the 楷体 substitute
+# (writer/export/fonts.conf; the others come from fonts-noto-cjk, installed above).
+office:
+	@if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! dpkg-query -W -f='$${Status}' fonts-arphic-ukai 2>/dev/null | grep -q installed; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing libreoffice-writer-nogui, poppler-utils and fonts-arphic-ukai from Debian"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-writer-nogui poppler-utils fonts-arphic-ukai; \
+	  else echo "soffice, pdftoppm or fonts-arphic-ukai missing: install libreoffice-writer-nogui, poppler-utils and fonts-arphic-ukai with apt-get (PDF export needs them)"; fi; \
 	fi
 
 run: $(STAMP)
