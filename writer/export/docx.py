@@ -39,12 +39,14 @@ from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Mm, Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
+from docx.text.run import Run
 from lxml import etree  # type: ignore[import-untyped]
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from knowledge.text import segmenter
 from portal import aigc
+from writer.conventions import format_date, level_marker, marker_level
 from writer.export.document import ExportSection, OfficialDocument
 
 TITLE_FONT = "方正小标宋简体"
@@ -78,53 +80,10 @@ VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
 # The format id Office gives every user-defined property.
 USER_DEFINED_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
 
-_DIGITS = "零一二三四五六七八九"
-_CN = "[一二三四五六七八九十百零〇]+"
-# The number a line starts with, by level; 1. also in its full-width form 1．
-LEVEL_MARKERS = (
-    (1, re.compile(rf"^{_CN}、")),
-    (2, re.compile(rf"^（{_CN}）")),
-    (3, re.compile(r"^[0-9]{1,3}[.．](?![0-9])")),
-    (4, re.compile(r"^（[0-9]{1,3}）")),
-)
 _CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
 _HEADING_PHRASE_END = "。："
 _NO_LINE_START = "，。、；：？！）》”’」』"
 TITLE_CHARS_PER_LINE = 156 / 25.4 * 72 / 22  # characters of 2号 on a 156 mm line
-
-
-def chinese_number(n: int) -> str:
-    """1 → 一, 10 → 十, 21 → 二十一 (the numbers of 一、 and （一）)."""
-    if n < 10:
-        return _DIGITS[n]
-    tens, units = divmod(n, 10)
-    head = "" if tens == 1 else _DIGITS[tens % 10] if tens < 10 else chinese_number(tens)
-    return head + "十" + (_DIGITS[units] if units else "")
-
-
-def level_marker(level: int, n: int) -> str:
-    if level == 1:
-        return f"{chinese_number(n)}、"
-    if level == 2:
-        return f"（{chinese_number(n)}）"
-    if level == 3:
-        return f"{n}."
-    if level == 4:
-        return f"（{n}）"
-    return chr(0x2460 + n - 1) if n <= 20 else f"{n})"  # ① … ⑳ below the four levels
-
-
-def marker_level(text: str) -> int | None:
-    """The level of the number a line starts with, if it starts with one."""
-    for level, pattern in LEVEL_MARKERS:
-        if pattern.match(text):
-            return level
-    return None
-
-
-def format_date(date: datetime.date) -> str:
-    """成文日期 in Arabic numerals, no leading zeros: 2026年12月4日 (GB/T 9704-2012 7.3.5.1)."""
-    return f"{date.year}年{date.month}月{date.day}日"
 
 
 def text_width(text: str) -> float:
@@ -184,7 +143,7 @@ def add_run(
     size: Pt,
     bold: bool = False,
     superscript: bool = False,
-) -> None:
+) -> Run:
     run = paragraph.add_run(text)
     rpr = run._r.get_or_add_rPr()
     set_fonts(rpr, font)
@@ -194,6 +153,7 @@ def add_run(
         run.font.superscript = True
     if size == BODY_SIZE:
         _condense(rpr)
+    return run
 
 
 def _format(
@@ -567,7 +527,7 @@ class OfficialDocx:
         child(paragraph._p.get_or_add_pPr(), "w:snapToGrid", _AFTER_PPR_SNAP).set(qn("w:val"), "0")
         for number, line in enumerate(title_lines(self.doc.title)):
             if number:
-                paragraph.add_run().add_break()
+                add_run(paragraph, "", font=TITLE_FONT, size=TITLE_SIZE).add_break()
             add_run(paragraph, line, font=TITLE_FONT, size=TITLE_SIZE)
         self._blank()  # 标题下空一行 (7.3.2)
 
