@@ -11,9 +11,10 @@ from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
+from docx.shared import Length, Pt
 from docx.text.paragraph import Paragraph
-from lxml import etree
+from docx.text.run import Run
+from lxml import etree  # type: ignore[import-untyped]
 
 from portal import aigc
 from writer.export import ExportSection, OfficialDocument
@@ -75,16 +76,17 @@ NOTICE = OfficialDocument(
 LABEL_ID = "draft-42"
 
 
+def _mm(length: Length | None) -> float:
+    assert length is not None
+    return float(length.mm)
+
+
 def _read(doc: OfficialDocument) -> DocxDocument:
     return Document(io.BytesIO(build_docx(doc)))
 
 
 def _east_asian(paragraph: Paragraph) -> set[str]:
-    return {
-        run._r.rPr.rFonts.get(qn("w:eastAsia"))
-        for run in paragraph.runs
-        if run.text.strip() and run._r.rPr is not None and run._r.rPr.rFonts is not None
-    }
+    return {_east_asian_of(run) for run in paragraph.runs if run.text.strip()}
 
 
 def _starting(document: DocxDocument, prefix: str) -> Paragraph:
@@ -106,18 +108,13 @@ def _custom_properties(data: bytes) -> dict[str, str]:
 def test_page_is_a4_with_the_standards_margins_and_line_grid() -> None:
     document = _read(PLAN)
     section = document.sections[0]
-    for actual, expected in (
-        (section.page_width, Mm(210)),
-        (section.page_height, Mm(297)),
-        (section.top_margin, Mm(37)),
-        (section.left_margin, Mm(28)),
-        (section.right_margin, Mm(26)),
-        (section.bottom_margin, Mm(35)),
-    ):
-        assert abs(actual - expected) < Mm(0.1)
+    width, height = _mm(section.page_width), _mm(section.page_height)
+    top, bottom = _mm(section.top_margin), _mm(section.bottom_margin)
+    left, right = _mm(section.left_margin), _mm(section.right_margin)
+    assert (width, height) == pytest.approx((210, 297), abs=0.1)
+    assert (top, left, right, bottom) == pytest.approx((37, 28, 26, 35), abs=0.1)
     # The text block: 156 × 225 mm.
-    assert abs(section.page_width - section.left_margin - section.right_margin - Mm(156)) < Mm(0.1)
-    assert abs(section.page_height - section.top_margin - section.bottom_margin - Mm(225)) < Mm(0.1)
+    assert (width - left - right, height - top - bottom) == pytest.approx((156, 225), abs=0.1)
     grid = section._sectPr.find(qn("w:docGrid"))
     assert grid.get(qn("w:linePitch")) == "579"  # 225 mm / 22 lines, in twips
 
@@ -166,8 +163,8 @@ def test_headings_take_the_fonts_of_their_levels() -> None:
     assert _starting(document, "3.数控车工")
 
 
-def _east_asian_of(run: object) -> str:
-    return run._r.rPr.rFonts.get(qn("w:eastAsia"))  # type: ignore[attr-defined]
+def _east_asian_of(run: Run) -> str:
+    return str(run._r.xpath("./w:rPr/w:rFonts/@w:eastAsia")[0])
 
 
 def test_body_is_3hao_fangsong_indented_two_characters() -> None:
@@ -179,7 +176,7 @@ def test_body_is_3hao_fangsong_indented_two_characters() -> None:
     assert body.paragraph_format.line_spacing == Pt(28.95)
     assert body.alignment == WD_ALIGN_PARAGRAPH.JUSTIFY
     # Word's own measure of the indent: two characters.
-    assert body._p.pPr.ind.get(qn("w:firstLineChars")) == "200"
+    assert body._p.xpath("./w:pPr/w:ind/@w:firstLineChars") == ["200"]
 
 
 def test_markdown_is_parsed_not_copied() -> None:
