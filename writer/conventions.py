@@ -230,6 +230,10 @@ def _headings(text: str, document: bool) -> Iterator[Finding]:
     counters = {1: 0, 2: 0, 3: 0, 4: 0}
     last_level = 0
     for offset, line in _lines(text):
+        if line.startswith("附"):  # 附件：1.… / 附：参考依据 numbers a list of its own
+            counters = dict.fromkeys(counters, 0)
+            last_level = 0
+            continue
         level = None
         number = None
         for pattern, bad_level in _BAD_MARKERS:
