@@ -560,10 +560,13 @@ class OfficialDocx:
         width = max(len(row) for row in rows)
         table: Table = self.docx.add_table(rows=len(rows), cols=width)
         table.style = "Table Grid"
-        for row, cells in zip(table.rows, rows, strict=True):
+        for number, (row, cells) in enumerate(zip(table.rows, rows, strict=True), start=1):
             for cell, text in zip(row.cells, cells, strict=False):
                 paragraph = cell.paragraphs[0]
-                _format(paragraph, align=WD_ALIGN_PARAGRAPH.CENTER)
+                # A short table stays on one page: each row keeps with the next.
+                _format(
+                    paragraph, align=WD_ALIGN_PARAGRAPH.CENTER, keep_with_next=number < len(rows)
+                )
                 add_run(paragraph, text, font=BODY_FONT, size=BODY_SIZE)
 
     def _signature(self) -> None:
