@@ -295,3 +295,15 @@ def test_a_section_with_no_text_and_a_date_in_any_year() -> None:
     )
     texts = [p.text for p in _read(doc).paragraphs]
     assert "一、说明" in texts and texts[-1] == "2027年1月9日"
+
+
+def test_control_characters_a_model_may_write_are_left_out() -> None:
+    doc = OfficialDocument(
+        title="控制\x0b字符",
+        issuer="某某\x00市总工会",
+        date=NOTICE.date,
+        sections=(ExportSection("说明\x01", "第一段\x1f文字。", ("《工会法》\x08",)),),
+    )
+    texts = [p.text for p in _read(doc).paragraphs]
+    assert texts[0] == "控制字符"
+    assert {"一、说明", "第一段文字。", "某某市总工会", "1.《工会法》"} <= set(texts)

@@ -80,10 +80,16 @@ VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
 # The format id Office gives every user-defined property.
 USER_DEFINED_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
 _HEADING_PHRASE_END = "。："
 _NO_LINE_START = "，。、；：？！）》”’」』"
 TITLE_CHARS_PER_LINE = 156 / 25.4 * 72 / 22  # characters of 2号 on a 156 mm line
+
+
+def xml_text(text: str) -> str:
+    """The text without the control characters XML 1.0 cannot hold (a model's stray \x0b)."""
+    return _NOT_XML.sub("", text)
 
 
 def text_width(text: str) -> float:
@@ -148,7 +154,7 @@ def add_run(
     bold: bool = False,
     superscript: bool = False,
 ) -> Run:
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(xml_text(text))
     rpr = run._r.get_or_add_rPr()
     set_fonts(rpr, font)
     run.font.size = size
@@ -467,8 +473,8 @@ class OfficialDocx:
             if rel.reltype == RT.THUMBNAIL:  # python-docx's template shows its own sample page
                 package.rels.pop(rel_id)
         core = self.docx.core_properties
-        core.title = self.doc.title
-        core.author = core.last_modified_by = self.doc.issuer
+        core.title = xml_text(self.doc.title)
+        core.author = core.last_modified_by = xml_text(self.doc.issuer)
         core.comments = core.subject = core.keywords = core.category = ""
         core.language = "zh-CN"
         core.revision = 1
@@ -622,7 +628,7 @@ class OfficialDocx:
 def title_lines(title: str) -> list[str]:
     """The title in as few lines as fit the text block, broken between words near equal
     lengths (GB/T 9704-2012 7.3.2: 回行时要做到词意完整，排列对称)."""
-    title = " ".join(title.split())
+    title = " ".join(xml_text(title).split())
     width = text_width(title)
     count = math.ceil(width / TITLE_CHARS_PER_LINE)
     if count <= 1:

@@ -2,7 +2,9 @@
 
 Each call runs its own `soffice` with a profile of its own in a temporary directory
 (-env:UserInstallation): concurrent conversions in a thread-pool worker do not share
-LibreOffice's lock or profile. The process group is killed at the timeout. The environment is
+LibreOffice's lock or profile. A new profile costs LibreOffice about a second to set up, so the
+first profile a process makes is kept as a template and copied for the calls after it. The
+process group is killed at the timeout. The environment is
 minimal: no proxy variables, HOME in the temporary directory; the .docx we build links to
 nothing outside itself, so there is nothing for the conversion to fetch. FONTCONFIG_FILE points
 at writer/export/fonts.conf, which maps the office fonts the document names onto the CJK fonts
@@ -14,12 +16,14 @@ JSON text of portal.aigc.to_json), written with pypdf.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from django.utils.translation import gettext as _
@@ -65,9 +69,13 @@ def docx_to_pdf(
         source = work / "document.docx"
         source.write_bytes(docx)
         out_dir = work / "out"
+        profile = work / "profile"
+        template = _PROFILE.get("template")
+        if template is not None:
+            shutil.copytree(template, profile, symlinks=True)
         command = [
             soffice,
-            f"-env:UserInstallation={(work / 'profile').as_uri()}",
+            f"-env:UserInstallation={profile.as_uri()}",
             "--headless",
             "--invisible",
             "--norestore",
@@ -113,7 +121,24 @@ def docx_to_pdf(
                 % {"code": process.returncode, "detail": detail or "-"}
             )
         data = pdf.read_bytes()
+        if template is None:
+            _keep_profile(profile)
     return label_pdf(data, ai_label) if ai_label is not None else data
+
+
+_PROFILE: dict[str, Path] = {}
+_PROFILE_LOCK = threading.Lock()
+
+
+def _keep_profile(profile: Path) -> None:
+    """Keep a profile LibreOffice has set up as this process's template (once)."""
+    with _PROFILE_LOCK:
+        if "template" in _PROFILE:
+            return
+        keep = Path(tempfile.mkdtemp(prefix="writer-pdf-profile-")) / "profile"
+        shutil.copytree(profile, keep, symlinks=True)
+        atexit.register(shutil.rmtree, keep.parent, ignore_errors=True)
+        _PROFILE["template"] = keep
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
