@@ -95,12 +95,20 @@ def level_marker(level: int, n: int) -> str:
     return chr(0x2460 + n - 1) if 1 <= n <= 20 else f"{n})"
 
 
+def parse_marker(text: str) -> tuple[int, int] | None:
+    """The level and the number of the heading number a line starts with: （二）… → (2, 2)."""
+    for level, pattern in LEVEL_MARKERS:
+        found = pattern.match(text)
+        if found:
+            number = _number_of(level, found.group(1))
+            return None if number is None else (level, number)
+    return None
+
+
 def marker_level(text: str) -> int | None:
     """The level of the number a line starts with, if it starts with one."""
-    for level, pattern in LEVEL_MARKERS:
-        if pattern.match(text):
-            return level
-    return None
+    parsed = parse_marker(text)
+    return parsed[0] if parsed else None
 
 
 def format_date(date: datetime.date) -> str:
@@ -253,12 +261,8 @@ def _headings(text: str, document: bool) -> Iterator[Finding]:
                         level_marker(level, number),
                     )
                 break
-        if level is None:
-            for good_level, pattern in LEVEL_MARKERS:
-                good = pattern.match(line)
-                if good:
-                    level, number = good_level, _number_of(good_level, good.group(1))
-                    break
+        if level is None and (parsed := parse_marker(line)):
+            level, number = parsed
         if level is None or number is None:
             continue
         marker_end = offset + len(level_marker(level, number))

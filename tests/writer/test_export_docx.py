@@ -307,3 +307,29 @@ def test_control_characters_a_model_may_write_are_left_out() -> None:
     texts = [p.text for p in _read(doc).paragraphs]
     assert texts[0] == "控制字符"
     assert {"一、说明", "第一段文字。", "某某市总工会", "1.《工会法》"} <= set(texts)
+
+
+def test_lists_take_the_levels_below_the_last_heading() -> None:
+    doc = OfficialDocument(
+        title="清单",
+        issuer="某某市总工会",
+        date=NOTICE.date,
+        sections=(
+            ExportSection("准备", "1. 报名\n2. 集合\n   - 带水\n   - 带帽\n\n（五）其他事项"),
+            ExportSection("分工", "3. 第三项\n4. 第四项"),
+        ),
+    )
+    document = _read(doc)
+    texts = [p.text for p in document.paragraphs]
+    start = texts.index("一、准备")
+    assert texts[start : start + 6] == [
+        "一、准备",
+        "（一）报名",
+        "（二）集合",
+        "1.带水",
+        "2.带帽",
+        "（五）其他事项",  # a number of its own is kept
+    ]
+    assert _east_asian(_starting(document, "（二）集合")) == {"楷体_GB2312"}
+    start = texts.index("二、分工")
+    assert texts[start + 1 : start + 3] == ["（三）第三项", "（四）第四项"]

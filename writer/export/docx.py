@@ -46,7 +46,7 @@ from markdown_it.token import Token
 
 from knowledge.text import segmenter
 from portal import aigc
-from writer.conventions import format_date, level_marker, marker_level
+from writer.conventions import format_date, level_marker, marker_level, parse_marker
 from writer.export.document import ExportSection, OfficialDocument
 
 TITLE_FONT = "方正小标宋简体"
@@ -222,10 +222,6 @@ class Line:
     level: int = 0
     heading: bool = False  # a heading line of its own: kept on the page of what follows
 
-    @property
-    def text(self) -> str:
-        return "".join(span.text for span in self.spans)
-
 
 @dataclass
 class Grid:
@@ -271,19 +267,22 @@ class SectionWriter:
         self.counters = {1: 1, 2: 0, 3: 0, 4: 0, 5: 0}
         self.heading_levels: dict[str, int] = {}
 
-    def _number(self, spans: list[Span], level: int) -> Line:
-        """A line at `level`: keeps the number it has, or gets the next one."""
-        text = "".join(span.text for span in spans).lstrip()
-        own = marker_level(text)
-        if own is not None:
-            level = own
-        else:
-            self.counters[level] = self.counters.get(level, 0) + 1
-            spans = [Span(level_marker(level, self.counters[level])), *spans]
-        if own is not None:
-            self.counters[level] = self.counters.get(level, 0) + 1
+    def _next(self, level: int, number: int | None = None) -> str:
+        """Count a heading at `level` (its own `number`, or the next one); deeper levels start
+        again under it. Returns the number as written at that level."""
+        self.counters[level] = number if number is not None else self.counters[level] + 1
         for deeper in range(level + 1, 6):
             self.counters[deeper] = 0
+        return level_marker(level, self.counters[level])
+
+    def _number(self, spans: list[Span], level: int) -> Line:
+        """A line at `level`: keeps the number it has, or gets the next one."""
+        own = parse_marker("".join(span.text for span in spans).lstrip())
+        if own is None:
+            spans = [Span(self._next(level)), *spans]
+        else:
+            level = own[0]
+            self._next(*own)
         return Line(spans, min(level, 4))
 
     def _paragraph(self, spans: list[Span]) -> None:
@@ -335,15 +334,9 @@ class SectionWriter:
                 lines = list(_inline_lines(token))
                 if in_item:
                     level = min(self.level + list_depth, 5)
-                    first = _merge(lines[0])
-                    if marker_level("".join(s.text for s in first).lstrip()) is None:
-                        self.counters[level] = self.counters.get(level, 0) + 1
-                        if self.counters[level] == 1 and ordered_starts[-1] > 1:
-                            self.counters[level] = ordered_starts[-1]
-                        first = [Span(level_marker(level, self.counters[level])), *first]
-                        for deeper in range(level + 1, 6):
-                            self.counters[deeper] = 0
-                    self.lines.append(Line(_merge(first), min(level, 4)))
+                    if not self.counters[level] and ordered_starts[-1] > 1:
+                        self.counters[level] = ordered_starts[-1] - 1  # a list from 3. on
+                    self.lines.append(self._number(_merge(lines[0]), level))
                     lines = lines[1:]
                 for spans in lines:
                     self._paragraph(spans)
