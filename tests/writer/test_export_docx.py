@@ -115,6 +115,9 @@ def test_page_is_a4_with_the_standards_margins_and_line_grid() -> None:
     assert (top, left, right, bottom) == pytest.approx((37, 28, 26, 35), abs=0.1)
     # The text block: 156 × 225 mm.
     assert (width - left - right, height - top - bottom) == pytest.approx((156, 225), abs=0.1)
+    # Chinese, not the Japanese of python-docx's template, for line breaking and theme fonts.
+    assert document.settings.element.xpath("./w:themeFontLang/@w:eastAsia") == ["zh-CN"]
+    assert document.styles.element.xpath("./w:docDefaults//w:lang/@w:eastAsia") == ["zh-CN"]
     grid = section._sectPr.find(qn("w:docGrid"))
     assert grid.get(qn("w:linePitch")) == "579"  # 225 mm / 22 lines, in twips
 

@@ -425,6 +425,10 @@ class OfficialDocx:
         grid.set(qn("w:type"), "lines")
         grid.set(qn("w:linePitch"), str(LINE_PITCH_TWIPS))
         self.docx.settings.odd_and_even_pages_header_footer = True
+        # python-docx's template is set for Japanese: Word's line-breaking rules and theme
+        # fonts follow this language.
+        for lang in self.docx.settings.element.iter(qn("w:themeFontLang")):
+            lang.set(qn("w:eastAsia"), "zh-CN")
 
     def _styles(self) -> None:
         styles = self.docx.styles.element
