@@ -211,6 +211,13 @@ def test_a_conversion_that_runs_out_of_time_fails_and_leaves_no_process() -> Non
     assert "writer-pdf-" not in running.stdout.decode()
 
 
+def test_a_file_libreoffice_cannot_read_fails_clearly() -> None:
+    broken = build_docx(PLAN)[:2000]  # a .docx cut short: its zip directory is gone
+    with pytest.raises(PdfFailed) as raised:
+        docx_to_pdf(broken, ai_label=None)
+    assert "PDF 转换失败" in raised.value.message
+
+
 def test_concurrent_conversions_each_use_their_own_profile() -> None:
     results: dict[int, bytes] = {}
 

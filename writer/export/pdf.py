@@ -17,7 +17,9 @@ JSON text of portal.aigc.to_json), written with pypdf.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import io
+import logging
 import os
 import shutil
 import signal
@@ -32,6 +34,7 @@ from pypdf import PdfReader, PdfWriter
 from portal import aigc
 from portal.errors import PortalError
 
+logger = logging.getLogger(__name__)
 FONTS_CONF = Path(__file__).with_name("fonts.conf")
 TIMEOUT_S = 120.0  # a first conversion also creates the profile: a few seconds on a busy host
 
@@ -106,20 +109,20 @@ def docx_to_pdf(
         try:
             _out, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill(process)
             raise PdfFailed(
                 _("PDF 转换超时（%(seconds)d 秒），请稍后重试或先导出 Word 文件。")
                 % {"seconds": int(timeout)}
             ) from None
         finally:
-            _kill(process)
+            _kill(process)  # and whatever it left running in its group
         pdf = out_dir / "document.pdf"
         if process.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
-            detail = err.decode("utf-8", "replace").strip()[-300:]
-            raise PdfFailed(
-                _("PDF 转换失败（LibreOffice 退出码 %(code)s）：%(detail)s")
-                % {"code": process.returncode, "detail": detail or "-"}
+            logger.warning(
+                "soffice exited %s without a PDF: %s",
+                process.returncode,
+                err.decode("utf-8", "replace").strip()[-500:],
             )
+            raise PdfFailed(_("PDF 转换失败，请稍后重试或先导出 Word 文件。"))
         data = pdf.read_bytes()
         if template is None:
             _keep_profile(profile)
@@ -143,10 +146,8 @@ def _keep_profile(profile: Path) -> None:
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
     """End the whole process group soffice started (oosplash and soffice.bin)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
     process.wait()
 
 
