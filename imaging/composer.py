@@ -458,23 +458,36 @@ def _sizes(high: int, low: int) -> Iterable[int]:
     yield low
 
 
+FEWER_LINES_SHARE: Final = 0.85
+
+
 def fit(slot: Slot, text: str, width: int, max_px: int, min_px: int) -> Block | None:
-    """The slot's text at the largest size that fits: one line down to `wrap_below` of the
-    largest size (never below the minimum), then wrapped lines down to the minimum; None if
-    neither."""
-    one_line_floor = max(min_px, round(max_px * slot.wrap_below))
-    paragraphs = text.count("\n") + 1
-    for size in _sizes(max_px, one_line_floor):
-        face = font(slot.role, size)
-        if paragraphs <= slot.max_lines and all(
-            _tracked(face, p.strip(), slot.tracking) <= width for p in text.split("\n")
-        ):
-            return Block(slot, text, size, [p.strip() for p in text.split("\n")])
+    """The slot's text at the largest size that fits, or None.
+
+    Shrink first: its own lines (one per paragraph) at any size down to `wrap_below` of the
+    largest (never below the minimum). Then wrap: of the sizes down to the minimum, the fewest
+    lines that keep 85 % of the largest wrapped size (three lines of a big title read worse
+    than two lines of a slightly smaller one)."""
+    paragraphs = [p.strip() for p in text.split("\n")]
+    floor = max(min_px, round(max_px * slot.wrap_below))
+    if len(paragraphs) <= slot.max_lines:
+        for size in _sizes(max_px, floor):
+            face = font(slot.role, size)
+            if all(_tracked(face, p, slot.tracking) <= width for p in paragraphs):
+                return Block(slot, text, size, paragraphs)
+    wrapped: dict[int, Block] = {}  # the largest size for each number of lines
     for size in _sizes(max_px, min_px):
         lines = balanced_wrap(text, font(slot.role, size), width, slot.tracking)
-        if lines is not None and len(lines) <= slot.max_lines:
-            return Block(slot, text, size, lines)
-    return None
+        if lines is None or len(lines) > slot.max_lines:
+            continue
+        wrapped.setdefault(len(lines), Block(slot, text, size, lines))
+        if len(lines) <= len(paragraphs):
+            break  # no smaller size gives fewer lines
+    if not wrapped:
+        return None
+    largest = max(block.size for block in wrapped.values())
+    near = [b for b in wrapped.values() if b.size >= largest * FEWER_LINES_SHARE]
+    return min(near, key=lambda block: len(block.lines))
 
 
 def _too_long(slot: Slot, text: str, width: int, min_px: int, purpose: str) -> TextDoesNotFit:
@@ -763,6 +776,8 @@ def _layout(purpose: str, w: int, h: int, palette: Palette, has_logo: bool) -> L
             invitation=True,
         )
     portrait = shape == "portrait"
+    # A tall phone poster and a small avatar carry their title larger.
+    title_max = 0.19 if purpose == "avatar" else 0.155 if h / w >= 1.6 else 0.135
     main = (0.085, 0.16, 0.915, 0.56) if portrait else (0.08, 0.15, 0.92, 0.55)
     info = (0.12, 0.615, 0.88, 0.82) if portrait else (0.13, 0.6, 0.87, 0.82)
     return Layout(
@@ -770,7 +785,7 @@ def _layout(purpose: str, w: int, h: int, palette: Palette, has_logo: bool) -> L
             Region(
                 _box(w, h, *main),
                 (
-                    _title(title_role, 0.135, 0.06, 3, gap=0.8, leading=1.22, rule=True),
+                    _title(title_role, title_max, 0.06, 3, gap=0.8, leading=1.22, rule=True),
                     Slot("subtitle", "sans", 0.052, 0.034, 2),
                 ),
             ),
@@ -858,7 +873,20 @@ def _plan(
             # The unit's own name: shown when it fits, never a reason to refuse a member.
             blocks = _fit_region(region, replace(texts, organiser=""), unit, purpose)
         planned.append((region, blocks))
+    _take_empty_space(planned)
     return planned
+
+
+def _take_empty_space(planned: list[tuple[Region, list[Block]]]) -> None:
+    """A centred region with nothing but empty regions below it spreads over their space, so a
+    poster with only a title does not leave its lower half bare."""
+    for index, (region, blocks) in enumerate(planned):
+        below = [r for r, b in planned[index + 1 :] if r.box[1] >= region.box[3]]
+        rest = planned[index + 1 :]
+        if blocks and region.valign == "center" and below and not any(b for _r, b in rest):
+            x0, y0, x1, _y1 = region.box
+            region.box = (x0, y0, x1, max(r.box[3] for r in below))
+            return
 
 
 def check_fits(
@@ -1073,23 +1101,29 @@ def _vertical_rule(canvas: Image.Image, x: int, palette: Palette) -> None:
     )
 
 
+BAND_ALPHA: Final = 215
+
+
 def _band(canvas: Image.Image, side: str) -> None:
-    """A dark band fading in over the image where the texts go."""
+    """A dark band where the texts go: solid under them, fading out towards the picture
+    (from the left edge of a wide image, else from the bottom)."""
     width, height = canvas.size
-    ramp = Image.linear_gradient("L")
     if side == "left":
-        ramp = ramp.rotate(90, expand=True)  # dark on the left
-        mask = ramp.resize((round(width * 0.68), height))
-        mask = mask.point(lambda v: min(215, v * 215 // 180))
-        shade = Image.new("RGBA", mask.size, (0, 0, 0, 0))
-        shade.putalpha(mask)
-        canvas.alpha_composite(shade, (0, 0))
-        return
-    top = round(height * 0.46)
-    mask = ramp.resize((width, height - top)).point(lambda v: min(215, v * 215 // 120))
-    shade = Image.new("RGBA", mask.size, (0, 0, 0, 0))
+        length, solid, fade = width, round(width * 0.5), round(width * 0.4)
+    else:
+        length, solid, fade = height, round(height * 0.42), round(height * 0.12)
+    # Alpha along the axis, from the text edge outwards: solid, then a linear fade to nothing.
+    ramp = bytes(
+        BAND_ALPHA if i < solid else max(0, BAND_ALPHA - (i - solid) * BAND_ALPHA // fade)
+        for i in range(length)
+    )
+    if side == "left":
+        mask = Image.frombytes("L", (length, 1), ramp).resize((width, height))
+    else:
+        mask = Image.frombytes("L", (1, length), ramp[::-1]).resize((width, height))
+    shade = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
     shade.putalpha(mask)
-    canvas.alpha_composite(shade, (0, top))
+    canvas.alpha_composite(shade)
 
 
 def _set_region(canvas: Image.Image, region: Region, blocks: list[Block], palette: Palette) -> None:
