@@ -25,15 +25,19 @@ import random
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Final
 
 import jieba
 import numpy as np
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from imaging.files import UnsafeImage, load_untrusted
 
 RGB = tuple[int, int, int]
 
@@ -82,11 +86,11 @@ THEMES: Final[dict[str, str]] = {
 }
 
 FIELD_LABELS: Final = {
-    "title": "标题",
-    "subtitle": "副标题",
-    "date": "时间",
-    "place": "地点",
-    "organiser": "主办单位",
+    "title": gettext_lazy("标题"),
+    "subtitle": gettext_lazy("副标题"),
+    "date": gettext_lazy("时间"),
+    "place": gettext_lazy("地点"),
+    "organiser": gettext_lazy("主办单位"),
 }
 
 # Theme the purpose opens with when none is chosen; other seeds rotate through the rest.
@@ -139,10 +143,21 @@ def font_file(role: str) -> tuple[str, int]:
     raise FontMissing("no CJK font found by fontconfig: install fonts-noto-cjk")
 
 
-@lru_cache(maxsize=512)
+_faces = threading.local()
+
+
 def font(role: str, size: int) -> ImageFont.FreeTypeFont:
-    path, index = font_file(role)
-    return ImageFont.truetype(path, size, index=index, layout_engine=ImageFont.Layout.BASIC)
+    """The role's font at a size, cached per thread: a FreeType face must not be used by two
+    threads at once, and the image worker runs jobs on a pool of threads."""
+    cached: dict[tuple[str, int], ImageFont.FreeTypeFont] = _faces.__dict__.setdefault("by", {})
+    face = cached.get((role, size))
+    if face is None:
+        if len(cached) >= 256:
+            cached.clear()
+        path, index = font_file(role)
+        face = ImageFont.truetype(path, size, index=index, layout_engine=ImageFont.Layout.BASIC)
+        cached[(role, size)] = face
+    return face
 
 
 _PROBE_SIZE: Final = 48
@@ -537,13 +552,13 @@ def _too_long(slot: Slot, text: str, width: int, min_px: int, purpose: str) -> T
 
 
 _PURPOSE_LABELS: Final = {
-    "poster": "海报",
-    "mobile-poster": "手机海报",
-    "invitation": "邀请函",
-    "banner": "横幅",
-    "wechat-cover": "公众号封面",
-    "illustration": "插画",
-    "avatar": "头像",
+    "poster": gettext_lazy("海报"),
+    "mobile-poster": gettext_lazy("手机海报"),
+    "invitation": gettext_lazy("邀请函"),
+    "banner": gettext_lazy("横幅"),
+    "wechat-cover": gettext_lazy("公众号封面"),
+    "illustration": gettext_lazy("插画"),
+    "avatar": gettext_lazy("头像"),
 }
 
 
@@ -621,7 +636,7 @@ class Layout:
     logo: tuple[int, int, int] | None = None  # x, y, side of the logo's square
     frame: bool = False
     invitation: bool = False
-    extras: dict[str, float] = field(default_factory=dict)
+    divider_x: int | None = None  # a vertical accent rule (banners)
 
 
 def _shape(purpose: str, width: int, height: int) -> str:
@@ -713,7 +728,7 @@ def _layout(purpose: str, w: int, h: int, palette: Palette, has_logo: bool) -> L
                 ),
             ],
             logo=(margin, (h - logo_side) // 2, logo_side) if has_logo else None,
-            extras={"divider_x": split},
+            divider_x=split,
         )
     if shape == "wechat-cover":
         side = round(unit * 0.15)
@@ -947,8 +962,8 @@ def compose(
     canvas = _background(size, palette, shapes, _shape(purpose, width, height))
     if layout.frame:
         _frame(canvas, palette, unit, double=layout.invitation)
-    if "divider_x" in layout.extras:
-        _vertical_rule(canvas, round(layout.extras["divider_x"]), palette)
+    if layout.divider_x is not None:
+        _vertical_rule(canvas, layout.divider_x, palette)
     for region, blocks in planned:
         _set_region(canvas, region, blocks, palette)
     if logo is not None and layout.logo is not None:
@@ -1358,8 +1373,6 @@ def _logo(brand: Brand | None) -> Image.Image | None:
     """The unit's logo, when it has one that loads safely."""
     if not brand or not brand.logo:
         return None
-    from imaging.files import UnsafeImage, load_untrusted
-
     try:
         return load_untrusted(brand.logo).convert("RGBA")
     except UnsafeImage:

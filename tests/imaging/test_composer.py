@@ -265,3 +265,13 @@ def test_seeds_vary_the_design_and_the_same_seed_repeats_it():
     other = compose("poster", (768, 1024), FULL, seed=2)
     assert one.tobytes() == again.tobytes()
     assert one.tobytes() != other.tobytes()
+
+
+def test_posters_composed_on_worker_threads_at_once_come_out_whole():
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [("poster", (768, 1024), theme) for theme in THEMES] * 2
+    alone = {theme: compose(p, s, FULL, theme=theme).tobytes() for p, s, theme in jobs[:5]}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda job: compose(job[0], job[1], FULL, theme=job[2]), jobs))
+    assert [image.tobytes() for image in together] == [alone[theme] for _p, _s, theme in jobs]
