@@ -26,7 +26,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Final
@@ -447,7 +447,6 @@ class Slot:
     gap: float = 0.45  # space after, in this slot's size
     tracking: float = 0.0  # extra space between characters, in this slot's size
     leading: float = 1.3
-    optional: bool = False  # dropped instead of refused when it does not fit
     rule: bool = False  # a short accent rule in the gap after it (when a text follows)
     wrap_below: float = 0.0  # share of max_size under which a text wraps rather than shrinks
 
@@ -528,27 +527,11 @@ def fit(slot: Slot, text: str, width: int, max_px: int, min_px: int) -> Block | 
     return replace(chosen, lines=balanced or chosen.lines)
 
 
-def _too_long(slot: Slot, text: str, width: int, min_px: int, purpose: str) -> TextDoesNotFit:
-    per_line = max(1, int(width / (min_px * (1 + slot.tracking))))
-    if slot.prefix and text.startswith(slot.prefix):
-        text = text[len(slot.prefix) :]
-    limit = max(1, per_line * slot.max_lines - len(slot.prefix))
-    label = FIELD_LABELS.get(slot.field, slot.field)
-    what = _PURPOSE_LABELS.get(purpose, _("图片"))
-    return TextDoesNotFit(
-        slot.field,
-        _(
-            "%(label)s太长，放不下：这个尺寸的%(what)s上，%(label)s最多约 %(limit)d 个字"
-            "（%(lines)d 行），现在有 %(count)d 个字。请缩短后再试。"
-        )
-        % {
-            "label": label,
-            "what": what,
-            "limit": limit,
-            "lines": slot.max_lines,
-            "count": len(text.replace("\n", "")),
-        },
-    )
+class _TooLong(TextDoesNotFit):
+    """A field overflowed its place; the public refusal then says how long it may be."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field, field)
 
 
 _PURPOSE_LABELS: Final = {
@@ -588,24 +571,24 @@ def _fit_region(region: Region, texts: Overlay, unit: int, purpose: str) -> list
             max_px = max(min_px, round(slot.max_size * unit * scale))
             if slot.prefix:
                 text = slot.prefix + text
-            if not slot.fixed:
+            # Far too long (twice what fits even of narrow Latin letters): no need to measure.
+            far_too_long = len(text) > 2 * (width / min_px) * slot.max_lines
+            if not slot.fixed and not far_too_long:
                 _refuse_missing_glyphs(slot, text)
-                if len(text) > 2 * (width / min_px) * slot.max_lines:
-                    block = None  # far too long: no need to measure
-                else:
-                    block = fit(slot, text, width, max_px, min_px)
-            else:
-                block = fit(slot, text, width, max_px, min_px)
+            block = None if far_too_long else fit(slot, text, width, max_px, min_px)
             if block is None:
-                if slot.optional or slot.fixed:
+                if slot.fixed:
                     continue
-                raise _too_long(slot, text, width, min_px, purpose)
+                raise _TooLong(slot.field)
             blocks.append(block)
         if _stack_height(blocks) <= height or not blocks:
             return blocks
         if all(b.size <= round(b.slot.min_size * unit) for b in blocks):
-            tallest = max((b for b in blocks if not b.slot.fixed), key=lambda b: b.height)
-            raise _too_long(tallest.slot, tallest.text, width, tallest.size, purpose)
+            own = [b for b in blocks if not b.slot.fixed]
+            if not own:
+                return blocks
+            tallest = max(own, key=lambda b: b.height)
+            raise _TooLong(tallest.slot.field)
         scale *= 0.9
 
 
@@ -752,7 +735,7 @@ def _layout(purpose: str, w: int, h: int, palette: Palette, has_logo: bool) -> L
                         round(w * 0.6),
                         round(unit * 0.06) + side,
                     ),
-                    (Slot("organiser", "sans-bold", 0.055, 0.04, 1, optional=False),),
+                    (Slot("organiser", "sans-bold", 0.055, 0.04, 1),),
                     align="left",
                 ),
             ],
@@ -927,6 +910,55 @@ def _take_empty_space(planned: list[tuple[Region, list[Block]]]) -> None:
             return
 
 
+Planned = list[tuple[Region, list[Block]]]
+LONGEST_SEARCHED: Final = 400
+
+
+def _planned(
+    layouts_for: Callable[[], list[Layout]],
+    texts: Overlay,
+    unit: int,
+    purpose: str,
+    organiser_from_brand: bool,
+) -> tuple[list[Layout], list[Planned]]:
+    """Each layout (made fresh: planning moves its regions) with its fitted texts; a text that
+    overflows is refused with the number of characters that would fit beside the others."""
+    layouts = layouts_for()
+    try:
+        return layouts, [_plan(x, texts, unit, purpose, organiser_from_brand) for x in layouts]
+    except _TooLong as overflow:
+        field = overflow.field
+    text = getattr(texts, field)
+
+    def fits(length: int) -> bool:
+        trial = replace(texts, **{field: "职" * length})
+        try:
+            for layout in layouts_for():
+                _plan(layout, trial, unit, purpose, organiser_from_brand)
+        except TextDoesNotFit:
+            return False
+        return True
+
+    low, high = 0, min(len(text), LONGEST_SEARCHED)
+    while low < high:  # the longest run of full-width characters that fits
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    label = FIELD_LABELS.get(field, field)
+    raise TextDoesNotFit(
+        field,
+        _(
+            "%(label)s太长，放不下：这个尺寸的%(what)s上，%(label)s最多 %(limit)d 个汉字，"
+            "现在有 %(count)d 个字。请缩短后再试。"
+        )
+        % {
+            "label": label,
+            "what": _PURPOSE_LABELS.get(purpose, _("图片")),
+            "limit": low,
+            "count": len(text.replace("\n", "")),
+        },
+    )
+
+
 def check_fits(
     purpose: str, size: tuple[int, int], texts: Overlay, *, brand: Brand | None = None
 ) -> None:
@@ -936,9 +968,12 @@ def check_fits(
     texts, from_brand = _with_brand(texts, brand)
     has_logo = bool(brand and brand.logo)
     palette = _palette(purpose, None, brand, 0)
-    unit = min(width, height)
-    _plan(_layout(purpose, width, height, palette, has_logo), texts, unit, purpose, from_brand)
-    _plan(_band_layout(width, height)[0], texts, unit, purpose, from_brand)
+
+    def both() -> list[Layout]:
+        composed = _layout(purpose, width, height, palette, has_logo)
+        return [composed, _band_layout(width, height)[0]]
+
+    _planned(both, texts, min(width, height), purpose, from_brand)
 
 
 def compose(
@@ -955,9 +990,14 @@ def compose(
     texts, from_brand = _with_brand(texts, brand)
     palette = _palette(purpose, theme, brand, seed)
     logo = _logo(brand)
-    layout = _layout(purpose, width, height, palette, logo is not None)
     unit = min(width, height)
-    planned = _plan(layout, texts, unit, purpose, from_brand)
+    [layout], [planned] = _planned(
+        lambda: [_layout(purpose, width, height, palette, logo is not None)],
+        texts,
+        unit,
+        purpose,
+        from_brand,
+    )
     shapes = random.Random(seed)  # noqa: S311 (where shapes go, not secrets)
     canvas = _background(size, palette, shapes, _shape(purpose, width, height))
     if layout.frame:
@@ -980,9 +1020,10 @@ def overlay(
     width, height = canvas.size
     texts, from_brand = _with_brand(texts, brand)
     logo = _logo(brand)
-    layout, side = _band_layout(width, height)
-    unit = min(width, height)
-    planned = _plan(layout, texts, unit, purpose, from_brand)
+    side = _band_layout(width, height)[1]
+    [layout], [planned] = _planned(
+        lambda: [_band_layout(width, height)[0]], texts, min(width, height), purpose, from_brand
+    )
     if any(blocks for _region, blocks in planned):
         _band(canvas, side)
     palette = Palette((0, 0, 0), (0, 0, 0), (255, 214, 102), WHITE, WHITE, True, "")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -125,11 +127,30 @@ def test_a_title_too_long_for_any_size_is_refused_with_a_clear_message():
         check_fits("poster", (1024, 1024), Overlay(title=title))
     message = caught.value.message
     assert caught.value.field == "title"
-    assert "标题太长" in message and "海报" in message and "最多约" in message
-    assert str(len(title)) in message
+    assert "标题太长" in message and "海报" in message and f"现在有 {len(title)} 个字" in message
     with pytest.raises(TextDoesNotFit) as organiser:
         compose("banner", (1440, 360), Overlay(title="职工运动会", organiser="某某" * 60))
-    assert organiser.value.field == "organiser" and "主办单位" in organiser.value.message
+    assert organiser.value.field == "organiser" and "主办单位太长" in organiser.value.message
+
+
+@pytest.mark.parametrize("field", ["title", "date", "organiser"])
+@pytest.mark.parametrize(
+    "purpose,size",
+    [
+        ("poster", (1024, 1024)),
+        ("wechat-cover", (900, 383)),
+        ("banner", (1440, 360)),
+        ("avatar", (512, 512)),
+    ],
+)
+def test_the_length_a_refusal_names_fits_and_one_more_does_not(field, purpose, size):
+    with pytest.raises(TextDoesNotFit) as caught:
+        check_fits(purpose, size, replace(FULL, **{field: "职" * 300}))
+    limit = int(re.search(r"最多 (\d+) 个汉字", caught.value.message).group(1))
+    assert limit >= 10
+    check_fits(purpose, size, replace(FULL, **{field: "职" * limit}))
+    with pytest.raises(TextDoesNotFit):
+        check_fits(purpose, size, replace(FULL, **{field: "职" * (limit + 1)}))
 
 
 def test_texts_that_fit_pass_the_request_time_check():
