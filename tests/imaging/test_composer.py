@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -146,7 +147,9 @@ def test_a_title_too_long_for_any_size_is_refused_with_a_clear_message():
 def test_the_length_a_refusal_names_fits_and_one_more_does_not(field, purpose, size):
     with pytest.raises(TextDoesNotFit) as caught:
         check_fits(purpose, size, replace(FULL, **{field: "职" * 300}))
-    limit = int(re.search(r"最多 (\d+) 个汉字", caught.value.message).group(1))
+    named = re.search(r"最多 (\d+) 个汉字", caught.value.message)
+    assert named is not None
+    limit = int(named.group(1))
     assert limit >= 10
     check_fits(purpose, size, replace(FULL, **{field: "职" * limit}))
     with pytest.raises(TextDoesNotFit):
@@ -158,7 +161,7 @@ def test_texts_that_fit_pass_the_request_time_check():
         check_fits(purpose, size, FULL)
 
 
-def wcag(rgb) -> np.ndarray:
+def wcag(rgb: object) -> Any:
     c = np.asarray(rgb, dtype=float) / 255
     linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     return linear @ np.array([0.2126, 0.7152, 0.0722])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from typing import cast
 
 import pytest
 from PIL import Image, ImageDraw
@@ -88,7 +89,9 @@ def test_the_visible_mark_is_at_least_five_percent_of_the_shorter_side(size):
     )
     # On mid-grey, only the mark's glyphs are near white.
     glyphs = labelled.convert("L").point(lambda v: 255 if v > 200 else 0)
-    left, top, right, bottom = glyphs.getbbox()
+    box = glyphs.getbbox()
+    assert box is not None
+    left, top, right, bottom = box
     assert bottom - top >= 0.05 * min(size)
     # In the bottom-right corner.
     assert left > width / 2 and top > height / 2
@@ -101,12 +104,12 @@ def wcag_luminance(grey: int) -> float:
 
 
 def test_the_visible_mark_reads_on_white_and_on_black():
-    def corner(ground):
+    def corner(ground: str) -> Image.Image:
         data = label_ai_image(Image.new("RGB", (600, 600), ground), produce_id="m")
         return Image.open(io.BytesIO(data)).convert("L").crop((380, 500, 600, 600))
 
     # On white paper the pill under the glyphs is dark enough for white text (WCAG ≥ 4.5).
-    darkest, brightest = corner("white").getextrema()
+    darkest, brightest = cast(tuple[int, int], corner("white").getextrema())
     assert brightest == 255
     assert 1.05 / (wcag_luminance(darkest) + 0.05) >= 4.5
     # On black the glyphs are white.
@@ -140,10 +143,12 @@ def test_a_provider_label_is_kept_as_the_only_label_with_us_as_propagator():
         "</aigc:AIGC></rdf:Description></rdf:RDF></x:xmpmeta>"
     )
     source = provider_png(provider_xmp)
-    assert read_label(source)["ContentProducer"] == "volcengine-ark"
+    sent = read_label(source)
+    assert sent is not None and sent["ContentProducer"] == "volcengine-ark"
     data = label_ai_image(load_untrusted(source), produce_id="img-9", source=source)
     assert data.count(NAMESPACE) == 1
     label = read_label(data)
+    assert label is not None
     assert label["ContentProducer"] == "volcengine-ark"
     assert label["ProduceID"] == "ark-7781"
     assert label["ReservedCode1"] == "f00dcafe"
