@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
 MAX_PIXELS: Final = 40_000_000
+MAX_BYTES: Final = 50 * 1024 * 1024
 MAX_SIDE: Final = 16_384
 FORMATS: Final = ("PNG", "JPEG", "WEBP")
 THUMBNAIL_SIDE: Final = 384
@@ -71,12 +72,16 @@ def load_untrusted(data: bytes) -> Image.Image:
     kind = sniff(data)
     if kind is None:
         raise UnsafeImage("not_an_image", _("返回的内容不是图片（只接受 PNG、JPEG 或 WebP）。"))
+    if len(data) > MAX_BYTES:
+        raise _too_large()
     if kind == "PNG":
         try:
             for _chunk in png_chunks(data):
                 pass
         except ValueError as exc:
             raise _truncated() from exc
+    if kind == "WEBP" and len(data) < 8 + int.from_bytes(data[4:8], "little"):
+        raise _truncated()  # shorter than its RIFF header says
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, far above our own limit; both mean "too large".
@@ -107,8 +112,8 @@ def load_untrusted(data: bytes) -> Image.Image:
 def _too_large() -> UnsafeImage:
     return UnsafeImage(
         "image_too_large",
-        _("图片尺寸过大（最多 %(mp)d 百万像素、单边 %(side)d 像素）。")
-        % {"mp": MAX_PIXELS // 1_000_000, "side": MAX_SIDE},
+        _("图片过大（最多 %(mp)d 百万像素、单边 %(side)d 像素、%(mb)d MB）。")
+        % {"mp": MAX_PIXELS // 1_000_000, "side": MAX_SIDE, "mb": MAX_BYTES // 1024 // 1024},
     )
 
 

@@ -36,18 +36,25 @@ def label_ai_image(
     image: Image.Image, *, produce_id: str, source: bytes | None = None, format: str = "PNG"
 ) -> bytes:
     """The image with the visible mark and exactly one implicit label, as PNG (or JPEG)."""
-    provider = read_label(source) if source else None
-    if provider and provider.get("ContentProducer"):
-        label = aigc.implicit_label(
-            provider.get("ProduceID") or produce_id,
-            producer=provider["ContentProducer"],
-            reserved1=provider.get("ReservedCode1") or None,
-            propagate_id=produce_id,
-            label=provider.get("Label") or aigc.GENERATED,
-        )
-    else:
-        label = aigc.implicit_label(produce_id)
+    label = _provider_label(read_label(source) if source else None, produce_id)
     return _encode(draw_mark(image), format, xmp_packet(aigc.to_json(label)))
+
+
+def _provider_label(provider: dict[str, str] | None, produce_id: str) -> dict[str, str]:
+    """The provider's label with the portal as propagator; our own as producer when the
+    provider sent none, or one whose fields are not the printable ASCII the standard wants."""
+    if provider and provider.get("ContentProducer"):
+        try:
+            return aigc.implicit_label(
+                provider.get("ProduceID") or produce_id,
+                producer=provider["ContentProducer"],
+                reserved1=provider.get("ReservedCode1") or None,
+                propagate_id=produce_id,
+                label=provider.get("Label") or aigc.GENERATED,
+            )
+        except ValueError:
+            pass
+    return aigc.implicit_label(produce_id)
 
 
 def finish_composed(image: Image.Image) -> bytes:

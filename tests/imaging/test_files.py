@@ -111,3 +111,8 @@ def test_thumbnail_is_a_small_jpeg_keeping_the_aspect():
     assert small.format == "JPEG"
     assert small.size == (THUMBNAIL_SIDE, 96)
     assert max(Image.open(io.BytesIO(thumbnail(Image.new("RGBA", (200, 100))))).size) == 200
+
+
+def test_a_truncated_webp_is_refused():
+    data = encoded(Image.effect_noise((300, 200), 60).convert("RGB"), "WEBP")
+    assert refusal(data[: len(data) // 2]) == "image_truncated"

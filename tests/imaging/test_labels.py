@@ -157,6 +157,16 @@ def test_a_provider_label_is_kept_as_the_only_label_with_us_as_propagator():
     assert aigc.is_ours(label)
 
 
+def test_a_provider_label_that_is_not_printable_ascii_gives_way_to_ours():
+    source = provider_png(
+        f'<rdf:Description xmlns:TC260="{aigc.XMP_NAMESPACE}" TC260:AIGC="'
+        '{&quot;Label&quot;:&quot;1&quot;,&quot;ContentProducer&quot;:&quot;火山引擎&quot;}"/>'
+    )
+    data = label_ai_image(load_untrusted(source), produce_id="img-11", source=source)
+    assert data.count(NAMESPACE) == 1
+    assert read_label(data) == aigc.implicit_label("img-11")
+
+
 def test_the_provider_metadata_is_stripped():
     source = provider_png('<x:xmpmeta xmlns:x="adobe:ns:meta/"/>')
     data = label_ai_image(load_untrusted(source), produce_id="img-10", source=source)
