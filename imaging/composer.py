@@ -8,11 +8,12 @@ translucent band. Both use one text setter:
 - fonts come from fontconfig (`fc-match`), a CJK face per role (bold sans for titles, regular
   sans for body text, bold serif for invitations); a character the font cannot draw is refused
   rather than printed as a box;
-- a text is fitted to its box: first on one line, shrinking down to a floor; then wrapped into
-  balanced lines, shrinking down to the slot's minimum; then refused with `TextDoesNotFit`,
-  whose Chinese message says which text and about how long it may be;
+- a text is fitted to its box: first on its own line, shrinking down to a floor; then wrapped
+  into balanced lines, shrinking down to the slot's minimum; then refused with
+  `TextDoesNotFit`, whose Chinese message names the text and how many characters would fit
+  beside the others (searched on the layouts themselves);
 - lines break by the Chinese rules (禁则): no closing punctuation at a line's start, no opening
-  bracket at its end, digits and Latin words kept whole;
+  bracket at its end, digits and Latin words kept whole, between jieba's words where it can;
 - every text's colour reaches a WCAG contrast ratio of 4.5 against every background pixel under
   it, else a scrim is laid behind it until it does.
 """
@@ -453,11 +454,13 @@ class Slot:
 
 @dataclass
 class Region:
+    """A box of the canvas and the texts stacked in it."""
+
     box: tuple[int, int, int, int]
     slots: tuple[Slot, ...]
-    align: str = "center"
-    valign: str = "center"
-    card: bool = False
+    align: str = "center"  # or "left"
+    valign: str = "center"  # or "top", "bottom"
+    card: bool = False  # a translucent card behind (date and place)
 
 
 @dataclass
@@ -1289,13 +1292,7 @@ def _set_block(
     for index, line in enumerate(block.lines):
         spans = _line_spans(block, index, line)
         width = sum(_tracked(face, text, block.slot.tracking) for text, _c in spans)
-        x: float
-        if align == "left":
-            x = span_x[0]
-        elif align == "right":
-            x = span_x[1] - width
-        else:
-            x = span_x[0] + (span_x[1] - span_x[0] - width) / 2
+        x = span_x[0] if align == "left" else span_x[0] + (span_x[1] - span_x[0] - width) / 2
         baseline = top + index * block.line_height + (block.line_height - ink) / 2 - ink_top
         placed.append((x, round(baseline), spans))
         pad = round(block.size * 0.12)
