@@ -965,18 +965,19 @@ def _planned(
 def check_fits(
     purpose: str, size: tuple[int, int], texts: Overlay, *, brand: Brand | None = None
 ) -> None:
-    """Raise TextDoesNotFit when a text fits neither the composed poster nor the band on an
-    AI image of this purpose and size (called when the request is made)."""
+    """Raise TextDoesNotFit unless every text fits both the composed poster (in any theme) and
+    the band on an AI image of this purpose and size (called when the request is made)."""
     width, height = size
     texts, from_brand = _with_brand(texts, brand)
     has_logo = bool(brand and brand.logo)
-    palette = _palette(purpose, None, brand, 0)
+    # Any theme may be drawn (no theme: the seed picks one); they differ in the title's face.
+    palettes = {p.title_role: p for p in (_palette(purpose, t, brand, 0) for t in THEMES)}
 
-    def both() -> list[Layout]:
-        composed = _layout(purpose, width, height, palette, has_logo)
-        return [composed, _band_layout(width, height)[0]]
+    def every() -> list[Layout]:
+        composed = [_layout(purpose, width, height, p, has_logo) for p in palettes.values()]
+        return [*composed, _band_layout(width, height)[0]]
 
-    _planned(both, texts, min(width, height), purpose, from_brand)
+    _planned(every, texts, min(width, height), purpose, from_brand)
 
 
 def compose(

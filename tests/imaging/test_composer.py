@@ -299,3 +299,12 @@ def test_posters_composed_on_worker_threads_at_once_come_out_whole():
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(lambda job: compose(job[0], job[1], FULL, theme=job[2]), jobs))
     assert [image.tobytes() for image in together] == [alone[theme] for _p, _s, theme in jobs]
+
+
+def test_what_the_request_check_accepts_composes_in_every_theme():
+    # Latin letters and digits are narrower in one face than in another.
+    texts = Overlay(title="Union Day 2026 职工开放日 Welcome", date="2026年12月31日 19:30")
+    for purpose, size in [("poster", (1024, 1024)), ("wechat-cover", (900, 383))]:
+        check_fits(purpose, size, texts)
+        for theme in THEMES:
+            compose(purpose, size, texts, theme=theme)
