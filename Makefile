@@ -20,13 +20,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-# Debian's chromium and a CJK font for the browser tests and page screenshots.
+# Debian's chromium and a CJK font (found through fontconfig's fc-match) for the browser tests,
+# page screenshots and the poster composer.
 browser:
-	@if ! command -v chromium >/dev/null || ! dpkg-query -W -f='$${Status}' fonts-noto-cjk 2>/dev/null | grep -q installed; then \
+	@if ! command -v chromium >/dev/null || ! command -v fc-match >/dev/null || ! dpkg-query -W -f='$${Status}' fonts-noto-cjk 2>/dev/null | grep -q installed; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing chromium and fonts-noto-cjk from Debian"; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; \
-	  else echo "chromium or fonts-noto-cjk missing: install them with apt-get (browser tests need them)"; fi; \
+	    echo "Installing chromium, fontconfig and fonts-noto-cjk from Debian"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fontconfig fonts-noto-cjk; \
+	  else echo "chromium, fontconfig or fonts-noto-cjk missing: install them with apt-get (browser tests and the poster composer need them)"; fi; \
 	fi
 
 # LibreOffice (headless, no GUI) turns exported .docx into PDF; poppler-utils' pdftoppm renders
