@@ -112,6 +112,8 @@ def question_set(request: HttpRequest, pk: int) -> HttpResponse:
     permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     chosen = get_object_or_404(QuestionSet, pk=pk)
     runs = list(chosen.runs.order_by("-id")[:RUNS_SHOWN])
+    for r in runs:
+        r.row = _row("", r.figures) if r.figures else None  # type: ignore[attr-defined]
     latest = next((r for r in runs if r.status == jobs.JobStatus.SUCCEEDED), None)
     active = next((r for r in runs if r.is_active), None)
     questions = Paginator(
