@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -157,8 +157,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def progress(request: HttpRequest, pk: int) -> HttpResponse:
     """A run's progress as JSON, for the page's polling."""
-    from django.http import JsonResponse
-
     permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     run = get_object_or_404(AccuracyRun, pk=pk)
     return JsonResponse(

@@ -201,8 +201,11 @@ def test_a_run_on_the_worker_scores_every_question(celery_worker, eddie, law):
     # Per category: the file's own, else the document's, else 应拒答.
     assert set(run.by_category) == {"工资", law.category.name, "应拒答"}
     assert run.by_category["应拒答"]["abstain_recall"] == 1.0
-    page = client_for(eddie).get(f"/knowledge/accuracy/{chosen.pk}/").content.decode()
+    client = client_for(eddie)
+    page = client.get(f"/knowledge/accuracy/{chosen.pk}/").content.decode()
     assert "100.0%" in page and "这是第一次测试" in page
+    progress = client.get(f"/knowledge/accuracy/runs/{run.pk}/progress/").json()
+    assert progress == {"status": "succeeded", "done": 3, "total": 3, "percent": 100}
 
 
 def test_the_page_lists_what_changed_since_the_run_before(celery_worker, eddie, law):
@@ -264,12 +267,15 @@ def test_a_run_whose_worker_died_is_put_back_by_the_sweep(
 def test_members_and_staff_may_not_see_or_run_accuracy(who, request, eddie, law):
     chosen = accuracy.import_questions(eddie, text=QUESTIONS, name="编辑专用").question_set
     asked = AskedQuestion.objects.create(text="问题", abstained=True)
+    run = AccuracyRun.objects.create(question_set=chosen, total=3)
     user = request.getfixturevalue(who)
     client = client_for(user)
 
     for url in (
         "/knowledge/accuracy/",
         f"/knowledge/accuracy/{chosen.pk}/",
+        f"/knowledge/accuracy/runs/{run.pk}/",
+        f"/knowledge/accuracy/runs/{run.pk}/progress/",
         f"/knowledge/analytics/questions/{asked.pk}/accuracy/",
     ):
         assert client.get(url).status_code == 403, url
@@ -278,7 +284,7 @@ def test_members_and_staff_may_not_see_or_run_accuracy(who, request, eddie, law)
     assert upload(client, QUESTIONS, name="偷偷导入").status_code == 403
     with pytest.raises(NotPermitted):
         accuracy.start_run(user, chosen)
-    assert not AccuracyRun.objects.exists() and QuestionSet.objects.count() == 1
+    assert AccuracyRun.objects.count() == 1 and QuestionSet.objects.count() == 1
 
 
 @pytest.mark.django_db
