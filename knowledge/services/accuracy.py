@@ -42,8 +42,9 @@ from knowledge.models import (
 from knowledge.models.accuracy import VERDICT_SCORE
 from knowledge.retrieval import MAX_QUESTION_CHARS, Passage, QueryError, search
 from knowledge.services.curation import KnowledgeError
-from portal import jobs, permissions
-from portal.models import User
+from portal import audit, jobs, permissions
+from portal.audit import AuditOrigin
+from portal.models import AuditAction, User
 from portal.permissions import Perm
 
 K = 3  # the page's hit@k
@@ -475,9 +476,20 @@ def add_from_question(
         )
 
 
-def delete_set(editor: User, question_set: QuestionSet) -> None:
+def delete_set(
+    editor: User, question_set: QuestionSet, *, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
+    """Delete a set with its questions and run history, recorded in the audit log."""
     check_may_edit(editor)
-    question_set.delete()
+    with transaction.atomic():
+        audit.record(
+            AuditAction.QUESTION_SET_DELETED,
+            actor=editor,
+            target=question_set.name,
+            detail={"id": question_set.pk, "questions": question_set.questions.count()},
+            origin=origin,
+        )
+        question_set.delete()
 
 
 # --- runs ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from knowledge.models import AccuracyRun, AskedQuestion, QuestionSet, Segment, V
 from knowledge.services import accuracy
 from knowledge.views.analytics import _back, _suggestions
 from portal import jobs, permissions
+from portal.audit import AuditOrigin
 from portal.errors import PortalError
 from portal.permissions import Perm
 
@@ -183,7 +184,7 @@ def start(request: HttpRequest, pk: int) -> HttpResponse:
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
     editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     chosen = get_object_or_404(QuestionSet, pk=pk)
-    accuracy.delete_set(editor, chosen)
+    accuracy.delete_set(editor, chosen, origin=AuditOrigin.of(request))
     messages.success(request, _("已删除问题集“%(name)s”。") % {"name": chosen.name})
     return redirect("knowledge_accuracy")
 

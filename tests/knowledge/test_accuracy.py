@@ -345,3 +345,18 @@ def test_the_lists_cost_the_same_queries_for_3_rows_as_for_30(
     with django_assert_num_queries(len(few.captured_queries)):
         page = client.get(url()).content.decode()
     assert "问题29" in page or "问题集29" in page
+
+
+@pytest.mark.django_db
+def test_deleting_a_set_removes_its_runs_and_is_audited(eddie, law):
+    from portal.models import AuditAction, AuditEvent
+
+    chosen = accuracy.import_questions(eddie, text=QUESTIONS, name="要删除的").question_set
+    AccuracyRun.objects.create(question_set=chosen, total=3)
+
+    response = client_for(eddie).post(f"/knowledge/accuracy/{chosen.pk}/delete/")
+
+    assert response.status_code == 302
+    assert not QuestionSet.objects.exists() and not AccuracyRun.objects.exists()
+    event = AuditEvent.objects.get(action=AuditAction.QUESTION_SET_DELETED)
+    assert (event.actor, event.target, event.detail["questions"]) == (eddie, "要删除的", 3)
