@@ -14,7 +14,7 @@ from portal.ai.errors import AIError, BadResponse, ProviderUnreachable
 from portal.ai.failures import classify
 from portal.ai.metering import Reading
 from portal.ai.models import Outcome
-from portal.ai.reasoning import Piece, ThinkSplitter, reasoning_of, split_content
+from portal.ai.reasoning import Piece, ThinkSplitter, opens_thinking, reasoning_of, split_content
 from portal.ai.routing import ModelSpec
 from portal.ai.serving import aserve, asettle, serve, settle
 from portal.ai.sse import AsyncChunkStream, ChunkStream
@@ -91,7 +91,7 @@ def _completion(spec: ModelSpec, reading: Reading, answer: object) -> ChatResult
         reading.tokens_in = answer.usage.prompt_tokens
         reading.tokens_out = answer.usage.completion_tokens
     # The content is the answer, less a leading <think> block; a reasoning field stays out.
-    content = split_content(choice.message.content or "")
+    content = split_content(choice.message.content or "", opened=opens_thinking(spec.options))
     reasoning = reasoning_of(choice.message) + content.reasoning
     return _result(spec, reading, content.text, choice.finish_reason, reasoning)
 
@@ -160,7 +160,7 @@ class _Chunks:
         self.deltas = 0
         self.finish: str | None = None
         self.usage_seen = False
-        self.splitter = ThinkSplitter()
+        self.splitter = ThinkSplitter(opened=opens_thinking(spec.options))
 
     def feed(self, chunk: dict[str, Any]) -> Piece:
         if usage := chunk.get("usage"):

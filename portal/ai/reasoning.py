@@ -6,7 +6,12 @@ without a parser (Ollama, a plain vLLM) writes `<think>…</think>` at the start
 The thinking is never the answer: it is not shown, stored, safety-checked as the answer or
 searched for citations. `ThinkSplitter` reads the content as it streams, so a tag split across
 chunks ("<th" + "ink>") is still a tag, and a block that is never closed is thinking to the end
-(the answer is then empty)."""
+(the answer is then empty).
+
+Some servers open the block in the prompt (DeepSeek-R1 distills with their current chat template
+on vLLM), so the content starts inside it and only `</think>` appears. Nothing in the stream
+says so before the thinking has gone by; a provider whose options hold `"thinks_open": true`
+is read as already inside the block (`opened=True`)."""
 
 from __future__ import annotations
 
@@ -53,8 +58,9 @@ class ThinkSplitter:
     answer is the answer's own text. Characters that may still turn out to be a tag are held
     back until the next chunk decides; `end()` releases what is left."""
 
-    def __init__(self) -> None:
-        self._state = "start"  # start → thinking → answer, or start → answer
+    def __init__(self, *, opened: bool = False) -> None:
+        # start → thinking → answer, or start → answer; `opened`: the prompt opened the block.
+        self._state = "thinking" if opened else "start"
         self._held = ""
         self._trim = False  # white space after </think> is not the answer's
 
@@ -103,11 +109,16 @@ class ThinkSplitter:
         return self._state == "thinking"
 
 
-def split_content(content: str) -> Piece:
+def opens_thinking(options: dict[str, Any]) -> bool:
+    """Whether a provider's output starts inside a `<think>` block its prompt opened."""
+    return options.get("thinks_open") is True
+
+
+def split_content(content: str, *, opened: bool = False) -> Piece:
     """A whole answer's content as answer and thinking."""
-    splitter = ThinkSplitter()
+    splitter = ThinkSplitter(opened=opened)
     first, last = splitter.feed(content), splitter.end()
     return Piece(text=first.text + last.text, reasoning=first.reasoning + last.reasoning)
 
 
-__all__ = ["Piece", "ThinkSplitter", "reasoning_of", "split_content"]
+__all__ = ["Piece", "ThinkSplitter", "opens_thinking", "reasoning_of", "split_content"]

@@ -141,3 +141,27 @@ def test_a_reader_who_leaves_while_the_model_thinks_is_metered_as_stopped(thinke
     pieces.close()
 
     assert Usage.objects.get().outcome == Outcome.CANCELLED
+
+
+def test_a_block_the_prompt_opened_is_thinking_for_a_provider_that_says_so(configure, fake_openai):
+    configure("vllm", f"{fake_openai.url}/v1", options={"thinks_open": True})
+    fake_openai.reasoning_as = "think"
+    fake_openai.think_opened = True  # the content starts inside the block: only </think>
+    fake_openai.reasoning = THOUGHT
+    fake_openai.tokens = list(ANSWER)
+
+    stream = ai.stream_chat(QUESTION, feature="ask")
+    pieces = list(stream)
+    whole = ai.chat(QUESTION, feature="ask")
+
+    assert pieces == ANSWER and stream.result is not None
+    assert stream.result.reasoning == THOUGHT
+    assert (whole.text, whole.reasoning) == ("".join(ANSWER), THOUGHT)
+
+
+def test_an_opened_block_splitter_still_reads_an_answer_without_thinking():
+    splitter = ThinkSplitter(opened=True)
+    assert splitter.feed("想") == Piece(reasoning="想")
+    assert splitter.feed("</th") == Piece()
+    assert splitter.feed("ink>答") == Piece("答", "")
+    assert splitter.end() == Piece()

@@ -34,6 +34,7 @@ class FakeOpenAI(FakeServer):
         self.reasoning_as = "reasoning_content"
         self.think_closed = True  # False: the <think> block never ends (a think-only model)
         self.think_piece = 3  # characters per streamed chunk of a <think> block: tags split
+        self.think_opened = False  # True: the prompt opened the block; only </think> is sent
         self.image_as = "b64_json"  # or "url"
         self.image_bytes: bytes | None = None
         self.revised_prompt: str | None = None
@@ -162,7 +163,8 @@ class FakeOpenAI(FakeServer):
         return response
 
     def think_block(self) -> str:
-        return f"<think>{self.reasoning}" + ("</think>\n\n" if self.think_closed else "")
+        opening = "" if self.think_opened else "<think>"
+        return f"{opening}{self.reasoning}" + ("</think>\n\n" if self.think_closed else "")
 
     def thinking_deltas(self) -> list[dict[str, Any]]:
         if not self.reasoning:
