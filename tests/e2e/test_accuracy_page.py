@@ -61,14 +61,19 @@ def test_editor_measures_accuracy_before_and_after_a_change(
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
     phone.screenshot(path=str(screenshot_dir / "accuracy-390.png"), full_page=True)
+    set_page = phone.url
+    phone.get_by_role("link", name="全部问题集").click()
+    expect(phone.get_by_test_id("question-set")).to_contain_text("本会常见问题")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.screenshot(path=str(screenshot_dir / "accuracy-sets-390.png"), full_page=True)
 
     desktop = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = desktop.new_page()
     sign_in(page, live_server.url)
-    page.goto(phone.url)
+    page.goto(set_page)
     expect(page.get_by_test_id("figures")).to_contain_text("0.0%")
     page.screenshot(path=str(screenshot_dir / "accuracy-1280.png"), full_page=True)
     desktop.close()
     if SHOTS.is_dir():  # where the report's screenshots are collected
-        for name in ("accuracy-390.png", "accuracy-1280.png"):
+        for name in ("accuracy-390.png", "accuracy-sets-390.png", "accuracy-1280.png"):
             shutil.copy(screenshot_dir / name, SHOTS / name)
