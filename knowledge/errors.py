@@ -57,3 +57,9 @@ class KnowledgeErrorCode(ErrorCode):
     NO_SEGMENT = "no_segment"
     SEGMENT_NOT_RETRIEVABLE = "segment_not_retrievable"
     ALREADY_HANDLED = "already_handled"
+    # Accuracy (命中率): question sets and their runs
+    QUESTION_SET_ERROR = "question_set_error"
+    BAD_QUESTION_FILE = "bad_question_file"
+    QUESTION_SET_TOO_LARGE = "question_set_too_large"
+    EMPTY_SET = "empty_set"
+    RUN_ACTIVE = "run_active"

@@ -1,4 +1,4 @@
-"""Background jobs of the knowledge base (queue `llm`, see portal/celery.py)."""
+"""Background jobs of the knowledge base (queues in portal/celery.py)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,24 @@ def close_stale_answers() -> int:
     from knowledge.services import asking
 
     return asking.close_stale_answers()
+
+
+@shared_task(
+    name="knowledge.tasks.run_accuracy",
+    soft_time_limit=3600,  # accuracy.RUN_TIME_LIMIT: up to 10,000 questions
+    time_limit=3660,
+)
+def run_accuracy(run_id: int) -> bool:
+    """Score a question set (the accuracy page's 运行). Safe to run twice: claimed once."""
+    from knowledge.services import accuracy
+
+    return accuracy.execute_run(run_id)
+
+
+@shared_task(name="knowledge.tasks.sweep_accuracy_runs")
+def sweep_accuracy_runs() -> int:
+    """Put back runs whose worker died; re-send runs nobody claimed."""
+    from knowledge.services import accuracy
+
+    swept = accuracy.sweep_runs()
+    return swept.requeued + swept.resent + swept.failed

@@ -207,6 +207,7 @@ class AuditAction(models.TextChoices):
     PROVIDER_KEY_CHANGED = "provider_key_changed", _("模型服务密钥变更")
     FEATURE_ROUTES_CHANGED = "feature_routes_changed", _("功能路由变更")
     WORD_LIST_CHANGED = "word_list_changed", _("敏感词表变更")
+    QUESTION_SET_DELETED = "question_set_deleted", _("删除测试问题集")
 
 
 class AuditEvent(models.Model):

@@ -258,6 +258,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "knowledge.tasks.close_stale_answers",
         "schedule": crontab(minute="*/15"),
     },
+    "sweep-accuracy-runs": {
+        "task": "knowledge.tasks.sweep_accuracy_runs",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 
 # Internationalisation: Chinese for users, stored in UTC, shown in Asia/Shanghai.

@@ -293,7 +293,9 @@ _ASK_REQUEST = {
 }
 _STREAM = (
     "With `stream: true`, `text/event-stream`: `event: citations` (data: the passages given "
-    "to the model), `event: delta` (data: {text}) until the answer is complete, then "
+    "to the model), `event: thinking` (data: {}; once, when a reasoning model begins to "
+    "think: its thoughts are never sent), `event: delta` (data: {text}, the answer only) "
+    "until the answer is complete, then "
     "`event: done` (data: the same object as without stream) or `event: error` "
     "(data: {message, code})."
 )

@@ -1,6 +1,14 @@
 """The knowledge app's models, split by concern; dependencies run one way:
-content ← index, content ← ask ← analytics."""
+content ← index, content ← ask ← analytics ← accuracy."""
 
+from knowledge.models.accuracy import (
+    AccuracyRun,
+    QuestionSet,
+    QuestionSource,
+    RunResult,
+    SetQuestion,
+    Verdict,
+)
 from knowledge.models.analytics import AskedQuestion, QuestionTopic, QuestionWeek
 from knowledge.models.ask import (
     AnswerMode,
@@ -28,6 +36,7 @@ from knowledge.models.index import IndexStats, IndexTerm, Posting, SegmentEmbedd
 
 __all__ = [
     "SEED_CATEGORIES",
+    "AccuracyRun",
     "AnswerMode",
     "AnswerStatus",
     "AskedQuestion",
@@ -47,9 +56,14 @@ __all__ = [
     "Message",
     "MessageRole",
     "Posting",
+    "QuestionSet",
+    "QuestionSource",
     "QuestionTopic",
     "QuestionWeek",
     "Rating",
+    "RunResult",
     "Segment",
     "SegmentEmbedding",
+    "SetQuestion",
+    "Verdict",
 ]

@@ -156,7 +156,8 @@ def access_answer(user: User, message_id: int) -> Message:
 
 @dataclass
 class Event:
-    """One event of an answer: "citations" (list), "delta" ({"text"}), "done" or "error"."""
+    """One event of an answer: "citations" (list), "thinking" ({}: a reasoning model has begun
+    to think; its thoughts are never sent), "delta" ({"text"}), "done" or "error"."""
 
     name: str
     data: Any
@@ -560,7 +561,9 @@ async def _model_answer(
 
     The first characters are held back while they could still be the no-answer mark, so a
     model that finds nothing in the passages never shows the mark to the member. Each delta is
-    checked against the safety list (with what came before it) before it goes out."""
+    checked against the safety list (with what came before it) before it goes out. A reasoning
+    model's thinking is never a delta: the member is told once that it thinks ("thinking"), and
+    a model that only thinks and never answers gets the quoted passages with a notice."""
     stream = ai.astream_chat(
         turn.prompt,
         feature="ask",
@@ -568,15 +571,20 @@ async def _model_answer(
         temperature=TEMPERATURE,
         max_tokens=MAX_ANSWER_TOKENS,
     )
+    pieces = stream.deltas()
     held = ""
-    said = False
+    said = thought = False
     try:
-        async for delta in stream:
+        async for piece in pieces:
+            if piece.reasoning and not (said or thought):
+                thought = True
+                yield Event("thinking", {})
+            if not (delta := piece.text):
+                continue
             held += delta
             if not said and might_decline(held):
                 continue
             if turn.checker.check(held[-(len(delta) + SAFETY_WINDOW) :]).action == "block":
-                # Returning leaves the loop, which closes the model's stream.
                 yield Ending(AnswerMode.LLM, withdrawn=True)
                 return
             yield emitted(held if not said else delta)
@@ -590,8 +598,16 @@ async def _model_answer(
                 AnswerMode.EXTRACTIVE, abstained=not said and not turn.quotable, fallback=True
             )
             return
+    finally:
+        await pieces.aclose()  # leaving early (withdrawn) closes the model's stream at once
     model = stream.result.model if stream.result is not None else ""
     if not said:
+        if not held.strip():
+            # An empty answer (a model that only thought) is no verdict on the passages.
+            log.warning("ask: answer %s was empty; quoting instead", turn.reply.pk)
+            yield _fallback(turn, emitted, said)
+            yield Ending(AnswerMode.EXTRACTIVE, abstained=not turn.quotable, fallback=True)
+            return
         if declined(held):
             # The model read the passages and found no answer in them.
             yield emitted(abstain_text(turn.unit_name))

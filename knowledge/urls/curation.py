@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from knowledge.views import accuracy as accuracy_views
 from knowledge.views import analytics as analytics_views
 from knowledge.views import curation as views
 
@@ -30,5 +31,20 @@ urlpatterns = [
         "analytics/questions/<int:pk>/handled/",
         analytics_views.mark_handled,
         name="knowledge_question_handled",
+    ),
+    path(
+        "analytics/questions/<int:pk>/accuracy/",
+        accuracy_views.from_question,
+        name="knowledge_question_accuracy",
+    ),
+    path("accuracy/", accuracy_views.sets, name="knowledge_accuracy"),
+    path("accuracy/<int:pk>/", accuracy_views.question_set, name="knowledge_accuracy_set"),
+    path("accuracy/<int:pk>/run/", accuracy_views.start, name="knowledge_accuracy_start"),
+    path("accuracy/<int:pk>/delete/", accuracy_views.delete, name="knowledge_accuracy_delete"),
+    path("accuracy/runs/<int:pk>/", accuracy_views.run_detail, name="knowledge_accuracy_run"),
+    path(
+        "accuracy/runs/<int:pk>/progress/",
+        accuracy_views.progress,
+        name="knowledge_accuracy_progress",
     ),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from portal.ai.errors import AIError, BadResponse, ProviderUnreachable
 from portal.ai.failures import classify
 from portal.ai.metering import Reading
 from portal.ai.models import Outcome
+from portal.ai.reasoning import Piece, ThinkSplitter, opens_thinking, reasoning_of, split_content
 from portal.ai.routing import ModelSpec
 from portal.ai.serving import aserve, asettle, serve, settle
 from portal.ai.sse import AsyncChunkStream, ChunkStream
@@ -35,6 +36,8 @@ class ChatResult:
     provider: str
     usage: TokenUsage
     finish_reason: str | None = None
+    # A reasoning model's thinking: never part of `text`, never shown or stored as the answer.
+    reasoning: str = ""
 
 
 def clean_messages(messages: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -67,13 +70,16 @@ def _completions(client: Any) -> Any:
     return client.chat.completions
 
 
-def _result(spec: ModelSpec, reading: Reading, text: str, finish: str | None) -> ChatResult:
+def _result(
+    spec: ModelSpec, reading: Reading, text: str, finish: str | None, reasoning: str = ""
+) -> ChatResult:
     return ChatResult(
         text=text,
         model=spec.name,
         provider=spec.provider_name,
         usage=TokenUsage(reading.tokens_in, reading.tokens_out),
         finish_reason=finish,
+        reasoning=reasoning,
     )
 
 
@@ -84,8 +90,10 @@ def _completion(spec: ModelSpec, reading: Reading, answer: object) -> ChatResult
     if answer.usage is not None:
         reading.tokens_in = answer.usage.prompt_tokens
         reading.tokens_out = answer.usage.completion_tokens
-    # message.content is the answer; DeepSeek's reasoning_content stays out of it.
-    return _result(spec, reading, choice.message.content or "", choice.finish_reason)
+    # The content is the answer, less a leading <think> block; a reasoning field stays out.
+    content = split_content(choice.message.content or "", opened=opens_thinking(spec.options))
+    reasoning = reasoning_of(choice.message) + content.reasoning
+    return _result(spec, reading, content.text, choice.finish_reason, reasoning)
 
 
 def chat(
@@ -142,48 +150,71 @@ def _broken_off(exc: Exception) -> AIError:
 
 
 class _Chunks:
-    """Reads a stream's chunks: the text deltas, the usage, whether it ended properly."""
+    """Reads a stream's chunks: the answer's and the thinking's deltas, the usage, whether it
+    ended properly. The first-token time is the answer's first word, not the first thought."""
 
     def __init__(self, spec: ModelSpec, reading: Reading) -> None:
         self.spec, self.reading = spec, reading
         self.parts: list[str] = []
+        self.thoughts: list[str] = []
+        self.deltas = 0
         self.finish: str | None = None
         self.usage_seen = False
+        self.splitter = ThinkSplitter(opened=opens_thinking(spec.options))
 
-    def feed(self, chunk: dict[str, Any]) -> str:
+    def feed(self, chunk: dict[str, Any]) -> Piece:
         if usage := chunk.get("usage"):
             self.usage_seen = True
             self.reading.tokens_in = int(usage.get("prompt_tokens") or 0)
             self.reading.tokens_out = int(usage.get("completion_tokens") or 0)
-        text = ""
+        piece = Piece()
         for choice in (chunk.get("choices") or [])[:1]:
-            # A reasoning model's delta.reasoning_content is its thinking, not the answer.
-            text = (choice.get("delta") or {}).get("content") or ""
-            if not isinstance(text, str):
-                raise BadResponse(detail=f"delta content is not text: {str(text)[:100]}")
+            delta = choice.get("delta") or {}
+            content = delta.get("content") or ""
+            if not isinstance(content, str):
+                raise BadResponse(detail=f"delta content is not text: {str(content)[:100]}")
+            split = self.splitter.feed(content)
+            piece = Piece(split.text, reasoning_of(delta) + split.reasoning)
+            if content or piece.reasoning:
+                self.deltas += 1
             if choice.get("finish_reason"):
                 self.finish = str(choice["finish_reason"])
-        if text:
+        return self._keep(piece)
+
+    def _keep(self, piece: Piece) -> Piece:
+        if piece.text:
             self.reading.mark_first_token()
-            self.parts.append(text)
-        return text
+            self.parts.append(piece.text)
+        if piece.reasoning:
+            self.thoughts.append(piece.reasoning)
+        return piece
+
+    def flush(self) -> Piece:
+        """What the thinking splitter still held when the stream ended."""
+        return self._keep(self.splitter.end())
 
     def end(self) -> ChatResult:
         if self.finish is None:
             raise BadResponse(detail="the stream ended without a finish_reason (truncated)")
         if not self.usage_seen:
-            # The server sent no usage: count deltas, which is near one token each.
-            self.reading.tokens_out = len(self.parts)
-        return _result(self.spec, self.reading, "".join(self.parts), self.finish)
+            # The server sent no usage: count deltas (thinking too), near one token each.
+            self.reading.tokens_out = self.deltas
+        return _result(
+            self.spec, self.reading, "".join(self.parts), self.finish, "".join(self.thoughts)
+        )
 
 
 @dataclass
 class _Opened:
     reading: Reading
     chunks: _Chunks
-    first: str
-    rest: Any  # the ChunkStream / AsyncChunkStream, positioned after the first text
+    first: Piece  # the first answer text or thinking
+    rest: Any  # the ChunkStream / AsyncChunkStream, positioned after the first piece
     done: bool
+
+
+def _seen(piece: Piece) -> bool:
+    return bool(piece.text or piece.reasoning)
 
 
 class _Stream:
@@ -215,37 +246,42 @@ class _Stream:
 
 
 class ChatStream(_Stream):
-    """`for delta in stream_chat(...)`: text as it comes; `.result` once it has ended.
+    """`for delta in stream_chat(...)`: the answer's text as it comes; `.result` once it has
+    ended. `deltas()` gives the thinking too, for a reader that shows the model is thinking.
 
-    Another model takes over only until the first text has arrived; a failure after that
-    raises an AIError, because an answer cannot change its author half-way."""
+    Another model takes over only until the first text or thought has arrived; a failure after
+    that raises an AIError, because an answer cannot change its author half-way."""
 
     def _open(self, spec: ModelSpec, reading: Reading) -> _Opened:
         stream = ChunkStream(spec, self._body(spec))
         chunks = _Chunks(spec, reading)
         try:
             for chunk in stream:
-                if text := chunks.feed(chunk):
-                    return _Opened(reading, chunks, text, stream, done=False)
+                if _seen(piece := chunks.feed(chunk)):
+                    return _Opened(reading, chunks, piece, stream, done=False)
+            tail = chunks.flush()
             chunks.end()  # an answer cut off before its first word may still go elsewhere
         except BaseException:
             stream.close()
             raise
-        return _Opened(reading, chunks, "", stream, done=True)
+        return _Opened(reading, chunks, tail, stream, done=True)
 
-    def __iter__(self) -> Iterator[str]:
+    def deltas(self) -> Generator[Piece]:
+        """Every piece of answer text and of thinking, as it comes."""
         opened = serve(
             self._feature, self._user_id, self._open, streamed=True, settle_success=False
         )
         error: AIError | None = None
         outcome: str | None = None
         try:
-            if opened.first:
+            if _seen(opened.first):
                 yield opened.first
             if not opened.done:
                 for chunk in opened.rest:
-                    if text := opened.chunks.feed(chunk):
-                        yield text
+                    if _seen(piece := opened.chunks.feed(chunk)):
+                        yield piece
+                if _seen(tail := opened.chunks.flush()):
+                    yield tail
             self.result = opened.chunks.end()
         except GeneratorExit:
             outcome = Outcome.CANCELLED
@@ -257,6 +293,15 @@ class ChatStream(_Stream):
             opened.rest.close()
             settle(opened.reading, error, outcome=outcome)
 
+    def __iter__(self) -> Iterator[str]:
+        pieces = self.deltas()
+        try:
+            for piece in pieces:
+                if piece.text:
+                    yield piece.text
+        finally:
+            pieces.close()
+
 
 class AsyncChatStream(_Stream):
     """`async for delta in astream_chat(...)`: ChatStream for the event loop (Ask's SSE)."""
@@ -266,27 +311,31 @@ class AsyncChatStream(_Stream):
         chunks = _Chunks(spec, reading)
         try:
             async for chunk in stream:
-                if text := chunks.feed(chunk):
-                    return _Opened(reading, chunks, text, stream, done=False)
+                if _seen(piece := chunks.feed(chunk)):
+                    return _Opened(reading, chunks, piece, stream, done=False)
+            tail = chunks.flush()
             chunks.end()
         except BaseException:
             await stream.close()
             raise
-        return _Opened(reading, chunks, "", stream, done=True)
+        return _Opened(reading, chunks, tail, stream, done=True)
 
-    async def __aiter__(self) -> AsyncIterator[str]:
+    async def deltas(self) -> AsyncGenerator[Piece]:
+        """Every piece of answer text and of thinking, as it comes."""
         opened = await aserve(
             self._feature, self._user_id, self._open, streamed=True, settle_success=False
         )
         error: AIError | None = None
         outcome: str | None = None
         try:
-            if opened.first:
+            if _seen(opened.first):
                 yield opened.first
             if not opened.done:
                 async for chunk in opened.rest:
-                    if text := opened.chunks.feed(chunk):
-                        yield text
+                    if _seen(piece := opened.chunks.feed(chunk)):
+                        yield piece
+                if _seen(tail := opened.chunks.flush()):
+                    yield tail
             self.result = opened.chunks.end()
         except (GeneratorExit, asyncio.CancelledError):
             # The reader went away (aclose) or its task was cancelled (a closed SSE response).
@@ -299,10 +348,20 @@ class AsyncChatStream(_Stream):
             await opened.rest.close()
             await asettle(opened.reading, error, outcome=outcome)
 
+    async def __aiter__(self) -> AsyncIterator[str]:
+        pieces = self.deltas()
+        try:
+            async for piece in pieces:
+                if piece.text:
+                    yield piece.text
+        finally:
+            # Closed here, not left to the garbage collector: the meter must know at once.
+            await pieces.aclose()
+
 
 # The streaming entry points: calling one opens nothing until the first delta is asked for.
 stream_chat = ChatStream
 astream_chat = AsyncChatStream
 
 
-__all__ = ["ChatResult", "TokenUsage", "achat", "astream_chat", "chat", "stream_chat"]
+__all__ = ["ChatResult", "Piece", "TokenUsage", "achat", "astream_chat", "chat", "stream_chat"]

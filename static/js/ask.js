@@ -167,6 +167,9 @@
       for await (const event of events(response)) {
         if (event.name === "citations") {
           citations = event.data;
+        } else if (event.name === "thinking") {
+          // A reasoning model thinks before it answers; its thoughts are never sent.
+          if (!shown) text.textContent = words.reasoning;
         } else if (event.name === "delta") {
           shown += event.data.text;
           renderText(text, shown, "new", citations.length);

@@ -1,5 +1,5 @@
-"""A fake OpenAI-compatible server: chat completions (whole and SSE-streamed, with usage and,
-like DeepSeek's reasoner, reasoning_content), embeddings and image generations.
+"""A fake OpenAI-compatible server: chat completions (whole and SSE-streamed, with usage and
+a reasoning model's thinking in each of its forms), embeddings and image generations.
 
     python -m tests.fakes.openai --port 9100 --token-delay 0.02
 """
@@ -28,7 +28,13 @@ class FakeOpenAI(FakeServer):
         self.models: set[str] | None = None  # when set, other model names get 404
         self.reply = "工会会依法维护职工的合法权益。"
         self.tokens: list[str] | None = None  # the reply's tokens; by default its characters
-        self.reasoning = ""  # streamed first as reasoning_content, like deepseek-reasoner
+        self.reasoning = ""  # the thinking, sent before the answer in the form below
+        # "reasoning_content" (DeepSeek), "reasoning" (vLLM's and OpenRouter's parsers), or
+        # "think": `<think>…</think>` at the start of the content (R1 distills, Qwen3 on Ollama).
+        self.reasoning_as = "reasoning_content"
+        self.think_closed = True  # False: the <think> block never ends (a think-only model)
+        self.think_piece = 3  # characters per streamed chunk of a <think> block: tags split
+        self.think_opened = False  # True: the prompt opened the block; only </think> is sent
         self.image_as = "b64_json"  # or "url"
         self.image_bytes: bytes | None = None
         self.revised_prompt: str | None = None
@@ -96,8 +102,10 @@ class FakeOpenAI(FakeServer):
         ident, created, model = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time()), body["model"]
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": "".join(tokens)}
-            if self.reasoning:
-                message["reasoning_content"] = self.reasoning
+            if self.reasoning and self.reasoning_as == "think":
+                message["content"] = self.think_block() + message["content"]
+            elif self.reasoning:
+                message[self.reasoning_as] = self.reasoning
             return web.json_response(
                 {
                     "id": ident,
@@ -123,8 +131,7 @@ class FakeOpenAI(FakeServer):
             await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
 
         pause = behaviour.token_delay or 0.0
-        parts = [{"reasoning_content": c, "content": None} for c in self.reasoning]
-        parts += [{"content": t} for t in tokens]
+        parts = self.thinking_deltas() + [{"content": t} for t in tokens]
         await send({"role": "assistant", "content": ""})
         # Token i goes out at start + (i + 1) x pause: sleeping a pause after each send would
         # add every sleep's overshoot to the answer (a benchmark would count it as ours).
@@ -154,6 +161,18 @@ class FakeOpenAI(FakeServer):
         await response.write_eof()
         recorded.done_at = time.monotonic()
         return response
+
+    def think_block(self) -> str:
+        opening = "" if self.think_opened else "<think>"
+        return f"{opening}{self.reasoning}" + ("</think>\n\n" if self.think_closed else "")
+
+    def thinking_deltas(self) -> list[dict[str, Any]]:
+        if not self.reasoning:
+            return []
+        if self.reasoning_as != "think":
+            return [{self.reasoning_as: c, "content": None} for c in self.reasoning]
+        block, size = self.think_block(), self.think_piece
+        return [{"content": block[i : i + size]} for i in range(0, len(block), size)]
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
         body, _behaviour, answer, _recorded = await self._start(request)
