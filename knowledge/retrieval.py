@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from haystack import Pipeline, component
 
-from knowledge import embedding, faqmatch
+from knowledge import embedding, faqmatch, precedence
 from knowledge import lexicon as lexicon_module
 from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Segment
@@ -378,6 +378,7 @@ class CandidateRanker:
                 )
             )
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
+        ranked = precedence.order(ranked, analysis.question)
         # A question can span two articles: the best-covered of the first few decides.
         covered = max((p.coverage for p in ranked[:ABSTAIN_DEPTH]), default=0.0)
         # With an embedding model, a passage the model finds very close also answers.

@@ -12,6 +12,7 @@ from knowledge.models.ask import (
 )
 from knowledge.models.content import (
     SEED_CATEGORIES,
+    AuthorityLevel,
     Category,
     Document,
     DocumentKind,
@@ -31,6 +32,7 @@ __all__ = [
     "AnswerMode",
     "AnswerStatus",
     "AskedQuestion",
+    "AuthorityLevel",
     "Category",
     "Conversation",
     "Document",

@@ -90,6 +90,8 @@ def _fields(form: DocumentForm, request: HttpRequest) -> curation.DocumentFields
         tags=tuple(split_words(data.get("tags", ""))),
         effective_from=data.get("effective_from"),
         expires_on=data.get("expires_on"),
+        authority=data.get("authority", ""),
+        promulgated_on=data.get("promulgated_on"),
     )
 
 
@@ -129,6 +131,8 @@ def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "tags": "，".join(document.tags),
         "effective_from": document.effective_from,
         "expires_on": document.expires_on,
+        "authority": document.authority,
+        "promulgated_on": document.promulgated_on,
         "body": document.body,
     }
     form = DocumentForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
