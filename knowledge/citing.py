@@ -22,10 +22,11 @@ from knowledge.models import (
     FaqCitation,
     FaqEntry,
     FaqStatus,
+    LexiconKind,
     Segment,
 )
 from knowledge.retrieval import Analysis, Passage, SearchResult, answerable_segments
-from knowledge.text import normalise, segmenter
+from knowledge.text import normalise
 
 FAQ_ANSWER_SIMILARITY = 0.5  # an entry this close to the question may answer it
 # …unless the question's words it lacks weigh more than this share (idf among FAQ wordings):
@@ -90,14 +91,19 @@ def faq_answer(result: SearchResult) -> FaqAnswer | None:
 def missing_share(analysis: Analysis, entry: FaqEntry) -> float:
     """The share of the question's words (by their weight among FAQ wordings) that appear
     nowhere in the entry: its question, its variants, its answer. A word counts as found by
-    itself or by a formal word the lexicon gives for it, not by a part of it (产假 in 陪产假)."""
+    itself or by a synonym of the lexicon; not by a part of it (产假 in 陪产假), nor by the
+    formal words a colloquial phrase maps to (陪产假 → 生育 is about, not the same as, 产假)."""
     text = normalise(" ".join([entry.question, *map(str, entry.variants), entry.answer]))
     total = missing = 0.0
     for concept in analysis.concepts:
         weight = faqmatch.word_weight(concept.word)
         total += weight
-        parts = set(segmenter.tokens(concept.word)) - {concept.word}
-        if not any(name in text for name in {concept.word} | (concept.terms - parts)):
+        names = {concept.word} | {
+            e.target
+            for e in analysis.expansions
+            if e.kind == LexiconKind.SYNONYM and e.phrase in concept.word
+        }
+        if not any(name in text for name in names):
             missing += weight
     return missing / total if total else 1.0
 
