@@ -30,10 +30,8 @@ def law_text(title: str, article: str, header: str = "") -> str:
     )
 
 
-def publish(
-    categories: dict[str, Category], title: str, article: str = "第十九条", **fields: object
-) -> Document:
-    return make_document(None, categories, title=title, body=law_text(title, article), **fields)
+def publish(categories: dict[str, Category], title: str, article: str = "第十九条") -> Document:
+    return make_document(None, categories, title=title, body=law_text(title, article))
 
 
 def first_document(question: str) -> str:
