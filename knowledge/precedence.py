@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, TypeVar
 
-from knowledge.models import AuthorityLevel, Document, DocumentKind
+from knowledge.models import AuthorityLevel, DocumentKind
 
 NEAR_TIE = 0.05  # passages within 5 % of a better one's score are a near tie
 WINDOW = 10  # only the first passages are reordered
@@ -50,6 +50,9 @@ class Ranked(Protocol):
 
     document_id: int
     score: float
+    title: str
+    authority: str
+    dated: date | None
 
 
 P = TypeVar("P", bound=Ranked)
@@ -112,15 +115,9 @@ def beats(a: Standing, b: Standing, question: str) -> bool:
 def order(passages: list[P], question: str) -> list[P]:
     """The passages (best first by score) with near ties broken by precedence."""
     head = passages[:WINDOW]
-    documents = {p.document_id for p in head}
-    if len(documents) < 2:
+    if len({p.document_id for p in head}) < 2:
         return passages
-    standing = {
-        pk: Standing(title, level, dated)
-        for pk, title, level, dated in Document.objects.filter(pk__in=documents).values_list(
-            "pk", "title", "authority", "promulgated_on"
-        )
-    }
+    standing = {p.document_id: Standing(p.title, p.authority, p.dated) for p in head}
     pending = list(head)
     ordered: list[P] = []
     while pending:

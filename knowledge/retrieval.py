@@ -13,6 +13,7 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -103,6 +104,8 @@ class Passage:
     coverage: float
     matched: list[str]
     category: str
+    authority: str = ""  # the document's level and date, for precedence on near ties
+    dated: date | None = None
 
     @property
     def label(self) -> str:
@@ -129,6 +132,8 @@ class Passage:
             coverage=coverage,
             matched=matched or [],
             category=seg.document.category.name,
+            authority=seg.document.authority,
+            dated=seg.document.promulgated_on,
         )
 
 
@@ -368,6 +373,8 @@ class CandidateRanker:
                 "text",
                 "document__title",
                 "document__kind",
+                "document__authority",
+                "document__promulgated_on",
                 "document__category__name",
             )
         )
