@@ -389,13 +389,14 @@ class CandidateRanker:
                 Passage.of(seg, score=fused[seg.id], coverage=coverage, matched=sorted(found))
             )
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
-        ranked = precedence.order(ranked, analysis.question)
         # A question can span two articles: the best-covered of the first few decides.
         covered = max((p.coverage for p in ranked[:ABSTAIN_DEPTH]), default=0.0)
         # With an embedding model, a passage the model finds very close also answers.
         abstained = covered < MIN_COVERAGE and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
+        # Precedence orders what is shown; whether to answer was decided on the scores.
+        ranked = precedence.order(ranked, analysis.question)
         return {"passages": ranked[:top_k], "abstained": abstained}
 
 
