@@ -38,6 +38,7 @@ from knowledge.models import (
     AskedQuestion,
     Conversation,
     Document,
+    FaqEntry,
     Message,
     MessageRole,
     Rating,
@@ -277,7 +278,13 @@ def _unit_name(user: User) -> str:
 
 
 def _category_of(citations: list[dict[str, Any]]) -> int | None:
-    """The category most of the cited passages come from (the better-ranked one on a tie)."""
+    """The category an answering FAQ entry is filed under, else the one most of the cited
+    passages come from (the better-ranked one on a tie)."""
+    faq = next((c["faq"] for c in citations if c.get("faq")), None)
+    if faq is not None:
+        filed = FaqEntry.objects.filter(pk=faq).values_list("category_id", flat=True).first()
+        if filed is not None:
+            return filed
     documents = [c["document_id"] for c in citations if c.get("document_id")]
     categories = dict(Document.objects.filter(pk__in=documents).values_list("pk", "category_id"))
     counted = Counter(categories[d] for d in documents if d in categories)

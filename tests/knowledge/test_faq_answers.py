@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.models import Category, Document, FaqEntry, FaqStatus
+from knowledge.models import AskedQuestion, Category, Document, FaqEntry, FaqStatus
 from knowledge.seed import SEED_DIR, load_faq, load_lexicon
 from knowledge.services import curation
 from portal.models import User
@@ -63,6 +63,9 @@ def test_a_fresh_clone_answers_common_questions_from_the_seed_faq(alice: User, c
         # It names its law and article; with no law in the base, nothing to link to.
         assert first["sources"] and all(s["url"] is None for s in first["sources"])
         assert first["sources"][0]["article"].startswith("第")
+        # Analytics files the question under the entry's category.
+        asked = AskedQuestion.objects.get(answer_id=data["message"])
+        assert (asked.abstained, asked.category_id) == (False, entry.category_id)
     off_topic = post(client, question="下一届世界杯在哪个国家举办？").json()
     assert off_topic["abstained"] is True
     assert off_topic["citations"] == []
