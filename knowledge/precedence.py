@@ -7,7 +7,8 @@ The ranker calls `order()` once on its final list. Only passages whose scores ar
 Between two documents the first rule that applies decides, so the preference is one-way:
 
 1. a law before its own implementing regulation (劳动合同法 before 劳动合同法实施条例), unless the
-   question names the regulation (实施条例, 实施细则, 实施办法);
+   question names the regulation (实施条例, 实施细则, 实施办法): then the regulation, even from
+   `NAMED_TIE` behind;
 2. the more specific before the more general: a title whose subject contains the other's
    (劳动合同法 before 劳动法, 劳动争议调解仲裁法 before 劳动法);
 3. on the same matter (the same subject in the title), the higher authority level before the
@@ -26,6 +27,9 @@ from typing import Protocol, TypeVar
 from knowledge.models import AuthorityLevel, DocumentKind
 
 NEAR_TIE = 0.05  # passages within 5 % of a better one's score are a near tie
+# A question that names the implementing regulation (实施条例…) asks for it: its article comes
+# before its law's from further behind.
+NAMED_TIE = 0.2
 WINDOW = 10  # only the first passages are reordered
 
 # Highest first; a level absent here (blank) counts as OTHER.
@@ -120,15 +124,17 @@ def order(passages: list[P], question: str) -> list[P]:
     standing = {p.document_id: Standing(p.title, p.authority, p.dated) for p in head}
     pending = list(head)
     ordered: list[P] = []
+    named = any(word in question for word in IMPLEMENTING)
     while pending:
         winner = pending[0]
-        floor = winner.score * (1 - NEAR_TIE)
         for rival in pending[1:]:
-            if rival.score < floor:
+            if rival.score < winner.score * (1 - max(NEAR_TIE, NAMED_TIE)):
                 break
-            if rival.document_id != winner.document_id and beats(
-                standing[rival.document_id], standing[winner.document_id], question
-            ):
+            if rival.document_id == winner.document_id:
+                continue
+            a, b = standing[rival.document_id], standing[winner.document_id]
+            tie = NAMED_TIE if named and _implements(a, b) else NEAR_TIE
+            if rival.score >= winner.score * (1 - tie) and beats(a, b, question):
                 winner = rival
         pending.remove(winner)
         ordered.append(winner)

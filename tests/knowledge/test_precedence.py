@@ -4,6 +4,7 @@ level and date an editor sets or an import guesses."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import pytest
@@ -12,7 +13,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from knowledge.models import AuthorityLevel, Category, Document
-from knowledge.precedence import Standing, beats, guess_authority, guess_date
+from knowledge.precedence import Standing, beats, guess_authority, guess_date, order
 from knowledge.retrieval import search
 from portal.models import User
 from tests.knowledge.conftest import make_document
@@ -197,3 +198,34 @@ def test_editors_set_the_level_and_date_in_the_form_and_the_api(
         format="json",
     )
     assert refused.status_code == 400
+
+
+@dataclass
+class Ranked:
+    document_id: int
+    score: float
+    title: str
+    authority: str = ""
+    dated: date | None = None
+
+
+LAW = "中华人民共和国劳动合同法"
+REGULATION = "中华人民共和国劳动合同法实施条例"
+
+
+@pytest.mark.parametrize(
+    ("scores", "question", "first"),
+    [
+        ((1.0, 0.97), "试用期工资最低多少？", LAW),  # near tie: the law
+        ((0.97, 1.0), "试用期工资最低多少？", LAW),
+        ((1.0, 0.88), "试用期工资最低多少？", LAW),
+        ((0.88, 1.0), "试用期工资最低多少？", REGULATION),  # no tie: relevance stands
+        ((1.0, 0.88), "实施条例对试用期工资怎么规定？", REGULATION),  # named: from further behind
+        ((1.0, 0.7), "实施条例对试用期工资怎么规定？", LAW),  # …but not from any distance
+    ],
+)
+def test_order_breaks_ties_between_a_law_and_its_regulation(scores, question, first):
+    law = Ranked(1, scores[0], LAW, AuthorityLevel.LAW)
+    regulation = Ranked(2, scores[1], REGULATION, AuthorityLevel.REGULATION)
+    ranked = sorted([law, regulation], key=lambda p: -p.score)
+    assert order(ranked, question)[0].title == first
