@@ -4,6 +4,7 @@ on; an answer spanning two articles cites both."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from knowledge.models import AskedQuestion, Category, Document, FaqEntry, FaqStatus
 from knowledge.seed import SEED_DIR, load_faq, load_lexicon
@@ -159,3 +160,13 @@ def test_an_faq_resting_on_two_articles_cites_both(alice, law, categories):
     )
     data = post(client_for(alice), question="节假日加班和平时加班有什么规定？").json()
     assert [c.get("segment") for c in data["citations"][1:]] == [rule.pk, holiday.pk]
+
+
+def test_the_retrieval_test_page_tells_editors_which_faq_answers(client, eddie, law, categories):
+    second = law.segments.get(heading="第二条")
+    faq(categories, segments=(second,))
+    client.force_login(eddie)
+    page = client.get(reverse("knowledge_test"), {"question": OVERTIME_FAQ}).content.decode()
+    assert 'data-testid="faq-answer"' in page and OVERTIME_FAQ in page
+    assert reverse("knowledge_segment", args=[second.pk]) in page
+    assert 'data-testid="abstained"' not in page
