@@ -170,3 +170,10 @@ def test_the_retrieval_test_page_tells_editors_which_faq_answers(client, eddie, 
     assert 'data-testid="faq-answer"' in page and OVERTIME_FAQ in page
     assert reverse("knowledge_segment", args=[second.pk]) in page
     assert 'data-testid="abstained"' not in page
+
+
+def test_the_schema_says_a_citation_is_a_segment_or_an_faq_entry(client):
+    schema = client.get("/api/v1/schema/", {"format": "json"}).json()["components"]["schemas"]
+    citation = schema["AskCitation"]["properties"]
+    assert citation["kind"]["enum"] == ["segment", "faq"]
+    assert citation["sources"]["items"]["properties"]["url"]["nullable"] is True
