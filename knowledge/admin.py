@@ -144,6 +144,8 @@ class DocumentAdminForm(ServiceForm[Document]):
             tags=tuple(obj.tags or ()),
             effective_from=obj.effective_from,
             expires_on=obj.expires_on,
+            authority=obj.authority,
+            promulgated_on=obj.promulgated_on,
         )
         if self.adding:
             return curation.create_document(fields, author=self.author)
@@ -153,8 +155,8 @@ class DocumentAdminForm(ServiceForm[Document]):
 @admin.register(Document)
 class DocumentAdmin(ServiceAdmin[Document]):
     form = DocumentAdminForm
-    list_display = ("title", "category", "kind", "status", "version", "updated_at")
-    list_filter = ("status", "kind", "category")
+    list_display = ("title", "category", "kind", "authority", "status", "version", "updated_at")
+    list_filter = ("status", "kind", "authority", "category")
     search_fields = ("title", "source")
     readonly_fields = ("status", "content_hash", "version", "created_by", "published_at", "origin")
     inlines = [RevisionInline]

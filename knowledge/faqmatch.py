@@ -126,3 +126,9 @@ def match(weights: dict[str, float], limit: int = 5, question: str = "") -> list
         )
         for faq_id, (similarity, text) in ranked
     ]
+
+
+def word_weight(word: str) -> float:
+    """The idf of a word among the FAQ wordings (a word they never use weighs as the rarest)."""
+    index = current()
+    return index.idf.get(word, max(index.idf.values(), default=1.0))

@@ -10,7 +10,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from knowledge.ingest import EXTENSIONS, MAX_SEGMENT_CHARS
-from knowledge.models import Category, DocumentKind, DocumentStatus, FaqStatus, LexiconKind
+from knowledge.models import (
+    AuthorityLevel,
+    Category,
+    DocumentKind,
+    DocumentStatus,
+    FaqStatus,
+    LexiconKind,
+)
 from knowledge.retrieval import MAX_QUESTION_CHARS
 
 
@@ -22,6 +29,18 @@ class DocumentForm(forms.Form):
     title = forms.CharField(label=_("标题"), max_length=200, required=False)
     category = forms.ModelChoiceField(label=_("分类"), queryset=Category.objects.all())
     kind = forms.ChoiceField(label=_("类型"), choices=DocumentKind.choices)
+    authority = forms.ChoiceField(
+        label=_("效力层级"),
+        choices=[("", _("自动识别")), *AuthorityLevel.choices],
+        required=False,
+        help_text=_("答案相近时，法律优先于下位法规，专门规定优先于一般规定，新规定优先于旧规定"),
+    )
+    promulgated_on = forms.DateField(
+        label=_("公布（修订）日期"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("留空时从正文开头的通过、公布或修正日期识别"),
+    )
     source = forms.CharField(label=_("来源"), max_length=300, required=False)
     tags = forms.CharField(label=_("标签"), required=False, help_text=_("多个标签用逗号分隔"))
     effective_from = forms.DateField(

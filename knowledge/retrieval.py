@@ -13,16 +13,17 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from haystack import Pipeline, component
 
-from knowledge import embedding, faqmatch
+from knowledge import embedding, faqmatch, precedence
 from knowledge import lexicon as lexicon_module
 from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Segment
@@ -103,10 +104,37 @@ class Passage:
     coverage: float
     matched: list[str]
     category: str
+    authority: str = ""  # the document's level and date, for precedence on near ties
+    dated: date | None = None
 
     @property
     def label(self) -> str:
         return f"《{self.title}》{self.heading}".strip()
+
+    @classmethod
+    def of(
+        cls,
+        seg: Segment,
+        *,
+        score: float = 0.0,
+        coverage: float = 0.0,
+        matched: list[str] | None = None,
+    ) -> Passage:
+        """The passage of a segment loaded with its document and the document's category."""
+        return cls(
+            segment_id=seg.id,
+            document_id=seg.document_id,
+            title=seg.document.title,
+            heading=seg.heading,
+            context=seg.context,
+            text=seg.text,
+            score=score,
+            coverage=coverage,
+            matched=matched or [],
+            category=seg.document.category.name,
+            authority=seg.document.authority,
+            dated=seg.document.promulgated_on,
+        )
 
 
 @dataclass
@@ -314,7 +342,6 @@ class CandidateRanker:
         nearest: dict[int, float],
         top_k: int = 3,
     ) -> dict[str, Any]:
-        today = timezone.localdate()
         scores, matched = candidates.scores, candidates.matched
         # Fusion: BM25 relative to the best candidate, plus the FAQ similarity of an entry that
         # cites the segment first.
@@ -333,15 +360,8 @@ class CandidateRanker:
             for seg_id in {*scores, *faq_bonus, *nearest}
         }
         rows = list(
-            Segment.objects.filter(
-                id__in=list(fused),
-                enabled=True,
-                document__status=DocumentStatus.PUBLISHED,
-            )
-            .filter(
-                Q(document__effective_from__isnull=True) | Q(document__effective_from__lte=today)
-            )
-            .filter(Q(document__expires_on__isnull=True) | Q(document__expires_on__gt=today))
+            answerable_segments()
+            .filter(id__in=list(fused))
             .select_related("document__category")
             # Never the documents' bodies: a law's full text for every candidate would cost
             # more than the whole search.
@@ -353,6 +373,8 @@ class CandidateRanker:
                 "text",
                 "document__title",
                 "document__kind",
+                "document__authority",
+                "document__promulgated_on",
                 "document__category__name",
             )
         )
@@ -364,18 +386,7 @@ class CandidateRanker:
             found = hits.get(seg.id, set())
             coverage = _coverage(analysis, found, seg.text) / total
             ranked.append(
-                Passage(
-                    segment_id=seg.id,
-                    document_id=seg.document_id,
-                    title=seg.document.title,
-                    heading=seg.heading,
-                    context=seg.context,
-                    text=seg.text,
-                    score=fused[seg.id],
-                    coverage=coverage,
-                    matched=sorted(found),
-                    category=seg.document.category.name,
-                )
+                Passage.of(seg, score=fused[seg.id], coverage=coverage, matched=sorted(found))
             )
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
         # A question can span two articles: the best-covered of the first few decides.
@@ -384,7 +395,20 @@ class CandidateRanker:
         abstained = covered < MIN_COVERAGE and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
+        # Precedence orders what is shown; whether to answer was decided on the scores.
+        ranked = precedence.order(ranked, analysis.question)
         return {"passages": ranked[:top_k], "abstained": abstained}
+
+
+def answerable_segments() -> QuerySet[Segment]:
+    """The segments a member may be answered with today: enabled, in a published document
+    that is in force."""
+    today = timezone.localdate()
+    return (
+        Segment.objects.filter(enabled=True, document__status=DocumentStatus.PUBLISHED)
+        .filter(Q(document__effective_from__isnull=True) | Q(document__effective_from__lte=today))
+        .filter(Q(document__expires_on__isnull=True) | Q(document__expires_on__gt=today))
+    )
 
 
 def _clear_winner(nearest: dict[int, float], shown: set[int]) -> bool:

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from knowledge.ingest import MAX_SEGMENT_CHARS
 from knowledge.models import (
+    AuthorityLevel,
     Category,
     Conversation,
     Document,
@@ -56,6 +57,8 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
             "tags",
             "effective_from",
             "expires_on",
+            "authority",
+            "promulgated_on",
             "status",
             "version",
             "content_hash",
@@ -90,6 +93,19 @@ class DocumentInputSerializer(serializers.Serializer[None]):
     )
     effective_from = serializers.DateField(required=False, allow_null=True, default=None)
     expires_on = serializers.DateField(required=False, allow_null=True, default=None)
+    authority = serializers.ChoiceField(
+        choices=AuthorityLevel.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="效力层级; blank: guessed from the title and the text",
+    )
+    promulgated_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="the latest adoption or amendment date; null: read from the text's header",
+    )
     body = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     file = serializers.FileField(required=False)
     status = serializers.ChoiceField(

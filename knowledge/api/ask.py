@@ -241,19 +241,51 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+_SOURCE = {
+    "type": "object",
+    "description": "a law and article an FAQ answer rests on",
+    "properties": {
+        "document": {"type": "string", "description": "the law's title as the entry names it"},
+        "article": {"type": "string", "description": "第三十八条"},
+        "document_id": {"type": "integer", "nullable": True},
+        "segment": {"type": "integer", "nullable": True},
+        "url": {
+            "type": "string",
+            "nullable": True,
+            "description": "the article in its document; null when it is not in the base",
+        },
+    },
+    "required": ["document", "article", "url"],
+}
 _CITATION = {
     "type": "object",
+    "description": (
+        "a passage the answer rests on: a segment of a document (`kind` segment), or an "
+        "editor's FAQ answer (`kind` faq: `document` is 常见问题, `article` the entry's question, "
+        "`text` its answer, `sources` the articles it rests on). Answers stored before "
+        "`kind` existed have none: read a missing `kind` as segment."
+    ),
     "properties": {
         "n": {"type": "integer", "description": "the number the answer cites it by: [n]"},
-        "segment": {"type": "integer"},
-        "document_id": {"type": "integer"},
-        "document": {"type": "string", "description": "the document's title"},
-        "article": {"type": "string", "description": "第十九条, or a section heading"},
+        "kind": {"type": "string", "enum": ["segment", "faq"]},
+        "segment": {"type": "integer", "nullable": True, "description": "null for an FAQ"},
+        "faq": {"type": "integer", "nullable": True, "description": "the FAQ entry's id"},
+        "document_id": {"type": "integer", "nullable": True},
+        "document": {"type": "string", "description": "the document's title, or 常见问题"},
+        "article": {
+            "type": "string",
+            "description": "第十九条, a section heading, or the FAQ entry's question",
+        },
         "context": {"type": "string"},
         "text": {"type": "string", "description": "the passage as it was quoted"},
-        "url": {"type": "string", "description": "the passage in its document"},
+        "url": {
+            "type": "string",
+            "nullable": True,
+            "description": "the passage in its document (an FAQ: its first linked source)",
+        },
+        "sources": {"type": "array", "items": _SOURCE, "description": "empty for a segment"},
     },
-    "required": ["n", "segment", "document", "article", "text", "url"],
+    "required": ["n", "kind", "segment", "document", "article", "text", "url", "sources"],
 }
 _ANSWER = {
     "type": "object",

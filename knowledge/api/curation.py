@@ -99,6 +99,8 @@ class DocumentListView(APIView):
                     tags=tuple(data["tags"]),
                     effective_from=data["effective_from"],
                     expires_on=data["expires_on"],
+                    authority=data["authority"],
+                    promulgated_on=data["promulgated_on"],
                 ),
                 author=permissions.require_user(request),
                 status=data["status"],

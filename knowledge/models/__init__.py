@@ -20,6 +20,7 @@ from knowledge.models.ask import (
 )
 from knowledge.models.content import (
     SEED_CATEGORIES,
+    AuthorityLevel,
     Category,
     Document,
     DocumentKind,
@@ -40,6 +41,7 @@ __all__ = [
     "AnswerMode",
     "AnswerStatus",
     "AskedQuestion",
+    "AuthorityLevel",
     "Category",
     "Conversation",
     "Document",

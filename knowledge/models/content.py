@@ -73,6 +73,20 @@ class DocumentKind(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+class AuthorityLevel(models.TextChoices):
+    """A document's rank among sources of rules (上位法优于下位法), highest first."""
+
+    LAW = "law", _("法律")
+    JUDICIAL = "judicial", _("司法解释")
+    REGULATION = "regulation", _("行政法规")
+    LOCAL_REGULATION = "local_regulation", _("地方性法规")
+    DEPARTMENT_RULE = "department_rule", _("部门规章")
+    LOCAL_RULE = "local_rule", _("地方政府规章")
+    UNION_RULE = "union_rule", _("工会规章制度")
+    NOTICE = "notice", _("通知及规范性文件")
+    OTHER = "other", _("其他")
+
+
 class Document(models.Model):
     title = models.CharField(_("标题"), max_length=200)
     category = models.ForeignKey(
@@ -81,6 +95,12 @@ class Document(models.Model):
     kind = models.CharField(
         _("类型"), max_length=10, choices=DocumentKind.choices, default=DocumentKind.OTHER
     )
+    # Blank when nobody said: the curation service then guesses it from the title and text.
+    authority = models.CharField(
+        _("效力层级"), max_length=20, choices=AuthorityLevel.choices, blank=True, default=""
+    )
+    # The latest date the text was adopted or amended (新法优于旧法); guessed from the text.
+    promulgated_on = models.DateField(_("公布日期"), null=True, blank=True)
     source = models.CharField(_("来源"), max_length=300, blank=True)
     # Where an import took the text from ("corpus:laws/labor-law.md"): re-imports find it here.
     origin = models.CharField(_("导入来源"), max_length=300, blank=True, db_index=True)

@@ -29,6 +29,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from knowledge import citing
+from knowledge.citing import FaqAnswer
 from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import (
     AnswerMode,
@@ -65,7 +67,6 @@ SAFETY_WINDOW = 200  # characters before a delta that a listed term could span
 HISTORY_ANSWER_CHARS = 300
 MAX_ANSWER_TOKENS = 900
 TEMPERATURE = 0.3
-FAQ_LEAD_SIMILARITY = 0.6  # an editor's FAQ answer leads an extractive answer from here on
 NO_ANSWER = "【资料未涉及】"
 HOTLINE = "12351"
 MAX_REASON_CHARS = 300
@@ -177,7 +178,6 @@ class Turn:
     citations: list[dict[str, Any]]  # what the answer may cite (the model's passages)
     quotable: list[dict[str, Any]]  # what an extractive answer quotes ([] when too weak)
     prompt: list[dict[str, str]]
-    lead: str  # an editor's FAQ answer to put before quoted passages, when one matches
     unit_name: str
     checker: ai.TextChecker
     started: float
@@ -185,20 +185,64 @@ class Turn:
     parts: list[str] = field(default_factory=list)
 
 
+def _url(passage: Passage) -> str:
+    # The article names the passage too: a document split again gives its segments new ids.
+    return (
+        reverse("ask_document", args=[passage.document_id])
+        + (f"?{urlencode({'article': passage.heading})}" if passage.heading else "")
+        + f"#seg-{passage.segment_id}"
+    )
+
+
 def _citation(n: int, passage: Passage) -> dict[str, Any]:
     return {
         "n": n,
+        "kind": "segment",
         "segment": passage.segment_id,
+        "faq": None,
         "document_id": passage.document_id,
         "document": passage.title,
         "article": passage.heading,
         "context": passage.context,
         "text": passage.text,
-        # The article names the passage too: a document split again gives its segments new ids.
-        "url": reverse("ask_document", args=[passage.document_id])
-        + (f"?{urlencode({'article': passage.heading})}" if passage.heading else "")
-        + f"#seg-{passage.segment_id}",
+        "url": _url(passage),
+        "sources": [],
     }
+
+
+def _faq_citation(n: int, faq: FaqAnswer) -> dict[str, Any]:
+    """An editor's FAQ answer as a citation: 常见问题, its question as the heading, and the laws
+    and articles it rests on, each linked when that article is in the base."""
+    sources = [
+        {
+            "document": s.document,
+            "article": s.article,
+            "document_id": s.passage.document_id if s.passage else None,
+            "segment": s.passage.segment_id if s.passage else None,
+            "url": _url(s.passage) if s.passage else None,
+        }
+        for s in faq.sources
+    ]
+    return {
+        "n": n,
+        "kind": "faq",
+        "segment": None,
+        "faq": faq.faq_id,
+        "document_id": None,
+        "document": _("常见问题"),
+        "article": faq.question,
+        "context": "",
+        "text": faq.answer,
+        "url": next((s["url"] for s in sources if s["url"]), None),
+        "sources": sources,
+    }
+
+
+def _source_label(citation: dict[str, Any]) -> str:
+    if citation.get("kind") == "faq":
+        named = "、".join(f"《{s['document']}》{s['article']}" for s in citation["sources"])
+        return f"常见问题：{citation['article']}" + (f"（依据{named}）" if named else "")
+    return f"《{citation['document']}》{citation['article']}"
 
 
 def _quoted(text: str) -> str:
@@ -219,8 +263,7 @@ def build_prompt(
         messages.append({"role": "user", "content": f"<问题>\n{_quoted(asked)}\n</问题>"})
         messages.append({"role": "assistant", "content": answered[:HISTORY_ANSWER_CHARS]})
     sources = "\n".join(
-        f'<资料 编号="{c["n"]}" 出处="《{_quoted(c["document"])}》{_quoted(c["article"])}">\n'
-        f"{_quoted(c['text'])}\n</资料>"
+        f'<资料 编号="{c["n"]}" 出处="{_quoted(_source_label(c))}">\n{_quoted(c["text"])}\n</资料>'
         for c in citations
     )
     asked = _quoted(question)
@@ -235,26 +278,15 @@ def _unit_name(user: User) -> str:
     return unit.name if unit is not None else ""
 
 
-def _faq_lead(result: SearchResult) -> str:
-    top = result.top
-    hit = next(
-        (
-            h
-            for h in result.faq_hits
-            if h.similarity >= FAQ_LEAD_SIMILARITY
-            and top is not None
-            and h.segment_id == top.segment_id
-        ),
-        None,
-    )
-    if hit is None:
-        return ""
-    return FaqEntry.objects.filter(pk=hit.faq_id).values_list("answer", flat=True).first() or ""
-
-
 def _category_of(citations: list[dict[str, Any]]) -> int | None:
-    """The category most of the cited passages come from (the better-ranked one on a tie)."""
-    documents = [c["document_id"] for c in citations]
+    """The category an answering FAQ entry is filed under, else the one most of the cited
+    passages come from (the better-ranked one on a tie)."""
+    faq = next((c["faq"] for c in citations if c.get("faq")), None)
+    if faq is not None:
+        filed = FaqEntry.objects.filter(pk=faq).values_list("category_id", flat=True).first()
+        if filed is not None:
+            return filed
+    documents = [c["document_id"] for c in citations if c.get("document_id")]
     categories = dict(Document.objects.filter(pk__in=documents).values_list("pk", "category_id"))
     counted = Counter(categories[d] for d in documents if d in categories)
     return counted.most_common(1)[0][0] if counted else None
@@ -300,6 +332,52 @@ def open_turn(user: User, question: str, conversation_id: int | None = None) -> 
     return start_turn(user, check(question), conversation_id)
 
 
+def _passage_plan(
+    result: SearchResult, model: bool
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """How to answer from the ranked passages: the mode, what the answer may cite, and what an
+    extractive answer quotes."""
+    passages = result.passages
+    best = passages[0].score if passages else 0.0
+    quoted = [p for p in passages[:EXTRACTS] if p.score >= best * 0.5]
+    if result.abstained and not (model and passages):
+        mode, passages = "abstain", []
+    elif model:
+        mode = "llm"
+    else:
+        mode, passages = "extractive", quoted
+    if passages and not result.abstained:
+        # A rule and its exception, a duty and its penalty: the articles the best passage
+        # refers to are cited right after it.
+        spanned = citing.references(passages[0], {p.segment_id for p in passages})
+        passages = [passages[0], *spanned, *passages[1:]]
+        quoted = [quoted[0], *spanned, *quoted[1:]]
+    citations = [_citation(n, p) for n, p in enumerate(passages, start=1)]
+    quotable = [] if result.abstained else citations[: len(quoted)]
+    return mode, citations, quotable
+
+
+def _faq_plan(
+    faq: FaqAnswer, result: SearchResult, model: bool
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """An FAQ entry answers the question: it is cited first, with the articles it rests on
+    (quoted without a model); a model is also given the passages retrieval ranked."""
+    passages = faq.passages
+    if model:
+        seen = {p.segment_id for p in passages}
+        passages = passages + [p for p in result.passages if p.segment_id not in seen]
+    citations = [_faq_citation(1, faq)]
+    citations += [_citation(n, p) for n, p in enumerate(passages, start=2)]
+    quotable = citations[: 1 + len(faq.passages)]
+    return ("llm" if model else "extractive"), citations, quotable
+
+
+def _top_segment(citations: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first cited segment (an FAQ citation names none of its own): analytics files the
+    question under it."""
+    return next((c for c in citations if c.get("segment")), None)
+
+
 def start_turn(user: User, text: str, conversation_id: int | None = None) -> Turn:
     """open_turn() for a caller that has already required USE_AI of the user and passed the
     question through check() (which returned `text`): the API, which throttles in between."""
@@ -311,17 +389,11 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
     resolved = resolve_follow_up(text, topic)
     result = search(resolved, PASSAGES, user=user)
     model = ai.has_models("ask")
-    passages = result.passages
-    best = passages[0].score if passages else 0.0
-    quoted = [p for p in passages[:EXTRACTS] if p.score >= best * 0.5]
-    if result.abstained and not (model and passages):
-        mode, passages = "abstain", []
-    elif model:
-        mode = "llm"
+    faq = citing.faq_answer(result)
+    if faq is not None:
+        mode, citations, quotable = _faq_plan(faq, result, model)
     else:
-        mode, passages = "extractive", quoted
-    citations = [_citation(n, p) for n, p in enumerate(passages, start=1)]
-    quotable = [] if result.abstained else citations[: len(quoted)]
+        mode, citations, quotable = _passage_plan(result, model)
     with transaction.atomic():
         now = timezone.now()
         if conversation is None:
@@ -340,7 +412,7 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
             abstained=mode == "abstain",
             citations=citations,
         )
-        top = passages[0] if passages else None
+        top = _top_segment(citations)
         record = AskedQuestion.objects.create(
             answer=reply,
             text=text,
@@ -348,8 +420,8 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
             # The words analytics groups by: the precise segmentation of what was searched.
             keywords=list(dict.fromkeys(segmenter.words(resolved)))[:20],
             category_id=_category_of(citations),
-            document_id=top.document_id if top else None,
-            segment_id=top.segment_id if top else None,
+            document_id=top["document_id"] if top else None,
+            segment_id=top["segment"] if top else None,
             abstained=mode == "abstain",
             mode=reply.mode,
             asked_at=now,
@@ -365,7 +437,6 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
         citations=citations,
         quotable=quotable,
         prompt=build_prompt(text, resolved, citations, history) if mode == "llm" else [],
-        lead=_faq_lead(result) if mode == "extractive" else "",
         unit_name=_unit_name(user),
         checker=ai.text_checker(where="ask.answer"),
         started=started,
@@ -397,14 +468,22 @@ def _without_heading(citation: dict[str, Any]) -> str:
     return text[len(heading) :].lstrip() if heading and text.startswith(heading) else text
 
 
-def extractive_text(citations: list[dict[str, Any]], lead: str = "") -> str:
-    if not citations:
-        return ""
-    head = lead.strip() or _("知识库中与您的问题最相关的规定如下：")
-    quoted = "\n\n".join(
+def _quote(citations: list[dict[str, Any]]) -> str:
+    return "\n\n".join(
         f"[{c['n']}] 《{c['document']}》{c['article']}：{_without_heading(c)}" for c in citations
     )
-    return f"{head}\n\n{quoted}"
+
+
+def extractive_text(citations: list[dict[str, Any]]) -> str:
+    """The quoted answer: an editor's FAQ answer with the articles it rests on, or the passages
+    with their sources."""
+    if not citations:
+        return ""
+    first, rest = citations[0], citations[1:]
+    if first.get("kind") == "faq":
+        answer = f"{str(first['text']).strip()} [{first['n']}]"
+        return f"{answer}\n\n{_('相关条文：')}\n\n{_quote(rest)}" if rest else answer
+    return f"{_('知识库中与您的问题最相关的规定如下：')}\n\n{_quote(citations)}"
 
 
 _MARK_CORE = NO_ANSWER.strip("【】")
@@ -462,7 +541,7 @@ def finish_turn(turn: Turn, ending: Ending, *, first_token_ms: float | None) -> 
         "total_ms": round((time.perf_counter() - turn.started) * 1000, 1),
     }
     fields = ["text", "mode", "abstained", "fallback", "model", "status", "citations", "timings"]
-    top = citations[0] if citations else None
+    top = _top_segment(citations)
     with transaction.atomic():
         # An update, not a save: the member may have deleted the conversation meanwhile.
         Message.objects.filter(pk=reply.pk).update(**{f: getattr(reply, f) for f in fields})
@@ -535,7 +614,7 @@ async def answer(turn: Turn) -> AsyncIterator[Event]:
             return
         yield Event("citations", turn.citations)
         if turn.mode == "extractive":
-            yield emitted(extractive_text(turn.citations, turn.lead))
+            yield emitted(extractive_text(turn.citations))
             yield await finish(Ending(AnswerMode.EXTRACTIVE))
             return
         async for event in _model_answer(turn, emitted):

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from knowledge import indexing, ingest, tasks
+from knowledge import indexing, ingest, precedence, tasks
 from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import (
     Category,
@@ -79,6 +79,15 @@ class DocumentFields:
     tags: tuple[str, ...] = ()
     effective_from: date | None = None
     expires_on: date | None = None
+    # Blank / None: guessed from the title and the text's header (knowledge/precedence.py).
+    authority: str = ""
+    promulgated_on: date | None = None
+
+
+def _standing(fields: DocumentFields, title: str, body: str) -> tuple[str, date | None]:
+    """The document's authority level and date: the editor's, or guessed from the text."""
+    authority = fields.authority or precedence.guess_authority(title, body, fields.kind)
+    return authority, fields.promulgated_on or precedence.guess_date(body)
 
 
 def _check_actor(actor: User | None) -> None:
@@ -192,6 +201,7 @@ def create_document(
     existing = Document.objects.filter(content_hash=digest).first()
     if existing is not None:
         raise DuplicateDocument(existing)
+    authority, promulgated_on = _standing(fields, title, body)
     try:
         with transaction.atomic():
             indexing.lock()
@@ -205,6 +215,8 @@ def create_document(
                 tags=list(fields.tags),
                 effective_from=fields.effective_from,
                 expires_on=fields.expires_on,
+                authority=authority,
+                promulgated_on=promulgated_on,
                 body=body,
                 content_hash=digest,
                 status=status,
@@ -243,6 +255,7 @@ def update_document(document: Document, fields: DocumentFields, *, author: User 
         document.tags = list(fields.tags)
         document.effective_from = fields.effective_from
         document.expires_on = fields.expires_on
+        document.authority, document.promulgated_on = _standing(fields, title, body)
         document.body = body
         document.content_hash = digest
         document.version += 1
@@ -255,6 +268,8 @@ def update_document(document: Document, fields: DocumentFields, *, author: User 
                 "tags",
                 "effective_from",
                 "expires_on",
+                "authority",
+                "promulgated_on",
                 "body",
                 "content_hash",
                 "version",

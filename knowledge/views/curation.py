@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from knowledge import ingest
+from knowledge import citing, ingest
 from knowledge.forms import (
     DocumentForm,
     FaqForm,
@@ -90,6 +90,8 @@ def _fields(form: DocumentForm, request: HttpRequest) -> curation.DocumentFields
         tags=tuple(split_words(data.get("tags", ""))),
         effective_from=data.get("effective_from"),
         expires_on=data.get("expires_on"),
+        authority=data.get("authority", ""),
+        promulgated_on=data.get("promulgated_on"),
     )
 
 
@@ -129,6 +131,8 @@ def document_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "tags": "，".join(document.tags),
         "effective_from": document.effective_from,
         "expires_on": document.expires_on,
+        "authority": document.authority,
+        "promulgated_on": document.promulgated_on,
         "body": document.body,
     }
     form = DocumentForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
@@ -322,10 +326,14 @@ def lexicon_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def retrieval_test(request: HttpRequest) -> HttpResponse:
     editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
     form = RetrievalTestForm(request.GET or None)
-    result = None
+    result = faq = None
     if form.is_valid():
         try:
             result = search(form.cleaned_data["question"], k=10, user=editor)
         except QueryError as exc:
             form.add_error("question", exc.message)
-    return render(request, "knowledge/retrieval_test.html", {"form": form, "result": result})
+        else:
+            faq = citing.faq_answer(result)  # what Ask would answer with, before the passages
+    return render(
+        request, "knowledge/retrieval_test.html", {"form": form, "result": result, "faq": faq}
+    )

@@ -40,10 +40,21 @@
     const list = el("ol", { class: "citations" });
     for (const c of citations) {
       const item = el("li", { id: `cite-${message}-${c.n}`, value: String(c.n) });
-      const link = el("a", { href: c.url, class: "cite-source" }, `《${c.document}》${c.article || ""}`);
+      const faq = c.kind === "faq";
+      const title = faq ? `${c.document}：${c.article}` : `《${c.document}》${c.article || ""}`;
+      const link = c.url && !faq ? el("a", { href: c.url, class: "cite-source" }, title) : el("span", { class: "cite-source" }, title);
       const body = c.article && c.text.startsWith(c.article) ? c.text.slice(c.article.length).trim() : c.text;
       const snippet = el("p", { class: "cite-text muted" }, body.length > 120 ? `${body.slice(0, 120)}…` : body);
       item.append(link);
+      if (faq && (c.sources || []).length) {
+        // An FAQ answer names the articles it rests on: each opens in its law when the base has it.
+        const named = el("p", { class: "cite-text muted" }, words.basis);
+        c.sources.forEach((s, i) => {
+          const label = `《${s.document}》${s.article}`;
+          named.append(i ? "、" : "", s.url ? el("a", { href: s.url }, label) : el("span", {}, label));
+        });
+        item.append(named);
+      }
       if (!quoted) item.append(snippet);
       list.append(item);
     }
