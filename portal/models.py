@@ -207,6 +207,9 @@ class AuditAction(models.TextChoices):
     PROVIDER_KEY_CHANGED = "provider_key_changed", _("模型服务密钥变更")
     FEATURE_ROUTES_CHANGED = "feature_routes_changed", _("功能路由变更")
     WORD_LIST_CHANGED = "word_list_changed", _("敏感词表变更")
+    TEMPLATE_SAVED = "template_saved", _("保存写作模板")
+    TEMPLATE_DELETED = "template_deleted", _("删除写作模板")
+    DRAFT_SHARED = "draft_shared", _("共享草稿")
 
 
 class AuditEvent(models.Model):
