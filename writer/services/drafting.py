@@ -24,12 +24,13 @@ from django.utils.translation import gettext as _
 
 from knowledge.retrieval import Passage, QueryError, search
 from portal import ai, jobs
+from portal.errors import NotFound
 from portal.jobs import ACTIVE, JobStatus, Swept
 from portal.models import User
 from portal.permissions import Perm, require
 from writer import definition as defs
 from writer import prompts
-from writer.errors import WriterError, WriterErrorCode
+from writer.errors import Conflict, WriterError, WriterErrorCode
 from writer.models import (
     Draft,
     DraftSection,
@@ -256,9 +257,9 @@ def requeue_section(
             DraftSection.objects.select_for_update().filter(draft=draft, position=position).first()
         )
         if section is None:
-            raise WriterError(_("没有这个段落。"), code=WriterErrorCode.SECTION_NOT_FOUND)
+            raise NotFound(_("没有这个段落。"), code=WriterErrorCode.SECTION_NOT_FOUND)
         if section.status in ACTIVE:
-            raise WriterError(_("这一段正在生成，请等它完成。"), code=WriterErrorCode.SECTION_BUSY)
+            raise Conflict(_("这一段正在生成，请等它完成。"), code=WriterErrorCode.SECTION_BUSY)
         counters = (
             {"sections_done": F("sections_done") - 1}
             if section.status == JobStatus.SUCCEEDED

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from portal.errors import NotFound
 from portal.jobs import ACTIVE
 from portal.models import User
 from writer.errors import Conflict, WriterError, WriterErrorCode
@@ -23,7 +24,7 @@ def section_of(user: User, draft_id: int, position: int, *, edit: bool = False) 
     draft = access_draft(user, draft_id, edit=edit)
     section = draft.sections.filter(position=position).first()
     if section is None:
-        raise WriterError(_("没有这个段落。"), code=WriterErrorCode.SECTION_NOT_FOUND)
+        raise NotFound(_("没有这个段落。"), code=WriterErrorCode.SECTION_NOT_FOUND)
     return section
 
 
@@ -100,7 +101,7 @@ def restore_revision(
     section = section_of(user, draft_id, position, edit=True)
     old = section.revisions.filter(version=revision).first()
     if old is None:
-        raise WriterError(_("没有这个修订版本。"), code=WriterErrorCode.REVISION_NOT_FOUND)
+        raise NotFound(_("没有这个修订版本。"), code=WriterErrorCode.REVISION_NOT_FOUND)
     return _write(
         user,
         section,

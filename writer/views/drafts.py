@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from portal import ai, permissions
 from portal.audit import AuditOrigin
-from portal.errors import PortalError
+from portal.errors import NotFound, PortalError
 from portal.permissions import Perm
 from writer import definition as defs
 from writer import markdown
@@ -24,6 +24,7 @@ from writer.errors import FieldErrors
 from writer.models import DraftShare, WritingTemplate
 from writer.services import drafting, editing, sharing, tools
 from writer.services.access import access_draft, may_edit, visible_drafts
+from writer.views import not_found_is_404
 
 
 @login_required
@@ -79,6 +80,7 @@ def new_draft(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@not_found_is_404
 def draft_page(request: HttpRequest, pk: int) -> HttpResponse:
     user = permissions.require_user(request, Perm.DRAFT_MATERIALS)
     draft = access_draft(user, pk)
@@ -105,13 +107,14 @@ def draft_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@not_found_is_404
 def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
     user = permissions.require_user(request, Perm.DRAFT_MATERIALS)
     try:
         response = export_response(request, user, pk, fmt)
     except PortalError as exc:
-        if exc.status == 404:
-            raise Http404(exc.message) from exc
+        if isinstance(exc, NotFound):
+            raise
         messages.error(request, exc.message)
         return redirect("writer_draft", pk=pk)
     if response.status_code == 202:  # the PDF is being rendered: this page asks again
@@ -120,6 +123,7 @@ def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
 
 
 @login_required
+@not_found_is_404
 def revisions(request: HttpRequest, pk: int, n: int) -> HttpResponse:
     user = permissions.require_user(request, Perm.DRAFT_MATERIALS)
     section = editing.section_of(user, pk, n)
@@ -142,6 +146,7 @@ def revisions(request: HttpRequest, pk: int, n: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@not_found_is_404
 def restore(request: HttpRequest, pk: int, n: int) -> HttpResponse:
     user = permissions.require_user(request, Perm.DRAFT_MATERIALS)
     try:
@@ -153,8 +158,8 @@ def restore(request: HttpRequest, pk: int, n: int) -> HttpResponse:
             version=int(request.POST.get("version", "0") or 0),
         )
     except PortalError as exc:
-        if exc.status == 404:
-            raise Http404(exc.message) from exc
+        if isinstance(exc, NotFound):
+            raise
         messages.error(request, exc.message)
         return redirect("writer_revisions", pk=pk, n=n)
     messages.success(request, _("已恢复该版本（恢复本身也记为一个新版本）。"))
@@ -163,6 +168,7 @@ def restore(request: HttpRequest, pk: int, n: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@not_found_is_404
 def share(request: HttpRequest, pk: int) -> HttpResponse:
     user = permissions.require_user(request, Perm.DRAFT_MATERIALS)
     try:
@@ -177,8 +183,8 @@ def share(request: HttpRequest, pk: int) -> HttpResponse:
                 origin=AuditOrigin.of(request),
             )
     except PortalError as exc:
-        if exc.status == 404:
-            raise Http404(exc.message) from exc
+        if isinstance(exc, NotFound):
+            raise
         messages.error(request, exc.message)
     else:
         messages.success(request, _("共享设置已保存。"))
