@@ -3,7 +3,7 @@ templates draw on, a writer model routed to the fake, and helpers to follow a dr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -66,12 +66,17 @@ def templates(categories: dict[str, Category]) -> dict[str, WritingTemplate]:
 
 
 @pytest.fixture
-def writer_model(fake_openai: FakeOpenAI, configure: Callable[..., Any]) -> FakeOpenAI:
+def writer_model(fake_openai: FakeOpenAI, configure: Callable[..., Any]) -> Iterator[FakeOpenAI]:
     """The `writer` feature routed to the fake chat model (a long timeout: it streams slowly
     in some tests)."""
     configure("fake", f"{fake_openai.url}/v1", use_for=("writer",), timeout=3.0)
     fake_openai.reply = "为丰富职工文化生活，工会组织本次活动[1]。"
-    return fake_openai
+    yield fake_openai
+    # The meter writes from a thread of its own: its rows must be in before a transactional
+    # test's flush.
+    from portal.ai import metering
+
+    metering.flush()
 
 
 def settled(draft_id: int, *, timeout: float = 30.0) -> Draft:

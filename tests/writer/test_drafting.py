@@ -54,8 +54,9 @@ def test_sections_are_written_at_the_same_time_with_the_text_arriving(
     cited = [s for s in sections if s.citations]
     assert cited and cited[0].citations[0]["label"].startswith("《职工疗休养管理办法（测试）》")
     # The contact's mobile number never reached the model.
-    bodies = " ".join(r.body.decode() for r in writer_model.hits("/v1/chat/completions"))
-    assert "13812345678" not in bodies and "138****5678" in json.loads(json.dumps(bodies))
+    bodies = [r.json() for r in writer_model.hits("/v1/chat/completions")]
+    sent = json.dumps(bodies, ensure_ascii=False)
+    assert "13812345678" not in sent and "138****5678" in sent and "松山湖" in sent
 
 
 def test_with_no_model_the_template_text_is_filled_and_the_passages_quoted(

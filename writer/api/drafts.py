@@ -9,6 +9,7 @@ from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -168,6 +169,11 @@ def export_response(request: Request | Any, user: Any, pk: int, fmt: str) -> Htt
 
 class ExportView(APIView):
     permission_classes = [MayDraft]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # `?format=docx|pdf` names the file's format here, not DRF's renderer (its
+        # URL_FORMAT_OVERRIDE would answer 404 for a format it has no renderer for).
+        return JSONRenderer(), JSONRenderer.media_type
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["docx", "pdf"], required=True)],

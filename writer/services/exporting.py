@@ -73,10 +73,11 @@ def _document(draft: Draft, sections: list[DraftSection], key: str) -> Any:
 
 
 def docx_bytes(draft: Draft) -> bytes:
+    sections = _sections(draft)
+    document = _document(draft, sections, revision_key(draft, sections))
     from writer.export.docx import build_docx  # type: ignore[import-not-found, unused-ignore]  # writer-export's
 
-    sections = _sections(draft)
-    data: bytes = build_docx(_document(draft, sections, revision_key(draft, sections)))
+    data: bytes = build_docx(document)
     return data
 
 
