@@ -89,6 +89,10 @@ class Draft(models.Model):
             return DraftStatus.FAILED
         if self.sections_done or self.sections_failed:
             return DraftStatus.GENERATING
+        # Sections already loaded (the API's detail) tell whether one is being written.
+        loaded = getattr(self, "_prefetched_objects_cache", {}).get("sections")
+        if loaded is not None and any(s.status == JobStatus.RUNNING for s in loaded):
+            return DraftStatus.GENERATING
         return DraftStatus.QUEUED
 
     @property
