@@ -104,10 +104,16 @@ def draft_once(user: object, timeout: float) -> tuple[float, list[tuple[int, flo
     if draft.sections_failed:
         errors = list(draft.sections.exclude(error="").values_list("error", flat=True))
         raise SystemExit(f"{draft.sections_failed} sections failed: {errors}")
-    spans = [
-        (s.position, s.started_at.timestamp() - submitted, s.finished_at.timestamp() - submitted)
-        for s in draft.sections.order_by("position")
-    ]
+    spans = []
+    for s in draft.sections.order_by("position"):
+        assert s.started_at and s.finished_at
+        spans.append(
+            (
+                s.position,
+                s.started_at.timestamp() - submitted,
+                s.finished_at.timestamp() - submitted,
+            )
+        )
     return submitted, spans
 
 
@@ -124,7 +130,7 @@ def main() -> None:
     argv = model_worker_argv(args.slots)
     argv[argv.index("--loglevel") + 1] = "WARNING"
     argv[-1] = "models-bench@%h"
-    worker = subprocess.Popen(argv, cwd=ROOT)  # noqa: S603
+    worker = subprocess.Popen(argv, cwd=ROOT)
     try:
         user = world(url)
         draft_once(user, timeout=120)  # warm-up: the worker's imports, jieba, connections

@@ -45,12 +45,20 @@ def test_the_schema_gives_an_errors_code_as_the_named_enum(client: Client) -> No
 
 @pytest.mark.django_db
 def test_the_schema_lists_every_code_of_every_domain(client: Client) -> None:
-    codes = {str(c) for enum in (PortalErrorCode, KnowledgeErrorCode, AIErrorCode, WriterErrorCode) for c in enum}
+    codes = {
+        str(c)
+        for enum in (PortalErrorCode, KnowledgeErrorCode, AIErrorCode, WriterErrorCode)
+        for c in enum
+    }
     assert _published(client) == codes
 
 
 def test_no_code_belongs_to_two_domains() -> None:
-    values = [str(c) for enum in (PortalErrorCode, KnowledgeErrorCode, AIErrorCode, WriterErrorCode) for c in enum]
+    values = [
+        str(c)
+        for enum in (PortalErrorCode, KnowledgeErrorCode, AIErrorCode, WriterErrorCode)
+        for c in enum
+    ]
     assert len(values) == len(set(values))
 
 

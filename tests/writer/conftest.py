@@ -88,4 +88,6 @@ def settled(draft_id: int, *, timeout: float = 30.0) -> Draft:
             draft if draft.sections_done + draft.sections_failed >= draft.sections_total else None
         )
 
-    return wait_for(done, timeout=timeout, what=f"draft {draft_id} to settle")
+    draft = wait_for(done, timeout=timeout, what=f"draft {draft_id} to settle")
+    assert draft is not None
+    return draft

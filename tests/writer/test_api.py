@@ -197,7 +197,7 @@ def test_a_model_tool_streams_its_text(templates: Any, sam: User, writer_model: 
     writer_model.reply = "请各单位认真组织实施。"
     client = Client()
     client.force_login(sam)
-    response = client.post(
+    response: Any = client.post(
         "/api/v1/writer/tools/formalize/",
         json.dumps({"text": "大家一起搞定它，电话13812345678"}),
         content_type="application/json",
