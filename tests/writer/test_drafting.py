@@ -205,3 +205,11 @@ def test_a_section_job_run_twice_writes_once(templates: Any, sam: User) -> None:
     drafting.run_section(section.pk)
     assert section.revisions.count() == 1
     assert Draft.objects.get(pk=draft.pk).sections_done == 1
+
+
+def test_the_model_reads_the_form_by_its_labels(
+    celery_threads_worker: Any, templates: Any, writer_model: FakeOpenAI, sam: User
+) -> None:
+    settled(start(sam).pk)
+    prompt = writer_model.hits("/v1/chat/completions")[0].json()["messages"][1]["content"]
+    assert "目的地：松山湖" in prompt and "活动类型：春游" in prompt and "<表单>" in prompt

@@ -234,3 +234,37 @@ def test_template_lists_cost_the_same_queries_for_3_and_30(
         response = client.get(path)
     assert response.status_code == 200
     assert len(many) == len(few)
+
+
+def test_draft_lists_cost_the_same_queries_for_3_and_30(templates: Any, sam: User) -> None:
+    from tests.writer.conftest import OUTING_FORM
+    from writer.services import drafting
+
+    client = Client()
+    client.force_login(sam)
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            drafting.create_draft(sam, "spring-autumn-outing", OUTING_FORM)
+
+    add(3)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/writer/").status_code == 200
+    add(27)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get("/writer/").content.decode().count("/writer/drafts/") == 30
+    assert len(many) == len(few)
+
+
+def test_the_admin_lists_templates_drafts_and_the_meter(
+    templates: Any, ada: User, eddie: User
+) -> None:
+    client = Client()
+    client.force_login(ada)
+    for path in (
+        "/admin/writer/writingtemplate/",
+        "/admin/writer/draft/",
+        "/admin/writer/writerusage/",
+    ):
+        assert client.get(path).status_code == 200
+    assert client.get("/admin/writer/writingtemplate/add/").status_code == 403

@@ -87,7 +87,12 @@ def create_draft(user: User, template_slug: Any, raw_values: Any) -> Draft:
             issuer=defs.fill(definition.issuer, values)[:200],
             recipient=defs.fill(definition.recipient, values)[:200],
             doc_date=filled.date or timezone.localdate(),
-            values=filled.raw,
+            # With their labels: the model reads them so, template or no template.
+            values={
+                f.name: {"label": f.label, "value": filled.raw[f.name]}
+                for f in definition.fields
+                if f.name in filled.raw
+            },
             style_guide=definition.style_guide,
             forbidden=list(definition.forbidden),
             sections_total=len(definition.sections),
@@ -119,11 +124,8 @@ def _passages(section: DraftSection, draft: Draft) -> list[Passage]:
 
 
 def _labels(draft: Draft) -> dict[str, str]:
-    """The form's values as the model reads them: by label, from the template version."""
-    version = draft.template_version
-    fields = defs.load(version.definition).fields if version else ()
-    labels = {f.name: f.label for f in fields}
-    return {labels.get(k, k): str(v) for k, v in draft.values.items()}
+    """The form's values as the model reads them: by label."""
+    return {item["label"]: str(item["value"]) for item in draft.values.values()}
 
 
 class _Lost(Exception):
@@ -174,9 +176,7 @@ def run_section(section_id: int) -> None:
     token = jobs.claim(DraftSection, section_id)
     if token is None:
         return
-    section = DraftSection.objects.select_related("draft__owner", "draft__template_version").get(
-        pk=section_id
-    )
+    section = DraftSection.objects.select_related("draft__owner").get(pk=section_id)
     draft = section.draft
     with jobs.heartbeat(DraftSection, section_id, token, HEARTBEAT_EVERY):
         passages = _passages(section, draft)
