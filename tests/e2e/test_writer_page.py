@@ -27,7 +27,7 @@ def sign_in(phone, server: str) -> None:
     phone.get_by_role("button", name="登录").click()
 
 
-def start_outing(phone, server: str) -> None:
+def start_outing(phone, server: str, shots: Path | None = None) -> None:
     phone.goto(f"{server}/writer/")
     phone.locator('[data-template="spring-autumn-outing"]').click()
     expect(phone.get_by_label("工会名称")).to_have_value("虎门镇总工会")
@@ -41,6 +41,8 @@ def start_outing(phone, server: str) -> None:
     phone.get_by_label("联系人").fill("王建国")
     phone.get_by_label("活动安排要点").fill("参观科技馆，集体徒步。")
     phone.get_by_label("成文日期").fill("2026-03-20")
+    if shots:
+        phone.screenshot(path=str(shots / "writer-form.png"), full_page=True)
     phone.get_by_role("button", name="开始起草").click()
 
 
@@ -59,7 +61,9 @@ def test_staff_drafts_an_activity_plan_watches_it_arrive_edits_and_regenerates(
     asgi_server, celery_threads_worker, phone, demo, screenshot_dir
 ) -> None:
     sign_in(phone, asgi_server)
-    start_outing(phone, asgi_server)
+    phone.goto(f"{asgi_server}/writer/")
+    phone.screenshot(path=str(screenshot_dir / "writer-home.png"), full_page=True)
+    start_outing(phone, asgi_server, screenshot_dir)
     expect(phone.locator("h1.draft-title")).to_have_text(
         "虎门镇总工会关于组织开展2026年职工春游活动的方案"
     )
