@@ -174,6 +174,7 @@ def test_the_model_tools_say_why_they_are_unavailable_without_a_model(
     )
     assert (refused.status_code, refused.json()["code"]) == (503, "tool_unavailable")
     assert "尚未配置写作模型" in refused.json()["detail"]
+    assert not WriterUsage.objects.exists()  # a refused use is not metered
     unknown = client.post(
         "/api/v1/writer/tools/magic/", json.dumps({"text": "x"}), content_type="application/json"
     )

@@ -268,3 +268,23 @@ def test_the_admin_lists_templates_drafts_and_the_meter(
     ):
         assert client.get(path).status_code == 200
     assert client.get("/admin/writer/writingtemplate/add/").status_code == 403
+
+
+def test_a_new_template_may_not_take_an_existing_slug(
+    client: Client, templates: Any, eddie: User
+) -> None:
+    client.force_login(eddie)
+    taken = client.post(
+        "/writer/templates/new/",
+        {
+            "slug": "notice",
+            "kind": "notice",
+            "title": "另一个通知",
+            "description": "",
+            "position": "0",
+            "enabled": "1",
+            "definition": json.dumps(simple()),
+        },
+    )
+    assert taken.status_code == 400 and "标识已被其他模板使用" in taken.content.decode()
+    assert WritingTemplate.objects.get(slug="notice").version == 1

@@ -69,7 +69,6 @@ def _prepare(request: HttpRequest, tool: str) -> tuple[User, str, list[str]]:
     forbidden: list[str] = []
     if isinstance(data.get("draft"), int):
         forbidden = list(access_draft(user, data["draft"]).forbidden)
-    metering.count(user, WriterAction.TOOL, detail=tool)
     return user, text, forbidden
 
 
@@ -99,12 +98,16 @@ async def tool_view(request: HttpRequest, tool: str) -> HttpResponseBase:
         return _error(405, _("请用 POST。"), PortalErrorCode.METHOD_NOT_ALLOWED)
     try:
         user, text, forbidden = await sync_to_async(_prepare)(request, tool)
+        findings = None
         if tool == tools.CHECK:
             findings = await sync_to_async(tools.conventions)(text, forbidden)
-            return JsonResponse({"findings": findings}, json_dumps_params={"ensure_ascii": False})
-        await tools.require_model()
+        else:
+            await tools.require_model()
     except PortalError as exc:
         return _error(exc.status, exc.message, exc.code)
+    await sync_to_async(metering.count)(user, WriterAction.TOOL, detail=tool)
+    if findings is not None:
+        return JsonResponse({"findings": findings}, json_dumps_params={"ensure_ascii": False})
     response = StreamingHttpResponse(_events(tool, text, user), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

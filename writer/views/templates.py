@@ -18,7 +18,7 @@ from portal import permissions
 from portal.audit import AuditOrigin
 from portal.errors import PortalError
 from portal.permissions import Perm
-from writer.errors import FieldErrors
+from writer.errors import FieldErrors, WriterErrorCode
 from writer.models import TemplateKind, WritingTemplate
 from writer.services import templates as service
 
@@ -62,6 +62,12 @@ def template_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse
             )
         else:
             try:
+                if slug is None and WritingTemplate.objects.filter(slug=form["slug"]).exists():
+                    raise FieldErrors(
+                        _("模板有错误，请修改后再保存。"),
+                        {"slug": [_("标识已被其他模板使用。")]},
+                        code=WriterErrorCode.DUPLICATE_TEMPLATE,
+                    )
                 saved = service.save_template(
                     user,
                     slug=slug or form["slug"],
