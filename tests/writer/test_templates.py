@@ -34,6 +34,22 @@ def simple(**section: Any) -> dict[str, Any]:
     }
 
 
+def new_on_page(client: Client, slug: str, title: str, definition: Any) -> Any:
+    """An editor's "new template" form, posted."""
+    return client.post(
+        "/writer/templates/new/",
+        {
+            "slug": slug,
+            "kind": "notice",
+            "title": title,
+            "description": "",
+            "position": "0",
+            "enabled": "1",
+            "definition": json.dumps(definition),
+        },
+    )
+
+
 def test_the_seed_loads_nine_real_templates_each_valid(
     templates: dict[str, WritingTemplate],
 ) -> None:
@@ -169,32 +185,10 @@ def test_the_editor_page_saves_a_version_and_shows_errors(
     client: Client, categories: Any, eddie: User
 ) -> None:
     client.force_login(eddie)
-    bad = client.post(
-        "/writer/templates/new/",
-        {
-            "slug": "t",
-            "kind": "notice",
-            "title": "通知",
-            "description": "",
-            "position": "0",
-            "enabled": "1",
-            "definition": json.dumps(simple(fixed_text="{{ request }}")),
-        },
-    )
+    bad = new_on_page(client, "t", "通知", simple(fixed_text="{{ request }}"))
     assert bad.status_code == 400
     assert "没有对应的字段" in bad.content.decode()
-    good = client.post(
-        "/writer/templates/new/",
-        {
-            "slug": "t",
-            "kind": "notice",
-            "title": "通知",
-            "description": "",
-            "position": "0",
-            "enabled": "1",
-            "definition": json.dumps(simple()),
-        },
-    )
+    good = new_on_page(client, "t", "通知", simple())
     assert good.status_code == 302 and WritingTemplate.objects.get(slug="t").version == 1
 
 
@@ -274,17 +268,6 @@ def test_a_new_template_may_not_take_an_existing_slug(
     client: Client, templates: Any, eddie: User
 ) -> None:
     client.force_login(eddie)
-    taken = client.post(
-        "/writer/templates/new/",
-        {
-            "slug": "notice",
-            "kind": "notice",
-            "title": "另一个通知",
-            "description": "",
-            "position": "0",
-            "enabled": "1",
-            "definition": json.dumps(simple()),
-        },
-    )
+    taken = new_on_page(client, "notice", "另一个通知", simple())
     assert taken.status_code == 400 and "标识已被其他模板使用" in taken.content.decode()
     assert WritingTemplate.objects.get(slug="notice").version == 1
