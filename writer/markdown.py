@@ -35,6 +35,7 @@ TAGS = {
     "sup",
 }
 ATTRIBUTES = {"a": {"href", "class"}, "sup": {"class"}, "ol": {"start"}}
+# A citation mark: [n], the n-th passage a section was given (its citations' "n").
 CITE = re.compile(r"\[(\d{1,2})\]")
 
 

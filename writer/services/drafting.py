@@ -10,7 +10,6 @@ token (`portal.jobs`), so a redelivered message or a second worker finds nothing
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from time import monotonic
@@ -31,6 +30,7 @@ from portal.permissions import Perm, require
 from writer import definition as defs
 from writer import prompts
 from writer.errors import Conflict, WriterError, WriterErrorCode
+from writer.markdown import CITE
 from writer.models import (
     Draft,
     DraftSection,
@@ -51,7 +51,6 @@ QUERY_CHARS = 200
 SAVE_EVERY = 0.25  # seconds between saves of the text arriving
 HEARTBEAT_EVERY = 5.0
 MAX_ATTEMPTS = 3
-CITE = re.compile(r"\[(\d{1,2})\]")
 
 
 def _task() -> Any:

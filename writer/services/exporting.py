@@ -20,6 +20,7 @@ from portal import aigc, jobs
 from portal.jobs import ACTIVE, JobStatus
 from portal.models import User
 from writer.errors import Conflict, Unavailable, WriterErrorCode
+from writer.markdown import CITE
 from writer.models import Draft, DraftExport, DraftSection, ExportFormat, WriterAction
 from writer.services import metering
 from writer.services.access import access_draft
@@ -60,16 +61,22 @@ def _document(draft: Draft, sections: list[DraftSection], key: str) -> Any:
         date=draft.doc_date,
         recipient=draft.recipient,
         sections=tuple(
-            ExportSection(
-                heading=s.heading,
-                markdown=s.content,
-                citations=tuple(str(c.get("label", "")) for c in s.citations),
-            )
+            ExportSection(s.heading, *numbered(s.content, s.citations))
             for s in sections
             if s.status == JobStatus.SUCCEEDED or s.content
         ),
         ai_label=ai_label(draft, sections, key),
     )
+
+
+def numbered(text: str, citations: list[dict[str, Any]]) -> tuple[str, tuple[str, ...]]:
+    """The text with its markers renumbered 1, 2, … in the order of the citations kept (a
+    section citing passages [1] and [3] of the four it was given exports them as [1] and [2]:
+    in the document, [n] is the n-th source listed under the section)."""
+    ordered = sorted(citations, key=lambda c: int(c["n"]))
+    new = {int(c["n"]): i for i, c in enumerate(ordered, start=1)}
+    text = CITE.sub(lambda m: f"[{new[int(m[1])]}]" if int(m[1]) in new else m[0], text)
+    return text, tuple(str(c["label"]) for c in ordered)
 
 
 def docx_bytes(draft: Draft) -> bytes:

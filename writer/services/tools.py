@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
@@ -63,7 +64,10 @@ def conventions(text: str, forbidden: list[str]) -> list[dict[str, Any]]:
         raise WriterError(
             _("规范检查组件尚未安装。"), code=WriterErrorCode.TOOL_UNAVAILABLE
         ) from exc
-    return [asdict(finding) for finding in check(text, forbidden=forbidden)]
+    # A selection is a passage, not a whole document: no 成文日期 or signature expected at its
+    # end (writer.conventions takes `document=False` for that, when its version has it).
+    passage = {"document": False} if "document" in inspect.signature(check).parameters else {}
+    return [asdict(finding) for finding in check(text, forbidden=forbidden, **passage)]
 
 
 async def require_model() -> None:
