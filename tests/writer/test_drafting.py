@@ -213,3 +213,33 @@ def test_the_model_reads_the_form_by_its_labels(
     settled(start(sam).pk)
     prompt = writer_model.hits("/v1/chat/completions")[0].json()["messages"][1]["content"]
     assert "目的地：松山湖" in prompt and "活动类型：春游" in prompt and "<表单>" in prompt
+
+
+def test_a_worker_written_draft_is_edited_by_two_people_and_its_revisions_restored(
+    celery_threads_worker: Any,
+    templates: Any,
+    writer_model: FakeOpenAI,
+    sam: User,
+    units: Any,
+    api: Any,
+) -> None:
+    from portal.models import Role
+    from tests import people
+    from writer.services import editing, sharing
+
+    people.make_user("tina", role=Role.STAFF, unit=units["town"])
+    draft = settled(start(sam).pk)
+    sharing.share(sam, draft.pk, "tina", can_edit=True)
+    tina = User.objects.get(username="tina")
+    url = f"/api/v1/drafts/{draft.pk}/sections/4/"
+    assert (
+        api(sam).put(url, {"content": "山姆改的", "version": 1}, format="json").status_code == 200
+    )
+    late = api(tina).put(url, {"content": "蒂娜改的", "version": 1}, format="json")
+    assert (late.status_code, late.json()["code"]) == (409, "edit_conflict")
+    assert [(d.kind, d.text) for d in editing.diff(writer_model.reply, "山姆改的")] == [
+        ("removed", writer_model.reply),
+        ("added", "山姆改的"),
+    ]
+    restored = editing.restore_revision(tina, draft.pk, 4, revision=1, version=2)
+    assert (restored.content, restored.version, restored.by_model) == (writer_model.reply, 3, True)
