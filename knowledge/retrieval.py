@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -341,6 +342,7 @@ class CandidateRanker:
         faq_hits: list[faqmatch.FaqHit],
         nearest: dict[int, float],
         top_k: int = 3,
+        categories: list[str] | None = None,
     ) -> dict[str, Any]:
         scores, matched = candidates.scores, candidates.matched
         # Fusion: BM25 relative to the best candidate, plus the FAQ similarity of an entry that
@@ -362,6 +364,7 @@ class CandidateRanker:
         rows = list(
             answerable_segments()
             .filter(id__in=list(fused))
+            .filter(Q(document__category__slug__in=categories) if categories else Q())
             .select_related("document__category")
             # Never the documents' bodies: a law's full text for every candidate would cost
             # more than the whole search.
@@ -480,16 +483,26 @@ def _pipeline() -> Pipeline:
 _PIPELINE = _pipeline()
 
 
-def search(question: str, k: int = 3, *, user: User | None = None) -> SearchResult:
+def search(
+    question: str,
+    k: int = 3,
+    *,
+    user: User | None = None,
+    categories: Collection[str] | None = None,
+) -> SearchResult:
     """The passages that answer `question`, best first, and whether to abstain. `user` is who
-    asks: model calls made on the way (rewriting, embedding) are metered to them. Identity-card
+    asks: model calls made on the way (rewriting, embedding) are metered to them. `categories`
+    (slugs), when given, keeps only passages of documents in them (Write's sections). Identity-card
     and mobile numbers are masked first: the models see, and the result names, no such number."""
     started = time.perf_counter()
     # Masked first (look-alike digits and any gap between them are read as normalising would
     # read them), checked before the pipeline, which would wrap the error.
     question = check_question(mask_personal_numbers(question))
     out = _PIPELINE.run(
-        {"analyser": {"question": question, "user": user}, "ranker": {"top_k": k}},
+        {
+            "analyser": {"question": question, "user": user},
+            "ranker": {"top_k": k, "categories": sorted(categories or ())},
+        },
         include_outputs_from={"keywords", "faq"},
     )
     analysis = out["keywords"]["analysis"]

@@ -36,7 +36,10 @@ from portal.services import beta
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Domain errors and DRF's own as {"detail": message, "code": code}."""
     if isinstance(exc, PortalError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+        data: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+        if errors := getattr(exc, "errors", None):  # a form's errors, per field
+            data["errors"] = errors
+        return Response(data, status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, APIException):
         codes = exc.get_codes()

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse
+from django.http.response import HttpResponseBase
 
 
 def private_file(
@@ -21,6 +22,12 @@ def private_file(
     Raises FileNotFoundError when the store no longer has it."""
     handle = default_storage.open(name, "rb")
     response = FileResponse(handle, content_type=content_type)
+    private_headers(response, filename, inline=inline)
+    return response
+
+
+def private_headers(response: HttpResponseBase, filename: str, *, inline: bool = False) -> None:
+    """The headers of a private file, for a response made in memory (a .docx built on demand)."""
     disposition = "inline" if inline else "attachment"
     ascii_name = filename.encode("ascii", "ignore").decode() or "download"
     response["Content-Disposition"] = (
@@ -29,4 +36,3 @@ def private_file(
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response

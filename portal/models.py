@@ -208,6 +208,9 @@ class AuditAction(models.TextChoices):
     FEATURE_ROUTES_CHANGED = "feature_routes_changed", _("功能路由变更")
     WORD_LIST_CHANGED = "word_list_changed", _("敏感词表变更")
     QUESTION_SET_DELETED = "question_set_deleted", _("删除测试问题集")
+    TEMPLATE_SAVED = "template_saved", _("保存写作模板")
+    TEMPLATE_DELETED = "template_deleted", _("删除写作模板")
+    DRAFT_SHARED = "draft_shared", _("共享草稿")
 
 
 class AuditEvent(models.Model):

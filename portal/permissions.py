@@ -32,6 +32,7 @@ class Perm(StrEnum):
     DRAFT_MATERIALS = "draft_materials"
     VERIFY_MEMBERS = "verify_members"
     CURATE_KNOWLEDGE = "curate_knowledge"
+    MANAGE_TEMPLATES = "manage_templates"
     VIEW_ANALYTICS = "view_analytics"
     IMPORT_ROSTER = "import_roster"
     MANAGE_PROVIDERS = "manage_providers"
@@ -43,7 +44,12 @@ class Perm(StrEnum):
 # What each role carries. USE_AI and READ_KNOWLEDGE are rules beyond the role (_RULES below).
 _MEMBER = {Perm.USE_AI}
 _STAFF = _MEMBER | {Perm.DRAFT_MATERIALS, Perm.VERIFY_MEMBERS}
-_EDITOR = _MEMBER | {Perm.CURATE_KNOWLEDGE, Perm.VIEW_ANALYTICS}
+_EDITOR = _MEMBER | {
+    Perm.CURATE_KNOWLEDGE,
+    Perm.VIEW_ANALYTICS,
+    Perm.DRAFT_MATERIALS,
+    Perm.MANAGE_TEMPLATES,
+}
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.MEMBER: frozenset(_MEMBER),
     Role.STAFF: frozenset(_STAFF),
@@ -60,6 +66,7 @@ REFUSALS: dict[Perm, str | Promise] = {
     Perm.DRAFT_MATERIALS: _("只有工会干部可以起草材料。"),
     Perm.VERIFY_MEMBERS: _("只有工会干部可以认证会员。"),
     Perm.CURATE_KNOWLEDGE: _("只有知识库编辑可以使用此功能。"),
+    Perm.MANAGE_TEMPLATES: _("只有编辑可以维护写作模板。"),
     Perm.VIEW_ANALYTICS: _("只有知识库编辑可以查看提问分析。"),
     Perm.IMPORT_ROSTER: _("只有管理员可以导入会员名册。"),
     Perm.MANAGE_PROVIDERS: _("只有管理员可以管理模型服务。"),

@@ -10,10 +10,16 @@ from knowledge.errors import KnowledgeErrorCode
 from portal.ai.errors import AIErrorCode
 from portal.errors import ErrorCode, PortalErrorCode
 from portal.models import EnrolmentStatus
+from writer.errors import WriterErrorCode
 
 # Every code an error of the API may carry, one enum per domain; published in the schema as
 # ErrorCodeEnum (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
-ERROR_CODES: tuple[ErrorCode, ...] = (*PortalErrorCode, *KnowledgeErrorCode, *AIErrorCode)
+ERROR_CODES: tuple[ErrorCode, ...] = (
+    *PortalErrorCode,
+    *KnowledgeErrorCode,
+    *AIErrorCode,
+    *WriterErrorCode,
+)
 ERROR_CODE_CHOICES = [(str(code), str(code)) for code in ERROR_CODES]
 ERROR_CODE_VALUES = frozenset(str(code) for code in ERROR_CODES)
 

@@ -262,7 +262,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "knowledge.tasks.sweep_accuracy_runs",
         "schedule": crontab(minute="*/5"),
     },
+    # Sections and PDFs a dead worker left (portal/jobs.py explains why late acks are not enough).
+    "writer-sweep-sections": {"task": "writer.tasks.sweep_sections", "schedule": 30.0},
+    "writer-sweep-exports": {"task": "writer.tasks.sweep_exports", "schedule": 60.0},
 }
+# A section whose worker has not beaten its heart for this long is put back in the queue (the
+# heartbeat runs every 5 s); one nobody took for WRITER_UNCLAIMED_SECONDS is sent again.
+WRITER_STALE_SECONDS = env_int("WRITER_STALE_SECONDS", 30, minimum=10)
+WRITER_UNCLAIMED_SECONDS = env_int("WRITER_UNCLAIMED_SECONDS", 120, minimum=10)
 
 # Internationalisation: Chinese for users, stored in UTC, shown in Asia/Shanghai.
 LANGUAGE_CODE = "zh-hans"

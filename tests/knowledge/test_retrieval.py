@@ -159,3 +159,11 @@ def test_questions_that_cannot_be_searched_get_a_clear_error(
         search(question)
     assert caught.value.code == code
     assert caught.value.message
+
+
+@pytest.mark.django_db
+def test_a_search_limited_to_categories_finds_only_their_passages(law: Document) -> None:
+    question = "延长工作时间每月不得超过多少小时"
+    assert search(question, categories=["rights"]).passages[0].heading == "第二条"
+    assert search(question, categories=["safety-health", "culture"]).passages == []
+    assert search(question, categories=[]).passages[0].heading == "第二条"  # no limit

@@ -23,6 +23,7 @@ from portal.models import (
     VerificationSource,
 )
 from portal.services import beta
+from writer.seed import seed_templates
 
 DEMO_UNITS = (
     ("东莞市总工会",),
@@ -112,6 +113,7 @@ class Command(BaseCommand):
             f"documents from {corpus or '(no corpus)'}, {counts['guides']} guides, "
             f"{counts['faq']} FAQ entries"
         )
+        self.stdout.write(f"Writer: {seed_templates()} new templates")
         self.stdout.write(
             self.style.SUCCESS("Demo data ready: users member, staff, editor, admin.")
         )

@@ -15,6 +15,30 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 
+def celery_argv() -> list[str]:
+    celery = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
+    if str(settings.CELERY_BROKER_URL).startswith("filesystem"):
+        celery += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    return celery
+
+
+def model_worker_argv(slots: int) -> list[str]:
+    """The worker of queues llm and images. Model calls wait on the network for seconds to
+    minutes: a thread pool, so that many sections and images are written at once without a
+    process (and its memory) each (bench/writer.py starts this same worker)."""
+    return [
+        *celery_argv(),
+        "--queues",
+        "llm,images",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(slots),
+        "--hostname",
+        "models@%h",
+    ]
+
+
 class Command(BaseCommand):
     help = "Run the web server and a Celery worker (with beat) until interrupted."
 
@@ -35,17 +59,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        celery = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO"]
-        if str(settings.CELERY_BROKER_URL).startswith("filesystem"):
-            celery += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+        celery = celery_argv()
         # CPU-bound jobs (indexing, analytics) in processes; one of them runs beat
         # (CELERY_BEAT_SCHEDULE) and remembers the last runs in var/.
         default = [*celery, "--queues", "default", "--concurrency", "2", "--hostname", "default@%h"]
         default += ["--beat", "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")]
-        # Model calls wait on the network for seconds to minutes: threads, so that many sections
-        # and images are written at once without a process (and its memory) each.
-        waiting = [*celery, "--queues", "llm,images", "--pool", "threads"]
-        waiting += ["--concurrency", str(options["model_slots"]), "--hostname", "models@%h"]
+        waiting = model_worker_argv(options["model_slots"])
         web = [sys.executable, "-m", "uvicorn", "portal.asgi:application"]
         web += ["--host", options["host"], "--port", str(options["port"]), "--no-access-log"]
         web += ["--workers", str(options["workers"])]

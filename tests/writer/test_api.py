@@ -1,0 +1,235 @@
+"""The Write API as the issue lists it, bad forms answered 400 per field with nothing saved,
+who may draft, export refused while generating, and the quick tools."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import Client
+
+from portal.models import User
+from tests.fakes.openai import FakeOpenAI
+from tests.writer.conftest import OUTING_FORM
+from writer.models import Draft, DraftSection, WriterAction, WriterUsage
+
+pytestmark = pytest.mark.django_db
+
+
+def test_templates_list_their_typed_fields(templates: Any, sam: User, api: Any) -> None:
+    listed = {t["slug"]: t for t in api(sam).get("/api/v1/templates/").json()}
+    outing = listed["spring-autumn-outing"]
+    assert (outing["title"], outing["kind"]) == ("活动方案·职工春秋游", "activity_plan")
+    season = next(f for f in outing["fields"] if f["name"] == "season")
+    assert season == {
+        "name": "season",
+        "label": "活动类型",
+        "type": "choice",
+        "required": True,
+        "choices": ["春游", "秋游", "疗休养"],
+        "max_length": None,
+        "min": None,
+        "max": None,
+        "help": "",
+    }
+    assert {f["type"] for f in outing["fields"]} == {
+        "unit",
+        "number",
+        "choice",
+        "text",
+        "date",
+        "long_text",
+    }
+
+
+def test_a_draft_is_accepted_with_202_and_shown_queued(templates: Any, sam: User, api: Any) -> None:
+    created = api(sam).post(
+        "/api/v1/drafts/",
+        {
+            "template": "notice",
+            "fields": {
+                "recipients": "各基层工会",
+                "subject": "开展职工技能培训",
+                "details": "培训安排如下。",
+                "contact": "王建国",
+                "doc_date": "2026-12-04",
+            },
+        },
+        format="json",
+    )
+    assert created.status_code == 202
+    assert created.json() == {"id": created.json()["id"], "status": "queued"}
+    shown = api(sam).get(f"/api/v1/drafts/{created.json()['id']}/").json()
+    assert shown["status"] == "queued" and shown["progress"] == {"done": 0, "total": 3}
+    assert shown["title"] == "关于开展职工技能培训的通知"
+    assert [s["heading"] for s in shown["sections"]] == [
+        "一、总体要求",
+        "二、主要事项",
+        "三、工作要求",
+    ]
+    assert {s["status"] for s in shown["sections"]} == {"queued"}
+    assert shown["sections"][0]["citations"] == []
+    assert WriterUsage.objects.get().action == WriterAction.DRAFT
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"destination": None}, "destination", "请填写"),
+        ({"days": "三天"}, "days", "应为数字"),
+        ({"days": 30}, "days", "应在 1 到 7 之间"),
+        ({"start_date": "下周六"}, "start_date", "应为日期"),
+        ({"season": "冬游"}, "season", "只能选"),
+        ({"highlights": "长" * 50_000}, "highlights", "太长了（50000 字）"),
+        ({"destination": ["松山湖"]}, "destination", "应为文字"),
+        ({"surprise": "x"}, "fields", "没有这些字段"),
+    ],
+)
+def test_a_bad_form_is_400_with_the_fields_errors_and_saves_nothing(
+    templates: Any, sam: User, api: Any, change: dict[str, Any], field: str, words: str
+) -> None:
+    form = {k: v for k, v in {**OUTING_FORM, **change}.items() if v is not None}
+    refused = api(sam).post(
+        "/api/v1/drafts/", {"template": "spring-autumn-outing", "fields": form}, format="json"
+    )
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["code"] == "bad_fields" and words in " ".join(body["errors"][field])
+    assert not Draft.objects.exists() and not DraftSection.objects.exists()
+    assert not WriterUsage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body", [{"template": "no-such", "fields": {}}, {"template": "notice", "fields": "x"}, ["x"]]
+)
+def test_an_unknown_template_or_a_form_that_is_no_object_is_400(
+    templates: Any, sam: User, api: Any, body: Any
+) -> None:
+    refused = api(sam).post("/api/v1/drafts/", body, format="json")
+    assert refused.status_code == 400 and refused.json()["code"] in (
+        "template_not_found",
+        "bad_fields",
+    )
+    assert not Draft.objects.exists()
+
+
+def test_members_may_not_draft_and_strangers_are_asked_to_sign_in(
+    templates: Any, alice: User, api: Any, client: Client
+) -> None:
+    body = {"template": "notice", "fields": {}}
+    refused = api(alice).post("/api/v1/drafts/", body, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted")
+    assert api(alice).get("/api/v1/templates/").status_code == 403
+    assert api(None).post("/api/v1/drafts/", body, format="json").status_code == 401
+    client.force_login(alice)
+    assert client.get("/writer/").status_code == 403
+    assert client.get("/writer/new/notice/").status_code == 403
+
+
+def test_editors_and_admins_may_draft(templates: Any, eddie: User, ada: User, api: Any) -> None:
+    for user in (eddie, ada):
+        assert api(user).get("/api/v1/templates/").status_code == 200
+
+
+def test_the_form_page_creates_a_draft_or_shows_the_fields_errors(
+    templates: Any, sam: User, client: Client
+) -> None:
+    client.force_login(sam)
+    page = client.get("/writer/new/spring-autumn-outing/").content.decode()
+    assert 'value="虎门镇总工会"' in page  # the unit field defaults to the user's unit
+    bad = client.post("/writer/new/spring-autumn-outing/", {**OUTING_FORM, "days": "abc"})
+    assert bad.status_code == 400 and "“天数”应为数字" in bad.content.decode()
+    assert not Draft.objects.exists()
+    good = client.post("/writer/new/spring-autumn-outing/", OUTING_FORM)
+    draft = Draft.objects.get()
+    assert good.status_code == 302 and good["Location"] == f"/writer/drafts/{draft.pk}/"
+    page = client.get(good["Location"]).content.decode()
+    assert "虎门镇总工会关于组织开展2026年职工春游活动的方案" in page
+
+
+def test_export_of_a_draft_still_generating_is_refused_clearly(
+    templates: Any, sam: User, api: Any
+) -> None:
+    created = api(sam).post(
+        "/api/v1/drafts/",
+        {"template": "spring-autumn-outing", "fields": OUTING_FORM},
+        format="json",
+    )
+    for fmt in ("docx", "pdf"):
+        refused = api(sam).get(f"/api/v1/drafts/{created.json()['id']}/export/", {"format": fmt})
+        assert (refused.status_code, refused.json()["code"]) == (409, "draft_not_ready")
+        assert "还在生成中" in refused.json()["detail"]
+
+
+def test_the_model_tools_say_why_they_are_unavailable_without_a_model(
+    templates: Any, sam: User, client: Client
+) -> None:
+    client.force_login(sam)
+    refused = client.post(
+        "/api/v1/writer/tools/polish/",
+        json.dumps({"text": "大家一起搞定它"}),
+        content_type="application/json",
+    )
+    assert (refused.status_code, refused.json()["code"]) == (503, "tool_unavailable")
+    assert "尚未配置写作模型" in refused.json()["detail"]
+    assert not WriterUsage.objects.exists()  # a refused use is not metered
+    unknown = client.post(
+        "/api/v1/writer/tools/magic/", json.dumps({"text": "x"}), content_type="application/json"
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "unknown_tool")
+    empty = client.post(
+        "/api/v1/writer/tools/polish/", json.dumps({"text": " "}), content_type="application/json"
+    )
+    assert (empty.status_code, empty.json()["code"]) == (400, "bad_selection")
+
+
+def test_members_may_not_use_the_tools(alice: User, client: Client) -> None:
+    client.force_login(alice)
+    refused = client.post(
+        "/api/v1/writer/tools/check/", json.dumps({"text": "x"}), content_type="application/json"
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_model_tool_streams_its_text(templates: Any, sam: User, writer_model: FakeOpenAI) -> None:
+    writer_model.reply = "请各单位认真组织实施。"
+    client = Client()
+    client.force_login(sam)
+    response: Any = client.post(
+        "/api/v1/writer/tools/formalize/",
+        json.dumps({"text": "大家一起搞定它，电话13812345678"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    frames = [f for f in async_to_sync(read)().decode().split("\n\n") if f.strip()]
+    events = [(f.split("\n")[0][7:], json.loads(f.split("\n")[1][6:])) for f in frames]
+    assert [name for name, _data in events].count("delta") == len(writer_model.reply)
+    assert events[-1] == ("done", {"text": "请各单位认真组织实施。"})
+    sent = json.dumps(writer_model.hits("/v1/chat/completions")[0].json(), ensure_ascii=False)
+    assert "13812345678" not in sent and "138****5678" in sent and "改写为规范的公文语体" in sent
+
+
+def test_convention_check_lists_findings_with_place_and_fix(
+    templates: Any, sam: User, client: Client
+) -> None:
+    pytest.importorskip(
+        "writer.conventions", reason="writer.conventions comes with the writer-export branch"
+    )
+    client.force_login(sam)
+    text = "一、目的\n（二）安排\n活动时间为2026-12-04,请大家搞定。"
+    found = client.post(
+        "/api/v1/writer/tools/check/", json.dumps({"text": text}), content_type="application/json"
+    )
+    assert found.status_code == 200
+    findings = found.json()["findings"]
+    assert findings and all(
+        {"line", "column", "rule", "message", "fix"} <= set(f) for f in findings
+    )
+    assert any(f["line"] == 3 for f in findings)

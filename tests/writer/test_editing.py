@@ -1,0 +1,169 @@
+"""Editing, revisions and their diff, concurrent edits, sharing rules; the draft written in
+this process (no model), so no worker is needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from portal.models import Role, User
+from tests import people
+from tests.writer.conftest import OUTING_FORM
+from writer.models import Draft, DraftShare, RevisionKind
+from writer.services import drafting, editing, sharing
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tina(units: Any) -> User:
+    """Staff of sam's union unit (虎门镇总工会)."""
+    return people.make_user("tina", role=Role.STAFF, unit=units["town"])
+
+
+@pytest.fixture
+def draft(templates: Any, sam: User) -> Draft:
+    made = drafting.create_draft(sam, "spring-autumn-outing", OUTING_FORM)
+    for section in made.sections.all():
+        drafting.run_section(section.pk)
+    made.refresh_from_db()
+    assert made.status == "ready"
+    return made
+
+
+def test_every_save_keeps_a_revision_and_an_old_one_can_be_restored_with_its_diff(
+    draft: Draft, sam: User, client: Client
+) -> None:
+    section = draft.sections.get(position=1)
+    original = section.content
+    saved = editing.save_section(sam, draft.pk, 1, content="第一稿。\n第二行。", version=1)
+    saved = editing.save_section(sam, draft.pk, 1, content="第一稿。\n改过的第二行。", version=2)
+    assert saved.version == 3
+    assert [r.kind for r in saved.revisions.order_by("version")] == [
+        RevisionKind.GENERATED,
+        RevisionKind.EDITED,
+        RevisionKind.EDITED,
+    ]
+    lines = editing.diff("第一稿。\n第二行。", saved.content)
+    assert [(d.kind, d.text) for d in lines] == [
+        ("same", "第一稿。"),
+        ("removed", "第二行。"),
+        ("added", "改过的第二行。"),
+    ]
+    client.force_login(sam)
+    page = client.get(f"/writer/drafts/{draft.pk}/sections/1/revisions/?v=2").content.decode()
+    assert (
+        'class="diff-removed">- 第二行。' in page and 'class="diff-added">+ 改过的第二行。' in page
+    )
+    restored = client.post(
+        f"/writer/drafts/{draft.pk}/sections/1/restore/", {"revision": 1, "version": 3}
+    )
+    assert restored.status_code == 302
+    section.refresh_from_db()
+    assert (section.content, section.version) == (original, 4)
+    assert section.revisions.get(version=4).kind == RevisionKind.RESTORED
+
+
+def test_the_second_of_two_concurrent_saves_is_refused_and_overwrites_nothing(
+    draft: Draft, sam: User, tina: User, api: Any
+) -> None:
+    sharing.share(sam, draft.pk, "tina", can_edit=True)
+    url = f"/api/v1/drafts/{draft.pk}/sections/2/"
+    first = api(sam).put(url, {"content": "山姆的修改", "version": 1}, format="json")
+    second = api(tina).put(url, {"content": "蒂娜的修改", "version": 1}, format="json")
+    assert first.status_code == 200 and first.json()["version"] == 2
+    assert (second.status_code, second.json()["code"]) == (409, "edit_conflict")
+    assert "已被他人修改" in second.json()["detail"]
+    assert draft.sections.get(position=2).content == "山姆的修改"
+
+
+def test_a_section_longer_than_the_limit_is_refused(draft: Draft, sam: User, api: Any) -> None:
+    url = f"/api/v1/drafts/{draft.pk}/sections/2/"
+    refused = api(sam).put(url, {"content": "字" * 50_000, "version": 1}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (400, "content_too_long")
+    assert draft.sections.get(position=2).version == 1
+
+
+def test_sharing_within_the_unit_view_or_edit_and_nobody_else(
+    draft: Draft, sam: User, tina: User, otto: User, alice: User, eddie: User, api: Any
+) -> None:
+    url = f"/api/v1/drafts/{draft.pk}/"
+    missing = api(otto).get("/api/v1/drafts/999999/")
+    for stranger in (tina, otto, eddie):
+        response = api(stranger).get(url)
+        assert response.status_code == 404 and response.json() == missing.json()
+    assert api(alice).get(url).status_code == 403  # members may not draft at all
+    with pytest.raises(Exception, match="只能共享给本工会组织的工会干部"):
+        sharing.share(sam, draft.pk, "otto", can_edit=False)  # another unit
+    with pytest.raises(Exception, match="只能共享给本工会组织的工会干部"):
+        sharing.share(sam, draft.pk, "alice", can_edit=False)  # not staff
+    sharing.share(sam, draft.pk, "tina", can_edit=False)
+    assert api(tina).get(url).status_code == 200
+    refused = api(tina).put(f"{url}sections/1/", {"content": "x", "version": 1}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted")
+    assert api(tina).post(f"{url}sections/1/regenerate/").status_code == 403
+    sharing.share(sam, draft.pk, "tina", can_edit=True)
+    assert (
+        api(tina)
+        .put(f"{url}sections/1/", {"content": "x", "version": 1}, format="json")
+        .status_code
+        == 200
+    )
+    with pytest.raises(Exception, match="只有起草人"):
+        sharing.share(tina, draft.pk, "sam", can_edit=True)
+    sharing.unshare(sam, draft.pk, tina.pk)
+    assert api(tina).get(url).status_code == 404
+    assert not DraftShare.objects.exists()
+
+
+def test_the_share_page_form_and_the_draft_page_of_a_stranger(
+    draft: Draft, sam: User, tina: User, otto: User, client: Client
+) -> None:
+    client.force_login(sam)
+    response = client.post(
+        f"/writer/drafts/{draft.pk}/share/", {"username": "tina", "access": "edit"}
+    )
+    assert response.status_code == 302 and DraftShare.objects.get().can_edit
+    client.force_login(otto)
+    assert client.get(f"/writer/drafts/{draft.pk}/").status_code == 404
+    assert client.post(f"/writer/drafts/{draft.pk}/share/", {"username": "otto"}).status_code == 404
+
+
+def test_regenerating_a_section_queues_it_again_with_the_extra_instruction(
+    draft: Draft, sam: User, api: Any
+) -> None:
+    response = api(sam).post(
+        f"/api/v1/drafts/{draft.pk}/sections/3/regenerate/", {"instruction": "突出一线职工"}
+    )
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    draft.refresh_from_db()
+    assert (draft.sections_done, draft.status) == (5, "generating")
+    busy = api(sam).post(f"/api/v1/drafts/{draft.pk}/sections/3/regenerate/")
+    assert (busy.status_code, busy.json()["code"]) == (409, "section_busy")
+    section = draft.sections.get(position=3)
+    assert section.extra_instruction == "突出一线职工"
+    editing_busy = api(sam).put(
+        f"/api/v1/drafts/{draft.pk}/sections/3/",
+        {"content": "x", "version": section.version},
+        format="json",
+    )
+    assert (editing_busy.status_code, editing_busy.json()["code"]) == (409, "section_busy")
+    drafting.run_section(section.pk)
+    draft.refresh_from_db()
+    assert draft.status == "ready" and draft.sections.get(position=3).revisions.count() == 2
+
+
+def test_the_preview_is_rendered_and_sanitised_on_the_server(sam: User, client: Client) -> None:
+    client.force_login(sam)
+    html = client.post(
+        "/writer/preview/",
+        {
+            "text": "**加粗**[1]\n\n<script>alert(1)</script>\n\n[链接](javascript:alert(1))",
+            "anchor": "s1",
+        },
+    ).json()["html"]
+    assert "<strong>加粗</strong>" in html and 'href="#s1-cite-1"' in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript' not in html

@@ -1,0 +1,130 @@
+"""Export: what goes into the document (sections, citations, the AI label decided per draft),
+the .docx read back, the PDF rendered by a worker and cached per revision. The layout itself is
+writer.export's (the writer-export branch): those tests run once it is there."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+
+from portal import aigc
+from portal.models import User
+from tests.fakes.openai import FakeOpenAI
+from tests.waiting import wait_for
+from tests.writer.conftest import OUTING_FORM, settled
+from writer.models import Draft, DraftExport, WriterAction, WriterUsage
+from writer.services import drafting, editing, exporting
+
+
+def written(user: User) -> Draft:
+    draft = drafting.create_draft(user, "spring-autumn-outing", OUTING_FORM)
+    for section in draft.sections.all():
+        drafting.run_section(section.pk)
+    draft.refresh_from_db()
+    return draft
+
+
+@pytest.mark.django_db
+def test_a_draft_written_with_no_model_carries_no_ai_label(templates: Any, sam: User) -> None:
+    draft = written(sam)
+    sections = list(draft.sections.all())
+    assert exporting.ai_label(draft, sections, exporting.revision_key(draft, sections)) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_model_written_draft_carries_the_implicit_label_and_a_new_key_per_revision(
+    templates: Any, sam: User, writer_model: FakeOpenAI
+) -> None:
+    draft = written(sam)
+    sections = list(draft.sections.all())
+    key = exporting.revision_key(draft, sections)
+    label = exporting.ai_label(draft, sections, key)
+    assert label is not None and label["Label"] == "1" and aigc.is_ours(label)
+    editing.save_section(sam, draft.pk, 1, content="改过", version=sections[0].version)
+    assert exporting.revision_key(draft, list(draft.sections.all())) != key
+
+
+@pytest.mark.django_db
+def test_the_docx_reads_back_with_title_headings_and_no_label_without_a_model(
+    templates: Any, sam: User, api: Any
+) -> None:
+    pytest.importorskip(
+        "writer.export.docx", reason="writer.export comes with the writer-export branch"
+    )
+    docx = pytest.importorskip("docx")
+    draft = written(sam)
+    response = api(sam).get(f"/api/v1/drafts/{draft.pk}/export/", {"format": "docx"})
+    assert response.status_code == 200
+    data = b"".join(response.streaming_content) if response.streaming else response.content
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+    assert draft.title in text.replace("\n", "")  # the title may break across lines
+    assert "一、活动目的" in text and "六、安全保障和工作要求" in text
+    assert aigc.VISIBLE_TEXT not in text
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        custom = (
+            package.read("docProps/custom.xml").decode()
+            if "docProps/custom.xml" in package.namelist()
+            else ""
+        )
+    assert "AIGC" not in custom
+    assert WriterUsage.objects.filter(action=WriterAction.EXPORT_DOCX).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_docx_of_a_model_written_draft_carries_both_labels(
+    templates: Any, sam: User, api: Any, writer_model: FakeOpenAI
+) -> None:
+    pytest.importorskip(
+        "writer.export.docx", reason="writer.export comes with the writer-export branch"
+    )
+    docx = pytest.importorskip("docx")
+    draft = written(sam)
+    response = api(sam).get(f"/api/v1/drafts/{draft.pk}/export/", {"format": "docx"})
+    data = b"".join(response.streaming_content) if response.streaming else response.content
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
+    assert aigc.VISIBLE_TEXT in text
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        assert "AIGC" in package.read("docProps/custom.xml").decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pdf_is_rendered_by_a_worker_cached_per_revision_and_labelled(
+    celery_threads_worker: Any, templates: Any, sam: User, api: Any, writer_model: FakeOpenAI
+) -> None:
+    pytest.importorskip(
+        "writer.export.pdf", reason="writer.export comes with the writer-export branch"
+    )
+    pypdf = pytest.importorskip("pypdf")
+    draft = settled(drafting.create_draft(sam, "spring-autumn-outing", OUTING_FORM).pk)
+    url = f"/api/v1/drafts/{draft.pk}/export/"
+    first = api(sam).get(url, {"format": "pdf"})
+    assert first.status_code in (200, 202)
+    if first.status_code == 202 and "pdf_unavailable" in json.dumps(first.json()):
+        pytest.skip("LibreOffice is not installed")
+    response = wait_for(
+        lambda: (r := api(sam).get(url, {"format": "pdf"})).status_code != 202 and r,
+        timeout=90,
+        what="the PDF",
+    )
+    if response.status_code == 503:
+        pytest.skip(response.json()["detail"])
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+    label = aigc.read_json(str(reader.metadata["/AIGC"]))
+    assert label is not None and aigc.is_ours(label)
+    assert DraftExport.objects.filter(draft=draft).count() == 1
+    assert api(sam).get(url, {"format": "pdf"}).status_code == 200  # from the cache
+    assert DraftExport.objects.filter(draft=draft).count() == 1
+
+
+def test_citation_marks_are_renumbered_to_the_sources_listed_under_the_section() -> None:
+    cited = [{"n": 3, "label": "《乙》第三条"}, {"n": 1, "label": "《甲》第一条"}]
+    text, sources = exporting.numbered("先见[1]，再见[3]，未给出的[7]不动。", cited)
+    assert (text, sources) == (
+        "先见[1]，再见[2]，未给出的[7]不动。",
+        ("《甲》第一条", "《乙》第三条"),
+    )

@@ -1,0 +1,273 @@
+"""Templates: typed fields, placeholders filled by our own code only, versions, JSON exchange,
+the seed, and who may maintain them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from portal.errors import NotPermitted
+from portal.models import AuditAction, AuditEvent, User
+from writer import definition as defs
+from writer.errors import FieldErrors, WriterErrorCode
+from writer.models import TemplateVersion, WritingTemplate
+from writer.services import templates as service
+
+pytestmark = pytest.mark.django_db
+
+
+def simple(**section: Any) -> dict[str, Any]:
+    return {
+        "doc_title": "关于{{subject}}的通知",
+        "issuer": "{{unit}}",
+        "fields": [
+            {"name": "unit", "label": "单位", "type": "unit"},
+            {"name": "subject", "label": "事项", "type": "text"},
+        ],
+        "sections": [{"heading": "一、事项", "fixed_text": "现就{{subject}}通知如下。", **section}],
+    }
+
+
+def new_on_page(client: Client, slug: str, title: str, definition: Any) -> Any:
+    """An editor's "new template" form, posted."""
+    return client.post(
+        "/writer/templates/new/",
+        {
+            "slug": slug,
+            "kind": "notice",
+            "title": title,
+            "description": "",
+            "position": "0",
+            "enabled": "1",
+            "definition": json.dumps(definition),
+        },
+    )
+
+
+def test_the_seed_loads_nine_real_templates_each_valid(
+    templates: dict[str, WritingTemplate],
+) -> None:
+    kinds = {t.kind for t in templates.values()}
+    assert len(templates) == 9
+    assert kinds == {
+        "policy_report",
+        "activity_plan",
+        "notice",
+        "work_summary",
+        "proposal",
+        "sympathy_letter",
+        "request",
+        "minutes",
+    }
+    assert {"spring-autumn-outing", "skills-competition"} <= set(templates)
+    for template in templates.values():
+        again = defs.parse(template.definition, categories=service.category_slugs())
+        assert again.sections and again.fields
+        assert template.versions.count() == 1
+
+
+def test_a_placeholder_naming_no_field_is_refused_and_nothing_is_saved(
+    categories: Any, eddie: User
+) -> None:
+    with pytest.raises(FieldErrors) as refused:
+        service.save_template(
+            eddie,
+            slug="t",
+            kind="notice",
+            title="通知",
+            description="",
+            definition=simple(fixed_text="请于{{deadline}}前报送。"),
+        )
+    assert refused.value.code == WriterErrorCode.UNKNOWN_PLACEHOLDER
+    assert "sections[0].fixed_text" in refused.value.errors
+    assert "{{deadline}}" in refused.value.errors["sections[0].fixed_text"][0]
+    assert not WritingTemplate.objects.exists() and not TemplateVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text", ["{{ request }}", "{{ request.user }}", "{{x|safe}}", "{{ settings.SECRET_KEY }}"]
+)
+def test_template_syntax_beyond_a_field_name_is_refused(
+    categories: Any, eddie: User, text: str
+) -> None:
+    with pytest.raises(FieldErrors) as refused:
+        service.save_template(
+            eddie,
+            slug="t",
+            kind="notice",
+            title="通知",
+            description="",
+            definition=simple(fixed_text=f"内容{text}"),
+        )
+    assert refused.value.code in (
+        WriterErrorCode.UNKNOWN_PLACEHOLDER,
+        WriterErrorCode.BAD_PLACEHOLDER,
+    )
+
+
+def test_other_template_and_format_syntax_stays_literal() -> None:
+    text = "{% load static %}{{ subject }}{0.__class__}{subject}{# c #}{{subject}}"
+    filled = defs.fill(text, {"subject": "春游{{unit}}{0}"})
+    assert filled == "{% load static %}春游{{unit}}{0}{0.__class__}{subject}{# c #}春游{{unit}}{0}"
+
+
+def test_every_save_is_a_new_version_and_old_versions_stay(categories: Any, eddie: User) -> None:
+    first = service.save_template(
+        eddie, slug="t", kind="notice", title="通知", description="", definition=simple()
+    )
+    changed = simple(fixed_text="另行通知{{subject}}。")
+    second = service.save_template(
+        eddie, slug="t", kind="notice", title="通知", description="", definition=changed
+    )
+    assert (first.pk, second.version) == (second.pk, 2)
+    v1, v2 = TemplateVersion.objects.filter(template=second).order_by("number")
+    assert v1.definition["sections"][0]["fixed_text"] == "现就{{subject}}通知如下。"
+    assert v2.definition["sections"][0]["fixed_text"] == "另行通知{{subject}}。"
+    assert AuditEvent.objects.filter(action=AuditAction.TEMPLATE_SAVED).count() == 2
+
+
+def test_typed_fields_are_checked_when_saved(categories: Any, eddie: User) -> None:
+    bad = simple(categories=["no-such-category"])
+    bad["fields"].append({"name": "Bad Name", "label": "x"})
+    bad["fields"].append({"name": "kind", "label": "类别", "type": "choice"})
+    bad["fields"].append({"name": "when", "label": "日期", "type": "datetime"})
+    with pytest.raises(FieldErrors) as refused:
+        service.save_template(
+            eddie, slug="t", kind="notice", title="通知", description="", definition=bad
+        )
+    errors = refused.value.errors
+    assert {
+        "fields[2].name",
+        "fields[3].choices",
+        "fields[4].type",
+        "sections[0].categories",
+    } <= set(errors)
+
+
+def test_json_export_and_import_round_trip(
+    templates: dict[str, WritingTemplate], eddie: User
+) -> None:
+    exported = json.loads(json.dumps(service.export_json(templates["notice"])))
+    exported["slug"] = "notice-copy"
+    imported = service.import_json(eddie, exported)
+    assert imported.definition == templates["notice"].definition
+    assert imported.version == 1
+
+
+def test_an_import_with_an_injection_is_refused_whole(
+    templates: dict[str, WritingTemplate], eddie: User
+) -> None:
+    exported = copy.deepcopy(service.export_json(templates["notice"]))
+    exported["slug"] = "evil"
+    exported["definition"]["sections"][0]["fixed_text"] = "{{ request }}"
+    with pytest.raises(FieldErrors):
+        service.import_json(eddie, exported)
+    assert not WritingTemplate.objects.filter(slug="evil").exists()
+
+
+def test_staff_and_members_may_not_maintain_templates(
+    categories: Any, sam: User, alice: User
+) -> None:
+    for who in (sam, alice):
+        with pytest.raises(NotPermitted):
+            service.save_template(
+                who, slug="t", kind="notice", title="通知", description="", definition=simple()
+            )
+
+
+def test_the_editor_page_saves_a_version_and_shows_errors(
+    client: Client, categories: Any, eddie: User
+) -> None:
+    client.force_login(eddie)
+    bad = new_on_page(client, "t", "通知", simple(fixed_text="{{ request }}"))
+    assert bad.status_code == 400
+    assert "没有对应的字段" in bad.content.decode()
+    good = new_on_page(client, "t", "通知", simple())
+    assert good.status_code == 302 and WritingTemplate.objects.get(slug="t").version == 1
+
+
+def test_staff_get_403_on_the_editor_pages(
+    client: Client, templates: Any, sam: User, api: Any
+) -> None:
+    client.force_login(sam)
+    assert client.get("/writer/templates/").status_code == 403
+    assert client.get("/writer/templates/notice/").status_code == 403
+    refused = api(sam).get("/api/v1/templates/notice/")
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted")
+    assert api(sam).get("/api/v1/templates/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/templates/", "/writer/templates/", "/writer/"])
+def test_template_lists_cost_the_same_queries_for_3_and_30(
+    categories: Any, eddie: User, sam: User, api: Any, path: str
+) -> None:
+    def add(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            service.save_template(
+                eddie,
+                slug=f"t{i}",
+                kind="notice",
+                title=f"通知{i}",
+                description="",
+                definition=simple(),
+            )
+
+    client = Client()
+    client.force_login(eddie if "templates/" in path and not path.startswith("/api") else sam)
+    add(0, 3)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(path).status_code == 200
+    add(3, 30)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(path)
+    assert response.status_code == 200
+    assert len(many) == len(few)
+
+
+def test_draft_lists_cost_the_same_queries_for_3_and_30(templates: Any, sam: User) -> None:
+    from tests.writer.conftest import OUTING_FORM
+    from writer.services import drafting
+
+    client = Client()
+    client.force_login(sam)
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            drafting.create_draft(sam, "spring-autumn-outing", OUTING_FORM)
+
+    add(3)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/writer/").status_code == 200
+    add(27)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get("/writer/").content.decode().count("/writer/drafts/") == 30
+    assert len(many) == len(few)
+
+
+def test_the_admin_lists_templates_drafts_and_the_meter(
+    templates: Any, ada: User, eddie: User
+) -> None:
+    client = Client()
+    client.force_login(ada)
+    for path in (
+        "/admin/writer/writingtemplate/",
+        "/admin/writer/draft/",
+        "/admin/writer/writerusage/",
+    ):
+        assert client.get(path).status_code == 200
+    assert client.get("/admin/writer/writingtemplate/add/").status_code == 403
+
+
+def test_a_new_template_may_not_take_an_existing_slug(
+    client: Client, templates: Any, eddie: User
+) -> None:
+    client.force_login(eddie)
+    taken = new_on_page(client, "notice", "另一个通知", simple())
+    assert taken.status_code == 400 and "标识已被其他模板使用" in taken.content.decode()
+    assert WritingTemplate.objects.get(slug="notice").version == 1

@@ -1,0 +1,114 @@
+"""POST /api/v1/writer/tools/<tool>/: the quick tools on selected text.
+
+规范检查 (`check`) answers JSON findings at once. The model tools stream Server-Sent Events
+(`delta` {text}…, then `done` {text} or `error` {detail, code}); this is a plain async view, as
+Ask's is, because DRF cannot stream from the event loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+
+from portal import ai, permissions
+from portal.auth import ExpiringTokenAuthentication
+from portal.errors import PortalError, PortalErrorCode
+from portal.models import User
+from portal.permissions import Perm
+from writer.models import WriterAction
+from writer.services import metering, tools
+from writer.services.access import access_draft
+
+log = logging.getLogger("writer")
+
+
+def _error(status: int, detail: str, code: str) -> JsonResponse:
+    return JsonResponse(
+        {"detail": detail, "code": code}, status=status, json_dumps_params={"ensure_ascii": False}
+    )
+
+
+def _prepare(request: HttpRequest, tool: str) -> tuple[User, str, list[str]]:
+    """Who (token or session with its CSRF token), may they, what text, which style guide."""
+    drf = Request(
+        request,
+        parsers=[JSONParser()],
+        authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()],
+    )
+    try:
+        user = permissions.user_or_none(drf)
+    except exceptions.AuthenticationFailed as exc:
+        raise PortalError(str(exc.detail), code=PortalErrorCode.AUTHENTICATION_FAILED) from exc
+    except exceptions.PermissionDenied as exc:  # a session without its CSRF token
+        error = PortalError(str(exc.detail), code=PortalErrorCode.CSRF_FAILED)
+        error.status = 403
+        raise error from exc
+    if user is None:
+        error = PortalError(_("请先登录。"), code=PortalErrorCode.NOT_AUTHENTICATED)
+        error.status = 401
+        raise error
+    permissions.require(user, Perm.DRAFT_MATERIALS)
+    try:
+        data = drf.data
+    except exceptions.ParseError as exc:
+        raise PortalError(str(exc.detail), code=PortalErrorCode.PARSE_ERROR) from exc
+    if not isinstance(data, dict):
+        raise PortalError(_("请求应为 JSON 对象。"), code=PortalErrorCode.PARSE_ERROR)
+    text = tools.check_selection(tool, data.get("text"))
+    forbidden: list[str] = []
+    if isinstance(data.get("draft"), int):
+        forbidden = list(access_draft(user, data["draft"]).forbidden)
+    return user, text, forbidden
+
+
+def _sse(name: str, data: Any) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def _events(tool: str, text: str, user: User) -> AsyncIterator[bytes]:
+    parts: list[str] = []
+    try:
+        async for delta in tools.run(tool, text, user):
+            parts.append(delta)
+            yield _sse("delta", {"text": delta})
+    except ai.AIError as exc:
+        yield _sse("error", {"detail": exc.message, "code": exc.code})
+        return
+    except Exception:
+        log.exception("writer: tool %s failed", tool)
+        yield _sse("error", {"detail": _("处理失败，请重试。"), "code": "writer_error"})
+        return
+    yield _sse("done", {"text": "".join(parts)})
+
+
+@csrf_exempt  # a session's CSRF token is checked by DRF's SessionAuthentication above
+async def tool_view(request: HttpRequest, tool: str) -> HttpResponseBase:
+    if request.method != "POST":
+        return _error(405, _("请用 POST。"), PortalErrorCode.METHOD_NOT_ALLOWED)
+    try:
+        user, text, forbidden = await sync_to_async(_prepare)(request, tool)
+        findings = None
+        if tool == tools.CHECK:
+            findings = await sync_to_async(tools.conventions)(text, forbidden)
+        else:
+            await tools.require_model()
+    except PortalError as exc:
+        return _error(exc.status, exc.message, exc.code)
+    await sync_to_async(metering.count)(user, WriterAction.TOOL, detail=tool)
+    if findings is not None:
+        return JsonResponse({"findings": findings}, json_dumps_params={"ensure_ascii": False})
+    response = StreamingHttpResponse(_events(tool, text, user), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response

@@ -1,0 +1,1 @@
+"""The only code of Write that changes state: templates, drafting, editing, sharing, export."""
