@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +37,11 @@ from portal.services import beta
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Domain errors and DRF's own as {"detail": message, "code": code}."""
     if isinstance(exc, PortalError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+        headers = {}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:  # a quota or a busy service: when to try again
+            headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return Response({"detail": exc.message, "code": exc.code}, exc.status, headers=headers)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, APIException):
         codes = exc.get_codes()

@@ -16,4 +16,6 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "may_verify_members": permissions.has_perm(user, permissions.Perm.VERIFY_MEMBERS),
         "may_import_roster": permissions.has_perm(user, permissions.Perm.IMPORT_ROSTER),
         "may_curate_knowledge": permissions.has_perm(user, permissions.Perm.CURATE_KNOWLEDGE),
+        "may_manage_brand_kit": permissions.has_perm(user, permissions.Perm.MANAGE_BRAND_KIT),
+        "may_moderate_images": permissions.has_perm(user, permissions.Perm.MODERATE_IMAGES),
     }

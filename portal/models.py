@@ -207,6 +207,8 @@ class AuditAction(models.TextChoices):
     PROVIDER_KEY_CHANGED = "provider_key_changed", _("模型服务密钥变更")
     FEATURE_ROUTES_CHANGED = "feature_routes_changed", _("功能路由变更")
     WORD_LIST_CHANGED = "word_list_changed", _("敏感词表变更")
+    IMAGE_TAKEN_DOWN = "image_taken_down", _("下架图片")
+    BRAND_KIT_CHANGED = "brand_kit_changed", _("品牌套件变更")
 
 
 class AuditEvent(models.Model):

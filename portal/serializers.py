@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from imaging.errors import ImagingErrorCode
 from knowledge.errors import KnowledgeErrorCode
 from portal.ai.errors import AIErrorCode
 from portal.errors import ErrorCode, PortalErrorCode
@@ -13,7 +14,12 @@ from portal.models import EnrolmentStatus
 
 # Every code an error of the API may carry, one enum per domain; published in the schema as
 # ErrorCodeEnum (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
-ERROR_CODES: tuple[ErrorCode, ...] = (*PortalErrorCode, *KnowledgeErrorCode, *AIErrorCode)
+ERROR_CODES: tuple[ErrorCode, ...] = (
+    *PortalErrorCode,
+    *KnowledgeErrorCode,
+    *AIErrorCode,
+    *ImagingErrorCode,
+)
 ERROR_CODE_CHOICES = [(str(code), str(code)) for code in ERROR_CODES]
 ERROR_CODE_VALUES = frozenset(str(code) for code in ERROR_CODES)
 
