@@ -15,7 +15,8 @@ from PIL import Image
 
 from imaging.models import ImageRequest
 from imaging.services import requests
-from portal.ai.models import Provider
+from portal.ai import safety
+from portal.ai.models import Provider, SafetyAction, SensitiveTerm
 from portal.models import User
 from tests.fakes.fixtures import Configure
 from tests.waiting import wait_for
@@ -51,7 +52,19 @@ def bomb_png(side: int = 20000) -> bytes:
     squeezer = zlib.compressobj(9)
     row = b"\x00" * (side + 1)
     body = b"".join(squeezer.compress(row) for _ in range(side)) + squeezer.flush()
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(autouse=True)
+def _blocked_word(db: None) -> None:
+    """The word the tests write into prompts to be blocked (a transactional test before this
+    one may have flushed the seeded list)."""
+    SensitiveTerm.objects.update_or_create(
+        term="冰毒", defaults={"category": "违禁品", "action": SafetyAction.BLOCK, "enabled": True}
+    )
+    safety.list_changed()
 
 
 @pytest.fixture

@@ -29,7 +29,10 @@ def test_a_poster_request_is_queued_and_charged(api, alice, django_capture_on_co
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "queued" and body["queue_position"] == 1 and body["results"] == []
-    assert body["size"] == "1024x1024" and body["texts"] == {"title": "劳动最光荣", "date": "5月1日"}
+    assert body["size"] == "1024x1024" and body["texts"] == {
+        "title": "劳动最光荣",
+        "date": "5月1日",
+    }
     assert len(sent) == 1  # the job's message, sent once the request is committed
     assert used_today(alice) == 1
 
