@@ -89,4 +89,6 @@ def wait_status(request_id: int, *statuses: str, timeout: float = 30) -> ImageRe
         found = ImageRequest.objects.get(pk=request_id)
         return found if found.status in statuses else None
 
-    return wait_for(ended, timeout=timeout, what=f"image request {request_id} to be {statuses}")
+    found = wait_for(ended, timeout=timeout, what=f"image request {request_id} to be {statuses}")
+    assert found is not None
+    return found

@@ -3,6 +3,8 @@ who may and may not."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from imaging.models import DailyQuota, ImageRequest
@@ -13,7 +15,7 @@ from tests.imaging.conftest import POSTER, PROMPT
 pytestmark = pytest.mark.django_db
 
 
-def post(api, user, **body):
+def post(api: Any, user: Any, **body: Any) -> Any:
     return api(user).post("/api/v1/images/", {**POSTER, **body}, format="json")
 
 
