@@ -53,12 +53,12 @@ class Style:
 STYLES: Final[dict[str, Style]] = {
     s.slug: s
     for s in (
-        Style("festive", _("喜庆红"), "喜庆，中国红与金色，节日氛围", "festive"),
-        Style("fresh", _("清新"), "清新明亮，柔和的绿色与蓝色", "fresh"),
+        Style("festive", _("喜庆红"), "喜庆，中国红与金色，节日氛围", "red"),
+        Style("fresh", _("清新"), "清新明亮，柔和的绿色与蓝色", "green"),
         Style("ink", _("水墨国风"), "中国水墨画风格，留白，淡雅", "ink"),
-        Style("flat", _("扁平插画"), "扁平化矢量插画，简洁的色块", "flat"),
-        Style("photo", _("写实摄影"), "写实摄影风格，自然光，高清细节", "photo"),
-        Style("tech", _("科技蓝"), "科技感，深蓝色调，光线与几何线条", "tech"),
+        Style("flat", _("扁平插画"), "扁平化矢量插画，简洁的色块", "orange"),
+        Style("photo", _("写实摄影"), "写实摄影风格，自然光，高清细节", "blue"),
+        Style("tech", _("科技蓝"), "科技感，深蓝色调，光线与几何线条", "blue"),
     )
 }
 
