@@ -315,6 +315,8 @@ def change_note(parent: ImageRequest, spec: Spec, keep_seed: bool) -> str:
         parts.append(_("描述不变"))
     if keep_seed and spec.seed is not None:
         parts.append(_("沿用种子%(seed)d") % {"seed": spec.seed})
+    elif keep_seed:
+        parts.append(_("原图未记录种子，重新生成"))
     else:
         parts.append(_("换一个种子"))
     if spec.variations > 1:
