@@ -6,8 +6,8 @@ Runs on PostgreSQL (database union_bench_imaging, created when missing) and Redi
 (REDIS_URL, default db 6). The fake image model (tests/fakes/openai.py) runs in its own
 process and answers each image after --delay seconds (256×256 PNG: the figure is the queue's,
 not Pillow's). Two Celery worker processes serve queue `images` with 4 threads each (as
-`manage.py serve` does), and `celery beat` runs the sweep every 2 s; the heartbeat is 1 s and a
-job silent for 5 s is taken back.
+`manage.py serve` does), and `celery beat` runs the sweep every 2 s; the heartbeat is 2 s and a
+job silent for 6 s is taken back.
 
 Run 1: N requests submitted at once; throughput = N / (last finish − first submit); the limit is
 slots / delay (8/s), efficiency = throughput / limit. Run 2: N more requests; a few seconds in,
@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 SLOTS_PER_WORKER = 4
 WORKERS = 2
 BENCH_ENV = {
-    "IMAGING_HEARTBEAT_SECONDS": "1",
-    "IMAGING_STALE_SECONDS": "5",
+    "IMAGING_HEARTBEAT_SECONDS": "2",
+    "IMAGING_STALE_SECONDS": "6",
     "IMAGING_UNCLAIMED_SECONDS": "60",
     "IMAGING_SWEEP_SECONDS": "2",
     "IMAGING_MAX_ATTEMPTS": "5",

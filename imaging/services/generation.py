@@ -97,7 +97,7 @@ def _parent_source(request: ImageRequest) -> bytes | None:
         return None
 
 
-def draw(request: ImageRequest, prompt: str, token: uuid.UUID) -> tuple[list[Drawn], str]:
+def draw(request: ImageRequest, prompt: str) -> tuple[list[Drawn], str]:
     """The request's images: (drawn, model name). One provider call per variation."""
     kit = brands.brand_for(request.owner)
     if not ai.has_models("imaging"):
@@ -140,7 +140,6 @@ def draw(request: ImageRequest, prompt: str, token: uuid.UUID) -> tuple[list[Dra
             produce_id=f"img-{request.pk}-{i}",
         )
         drawn.append(Drawn(rendered, result.seed, result.data))
-        jobs.touch(ImageRequest, request.pk, token)
     return drawn, model
 
 
@@ -236,7 +235,7 @@ def run(request_id: int) -> str:
             revised = rewrite(request, prompt)
             if revised:
                 jobs.touch(ImageRequest, request_id, token, revised_prompt=revised)
-            drawn, model = draw(request, revised or prompt, token)
+            drawn, model = draw(request, revised or prompt)
             return "succeeded" if _keep(request, token, drawn, model, revised) else "lost claim"
     except Blocked as exc:
         _end(request, token, JobStatus.BLOCKED, str(exc), "revised prompt blocked")
