@@ -549,8 +549,8 @@ def size_supported(spec: ModelSpec, width: int, height: int) -> bool:
     if spec.kind == ProviderKind.HUNYUAN_IMAGE:
         return (width, height) in HUNYUAN_RESOLUTIONS
     if spec.kind in (ProviderKind.SDWEBUI, ProviderKind.COMFYUI):
-        return width % 8 == 0 and height % 8 == 0 and 256 <= min(width, height)
-    return 256 <= min(width, height) and max(width, height) <= 4096
+        return width % 8 == 0 and height % 8 == 0 and min(width, height) >= 256
+    return min(width, height) >= 256 and max(width, height) <= 4096
 
 
 def feature_supports_size(feature: str, size: str) -> bool:

@@ -38,7 +38,7 @@ def test_member_requests_a_poster_watches_it_run_refines_and_downloads(
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     units = people.make_units()
-    member = people.make_user("member", unit=units["factory"], serial=7)
+    people.make_user("member", unit=units["factory"], serial=7)
     other = people.make_user("bob", unit=units["factory"], serial=2)
     configure(
         "ark", f"{fake_openai.url}/v1", chat=None, image="seedream", use_for=["imaging"], timeout=10
