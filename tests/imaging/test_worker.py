@@ -270,3 +270,27 @@ def test_the_rewritten_prompt_is_shown_and_checked_by_the_word_list(
     assert blocked.status == JobStatus.BLOCKED, blocked.revised_prompt
     assert "优化后的描述" in blocked.error
     assert used(alice) == 1
+
+
+def test_the_tasks_time_limit_counts_as_a_timeout_and_ends_in_a_clear_failure(
+    draw_model, alice, submit, monkeypatch, transactional_db
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from portal import ai
+
+    def too_slow(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(ai, "generate_image", too_slow)
+    made = submit(alice)
+
+    assert generation.run(made.pk) == "timed out"
+    made.refresh_from_db()
+    assert made.status == JobStatus.QUEUED  # back in the queue, its message sent again
+    assert generation.run(made.pk) == "timed out"
+    made.refresh_from_db()
+    assert (
+        made.status == JobStatus.FAILED and made.error == "图片生成超时（已尝试2次），请稍后再试。"
+    )
+    assert used(alice) == 0
