@@ -226,7 +226,9 @@ def run(request_id: int) -> str:
     token = jobs.claim(ImageRequest, request_id)
     if token is None:
         return "not queued"
-    request = ImageRequest.objects.select_related("owner").get(pk=request_id)
+    request = ImageRequest.objects.select_related("owner").filter(pk=request_id).first()
+    if request is None:  # deleted by its owner since it was claimed
+        return "deleted"
     try:
         with jobs.heartbeat(
             ImageRequest, request_id, token, every=settings.IMAGING_HEARTBEAT_SECONDS

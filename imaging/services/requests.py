@@ -138,8 +138,8 @@ def check_texts(raw: dict[str, Any] | None) -> dict[str, str]:
                 % {"field": TEXT_FIELDS[name], "n": MAX_TEXT_CHARS},
                 code=ImagingErrorCode.TEXT_TOO_LONG,
             )
-        if text:
-            texts[name] = mask_personal_numbers(text)
+        if text:  # set on the image by the portal, never sent to a model: kept as written
+            texts[name] = text
     return texts
 
 
@@ -405,6 +405,8 @@ def access_result(user: User, result_id: int) -> ImageResult:
     """A result file the user may download: their own (not taken down); an editor's any."""
     result = ImageResult.objects.select_related("request").filter(pk=result_id).first()
     moderator = has_perm(user, Perm.MODERATE_IMAGES)
+    if not moderator:
+        require(user, Perm.USE_AI)
     if result is None or (result.request.owner_id != user.pk and not moderator):
         raise ImageNotFound(_("找不到这张图片。"))
     if result.request.is_taken_down and not moderator:

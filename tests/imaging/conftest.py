@@ -58,9 +58,13 @@ def bomb_png(side: int = 20000) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def _blocked_word(db: None) -> None:
+def _blocked_word(request: pytest.FixtureRequest) -> None:
     """The word the tests write into prompts to be blocked (a transactional test before this
-    one may have flushed the seeded list)."""
+    one may have flushed the seeded list). Tests without the database are left alone."""
+    uses_db = {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db and request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("db" if "transactional_db" not in uses_db else "transactional_db")
     SensitiveTerm.objects.update_or_create(
         term="冰毒", defaults={"category": "违禁品", "action": SafetyAction.BLOCK, "enabled": True}
     )
