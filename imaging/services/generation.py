@@ -226,7 +226,7 @@ def run(request_id: int) -> str:
     token = jobs.claim(ImageRequest, request_id)
     if token is None:
         return "not queued"
-    request = ImageRequest.objects.select_related("owner").filter(pk=request_id).first()
+    request = ImageRequest.objects.select_related("owner__union_unit").filter(pk=request_id).first()
     if request is None:  # deleted by its owner since it was claimed
         return "deleted"
     try:
