@@ -97,8 +97,15 @@ def _parent_source(request: ImageRequest) -> bytes | None:
         return None
 
 
-def draw(request: ImageRequest, prompt: str) -> tuple[list[Drawn], str]:
-    """The request's images: (drawn, model name). One provider call per variation."""
+@dataclass(frozen=True)
+class Drawing:
+    images: list[Drawn]
+    model: str  # "provider/model", "" when composed
+    revised_prompt: str  # the provider's own rewriting (Hunyuan, Seedream), if it told us
+
+
+def draw(request: ImageRequest, prompt: str) -> Drawing:
+    """The request's images: one provider call per variation, or the composer's design."""
     kit = brands.brand_for(request.owner)
     if not ai.has_models("imaging"):
         drawn = [
@@ -117,9 +124,9 @@ def draw(request: ImageRequest, prompt: str) -> tuple[list[Drawn], str]:
             )
             for i in range(request.variations)
         ]
-        return drawn, ""
+        return Drawing(drawn, "", "")
     start = _parent_source(request)
-    drawn, model = [], ""
+    drawn, model, revised = [], "", ""
     for i in range(request.variations):
         seed = request.seed + i if request.seed is not None else None
         result = ai.generate_image(
@@ -132,6 +139,7 @@ def draw(request: ImageRequest, prompt: str) -> tuple[list[Drawn], str]:
             image=start,
         )
         model = f"{result.provider}/{result.model}"
+        revised = revised or " ".join((result.revised_prompt or "").split())[:1000]
         rendered = render.ai_image(
             result.data,
             purpose=request.purpose,
@@ -140,7 +148,7 @@ def draw(request: ImageRequest, prompt: str) -> tuple[list[Drawn], str]:
             produce_id=f"img-{request.pk}-{i}",
         )
         drawn.append(Drawn(rendered, result.seed, result.data))
-    return drawn, model
+    return Drawing(drawn, model, revised)
 
 
 def _save(request: ImageRequest, index: int, drawn: Drawn, names: list[str]) -> ImageResult:
@@ -165,20 +173,18 @@ def _save(request: ImageRequest, index: int, drawn: Drawn, names: list[str]) -> 
     )
 
 
-def _keep(
-    request: ImageRequest, token: uuid.UUID, drawn: list[Drawn], model: str, revised: str
-) -> bool:
+def _keep(request: ImageRequest, token: uuid.UUID, drawing: Drawing, revised: str) -> bool:
     names: list[str] = []
     try:
-        rows = [_save(request, i, d, names) for i, d in enumerate(drawn)]
+        rows = [_save(request, i, d, names) for i, d in enumerate(drawing.images)]
         with transaction.atomic():
             finished = jobs.finish(
                 ImageRequest,
                 request.pk,
                 token,
-                mode=RenderMode.AI if model else RenderMode.COMPOSED,
-                model_name=model[:200],
-                revised_prompt=revised,
+                mode=RenderMode.AI if drawing.model else RenderMode.COMPOSED,
+                model_name=drawing.model[:200],
+                revised_prompt=revised or drawing.revised_prompt,
             )
             if finished:
                 ImageResult.objects.bulk_create(rows)
@@ -237,8 +243,8 @@ def run(request_id: int) -> str:
             revised = rewrite(request, prompt)
             if revised:
                 jobs.touch(ImageRequest, request_id, token, revised_prompt=revised)
-            drawn, model = draw(request, revised or prompt)
-            return "succeeded" if _keep(request, token, drawn, model, revised) else "lost claim"
+            drawing = draw(request, revised or prompt)
+            return "succeeded" if _keep(request, token, drawing, revised) else "lost claim"
     except Blocked as exc:
         _end(request, token, JobStatus.BLOCKED, str(exc), "revised prompt blocked")
         return "blocked"

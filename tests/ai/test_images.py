@@ -111,7 +111,7 @@ def test_hunyuan_jobs_are_signed_submitted_and_polled(configure, fake_hunyuan):
 
     result = ai.generate_image(PROMPT, size="768x1024", seed=11)
 
-    assert result.data == tiny_png(11)
+    assert result.data == tiny_png(11, 768, 1024)
     assert result.revised_prompt == f"{PROMPT}，高清，细节丰富"
     actions = [r.headers["X-TC-Action"] for r in fake_hunyuan.hits("/")]
     assert actions == ["SubmitHunyuanImageJob", *["QueryHunyuanImageJob"] * 3]

@@ -294,3 +294,28 @@ def test_the_tasks_time_limit_counts_as_a_timeout_and_ends_in_a_clear_failure(
         made.status == JobStatus.FAILED and made.error == "图片生成超时（已尝试2次），请稍后再试。"
     )
     assert used(alice) == 0
+
+
+def test_hunyuan_jobs_run_side_by_side_and_show_the_revised_prompt(
+    celery_threads_worker, configure, fake_hunyuan, alice, bob, submit
+):
+    from tests.fakes import hunyuan
+
+    configure(
+        "hunyuan-image", fake_hunyuan.url, kind="hunyuan-image", chat=None,
+        image="hunyuan-image", use_for=["imaging"],
+        api_key=f"{hunyuan.SECRET_ID}:{hunyuan.SECRET_KEY}", options={"poll_interval": 0.05},
+    )  # fmt: skip
+    made = [submit(alice, purpose="banner", size="1280x720"), submit(bob, size="768x1024")]
+
+    done = [wait_status(m.pk, *DONE) for m in made]
+
+    assert [d.status for d in done] == [JobStatus.SUCCEEDED] * 2
+    first = done[0].results.get()
+    assert (first.width, first.height) == (1280, 720)
+    assert done[1].results.get().height == 1024
+    assert done[0].revised_prompt.endswith("，高清，细节丰富")  # Hunyuan's own rewriting, shown
+    assert done[0].model_name == "hunyuan-image/hunyuan-image"
+    with default_storage.open(first.file, "rb") as handle:
+        label = render.read_label(handle.read())
+    assert label is not None and label["ProduceID"] == f"img-{done[0].pk}-0"
