@@ -61,7 +61,7 @@ def test_member_requests_a_poster_watches_it_run_refines_and_downloads(
     phone.screenshot(path=str(screenshot_dir / "imaging-form.png"), full_page=True)
     phone.get_by_role("button", name="提交生成").click()
 
-    expect(phone.get_by_test_id("queue-position")).to_contain_text("前面还有 1 位")
+    expect(phone.get_by_test_id("queue-position")).to_contain_text("排队中：第 1 位")
     phone.screenshot(path=str(screenshot_dir / "imaging-queued.png"), full_page=True)
     expect(phone.get_by_test_id("status")).to_have_text("进行中", timeout=20_000)
     expect(phone.get_by_test_id("status")).to_have_text("已完成", timeout=20_000)

@@ -29,7 +29,7 @@ def test_the_form_submits_and_shows_the_request_in_the_queue(client, alice):
     made = ImageRequest.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/images/{made.pk}/"
     page = client.get(response["Location"]).content.decode()
-    assert "排队中，前面还有" in page and "取消" in page
+    assert "排队中：第" in page and "取消" in page
     assert made.texts == {"title": "职工联谊会"} and made.size == "768x1024"
 
 
