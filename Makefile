@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup run test lint types pytest services browser office bench-beta bench-providers bench-retrieval bench-analytics bench-ask evaluate clean
+.PHONY: setup run test lint types pytest services browser office bench-beta bench-providers bench-retrieval bench-analytics bench-ask bench-imaging evaluate clean
 
 setup: $(STAMP) browser office
 
@@ -92,6 +92,11 @@ bench-providers: $(STAMP)
 # Redis db 14, the fake model at 2,575 ms per answer, uvicorn with 2 workers).
 bench-ask: $(STAMP) services
 	$(PY) bench/ask_load.py $(BENCH_ARGS)
+
+# 500 image requests through 2 workers × 4 threads against the fake model at 1 s per image, then
+# again with one worker killed (PostgreSQL union_bench_imaging, Redis REDIS_URL or db 6).
+bench-imaging: $(STAMP) services
+	$(PY) bench/imaging.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

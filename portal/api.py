@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +40,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         data: dict[str, Any] = {"detail": exc.message, "code": exc.code}
         if errors := getattr(exc, "errors", None):  # a form's errors, per field
             data["errors"] = errors
-        return Response(data, status=exc.status)
+        headers = {}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:  # a quota or a busy service: when to try again
+            headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return Response(data, status=exc.status, headers=headers)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, APIException):
         codes = exc.get_codes()

@@ -18,4 +18,6 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "may_curate_knowledge": permissions.has_perm(user, permissions.Perm.CURATE_KNOWLEDGE),
         "may_draft": permissions.has_perm(user, permissions.Perm.DRAFT_MATERIALS),
         "may_manage_templates": permissions.has_perm(user, permissions.Perm.MANAGE_TEMPLATES),
+        "may_manage_brand_kit": permissions.has_perm(user, permissions.Perm.MANAGE_BRAND_KIT),
+        "may_moderate_images": permissions.has_perm(user, permissions.Perm.MODERATE_IMAGES),
     }

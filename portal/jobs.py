@@ -78,7 +78,13 @@ J = TypeVar("J", bound=Job)
 
 
 class Task(Protocol):
-    def apply_async(self, args: Any = ..., **options: Any) -> Any: ...
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | None = ...,
+        kwargs: dict[str, Any] | None = ...,
+        *,
+        countdown: float = ...,
+    ) -> Any: ...
 
 
 def enqueue(task: Task, job_id: int, **options: Any) -> None:

@@ -39,16 +39,19 @@ class Perm(StrEnum):
     MANAGE_BETA = "manage_beta"
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT_LOG = "view_audit_log"
+    MANAGE_BRAND_KIT = "manage_brand_kit"
+    MODERATE_IMAGES = "moderate_images"
 
 
 # What each role carries. USE_AI and READ_KNOWLEDGE are rules beyond the role (_RULES below).
 _MEMBER = {Perm.USE_AI}
-_STAFF = _MEMBER | {Perm.DRAFT_MATERIALS, Perm.VERIFY_MEMBERS}
+_STAFF = _MEMBER | {Perm.DRAFT_MATERIALS, Perm.VERIFY_MEMBERS, Perm.MANAGE_BRAND_KIT}
 _EDITOR = _MEMBER | {
     Perm.CURATE_KNOWLEDGE,
     Perm.VIEW_ANALYTICS,
     Perm.DRAFT_MATERIALS,
     Perm.MANAGE_TEMPLATES,
+    Perm.MODERATE_IMAGES,
 }
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.MEMBER: frozenset(_MEMBER),
@@ -73,6 +76,8 @@ REFUSALS: dict[Perm, str | Promise] = {
     Perm.MANAGE_BETA: _("只有管理员可以管理内测计划。"),
     Perm.MANAGE_USERS: _("只有管理员可以管理账户和角色。"),
     Perm.VIEW_AUDIT_LOG: _("只有管理员可以查看审计日志。"),
+    Perm.MANAGE_BRAND_KIT: _("只有工会干部可以管理本单位的品牌套件。"),
+    Perm.MODERATE_IMAGES: _("只有编辑可以下架图片。"),
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from imaging.errors import ImagingErrorCode
 from knowledge.errors import KnowledgeErrorCode
 from portal.ai.errors import AIErrorCode
 from portal.errors import ErrorCode, PortalErrorCode
@@ -19,6 +20,7 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     *KnowledgeErrorCode,
     *AIErrorCode,
     *WriterErrorCode,
+    *ImagingErrorCode,
 )
 ERROR_CODE_CHOICES = [(str(code), str(code)) for code in ERROR_CODES]
 ERROR_CODE_VALUES = frozenset(str(code) for code in ERROR_CODES)

@@ -265,6 +265,11 @@ CELERY_BEAT_SCHEDULE = {
     # Sections and PDFs a dead worker left (portal/jobs.py explains why late acks are not enough).
     "writer-sweep-sections": {"task": "writer.tasks.sweep_sections", "schedule": 30.0},
     "writer-sweep-exports": {"task": "writer.tasks.sweep_exports", "schedule": 60.0},
+    # Image requests a dead worker left running, or whose message was lost (imaging/tasks.py).
+    "sweep-image-requests": {
+        "task": "imaging.tasks.sweep_image_requests",
+        "schedule": float(env_int("IMAGING_SWEEP_SECONDS", 30, minimum=1)),
+    },
 }
 # A section whose worker has not beaten its heart for this long is put back in the queue (the
 # heartbeat runs every 5 s); one nobody took for WRITER_UNCLAIMED_SECONDS is sent again.
@@ -285,8 +290,29 @@ if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+# Files people made (images, exports): the local MEDIA_ROOT, or an S3-compatible object store
+# (MinIO, Tencent COS, Aliyun OSS) through django-storages when PORTAL_S3_BUCKET is set, so web
+# and workers on several machines share them. Never served at a public URL (portal/files.py).
+PORTAL_S3_BUCKET = env_str("PORTAL_S3_BUCKET")
+_default_storage: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if PORTAL_S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": PORTAL_S3_BUCKET,
+            "endpoint_url": env_str("PORTAL_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("PORTAL_S3_REGION") or None,
+            "access_key": env_secret("PORTAL_S3_ACCESS_KEY") or None,
+            "secret_key": env_secret("PORTAL_S3_SECRET_KEY") or None,
+            "location": env_str("PORTAL_S3_PREFIX", "portal"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "addressing_style": env_str("PORTAL_S3_ADDRESSING", "virtual"),
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -362,3 +388,14 @@ AI_CALL_DEADLINE_SECONDS = env_int("AI_CALL_DEADLINE_SECONDS", 240, minimum=1)
 
 # Demo data
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")
+
+# Draw (imaging/): images per member per Asia/Shanghai day; the job's heartbeat, when the sweep
+# takes a silent job back (stale) or re-sends an unclaimed one; attempts and backoff for
+# provider failures; the task's own time limit (the provider's timeout comes first).
+IMAGING_DAILY_QUOTA = env_int("IMAGING_DAILY_QUOTA", 20, minimum=0)
+IMAGING_HEARTBEAT_SECONDS = env_int("IMAGING_HEARTBEAT_SECONDS", 10, minimum=1)
+IMAGING_STALE_SECONDS = env_int("IMAGING_STALE_SECONDS", 60, minimum=2)
+IMAGING_UNCLAIMED_SECONDS = env_int("IMAGING_UNCLAIMED_SECONDS", 600, minimum=2)
+IMAGING_MAX_ATTEMPTS = env_int("IMAGING_MAX_ATTEMPTS", 3, minimum=1)
+IMAGING_RETRY_BACKOFF_SECONDS = env_int("IMAGING_RETRY_BACKOFF_SECONDS", 10, minimum=0)
+IMAGING_SOFT_TIME_LIMIT = env_int("IMAGING_SOFT_TIME_LIMIT", 300, minimum=5)

@@ -23,7 +23,7 @@ import httpx2
 from django.conf import settings
 from openai.types import ImagesResponse
 
-from portal.ai import clients, metering
+from portal.ai import clients, metering, routing
 from portal.ai.errors import (
     AIError,
     BadResponse,
@@ -55,6 +55,10 @@ class ImageRequest:
     height: int
     seed: int | None
     negative_prompt: str | None
+    # A starting image (refinement): used where the provider takes one (SD WebUI img2img,
+    # Seedream's image input); elsewhere a new image is drawn, with the same seed if asked.
+    image: bytes | None = None
+    strength: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,9 @@ def _openai_compatible(spec: ModelSpec, req: ImageRequest) -> ImageResult:
         extra["seed"] = req.seed
     if req.negative_prompt:
         extra["negative_prompt"] = req.negative_prompt
+    if req.image is not None:
+        # Seedream (Ark) takes the starting image as a data URL in `image`.
+        extra["image"] = "data:image/png;base64," + base64.b64encode(req.image).decode("ascii")
     answer = clients.openai_client(spec).images.generate(
         model=spec.name,
         prompt=req.prompt,
@@ -239,6 +246,11 @@ def _sdwebui(spec: ModelSpec, req: ImageRequest) -> ImageResult:
     }
     if spec.name and spec.name != "default":
         body["override_settings"] = {"sd_model_checkpoint": spec.name}
+    endpoint = "txt2img"
+    if req.image is not None:
+        endpoint = "img2img"
+        body["init_images"] = [base64.b64encode(req.image).decode("ascii")]
+        body["denoising_strength"] = req.strength
     key = clients.api_key(spec)
     # SD WebUI started with --api-auth wants HTTP Basic; the key is then "user:password".
     headers = {}
@@ -247,7 +259,7 @@ def _sdwebui(spec: ModelSpec, req: ImageRequest) -> ImageResult:
     answer = _json(
         fetch(
             "POST",
-            f"{spec.base_url}/sdapi/v1/txt2img",
+            f"{spec.base_url}/sdapi/v1/{endpoint}",
             json=body,
             headers=headers,
             timeout=clients.timeout(spec),
@@ -255,7 +267,7 @@ def _sdwebui(spec: ModelSpec, req: ImageRequest) -> ImageResult:
     )
     images = answer.get("images") if isinstance(answer, dict) else None
     if not images or not isinstance(images[0], str):
-        raise BadResponse(detail="txt2img answered without images")
+        raise BadResponse(detail=f"{endpoint} answered without images")
     seed = req.seed
     try:
         info = json.loads(answer.get("info") or "{}")
@@ -513,6 +525,42 @@ _KINDS = {
 }
 
 
+# The resolutions Hunyuan's image jobs accept (its API refuses any other).
+HUNYUAN_RESOLUTIONS = frozenset(
+    {
+        (768, 768),
+        (768, 1024),
+        (1024, 768),
+        (1024, 1024),
+        (720, 1280),
+        (1280, 720),
+        (768, 1280),
+        (1280, 768),
+    }
+)
+
+
+def size_supported(spec: ModelSpec, width: int, height: int) -> bool:
+    """Whether the model can draw this size: the provider's `options.sizes` when an admin set
+    them ("1024x1024", …), else what the kind accepts."""
+    listed = spec.options.get("sizes")
+    if isinstance(listed, list) and listed:
+        return f"{width}x{height}" in {str(size) for size in listed}
+    if spec.kind == ProviderKind.HUNYUAN_IMAGE:
+        return (width, height) in HUNYUAN_RESOLUTIONS
+    if spec.kind in (ProviderKind.SDWEBUI, ProviderKind.COMFYUI):
+        return width % 8 == 0 and height % 8 == 0 and min(width, height) >= 256
+    return min(width, height) >= 256 and max(width, height) <= 4096
+
+
+def feature_supports_size(feature: str, size: str) -> bool:
+    """Whether some model routed for the feature can draw the size (True with none routed: the
+    composer then makes the image, at any size)."""
+    width, height = parse_size(size)
+    specs = routing.candidates(feature)
+    return not specs or any(size_supported(spec, width, height) for spec in specs)
+
+
 def parse_size(size: str) -> tuple[int, int]:
     width, sep, height = size.lower().replace(":", "x").partition("x")
     if not sep or not width.isdigit() or not height.isdigit():
@@ -528,16 +576,19 @@ def generate_image(
     size: str = "1024x1024",
     seed: int | None = None,
     negative_prompt: str | None = None,
+    image: bytes | None = None,
 ) -> ImageResult:
     """One image from the first healthy image model routed for the feature (sync: runs in a
-    worker of the `images` queue)."""
+    worker of the `images` queue). `image`: a starting image, for a refinement."""
     width, height = parse_size(size)
-    req = ImageRequest(prompt, width, height, seed, negative_prompt)
+    req = ImageRequest(prompt, width, height, seed, negative_prompt, image)
 
     def call(spec: ModelSpec, reading: Reading) -> ImageResult:
         adapter = _KINDS.get(spec.kind)  # type: ignore[call-overload]
         if adapter is None:
             raise ProviderRejected(detail=f"kind {spec.kind} cannot make images")
+        if not size_supported(spec, width, height):
+            raise ProviderRejected(detail=f"{spec.name} does not draw {width}x{height}")
         result: ImageResult = adapter(spec, req)
         reading.images = 1
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -110,7 +111,7 @@ def test_hunyuan_jobs_are_signed_submitted_and_polled(configure, fake_hunyuan):
 
     result = ai.generate_image(PROMPT, size="768x1024", seed=11)
 
-    assert result.data == tiny_png(11)
+    assert result.data == tiny_png(11, 768, 1024)
     assert result.revised_prompt == f"{PROMPT}，高清，细节丰富"
     actions = [r.headers["X-TC-Action"] for r in fake_hunyuan.hits("/")]
     assert actions == ["SubmitHunyuanImageJob", *["QueryHunyuanImageJob"] * 3]
@@ -190,6 +191,35 @@ def test_a_bad_size_is_refused_before_any_call(configure, fake_openai):
     with pytest.raises(ValueError, match="size"):
         ai.generate_image(PROMPT, size="big")
     assert fake_openai.requests == []
+
+
+def test_a_size_the_model_cannot_draw_goes_to_the_next_model(configure, fake_hunyuan, fake_sdwebui):
+    image_provider(configure, "sd", fake_sdwebui.url, kind="sdwebui", api_key=None)
+    hunyuan_provider(configure, fake_hunyuan)  # configured last: first in the route
+
+    result = ai.generate_image(PROMPT, size="1280x544", seed=3)
+
+    assert result.provider == "sd"  # Hunyuan draws only its fixed resolutions
+    assert fake_hunyuan.requests == []
+    assert fake_sdwebui.requests[0].json()["width"] == 1280
+
+
+def test_a_starting_image_goes_to_sd_webui_img2img(configure, fake_sdwebui):
+    image_provider(configure, "sd", fake_sdwebui.url, kind="sdwebui", api_key=None)
+
+    ai.generate_image(PROMPT, seed=9, image=tiny_png(5))
+
+    sent = fake_sdwebui.hits("/sdapi/v1/img2img")[0].json()
+    assert sent["init_images"] == [base64.b64encode(tiny_png(5)).decode()] and sent["seed"] == 9
+
+
+def test_a_starting_image_goes_to_seedream_as_a_data_url(configure, fake_openai):
+    image_provider(configure, "ark", f"{fake_openai.url}/v1")
+
+    ai.generate_image(PROMPT, image=tiny_png(5))
+
+    sent = fake_openai.hits("/v1/images/generations")[0].json()
+    assert sent["image"] == "data:image/png;base64," + base64.b64encode(tiny_png(5)).decode()
 
 
 def test_a_cloud_result_url_into_our_own_network_is_refused(configure, fake_openai):

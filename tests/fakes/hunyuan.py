@@ -100,7 +100,10 @@ class FakeHunyuan(FakeServer):
                 )
             name = f"{uuid.uuid4().hex}.png"
             if not self.result_404:
-                self.add_file(name, tiny_png(job["params"].get("Seed", 7)))
+                # Drawn at the resolution asked for ("1024:768"), in one colour.
+                width, _, height = str(job["params"].get("Resolution", "1:1")).partition(":")
+                seed = job["params"].get("Seed", 7)
+                self.add_file(name, tiny_png(seed, int(width or 1), int(height or 1)))
             return self._answer(
                 {
                     "JobStatusCode": "5",

@@ -224,6 +224,7 @@ def _options(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
     parser.add_argument("--reply", help="the answer (streamed one character per token)")
     parser.add_argument("--tokens", type=int, help="answer with this many tokens instead")
     parser.add_argument("--api-key", help="refuse other keys with 401")
+    parser.add_argument("--image-size", help="draw images of this size (e.g. 256x256), not 1×1")
 
     def apply(args: argparse.Namespace) -> None:
         if args.reply:
@@ -231,6 +232,9 @@ def _options(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], 
         if args.tokens:
             fake.tokens = [f"字{i % 10}" for i in range(args.tokens)]
         fake.api_key = args.api_key
+        if args.image_size:
+            width, height = (int(n) for n in args.image_size.lower().split("x"))
+            fake.image_bytes = tiny_png(7, width, height)
 
     return apply
 

@@ -1,4 +1,4 @@
-"""A fake AUTOMATIC1111 Stable Diffusion WebUI: POST /sdapi/v1/txt2img.
+"""A fake AUTOMATIC1111 Stable Diffusion WebUI: POST /sdapi/v1/txt2img and /sdapi/v1/img2img.
 
 python -m tests.fakes.sdwebui --port 7860
 """
@@ -16,8 +16,12 @@ RANDOM_SEED = 987654321  # what the fake "draws" when asked for seed -1
 
 
 class FakeSDWebUI(FakeServer):
+    # When set, every drawing is these bytes (a real-size PNG, an HTML page, a bomb…).
+    image_bytes: bytes | None = None
+
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/sdapi/v1/txt2img", self.txt2img)
+        app.router.add_post("/sdapi/v1/img2img", self.txt2img)  # init_images is recorded
 
     async def txt2img(self, request: web.Request) -> web.StreamResponse:
         recorded, behaviour = await self.record(request)
@@ -26,7 +30,8 @@ class FakeSDWebUI(FakeServer):
         body = recorded.json()
         seed = body.get("seed", -1)
         seed = RANDOM_SEED if seed in (-1, None) else seed
-        image = base64.b64encode(tiny_png(seed)).decode()
+        drawn = self.image_bytes if self.image_bytes is not None else tiny_png(seed)
+        image = base64.b64encode(drawn).decode()
         info = {"prompt": body.get("prompt"), "seed": seed, "all_seeds": [seed]}
         return web.json_response(
             {"images": [image], "parameters": body, "info": json.dumps(info, ensure_ascii=False)}

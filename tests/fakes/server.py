@@ -50,18 +50,20 @@ class Recorded:
         return json.loads(self.body or b"null")
 
 
-def tiny_png(seed: int = 0) -> bytes:
-    """A valid 1×1 PNG (the pixel varies with `seed`), made without an imaging library."""
+def tiny_png(seed: int = 0, width: int = 1, height: int = 1) -> bytes:
+    """A valid PNG of one colour (varying with `seed`), 1×1 unless a size is given, made
+    without an imaging library."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
             struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         )
 
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixel = zlib.compress(b"\x00" + bytes([seed % 256, 128, 64]))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    row = b"\x00" + bytes([seed % 256, 128, 64]) * width
+    pixels = zlib.compress(row * height)
     return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixel) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
 
 

@@ -11,13 +11,17 @@ import pytest
 from django.test import Client
 from rest_framework import exceptions as drf_exceptions
 
+import imaging
 import knowledge
 import portal
 import writer
+from imaging.errors import ImagingErrorCode
 from knowledge.errors import KnowledgeErrorCode
 from portal.ai.errors import AIErrorCode
 from portal.errors import PortalError, PortalErrorCode
 from writer.errors import WriterErrorCode
+
+DOMAINS = (PortalErrorCode, KnowledgeErrorCode, AIErrorCode, WriterErrorCode, ImagingErrorCode)
 
 
 def _schema(client: Client) -> dict[str, Any]:
@@ -45,26 +49,18 @@ def test_the_schema_gives_an_errors_code_as_the_named_enum(client: Client) -> No
 
 @pytest.mark.django_db
 def test_the_schema_lists_every_code_of_every_domain(client: Client) -> None:
-    codes = {
-        str(c)
-        for enum in (PortalErrorCode, KnowledgeErrorCode, AIErrorCode, WriterErrorCode)
-        for c in enum
-    }
+    codes = {str(c) for enum in DOMAINS for c in enum}
     assert _published(client) == codes
 
 
 def test_no_code_belongs_to_two_domains() -> None:
-    values = [
-        str(c)
-        for enum in (PortalErrorCode, KnowledgeErrorCode, AIErrorCode, WriterErrorCode)
-        for c in enum
-    ]
+    values = [str(c) for enum in DOMAINS for c in enum]
     assert len(values) == len(set(values))
 
 
 @pytest.mark.django_db
 def test_every_domain_error_has_a_published_code(client: Client) -> None:
-    for package in (portal, knowledge, writer):
+    for package in (portal, knowledge, writer, imaging):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if ".migrations." not in module.name and not module.name.endswith(("wsgi", "asgi")):
                 importlib.import_module(module.name)

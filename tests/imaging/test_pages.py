@@ -1,0 +1,85 @@
+"""The member pages: the form, a request's page, refine, cancel; the editors' review page."""
+
+from __future__ import annotations
+
+import pytest
+
+from imaging.models import ImageRequest
+from imaging.services import generation
+from tests.imaging.conftest import PROMPT
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_form_submits_and_shows_the_request_in_the_queue(client, alice):
+    client.force_login(alice)
+    assert "今日还可生成 20 张" in client.get("/images/").content.decode()
+
+    response = client.post(
+        "/images/",
+        {
+            "prompt": PROMPT,
+            "purpose": "invitation",
+            "size": "768x1024",
+            "title": "职工联谊会",
+            "variations": "1",
+        },
+    )
+
+    made = ImageRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/images/{made.pk}/"
+    page = client.get(response["Location"]).content.decode()
+    assert "排队中：第" in page and "取消" in page
+    assert made.texts == {"title": "职工联谊会"} and made.size == "768x1024"
+
+
+def test_a_refused_request_keeps_what_was_typed_and_says_why(client, alice):
+    client.force_login(alice)
+
+    page = client.post("/images/", {"prompt": "", "purpose": "poster", "title": "劳动最光荣"})
+
+    text = page.content.decode()
+    assert (
+        page.status_code == 200 and "请描述您想要的图片。" in text and 'value="劳动最光荣"' in text
+    )
+    assert not ImageRequest.objects.exists()
+
+
+def test_refine_from_the_page_and_see_the_lineage(client, alice, submit, draw_model):
+    made = submit(alice, seed=3)
+    generation.run(made.pk)
+    client.force_login(alice)
+
+    response = client.post(
+        f"/images/{made.pk}/refine/",
+        {"prompt": PROMPT + "，夜景", "keep_seed": "1", "variations": "1"},
+    )
+
+    child = ImageRequest.objects.get(parent=made)
+    assert response["Location"] == f"/images/{child.pk}/"
+    page = client.get(response["Location"]).content.decode()
+    assert "优化历程" in page and "原图" in page and "优化1" in page and "沿用种子3" in page
+
+
+def test_pages_refuse_members_without_ai_and_hide_others_requests(
+    client, alice, bob, charlie, submit
+):
+    made = submit(alice)
+    client.force_login(charlie)
+    assert client.get("/images/").status_code == 403
+    client.force_login(bob)
+    assert client.get(f"/images/{made.pk}/").status_code == 404
+    assert client.post(f"/images/{made.pk}/cancel/").status_code == 404
+    assert client.get("/images/review/").status_code == 403
+
+
+def test_editors_take_down_from_the_review_page(client, alice, eddie, submit, draw_model):
+    made = submit(alice)
+    generation.run(made.pk)
+    client.force_login(eddie)
+    assert "下架原因" in client.get("/images/review/").content.decode()
+
+    client.post("/images/review/", {"request": made.pk, "reason": "侵权"})
+
+    made.refresh_from_db()
+    assert made.takedown_reason == "侵权" and made.taken_down_by == eddie

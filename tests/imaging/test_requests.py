@@ -1,0 +1,195 @@
+"""Submitting through the API: what is refused (and costs nothing), what is queued, the quota,
+who may and may not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from imaging.models import DailyQuota, ImageRequest
+from imaging.services import requests
+from portal.jobs import JobStatus
+from tests.imaging.conftest import POSTER, PROMPT
+
+pytestmark = pytest.mark.django_db
+
+
+def post(api: Any, user: Any, **body: Any) -> Any:
+    return api(user).post("/api/v1/images/", {**POSTER, **body}, format="json")
+
+
+def used_today(user) -> int:
+    row = DailyQuota.objects.filter(user=user, day=requests.quota_day()).first()
+    return row.used if row else 0
+
+
+def test_a_poster_request_is_queued_and_charged(api, alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as sent:
+        response = post(api, alice, texts={"title": "劳动最光荣", "date": "5月1日"})
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "queued" and body["queue_position"] == 1 and body["results"] == []
+    assert body["size"] == "1024x1024" and body["texts"] == {
+        "title": "劳动最光荣",
+        "date": "5月1日",
+    }
+    assert len(sent) == 1  # the job's message, sent once the request is committed
+    assert used_today(alice) == 1
+
+
+@pytest.mark.parametrize(
+    ("prompt", "code"),
+    [("", "empty_prompt"), ("   ", "empty_prompt"), ("画" * 5000, "prompt_too_long")],
+)
+def test_an_empty_or_overlong_description_is_refused(api, alice, prompt, code):
+    response = post(api, alice, prompt=prompt)
+
+    assert response.status_code == 400 and response.json()["code"] == code
+    assert not ImageRequest.objects.exists() and used_today(alice) == 0
+
+
+def test_a_size_the_purpose_does_not_allow_is_refused_with_the_choices(api, alice):
+    response = post(api, alice, size="1280x720")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "海报可选的尺寸是：1024x1024、768x1024、720x1280。",
+        "code": "unsupported_size",
+    }
+
+
+def test_a_size_the_routed_model_cannot_draw_is_refused(api, alice, configure, fake_hunyuan):
+    configure(
+        "hunyuan-image",
+        fake_hunyuan.url,
+        kind="hunyuan-image",
+        chat=None,
+        image="hunyuan-image",
+        use_for=["imaging"],
+        api_key="AKIDfake0000000000:fake-secret-key-0000",
+    )
+
+    refused = post(api, alice, purpose="wechat-cover", size="1280x544")
+    accepted = post(api, alice, purpose="wechat-cover", size="1280x720")
+
+    assert refused.status_code == 400 and refused.json()["code"] == "size_not_supported_by_model"
+    assert "1280x544" in refused.json()["detail"]
+    assert accepted.status_code == 202
+
+
+def test_a_title_too_long_to_set_is_refused_with_the_composers_words(api, alice):
+    response = post(api, alice, texts={"title": "职工" * 29})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "text_does_not_fit"
+    assert "标题" in response.json()["detail"]
+    assert not ImageRequest.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"prompt": "工厂门口有人在卖冰毒"},
+        {"texts": {"title": "劳动节快乐", "place": "冰毒交易中心"}},
+    ],
+    ids=["prompt", "overlay text"],
+)
+def test_blocked_words_store_a_blocked_request_that_costs_nothing(api, alice, body):
+    response = post(api, alice, **body)
+
+    assert response.status_code == 202
+    shown = response.json()
+    assert shown["status"] == "blocked" and "不适宜" in shown["error"]
+    assert shown["queue_position"] is None
+    assert used_today(alice) == 0
+    assert ImageRequest.objects.get().charged_day is None
+
+
+def test_over_the_quota_is_429_saying_when_it_resets(api, alice, settings):
+    settings.IMAGING_DAILY_QUOTA = 3
+    assert post(api, alice, variations=2).status_code == 202
+
+    response = post(api, alice, variations=2)
+
+    assert response.status_code == 429
+    assert response.json()["code"] == "quota_exceeded"
+    assert "每天3张，还剩1张" in response.json()["detail"]
+    assert "00:00（北京时间）重置" in response.json()["detail"]
+    assert 0 < int(response["Retry-After"]) <= 24 * 3600
+    assert post(api, alice).status_code == 202  # the one image left
+    assert used_today(alice) == 3
+
+
+@pytest.mark.time_machine("2026-06-18T23:59:00+08:00")
+def test_the_quota_resets_at_midnight_in_shanghai(api, alice, settings, time_machine):
+    settings.IMAGING_DAILY_QUOTA = 1
+    assert post(api, alice).status_code == 202
+    refused = post(api, alice)
+    assert refused.status_code == 429 and "06月19日 00:00" in refused.json()["detail"]
+    assert int(refused["Retry-After"]) <= 60
+
+    time_machine.move_to("2026-06-19T00:00:05+08:00")
+
+    assert post(api, alice).status_code == 202
+
+
+def test_a_member_without_ai_access_is_refused(api, charlie):
+    response = post(api, charlie)
+
+    assert response.status_code == 403 and response.json()["code"] == "not_permitted"
+
+
+def test_an_anonymous_caller_is_401(api):
+    assert post(api, None).status_code == 401
+
+
+def test_another_members_request_is_404_like_a_missing_one(api, alice, bob):
+    mine = post(api, alice).json()["id"]
+
+    for path in (f"/api/v1/images/{mine}/", "/api/v1/images/999999/"):
+        response = api(bob).get(path)
+        assert response.status_code == 404 and response.json()["code"] == "image_not_found"
+    assert api(bob).post(f"/api/v1/images/{mine}/cancel/").status_code == 404
+    assert api(bob).post(f"/api/v1/images/{mine}/refine/", {}, format="json").status_code == 404
+    assert api(bob).delete(f"/api/v1/images/{mine}/").status_code == 404
+    assert api(bob).get("/api/v1/images/").json() == []
+    assert ImageRequest.objects.get(pk=mine).status == JobStatus.QUEUED
+
+
+def test_a_queued_request_can_be_cancelled_and_its_quota_comes_back(api, alice):
+    made = post(api, alice, variations=2).json()["id"]
+    assert used_today(alice) == 2
+
+    response = api(alice).post(f"/api/v1/images/{made}/cancel/")
+
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert used_today(alice) == 0
+    again = api(alice).post(f"/api/v1/images/{made}/cancel/")
+    assert again.status_code == 409 and again.json()["code"] == "not_cancellable"
+
+
+def test_queue_positions_follow_the_order_of_requests(api, alice, bob):
+    first = post(api, alice).json()["id"]
+    second = post(api, bob).json()["id"]
+    third = post(api, alice).json()["id"]
+
+    assert api(alice).get(f"/api/v1/images/{third}/").json()["queue_position"] == 3
+    api(alice).post(f"/api/v1/images/{first}/cancel/")
+    assert api(alice).get(f"/api/v1/images/{third}/").json()["queue_position"] == 2
+    assert api(bob).get(f"/api/v1/images/{second}/").json()["queue_position"] == 1
+
+
+def test_refining_needs_a_finished_image(api, alice):
+    made = post(api, alice).json()["id"]
+
+    response = api(alice).post(f"/api/v1/images/{made}/refine/", {}, format="json")
+
+    assert response.status_code == 409 and response.json()["code"] == "not_refinable"
+
+
+def test_a_personal_number_in_the_description_is_masked_before_it_is_kept(api, alice):
+    response = post(api, alice, prompt=f"{PROMPT}，联系电话13912345678")
+
+    assert "13912345678" not in response.json()["prompt"]
