@@ -61,6 +61,11 @@ class Segmenter:
                 self._tokenizer.add_word(word, freq=max(self._tokenizer.suggest_freq(word), 10))
             self._words = wanted
 
+    def is_noun(self, word: str) -> bool:
+        """Whether the word names a thing: a noun of jieba's dictionary (names of places and
+        organisations, idioms and other fixed expressions included) or a word of the lexicon."""
+        return word in self._words or _noun_tags().get(word, "") in _NOUN_TAGS
+
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
         stopwords and punctuation."""
@@ -79,6 +84,17 @@ class Segmenter:
             if token and token not in STOPWORDS and _WORDLIKE.search(token):
                 out.append(token[:MAX_TERM_CHARS])
         return out
+
+
+_NOUN_TAGS = frozenset({"n", "nz", "ns"})
+
+
+def _noun_tags() -> dict[str, str]:
+    """jieba's dictionary words and their part-of-speech tags (loaded once)."""
+    import jieba.posseg
+
+    tags: dict[str, str] = jieba.posseg.dt.word_tag_tab
+    return tags
 
 
 segmenter = Segmenter()

@@ -65,6 +65,9 @@ SAFETY_WINDOW = 200  # characters before a delta that a listed term could span
 HISTORY_ANSWER_CHARS = 300
 MAX_ANSWER_TOKENS = 900
 TEMPERATURE = 0.3
+# Below this coverage (or when no passage names the key concept) the portal abstains by itself:
+# a model is asked to judge only passages in the band between here and search()'s threshold.
+HARD_FLOOR = 0.15
 FAQ_LEAD_SIMILARITY = 0.6  # an editor's FAQ answer leads an extractive answer from here on
 NO_ANSWER = "【资料未涉及】"
 HOTLINE = "12351"
@@ -182,6 +185,9 @@ class Turn:
     started: float
     retrieval_ms: float
     parts: list[str] = field(default_factory=list)
+    strict: bool = (
+        False  # the model judges passages in the band: its answer is held and read strictly
+    )
 
 
 def _citation(n: int, passage: Passage) -> dict[str, Any]:
@@ -227,6 +233,19 @@ def build_prompt(
         asked += "\n（如与上文有关，可理解为：" + _quoted(resolved) + "）"
     messages.append({"role": "user", "content": f"{sources}\n\n<问题>\n{asked}\n</问题>"})
     return messages
+
+
+def in_band(result: SearchResult) -> bool:
+    """Whether a question search() abstained on is close enough to its passages for a model to
+    judge them: above the hard floor, and with its key concept named in them. Below, no model
+    is asked (one that ignores its instructions would answer anything)."""
+    return result.coverage >= HARD_FLOOR and not result.missed_key
+
+
+def strict_verdict(text: str) -> bool:
+    """A model judging passages in the band answers only when it cites one of them ([n]);
+    anything else (the no-answer mark, an answer from its own knowledge) is read as no."""
+    return not declined(text) and bool(cited_numbers(text))
 
 
 def _unit_name(user: User) -> str:
@@ -313,7 +332,7 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
     passages = result.passages
     best = passages[0].score if passages else 0.0
     quoted = [p for p in passages[:EXTRACTS] if p.score >= best * 0.5]
-    if result.abstained and not (model and passages):
+    if result.abstained and not (model and passages and in_band(result)):
         mode, passages = "abstain", []
     elif model:
         mode = "llm"
@@ -350,6 +369,7 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
             document_id=top.document_id if top else None,
             segment_id=top.segment_id if top else None,
             abstained=mode == "abstain",
+            concept=result.concept[:64],
             mode=reply.mode,
             asked_at=now,
         )
@@ -369,6 +389,7 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
         checker=ai.text_checker(where="ask.answer"),
         started=started,
         retrieval_ms=result.elapsed_ms,
+        strict=mode == "llm" and result.abstained,
     )
 
 
@@ -573,7 +594,7 @@ async def _model_answer(
     try:
         async for delta in stream:
             held += delta
-            if not said and might_decline(held):
+            if not said and (turn.strict or might_decline(held)):
                 continue
             if turn.checker.check(held[-(len(delta) + SAFETY_WINDOW) :]).action == "block":
                 # Returning leaves the loop, which closes the model's stream.
@@ -592,7 +613,7 @@ async def _model_answer(
             return
     model = stream.result.model if stream.result is not None else ""
     if not said:
-        if declined(held):
+        if declined(held) or (turn.strict and not strict_verdict(held)):
             # The model read the passages and found no answer in them.
             yield emitted(abstain_text(turn.unit_name))
             yield Ending(AnswerMode.LLM, abstained=True, model=model)
