@@ -16,6 +16,7 @@ Learned per process when the FAQ change (the FAQ matcher's version tells), like 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ MIN_ENTRIES = 3
 MIN_CONFIDENCE = 0.4
 # How many times more often than articles in general.
 MIN_LIFT = 1.5
-PER_WORD = 3
+PER_WORD = 5
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,12 @@ _lock = threading.Lock()
 _model = _Model()
 
 
+_NUMBERISH = re.compile(r"^第?[0-9零一二三四五六七八九十百千万两]+[条款项章节天日周月年个岁倍元]?$")
+
+
 def _wordlike(target: str) -> bool:
-    """Associates are words: two characters or more, not a bare number."""
-    return len(target) > 1 and not target.isdigit()
+    """Associates are words: two characters or more, not a number or an article's number."""
+    return len(target) > 1 and not _NUMBERISH.match(target)
 
 
 def learn(pairs: list[tuple[set[str], set[str]]]) -> dict[str, tuple[Association, ...]]:

@@ -365,10 +365,13 @@ class CandidateRanker:
         faq_bonus: dict[int, float] = {}
         for hit in faq_hits:
             if hit.segment_id is not None and hit.similarity >= FAQ_MIN_SIMILARITY:
-                faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), hit.similarity)
+                bonus = _faq_strength(hit.similarity)
+                faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), bonus)
         # Cosine levels differ from model to model (unrelated texts often score 0.5): the
         # nearest list counts relative to itself, from its best (full weight) to its last (none).
         near = _relative(nearest)
+        # The FAQ wording of an article re-ranks only articles the question's own words found,
+        # and only when it holds most of the question.
         wording = {
             k: v**WORDING_POWER for k, v in wording.items() if v >= WORDING_MIN and k in scores
         }
@@ -531,6 +534,14 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
     if not _finds(key, passage):
         return False
     return not asks_quantity(analysis.question) or bool(_QUANTITY.search(passage.text))
+
+
+def _faq_strength(similarity: float) -> float:
+    """How much an FAQ entry's likeness to the question counts for the article it cites: from
+    nothing at the threshold to full weight for the same wording. A question that merely shares
+    workers' everyday words with an entry (公司, 上班) must not carry its article past the
+    document that answers it."""
+    return (similarity - FAQ_MIN_SIMILARITY) / (1 - FAQ_MIN_SIMILARITY)
 
 
 def _clear_winner(nearest: dict[int, float], shown: set[int]) -> bool:

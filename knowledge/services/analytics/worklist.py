@@ -4,12 +4,11 @@ new FAQ entry."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,25 +44,6 @@ def pending(kind: Pending) -> QuerySet[AskedQuestion]:
     if kind == Pending.UNANSWERED:
         return waiting.filter(abstained=True)
     return waiting.filter(abstained=False, rating=Rating.DOWN)
-
-
-@dataclass(frozen=True)
-class Uncovered:
-    concept: str
-    questions: int
-
-
-def uncovered_concepts(questions: QuerySet[AskedQuestion], limit: int = 10) -> list[Uncovered]:
-    """The waiting unanswered questions grouped by what they asked about, most asked first:
-    "婚假 × 37 questions, not covered" tells an editor what to add. `questions`: the scope."""
-    rows = (
-        questions.filter(pk__in=pending(Pending.UNANSWERED).values("pk"))
-        .exclude(concept="")
-        .values("concept")
-        .annotate(n=Count("id"))
-        .order_by("-n", "concept")[:limit]
-    )
-    return [Uncovered(r["concept"], r["n"]) for r in rows]
 
 
 def kind_of(asked: AskedQuestion) -> Pending:
