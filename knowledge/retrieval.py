@@ -48,6 +48,9 @@ B = 0.75
 EXPANSION_WEIGHT = 0.5
 FAQ_WEIGHT = 1.0
 FAQ_MIN_SIMILARITY = 0.3
+# An FAQ entry this much like the question vouches for the article it cites: its key concept
+# need not be in the article's own words.
+FAQ_VOUCHES = 0.6
 WORDING_WEIGHT = 1.0
 WORDING_MIN = 0.5
 WORDING_POWER = 2.0
@@ -60,6 +63,7 @@ CANDIDATES = 60
 MIN_COVERAGE = 0.12
 # Below this coverage, a key concept that is nowhere in the passages means "not covered".
 WEAK_COVERAGE = 0.3
+STORY_COVERAGE = 0.5
 ABSTAIN_DEPTH = 3
 
 
@@ -363,7 +367,12 @@ class CandidateRanker:
         # cites the segment first.
         top_score = max(scores.values(), default=0.0) or 1.0
         faq_bonus: dict[int, float] = {}
+        faq_likeness: dict[int, float] = {}
         for hit in faq_hits:
+            if hit.segment_id is not None:
+                faq_likeness[hit.segment_id] = max(
+                    faq_likeness.get(hit.segment_id, 0.0), hit.similarity
+                )
             if hit.segment_id is not None and hit.similarity >= FAQ_MIN_SIMILARITY:
                 bonus = _faq_strength(hit.similarity)
                 faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), bonus)
@@ -412,7 +421,11 @@ class CandidateRanker:
         ranked: list[Passage] = []
         for seg in rows:
             found = hits.get(seg.id, set())
-            coverage = _coverage(analysis, found, seg.text) / total
+            # An FAQ entry worded like the question covers it as far as it is alike: editors
+            # said the article answers that wording.
+            coverage = max(
+                _coverage(analysis, found, seg.text) / total, faq_likeness.get(seg.id, 0.0)
+            )
             ranked.append(
                 Passage(
                     segment_id=seg.id,
@@ -431,7 +444,8 @@ class CandidateRanker:
         # A question can span two articles: the best-covered of the first few decides.
         shown = ranked[:ABSTAIN_DEPTH]
         covered = max((p.coverage for p in shown), default=0.0)
-        missed_key = _misses_key(analysis, shown, covered)
+        vouched = any(faq_likeness.get(p.segment_id, 0.0) >= FAQ_VOUCHES for p in shown)
+        missed_key = not vouched and _misses_key(analysis, shown, covered)
         # With an embedding model, a passage the model finds very close also answers.
         abstained = (covered < MIN_COVERAGE or missed_key) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
@@ -445,7 +459,7 @@ class CandidateRanker:
 
 
 _QUANTITY_ASKED = re.compile(
-    r"几[天日周月年次倍个岁号]|几个月|多少|百分之几|多久|多长时间|几成|比例|标准是|什么标准"
+    r"几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|比例|标准是|什么标准"
 )
 _QUANTITY = re.compile(
     r"[0-9０-９]+|百分之|[一二三四五六七八九十百千万两半][日天周月年倍岁元小时个次]|[一二三四五六七八九十]+分之"
@@ -507,7 +521,12 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
     if key is None:
         return False
     if asks_quantity(analysis.question):
-        return not any(_answers_key(analysis, key, p) for p in shown)
+        # A thing the index has never seen decides alone when it is a place (北京) or the
+        # passages cover the rest of the question poorly (婚假几天); otherwise any thing the
+        # question names, given with a figure, answers (the key may be a detail of the story).
+        alone = not key.known and (segmenter.is_place(key.word) or covered < STORY_COVERAGE)
+        named = [key] if alone else [c for c in analysis.concepts if _is_thing(c.word)]
+        return not any(_answers_key(analysis, c, p) for c in named for p in shown)
     if any(_finds(key, p) for p in shown):
         return False
     if len(analysis.concepts) <= 2:

@@ -66,6 +66,10 @@ class Segmenter:
         organisations, idioms and other fixed expressions included) or a word of the lexicon."""
         return word in self._words or _noun_tags().get(word, "") in _NOUN_TAGS
 
+    def is_place(self, word: str) -> bool:
+        """Whether jieba's dictionary knows the word as a place name."""
+        return _noun_tags().get(word, "") == "ns"
+
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
         stopwords and punctuation."""
