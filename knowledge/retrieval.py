@@ -205,6 +205,8 @@ def _rewrite(question: str, user: User | None) -> list[lexicon_module.Expansion]
 
 
 LEARNED = "learned"
+# Expansions searched for that do not count as finding the question's word (coverage).
+NOT_EVIDENCE = frozenset({REWRITE, LEARNED})
 _SAME_KINDS = frozenset({LexiconKind.SYNONYM, LexiconKind.COLLOQUIAL})
 
 
@@ -235,7 +237,7 @@ class QuestionAnalyser:
                 weights[term] = max(weights.get(term, 0.0), EXPANSION_WEIGHT * exp.weight)
             for concept in concepts:
                 # The model's rewording adds words to search for, not evidence for coverage.
-                if exp.kind != REWRITE and (
+                if exp.kind not in NOT_EVIDENCE and (
                     concept.word in exp.phrase or exp.phrase in concept.word
                 ):
                     concept.terms.update(targets)
