@@ -16,7 +16,7 @@ from knowledge.models import (
     Posting,
     Segment,
 )
-from knowledge.text import segmenter
+from knowledge.text import characters, segmenter
 
 BATCH = 2000
 
@@ -107,7 +107,8 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
     segments = _segments(ids)
     for segment in segments:
         if indexable(segment):
-            tokens = segmenter.tokens(own_text(segment))
+            text = own_text(segment)
+            tokens = segmenter.tokens(text) + characters(text)
             counted[segment.id] = Counter(tokens)
             lengths[segment.id] = len(tokens)
     vocabulary = sorted({t for c in counted.values() for t in c})

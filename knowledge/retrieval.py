@@ -34,7 +34,7 @@ from knowledge.models import (
     Posting,
     Segment,
 )
-from knowledge.text import normalise, segmenter
+from knowledge.text import characters, normalise, segmenter
 from portal import ai
 from portal.errors import PortalError
 from portal.models import User
@@ -46,6 +46,7 @@ MAX_QUESTION_CHARS = 500
 K1 = 1.2
 B = 0.75
 EXPANSION_WEIGHT = 0.5
+CHARACTER_WEIGHT = 0.2  # each Chinese character of the question, as an index term of its own
 FAQ_WEIGHT = 1.0
 FAQ_MIN_SIMILARITY = 0.3
 # An FAQ entry this much like the question vouches for the article it cites: its key concept
@@ -243,6 +244,8 @@ class QuestionAnalyser:
                     concept.terms.update(targets)
                     if exp.kind in _SAME_KINDS and exp.target not in concept.word:
                         concept.same.add(exp.target)
+        for term in characters(text):
+            weights.setdefault(term, CHARACTER_WEIGHT)
         return {
             "analysis": Analysis(
                 question=text,
@@ -594,9 +597,19 @@ def _coverage(analysis: Analysis, found: set[str], text: str) -> float:
         if concept.terms & found:
             covered += concept.idf
         elif not concept.known:
-            chars = set(concept.word)
-            covered += concept.idf * sum(1 for ch in chars if ch in text) / len(chars)
+            covered += concept.idf * _share_in(concept.word, text)
     return covered
+
+
+def _share_in(word: str, text: str) -> float:
+    """How much of an unseen word the text holds: the share of its character pairs (每个月 has
+    个月 in 每月…个月), or of its characters for a word of one. Pairs, not single characters:
+    any passage holds some of 红, 烧 and 肉."""
+    if len(word) < 2:
+        chars = set(word)
+        return sum(1 for ch in chars if ch in text) / len(chars)
+    pairs = {word[i : i + 2] for i in range(len(word) - 1)}
+    return sum(1 for pair in pairs if pair in text) / len(pairs)
 
 
 def _matched_terms(segment_ids: list[int], analysis: Analysis) -> dict[int, set[str]]:

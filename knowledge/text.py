@@ -102,3 +102,13 @@ def _noun_tags() -> dict[str, str]:
 
 
 segmenter = Segmenter()
+
+CHARACTER = "@"  # index terms of single Chinese characters start with it
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def characters(text: str) -> list[str]:
+    """The text's Chinese characters as index terms ("@肉"): plain BM25 over characters finds
+    what word segmentation misses (a worker's 加班费 in a text's 加班工资, an unusual word jieba
+    splits differently), so retrieval searches for them too, at a low weight."""
+    return [CHARACTER + ch for ch in _HAN.findall(normalise(text))]
