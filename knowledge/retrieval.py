@@ -602,14 +602,9 @@ def _coverage(analysis: Analysis, found: set[str], text: str) -> float:
 
 
 def _share_in(word: str, text: str) -> float:
-    """How much of an unseen word the text holds: the share of its character pairs (每个月 has
-    个月 in 每月…个月), or of its characters for a word of one. Pairs, not single characters:
-    any passage holds some of 红, 烧 and 肉."""
-    if len(word) < 2:
-        chars = set(word)
-        return sum(1 for ch in chars if ch in text) / len(chars)
-    pairs = {word[i : i + 2] for i in range(len(word) - 1)}
-    return sum(1 for pair in pairs if pair in text) / len(pairs)
+    """How much of an unseen word the text holds: the share of its characters (每个月 in 每月)."""
+    chars = set(word)
+    return sum(1 for ch in chars if ch in text) / len(chars)
 
 
 def _matched_terms(segment_ids: list[int], analysis: Analysis) -> dict[int, set[str]]:

@@ -39,7 +39,7 @@ def test_embedding_retrieval_finds_a_passage_that_shares_no_word_with_the_questi
     # The model places the question and 第五条 (on joining a union) close together.
     embedder.vectors = {"参加和组织工会": NEAR, "成为其中一员": NEAR}
     question = "怎样成为其中一员"
-    assert "第五条" not in [p.heading for p in search(question).passages]
+    assert [p.heading for p in search(question).passages][:1] != ["第五条"]
 
     assert embedding.embed_segments(list(law.segments.values_list("id", flat=True))) == 5
 
