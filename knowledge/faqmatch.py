@@ -38,13 +38,15 @@ class _Index:
     idf: dict[str, float] = field(default_factory=dict)
     norms: list[float] = field(default_factory=list)
     entries: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    # segment → every word and character pair of the FAQ wording that cites it first
+    wording: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
 _index = _Index()
 
 
-def _version() -> tuple[object, ...]:
+def version() -> tuple[object, ...]:
     faq = FaqEntry.objects.aggregate(n=Count("id"), last=Max("updated_at"))
     cites = FaqCitation.objects.aggregate(n=Count("id"), last=Max("id"))
     return (faq["n"], faq["last"], cites["n"], cites["last"])
@@ -61,6 +63,12 @@ def _build(version: tuple[object, ...]) -> _Index:
             tokens = frozenset(segmenter.tokens(text)) | bigrams(text)
             if tokens:
                 index.texts.append((faq_id, text, tokens))
+    wording: dict[int, set[str]] = defaultdict(set)
+    for faq_id, _, tokens in index.texts:
+        segment_id = index.entries[faq_id][1]
+        if segment_id is not None:
+            wording[segment_id] |= tokens
+    index.wording = {k: frozenset(v) for k, v in wording.items()}
     df: dict[str, int] = defaultdict(int)
     for _, _, tokens in index.texts:
         for token in tokens:
@@ -78,11 +86,11 @@ def _build(version: tuple[object, ...]) -> _Index:
 
 def current() -> _Index:
     global _index
-    version = _version()
-    if version != _index.version:
+    latest = version()
+    if latest != _index.version:
         with _lock:
-            if version != _index.version:
-                _index = _build(version)
+            if latest != _index.version:
+                _index = _build(latest)
     return _index
 
 
@@ -92,6 +100,25 @@ def bigrams(text: str) -> frozenset[str]:
     for run in _CJK_RUN.findall(normalise(text)):
         out.update("#" + run[i : i + 2] for i in range(len(run) - 1))
     return frozenset(out)
+
+
+def wording_coverage(weights: dict[str, float], question: str = "") -> dict[int, float]:
+    """For each segment that FAQ cite first: the share of the question's weight (query weight
+    times idf among FAQ texts) that the FAQ wording citing it contains, all its entries and
+    variants together."""
+    index = current()
+    terms = dict(weights)
+    for pair in bigrams(question):
+        terms.setdefault(pair, BIGRAM_WEIGHT)
+    query = {t: w * index.idf[t] for t, w in terms.items() if t in index.idf}
+    total = sum(query.values())
+    if not total:
+        return {}
+    return {
+        seg: sum(v for t, v in query.items() if t in words) / total
+        for seg, words in index.wording.items()
+        if not words.isdisjoint(query)
+    }
 
 
 def match(weights: dict[str, float], limit: int = 5, question: str = "") -> list[FaqHit]:

@@ -7,43 +7,26 @@ from collections import Counter
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Prefetch
 
 from knowledge import lexicon
 from knowledge.models import (
     DocumentStatus,
-    FaqCitation,
-    FaqStatus,
     IndexStats,
     IndexTerm,
     Posting,
     Segment,
 )
-from knowledge.text import segmenter
+from knowledge.text import characters, segmenter
 
 BATCH = 2000
-DOC2QUERY_MAX_CHARS = 30
 
 
 def own_text(segment: Segment) -> str:
-    """The segment's own words: its law title and chapter, heading and text."""
+    """The segment's own words: its law title and chapter, heading and text. Only these: FAQ
+    wording indexed into the articles it cites made those articles win the questions of
+    documents nobody wrote FAQ for. The FAQ reach their articles through the FAQ match, and
+    every document through the word associations learned from them (`associations`)."""
     return "\n".join(p for p in (segment.context, segment.heading, segment.text) if p)
-
-
-def faq_text(segment: Segment) -> str:
-    """The questions, in workers' own wording, of the published FAQ entries the segment
-    answers. An FAQ's wording goes to the segment it cites first only; the others merely
-    support its answer."""
-    parts: list[str] = []
-    for citation in segment.citations.all():
-        faq = citation.faq
-        if citation.position == 0 and faq.status == FaqStatus.PUBLISHED:
-            parts.append(faq.question)
-            # A long variant tells a worker's whole story: its incidental words (places, sums,
-            # what the boss said) would make the article look like it covers them. Those
-            # variants still count in the FAQ match, where similarity is length-normalised.
-            parts.extend(str(v) for v in faq.variants if len(str(v)) <= DOC2QUERY_MAX_CHARS)
-    return "\n".join(parts)
 
 
 def indexable(segment: Segment) -> bool:
@@ -51,14 +34,10 @@ def indexable(segment: Segment) -> bool:
 
 
 def _segments(ids: Iterable[int]) -> list[Segment]:
-    primary = FaqCitation.objects.filter(
-        position=0, faq__status=FaqStatus.PUBLISHED
-    ).select_related("faq")
     return list(
         Segment.objects.filter(id__in=list(ids))
         .select_related("document")
         .only("id", "context", "heading", "text", "enabled", "term_count", "document__status")
-        .prefetch_related(Prefetch("citations", queryset=primary))
         .order_by("id")
     )
 
@@ -128,7 +107,8 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
     segments = _segments(ids)
     for segment in segments:
         if indexable(segment):
-            tokens = segmenter.tokens(own_text(segment)) + segmenter.tokens(faq_text(segment))
+            text = own_text(segment)
+            tokens = segmenter.tokens(text) + characters(text)
             counted[segment.id] = Counter(tokens)
             lengths[segment.id] = len(tokens)
     vocabulary = sorted({t for c in counted.values() for t in c})

@@ -16,7 +16,8 @@ from knowledge.text import normalise, segmenter
 class Expansion:
     phrase: str  # what the question said
     target: str  # the word searched for in its place
-    kind: str  # LexiconKind value
+    kind: str  # LexiconKind value, or how else the word was found (retrieval.LEARNED…)
+    weight: float = 1.0  # share of the expansion weight: a learned association's confidence
 
 
 @dataclass(frozen=True)

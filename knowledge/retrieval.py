@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections import defaultdict
 from collections.abc import Collection
@@ -24,11 +25,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from haystack import Pipeline, component
 
-from knowledge import embedding, faqmatch, precedence
+from knowledge import associations, embedding, faqmatch, precedence
 from knowledge import lexicon as lexicon_module
 from knowledge.errors import KnowledgeErrorCode
-from knowledge.models import DocumentStatus, IndexStats, IndexTerm, Posting, Segment
-from knowledge.text import normalise, segmenter
+from knowledge.models import (
+    DocumentStatus,
+    IndexStats,
+    IndexTerm,
+    LexiconKind,
+    Posting,
+    Segment,
+)
+from knowledge.text import characters, normalise, segmenter
 from portal import ai
 from portal.errors import PortalError
 from portal.models import User
@@ -40,15 +48,25 @@ MAX_QUESTION_CHARS = 500
 K1 = 1.2
 B = 0.75
 EXPANSION_WEIGHT = 0.5
-FAQ_WEIGHT = 0.5
+CHARACTER_WEIGHT = 0.2  # each Chinese character of the question, as an index term of its own
+FAQ_WEIGHT = 1.0
 FAQ_MIN_SIMILARITY = 0.3
+# An FAQ entry this much like the question vouches for the article it cites: its key concept
+# need not be in the article's own words.
+FAQ_VOUCHES = 0.6
+WORDING_WEIGHT = 1.0
+WORDING_MIN = 0.5
+WORDING_POWER = 2.0
 POSTINGS_BUDGET = 20_000
 EMBEDDING_WEIGHT = 0.5
 EMBEDDING_MARGIN = 0.25
 CANDIDATES = 60
 # Abstain when none of the first ABSTAIN_DEPTH passages covers this share of the question's
 # weight (idf of its words).
-MIN_COVERAGE = 0.36
+MIN_COVERAGE = 0.12
+# Below this coverage, a key concept that is nowhere in the passages means "not covered".
+WEAK_COVERAGE = 0.3
+STORY_COVERAGE = 0.5
 ABSTAIN_DEPTH = 3
 
 
@@ -64,6 +82,10 @@ class Concept:
     terms: set[str]
     idf: float = 0.0
     known: bool = False  # whether the index has the word itself
+    # The words that name the same thing, as the key concept must be named: the word, and
+    # what the lexicon says it means, but not a part of it (产假 does not name 陪产假) nor a
+    # learned association (those are related words, not the same thing).
+    same: set[str] = field(default_factory=set)
 
 
 class ByReference:
@@ -91,6 +113,7 @@ class Analysis(ByReference):
     expansions: list[lexicon_module.Expansion]
     idf: dict[str, float] = field(default_factory=dict)
     user: User | None = None
+    key: Concept | None = None  # the specific thing asked about (set by the ranker)
 
 
 @dataclass
@@ -146,6 +169,13 @@ class SearchResult:
     analysis: Analysis
     elapsed_ms: float
     faq_hits: list[faqmatch.FaqHit] = field(default_factory=list)
+    coverage: float = 0.0  # the best share of the question's weight a shown passage covers
+    missed_key: bool = False  # abstained because no passage answers the key concept
+
+    @property
+    def concept(self) -> str:
+        """What the question asks about (its key concept), for analytics."""
+        return self.analysis.key.word if self.analysis.key is not None else ""
 
     @property
     def top(self) -> Passage | None:
@@ -204,6 +234,20 @@ def _rewrite(question: str, user: User | None) -> list[lexicon_module.Expansion]
     ]
 
 
+LEARNED = "learned"
+# Expansions searched for that do not count as finding the question's word (coverage).
+NOT_EVIDENCE = frozenset({REWRITE, LEARNED})
+_SAME_KINDS = frozenset({LexiconKind.SYNONYM, LexiconKind.COLLOQUIAL})
+
+
+def _learned(tokens: list[str]) -> list[lexicon_module.Expansion]:
+    """The article words that the FAQ taught us the question's words stand for."""
+    return [
+        lexicon_module.Expansion(a.word, a.target, LEARNED, a.confidence)
+        for a in associations.expand(tokens)
+    ]
+
+
 @component
 class QuestionAnalyser:
     """Segments the question with the lexicon and adds the words its phrases stand for."""
@@ -214,19 +258,23 @@ class QuestionAnalyser:
         lex = lexicon_module.current()
         tokens = segmenter.tokens(text)
         words = segmenter.words(text)
-        expansions = lex.expand(text, tokens) + _rewrite(text, user)
+        expansions = lex.expand(text, tokens) + _learned(tokens) + _rewrite(text, user)
         weights: dict[str, float] = dict.fromkeys(tokens, 1.0)
-        concepts = [Concept(w, {w, *segmenter.tokens(w)}) for w in dict.fromkeys(words)]
+        concepts = [Concept(w, {w, *segmenter.tokens(w)}, same={w}) for w in dict.fromkeys(words)]
         for exp in expansions:
             targets = segmenter.tokens(exp.target) or [exp.target]
             for term in targets:
-                weights[term] = max(weights.get(term, 0.0), EXPANSION_WEIGHT)
+                weights[term] = max(weights.get(term, 0.0), EXPANSION_WEIGHT * exp.weight)
             for concept in concepts:
                 # The model's rewording adds words to search for, not evidence for coverage.
-                if exp.kind != REWRITE and (
+                if exp.kind not in NOT_EVIDENCE and (
                     concept.word in exp.phrase or exp.phrase in concept.word
                 ):
                     concept.terms.update(targets)
+                    if exp.kind in _SAME_KINDS and exp.target not in concept.word:
+                        concept.same.add(exp.target)
+        for term in characters(text):
+            weights.setdefault(term, CHARACTER_WEIGHT)
         return {
             "analysis": Analysis(
                 question=text,
@@ -314,9 +362,12 @@ class FaqMatcher:
     """Finds the FAQ entries worded most like the question; their first-cited segments join
     the candidates."""
 
-    @component.output_types(faq_hits=list[faqmatch.FaqHit])
+    @component.output_types(faq_hits=list[faqmatch.FaqHit], wording=dict[int, float])
     def run(self, analysis: Analysis) -> dict[str, Any]:
-        return {"faq_hits": faqmatch.match(analysis.weights, question=analysis.question)}
+        return {
+            "faq_hits": faqmatch.match(analysis.weights, question=analysis.question),
+            "wording": faqmatch.wording_coverage(analysis.weights, question=analysis.question),
+        }
 
 
 @component
@@ -334,12 +385,13 @@ class CandidateRanker:
     """Keeps the candidates that are retrievable today, notes which of the question's words
     each one contains, orders them by score and decides whether to abstain."""
 
-    @component.output_types(passages=list[Passage], abstained=bool)
+    @component.output_types(passages=list[Passage], abstained=bool, coverage=float, missed_key=bool)
     def run(
         self,
         analysis: Analysis,
         candidates: Candidates,
         faq_hits: list[faqmatch.FaqHit],
+        wording: dict[int, float],
         nearest: dict[int, float],
         top_k: int = 3,
         categories: list[str] | None = None,
@@ -349,15 +401,27 @@ class CandidateRanker:
         # cites the segment first.
         top_score = max(scores.values(), default=0.0) or 1.0
         faq_bonus: dict[int, float] = {}
+        faq_likeness: dict[int, float] = {}
         for hit in faq_hits:
+            if hit.segment_id is not None:
+                faq_likeness[hit.segment_id] = max(
+                    faq_likeness.get(hit.segment_id, 0.0), hit.similarity
+                )
             if hit.segment_id is not None and hit.similarity >= FAQ_MIN_SIMILARITY:
-                faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), hit.similarity)
+                bonus = _faq_strength(hit.similarity)
+                faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), bonus)
         # Cosine levels differ from model to model (unrelated texts often score 0.5): the
         # nearest list counts relative to itself, from its best (full weight) to its last (none).
         near = _relative(nearest)
+        # The FAQ wording of an article re-ranks only articles the question's own words found,
+        # and only when it holds most of the question.
+        wording = {
+            k: v**WORDING_POWER for k, v in wording.items() if v >= WORDING_MIN and k in scores
+        }
         fused = {
             seg_id: scores.get(seg_id, 0.0) / top_score
             + FAQ_WEIGHT * faq_bonus.get(seg_id, 0.0)
+            + WORDING_WEIGHT * wording.get(seg_id, 0.0)
             + EMBEDDING_WEIGHT * near.get(seg_id, 0.0)
             for seg_id in {*scores, *faq_bonus, *nearest}
         }
@@ -387,20 +451,137 @@ class CandidateRanker:
         ranked: list[Passage] = []
         for seg in rows:
             found = hits.get(seg.id, set())
-            coverage = _coverage(analysis, found, seg.text) / total
+            # An FAQ entry worded like the question covers it as far as it is alike: editors
+            # said the article answers that wording.
+            coverage = max(
+                _coverage(analysis, found, seg.text) / total, faq_likeness.get(seg.id, 0.0)
+            )
             ranked.append(
                 Passage.of(seg, score=fused[seg.id], coverage=coverage, matched=sorted(found))
             )
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
         # A question can span two articles: the best-covered of the first few decides.
-        covered = max((p.coverage for p in ranked[:ABSTAIN_DEPTH]), default=0.0)
+        shown = ranked[:ABSTAIN_DEPTH]
+        covered = max((p.coverage for p in shown), default=0.0)
+        vouched = any(faq_likeness.get(p.segment_id, 0.0) >= FAQ_VOUCHES for p in shown)
+        missed_key = not vouched and _misses_key(analysis, shown, covered)
         # With an embedding model, a passage the model finds very close also answers.
-        abstained = covered < MIN_COVERAGE and not _clear_winner(
+        abstained = (covered < MIN_COVERAGE or missed_key) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
         # Precedence orders what is shown; whether to answer was decided on the scores.
         ranked = precedence.order(ranked, analysis.question)
-        return {"passages": ranked[:top_k], "abstained": abstained}
+        return {
+            "passages": ranked[:top_k],
+            "abstained": abstained,
+            "coverage": covered,
+            "missed_key": missed_key,
+        }
+
+
+_QUANTITY_ASKED = re.compile(
+    r"几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|比例|标准是|什么标准"
+)
+_QUANTITY = re.compile(
+    r"[0-9０-９]+|百分之|[一二三四五六七八九十百千万两半][日天周月年倍岁元小时个次]|[一二三四五六七八九十]+分之"
+)
+_TIME_WORDS = frozenset({"今年", "明年", "去年", "现在", "目前", "最新", "具体"})
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether the question asks for a figure (days, a sum, a share, a date)."""
+    return bool(_QUANTITY_ASKED.search(question))
+
+
+def key_concept(analysis: Analysis) -> Concept | None:
+    """The specific thing the question asks about: its rarest noun (a word the index has never
+    seen counts as the rarest). None when the question names no thing (only verbs, or only
+    words the segmenter guessed)."""
+    best: Concept | None = None
+    for concept in analysis.concepts:
+        if not _is_thing(concept.word):
+            continue
+        if best is None or concept.idf > best.idf:
+            best = concept
+    return best
+
+
+def _is_thing(word: str) -> bool:
+    return len(word) > 1 and word not in _TIME_WORDS and segmenter.is_noun(word)
+
+
+def unknown_kind(analysis: Analysis) -> Concept | None:
+    """A noun of the question that no document contains, by itself or by any word it stands
+    for, while the documents do know things of its kind: 婚假 or 陪产假 where they speak of
+    产假, 高温津贴 beside other 津贴. The question asks about a specific thing that is not
+    covered; a neighbouring article would not answer it. (A noun of no known kind, such as
+    煤气味 or 小舅子, is an incidental detail of a worker's story.)"""
+    for concept in analysis.concepts:
+        if concept.known or not _is_thing(concept.word):
+            continue
+        if any(analysis.idf.get(t, 0.0) < _missing_idf(analysis) for t in concept.terms):
+            continue  # a word it expands to is in the index
+        if len(concept.word) > 2 and concept.word[-2:] in analysis.idf:
+            known_head = analysis.idf[concept.word[-2:]] < _missing_idf(analysis)
+            if known_head:
+                return concept
+    return None
+
+
+def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> bool:
+    """Whether the passages miss what the question asks about: a specific thing of a known kind
+    that no document names; a figure about the key concept that no passage naming it gives;
+    the key concept itself when the question is little more than it; or, when the passages
+    cover little of the question anyway, a key concept the index has never seen or every
+    thing the question names."""
+    unknown = unknown_kind(analysis)
+    if unknown is not None:
+        analysis.key = unknown
+        return True
+    key = analysis.key = key_concept(analysis)
+    if key is None:
+        return False
+    if asks_quantity(analysis.question):
+        # A thing the index has never seen decides alone when it is a place (北京) or the
+        # passages cover the rest of the question poorly (婚假几天); otherwise any thing the
+        # question names, given with a figure, answers (the key may be a detail of the story).
+        alone = not key.known and (segmenter.is_place(key.word) or covered < STORY_COVERAGE)
+        named = [key] if alone else [c for c in analysis.concepts if _is_thing(c.word)]
+        return not any(_answers_key(analysis, c, p) for c in named for p in shown)
+    if any(_finds(key, p) for p in shown):
+        return False
+    if len(analysis.concepts) <= 2:
+        return True
+    if covered >= WEAK_COVERAGE:
+        return False
+    things = [c for c in analysis.concepts if _is_thing(c.word)]
+    return not key.known or not any(_finds(c, p) for c in things for p in shown)
+
+
+def _missing_idf(analysis: Analysis) -> float:
+    return max(analysis.idf.values(), default=0.0)
+
+
+def _finds(concept: Concept, passage: Passage) -> bool:
+    """Whether the passage names the concept (by its word or a word the lexicon equates)."""
+    text = passage.context + passage.heading + passage.text
+    return any(word in text for word in concept.same)
+
+
+def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
+    """The passage names the key concept (its word or a word it expands to) and, when the
+    question asks for a figure, holds one."""
+    if not _finds(key, passage):
+        return False
+    return not asks_quantity(analysis.question) or bool(_QUANTITY.search(passage.text))
+
+
+def _faq_strength(similarity: float) -> float:
+    """How much an FAQ entry's likeness to the question counts for the article it cites: from
+    nothing at the threshold to full weight for the same wording. A question that merely shares
+    workers' everyday words with an entry (公司, 上班) must not carry its article past the
+    document that answers it."""
+    return (similarity - FAQ_MIN_SIMILARITY) / (1 - FAQ_MIN_SIMILARITY)
 
 
 def answerable_segments() -> QuerySet[Segment]:
@@ -443,9 +624,14 @@ def _coverage(analysis: Analysis, found: set[str], text: str) -> float:
         if concept.terms & found:
             covered += concept.idf
         elif not concept.known:
-            chars = set(concept.word)
-            covered += concept.idf * sum(1 for ch in chars if ch in text) / len(chars)
+            covered += concept.idf * _share_in(concept.word, text)
     return covered
+
+
+def _share_in(word: str, text: str) -> float:
+    """How much of an unseen word the text holds: the share of its characters (每个月 in 每月)."""
+    chars = set(word)
+    return sum(1 for ch in chars if ch in text) / len(chars)
 
 
 def _matched_terms(segment_ids: list[int], analysis: Analysis) -> dict[int, set[str]]:
@@ -474,6 +660,7 @@ def _pipeline() -> Pipeline:
     pipe.connect("keywords.analysis", "ranker.analysis")
     pipe.connect("keywords.analysis", "faq.analysis")
     pipe.connect("faq.faq_hits", "ranker.faq_hits")
+    pipe.connect("faq.wording", "ranker.wording")
     pipe.connect("keywords.analysis", "embedding.analysis")
     pipe.connect("embedding.nearest", "ranker.nearest")
     pipe.connect("keywords.candidates", "ranker.candidates")
@@ -510,6 +697,8 @@ def search(
         question=analysis.question,
         passages=out["ranker"]["passages"],
         abstained=out["ranker"]["abstained"],
+        coverage=out["ranker"]["coverage"],
+        missed_key=out["ranker"]["missed_key"],
         faq_hits=out["faq"]["faq_hits"],
         analysis=analysis,
         elapsed_ms=(time.perf_counter() - started) * 1000,

@@ -61,6 +61,15 @@ class Segmenter:
                 self._tokenizer.add_word(word, freq=max(self._tokenizer.suggest_freq(word), 10))
             self._words = wanted
 
+    def is_noun(self, word: str) -> bool:
+        """Whether the word names a thing: a noun of jieba's dictionary (names of places and
+        organisations, idioms and other fixed expressions included) or a word of the lexicon."""
+        return word in self._words or _noun_tags().get(word, "") in _NOUN_TAGS
+
+    def is_place(self, word: str) -> bool:
+        """Whether jieba's dictionary knows the word as a place name."""
+        return _noun_tags().get(word, "") == "ns"
+
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
         stopwords and punctuation."""
@@ -81,4 +90,25 @@ class Segmenter:
         return out
 
 
+_NOUN_TAGS = frozenset({"n", "nz", "ns"})
+
+
+def _noun_tags() -> dict[str, str]:
+    """jieba's dictionary words and their part-of-speech tags (loaded once)."""
+    import jieba.posseg
+
+    tags: dict[str, str] = jieba.posseg.dt.word_tag_tab
+    return tags
+
+
 segmenter = Segmenter()
+
+CHARACTER = "@"  # index terms of single Chinese characters start with it
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def characters(text: str) -> list[str]:
+    """The text's Chinese characters as index terms ("@肉"): plain BM25 over characters finds
+    what word segmentation misses (a worker's 加班费 in a text's 加班工资, an unusual word jieba
+    splits differently), so retrieval searches for them too, at a low weight."""
+    return [CHARACTER + ch for ch in _HAN.findall(normalise(text))]

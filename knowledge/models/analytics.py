@@ -63,6 +63,9 @@ class AskedQuestion(models.Model):
         related_name="+",
     )
     abstained = models.BooleanField(_("未覆盖"), default=False)
+    # What the question asked about (retrieval's key concept): editors see the uncovered ones
+    # grouped ("婚假 × 37").
+    concept = models.CharField(_("关键概念"), max_length=64, blank=True, db_index=True)
     mode = models.CharField(_("方式"), max_length=12, choices=AnswerMode.choices, blank=True)
     rating = models.CharField(_("评价"), max_length=4, choices=Rating.choices, blank=True)
     reason = models.CharField(_("评价理由"), max_length=300, blank=True)

@@ -67,6 +67,9 @@ SAFETY_WINDOW = 200  # characters before a delta that a listed term could span
 HISTORY_ANSWER_CHARS = 300
 MAX_ANSWER_TOKENS = 900
 TEMPERATURE = 0.3
+# Below this coverage (or when no passage names the key concept) the portal abstains by itself:
+# a model is asked to judge only passages in the band between here and search()'s threshold.
+HARD_FLOOR = 0.15
 NO_ANSWER = "【资料未涉及】"
 HOTLINE = "12351"
 MAX_REASON_CHARS = 300
@@ -183,6 +186,9 @@ class Turn:
     started: float
     retrieval_ms: float
     parts: list[str] = field(default_factory=list)
+    strict: bool = (
+        False  # the model judges passages in the band: its answer is held and read strictly
+    )
 
 
 def _url(passage: Passage) -> str:
@@ -273,6 +279,19 @@ def build_prompt(
     return messages
 
 
+def in_band(result: SearchResult) -> bool:
+    """Whether a question search() abstained on is close enough to its passages for a model to
+    judge them: above the hard floor, and with its key concept named in them. Below, no model
+    is asked (one that ignores its instructions would answer anything)."""
+    return result.coverage >= HARD_FLOOR and not result.missed_key
+
+
+def strict_verdict(text: str) -> bool:
+    """A model judging passages in the band answers only when it cites one of them ([n]);
+    anything else (the no-answer mark, an answer from its own knowledge) is read as no."""
+    return not declined(text) and bool(cited_numbers(text))
+
+
 def _unit_name(user: User) -> str:
     unit = user.union_unit
     return unit.name if unit is not None else ""
@@ -340,7 +359,7 @@ def _passage_plan(
     passages = result.passages
     best = passages[0].score if passages else 0.0
     quoted = [p for p in passages[:EXTRACTS] if p.score >= best * 0.5]
-    if result.abstained and not (model and passages):
+    if result.abstained and not (model and passages and in_band(result)):
         mode, passages = "abstain", []
     elif model:
         mode = "llm"
@@ -423,6 +442,7 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
             document_id=top["document_id"] if top else None,
             segment_id=top["segment"] if top else None,
             abstained=mode == "abstain",
+            concept=result.concept[:64],
             mode=reply.mode,
             asked_at=now,
         )
@@ -441,6 +461,7 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
         checker=ai.text_checker(where="ask.answer"),
         started=started,
         retrieval_ms=result.elapsed_ms,
+        strict=mode == "llm" and result.abstained,
     )
 
 
@@ -661,7 +682,7 @@ async def _model_answer(
             if not (delta := piece.text):
                 continue
             held += delta
-            if not said and might_decline(held):
+            if not said and (turn.strict or might_decline(held)):
                 continue
             if turn.checker.check(held[-(len(delta) + SAFETY_WINDOW) :]).action == "block":
                 yield Ending(AnswerMode.LLM, withdrawn=True)
@@ -687,7 +708,7 @@ async def _model_answer(
             yield _fallback(turn, emitted, said)
             yield Ending(AnswerMode.EXTRACTIVE, abstained=not turn.quotable, fallback=True)
             return
-        if declined(held):
+        if declined(held) or (turn.strict and not strict_verdict(held)):
             # The model read the passages and found no answer in them.
             yield emitted(abstain_text(turn.unit_name))
             yield Ending(AnswerMode.LLM, abstained=True, model=model)

@@ -72,6 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             },
             "not_yet_grouped": analytics.not_yet_grouped(scope),
             "pending_counts": analytics.pending_counts(scope),
+            "uncovered": analytics.uncovered_concepts(scope),
             "page": groups,
             "groups": analytics.describe_groups(show, scope, groups.object_list),
             "here": request.get_full_path(),

@@ -97,7 +97,7 @@ def test_a_disabled_segment_is_not_retrievable_and_an_edit_is_found_at_once(
 @pytest.mark.django_db
 def test_the_lexicon_bridges_everyday_words_to_the_law(law: Document, eddie: User) -> None:
     question = "老板不给交社保怎么办"
-    assert "第四条" not in labels(question)
+    assert labels(question)[:1] != ["第四条"]
     curation.save_lexicon_entry(
         kind=LexiconKind.COLLOQUIAL, phrase="社保", targets=["社会保险费"], author=eddie
     )

@@ -26,6 +26,7 @@ from knowledge.services.analytics.reports import (
     pending_groups,
     suggested_variants,
     topic_tallies,
+    uncovered_concepts,
     week_figures,
 )
 from knowledge.services.analytics.topics import WINDOW_DAYS
@@ -62,5 +63,6 @@ __all__ = [
     "schedule_refresh",
     "suggested_variants",
     "topic_tallies",
+    "uncovered_concepts",
     "week_figures",
 ]

@@ -1,0 +1,127 @@
+"""Retrieval on documents nobody wrote FAQ or lexicon entries for, and abstention on questions
+whose key concept no passage names."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import associations
+from knowledge.models import Category, Document
+from knowledge.retrieval import search
+from knowledge.services import curation
+from portal.models import User
+from tests.knowledge.conftest import make_document
+
+LEAVE_RULES = """# 某市职工休假办法
+
+<!-- INFO END -->
+
+第一条 为保障职工休息休假的权利，制定本办法。
+
+第二条 女职工生育享受九十八天产假，其中产前可以休假十五天。
+
+第三条 职工患病或者非因工负伤停止工作治疗的，享受三个月到二十四个月的医疗期。
+
+第四条 职工每日工作时间不超过八小时，平均每周工作时间不超过四十四小时。
+"""
+
+
+@pytest.fixture
+def leave_rules(eddie: User, categories: dict[str, Category]) -> Document:
+    return make_document(eddie, categories, body=LEAVE_RULES, title="某市职工休假办法")
+
+
+def top(question: str) -> str:
+    result = search(question)
+    assert not result.abstained, f"{question!r} was abstained on"
+    return result.passages[0].label
+
+
+# --- key-concept abstention -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_near_miss_is_not_answered_with_the_neighbouring_article(leave_rules: Document) -> None:
+    # 婚假 is nowhere in the base; the 产假 article next to it shares most of the words.
+    result = search("婚假一般可以休几天？")
+    assert result.abstained
+    assert result.concept == "婚假"
+    assert top("女职工产假可以休几天？") == "《某市职工休假办法》第二条"
+
+
+@pytest.mark.django_db
+def test_a_question_that_is_only_a_key_concept_is_answered_or_abstained_on(
+    leave_rules: Document,
+) -> None:
+    assert search("婚假？").abstained
+    assert top("产假？") == "《某市职工休假办法》第二条"
+    assert top("医疗期") == "《某市职工休假办法》第三条"
+
+
+@pytest.mark.django_db
+def test_a_figure_the_passages_do_not_give_is_not_answered(law: Document) -> None:
+    # The law names 最低工资 nowhere with a figure, and never 北京.
+    assert search("北京今年的最低工资标准具体是多少钱？").abstained
+    assert not search("每月最多可以延长多少小时工作时间？").abstained
+
+
+@pytest.mark.django_db
+def test_a_question_outside_the_domain_is_abstained_on(law: Document) -> None:
+    result = search("下一届世界杯在哪个国家举办？")
+    assert result.abstained
+    assert result.concept == "世界杯"
+
+
+# --- documents without FAQ --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_document_without_faq_wins_its_questions_over_an_faq_padded_neighbour(
+    law: Document, leave_rules: Document, eddie: User, categories: dict[str, Category]
+) -> None:
+    # The law's articles have FAQ in workers' words (公司, 老板, 上班); the new document none.
+    for heading, question, variants in [
+        ("第三条", "过节上班工资怎么算", ["公司让国庆节上班给几倍工资", "老板让春节上班怎么给钱"]),
+        ("第四条", "公司不给交社保怎么办", ["老板不给上社保", "上班三年公司没交社保"]),
+        ("第五条", "公司不让加入工会怎么办", ["老板不准我们上班时间开工会的会"]),
+        ("第二条", "公司天天让加班合法吗", ["老板让每个月加班一百个小时", "上班加班太多"]),
+    ]:
+        curation.save_faq(
+            question=question,
+            variants=variants,
+            answer="见条文。",
+            category=categories["rights"],
+            segments=[law.segments.get(heading=heading)],
+            author=eddie,
+        )
+    assert top("公司规定每天上班时间不超过几小时？") == "《某市职工休假办法》第四条"
+
+
+def faq_on(
+    document: Document, heading: str, question: str, eddie: User, category: Category
+) -> None:
+    curation.save_faq(
+        question=question,
+        answer="见条文。",
+        category=category,
+        segments=[document.segments.get(heading=heading)],
+        author=eddie,
+    )
+
+
+@pytest.mark.django_db
+def test_words_learned_from_the_faq_reach_documents_without_faq(
+    law: Document, leave_rules: Document, eddie: User, categories: dict[str, Category]
+) -> None:
+    rights = categories["rights"]
+    # Three FAQ entries teach that workers say 生娃 where the text says 生育; three others
+    # about other articles show that 生育 is not just any article's word.
+    for n in range(3):
+        faq_on(leave_rules, "第二条", f"生娃以后的待遇{'一二三'[n]}", eddie, rights)
+    faq_on(leave_rules, "第三条", "生病了能休多久", eddie, rights)
+    faq_on(leave_rules, "第四条", "每天上班几小时", eddie, rights)
+    faq_on(law, "第五条", "能不能加入工会", eddie, rights)
+    assert ("生娃", "产假") in {(a.word, a.target) for a in associations.expand(["生娃"])}
+    # Every document's 产假 is now searched for when a worker says 生娃: a worker's question
+    # in those words reaches the article, though no FAQ was written with them for it.
+    assert "产假" in search("生娃以后，可以休息多久").analysis.weights
