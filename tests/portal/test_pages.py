@@ -88,3 +88,15 @@ def test_profile_shows_the_masked_id_and_never_the_hash(client: Client, alice: U
 def test_an_unknown_page_is_answered_in_chinese(client: Client) -> None:
     response = client.get("/no-such-page/")
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_home_leads_staff_to_writing_and_tells_members_who_writes(
+    client: Client, sam: User, alice: User
+) -> None:
+    client.force_login(sam)
+    assert 'href="/writer/"' in client.get("/").content.decode()
+    client.force_login(alice)
+    page = client.get("/").content.decode()
+    assert 'href="/writer/"' not in page
+    assert "供工会干部使用" in page
