@@ -408,7 +408,7 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
     resolved = resolve_follow_up(text, topic)
     result = search(resolved, PASSAGES, user=user)
     model = ai.has_models("ask")
-    faq = citing.faq_answer(result)
+    faq = result.faq
     if faq is not None:
         mode, citations, quotable = _faq_plan(faq, result, model)
     else:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from knowledge import citing, ingest
+from knowledge import ingest
 from knowledge.forms import (
     DocumentForm,
     FaqForm,
@@ -333,7 +333,7 @@ def retrieval_test(request: HttpRequest) -> HttpResponse:
         except QueryError as exc:
             form.add_error("question", exc.message)
         else:
-            faq = citing.faq_answer(result)  # what Ask would answer with, before the passages
+            faq = result.faq  # what Ask would answer with, before the passages
     return render(
         request, "knowledge/retrieval_test.html", {"form": form, "result": result, "faq": faq}
     )

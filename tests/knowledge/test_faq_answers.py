@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from knowledge.models import AskedQuestion, Category, Document, FaqEntry, FaqStatus
+from knowledge.retrieval import search
 from knowledge.seed import SEED_DIR, load_faq, load_lexicon
 from knowledge.services import curation
 from portal.models import User
@@ -91,6 +92,29 @@ def test_an_faq_answer_cites_its_article_linked_and_quotes_it(alice, law, catego
     assert article["kind"] == "segment" and article["segment"] == second.pk
     assert data["answer"].startswith(OVERTIME_ANSWER)
     assert "[2] 《中华人民共和国测试劳动法》第二条" in data["answer"]
+
+
+def test_search_leads_with_the_articles_of_the_faq_entry_that_answers(law, categories):
+    # The entry rests on 第二条 and on 第五条, which shares no word with the question: Write,
+    # 命中测试 and the accuracy page see the articles Ask cites, in the entry's order.
+    overtime, union = law.segments.get(heading="第二条"), law.segments.get(heading="第五条")
+    entry = faq(categories, segments=(overtime, union))
+    result = search("一个月加班最多能加多少个小时？")
+    assert result.faq is not None and result.faq.faq_id == entry.pk
+    assert [p.segment_id for p in result.passages[:2]] == [overtime.pk, union.pk]
+    assert result.abstained is False
+    # Write limited to other categories is not led by articles outside them.
+    elsewhere = [slug for slug in categories if slug != "rights"]
+    limited = search("一个月加班最多能加多少个小时？", categories=elsewhere)
+    assert all(p.document_id != law.pk for p in limited.passages)
+    assert limited.abstained is True
+
+
+def test_an_faq_answer_without_its_law_in_the_base_is_no_abstention(categories):
+    faq(categories)
+    result = search(OVERTIME_FAQ)
+    assert result.faq is not None and result.passages == []
+    assert result.abstained is False
 
 
 def test_an_article_the_faq_answer_only_names_is_linked_once_its_law_is_in_the_base(
