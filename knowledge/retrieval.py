@@ -70,6 +70,7 @@ MIN_COVERAGE = 0.12
 # Below this coverage, a key concept that is nowhere in the passages means "not covered".
 WEAK_COVERAGE = 0.3
 STORY_COVERAGE = 0.5
+FOREIGN_NAME_CHARS = 3  # see _foreign_name()
 ABSTAIN_DEPTH = 3
 
 
@@ -547,6 +548,8 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
     key = analysis.key = key_concept(analysis)
     if key is None:
         return False
+    if _foreign_name(key, shown, covered):
+        return True
     if asks_quantity(analysis.question):
         # A thing the index has never seen decides alone when it is a place (北京) or the
         # passages cover the rest of the question poorly (婚假几天); otherwise any thing the
@@ -562,6 +565,18 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
         return False
     things = [c for c in analysis.concepts if _is_thing(c.word)]
     return not key.known or not any(_finds(c, p) for c in things for p in shown)
+
+
+def _foreign_name(key: Concept, shown: list[Passage], covered: float) -> bool:
+    """A name of three characters or more that the index has never seen, not one character of
+    which is in any passage shown, while they cover less than half the question (世界杯, 红烧肉):
+    the question is about something else, and the passages only share its everyday words
+    (国家, 举办). A detail of a worker's story (小舅子, 煤气味) shares characters with the text
+    (小, 气) or comes with a question the passages cover well."""
+    if key.known or len(key.word) < FOREIGN_NAME_CHARS or covered >= STORY_COVERAGE:
+        return False
+    text = "".join(p.context + p.heading + p.text for p in shown)
+    return not any(ch in text for ch in key.word)
 
 
 def _missing_idf(analysis: Analysis) -> float:
