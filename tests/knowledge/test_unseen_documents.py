@@ -72,6 +72,15 @@ def test_a_question_outside_the_domain_is_abstained_on(law: Document) -> None:
     assert result.concept == "世界杯"
 
 
+@pytest.mark.django_db
+def test_a_strange_name_in_a_workers_story_does_not_make_the_question_off_topic(
+    leave_rules: Document,
+) -> None:
+    # 小舅子 is nowhere in the base, but the question is about sick leave, which it covers.
+    question = "我小舅子患病停止工作治疗，能享受多长的医疗期？"
+    assert top(question) == "《某市职工休假办法》第三条"
+
+
 # --- documents without FAQ --------------------------------------------------------------------
 
 
