@@ -8,11 +8,14 @@ never mapped to a URL.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from django.http.response import HttpResponseBase
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\;]')
 
 
 def private_file(
@@ -29,9 +32,11 @@ def private_file(
 def private_headers(response: HttpResponseBase, filename: str, *, inline: bool = False) -> None:
     """The headers of a private file, for a response made in memory (a .docx built on demand)."""
     disposition = "inline" if inline else "attachment"
-    ascii_name = filename.encode("ascii", "ignore").decode() or "download"
+    # A title is people's text: no line break, quote or backslash may reach the header.
+    filename = " ".join(_UNSAFE.sub(" ", filename).split()) or "download"
+    ascii_name = filename.encode("ascii", "ignore").decode().strip() or "download"
     response["Content-Disposition"] = (
-        f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+        f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

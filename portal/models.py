@@ -211,6 +211,7 @@ class AuditAction(models.TextChoices):
     TEMPLATE_SAVED = "template_saved", _("保存写作模板")
     TEMPLATE_DELETED = "template_deleted", _("删除写作模板")
     DRAFT_SHARED = "draft_shared", _("共享草稿")
+    DRAFT_UNSHARED = "draft_unshared", _("取消共享草稿")
     IMAGE_TAKEN_DOWN = "image_taken_down", _("下架图片")
     BRAND_KIT_CHANGED = "brand_kit_changed", _("品牌套件变更")
 

@@ -35,7 +35,7 @@ from imaging.services import render
 from portal import ai, audit, jobs
 from portal.ai.images import feature_supports_size, parse_size
 from portal.audit import AuditOrigin
-from portal.jobs import JobStatus
+from portal.jobs import ACTIVE, JobStatus
 from portal.models import AuditAction, User
 from portal.permissions import Perm, has_perm, require
 from portal.privacy import mask_personal_numbers
@@ -343,6 +343,8 @@ def delete(user: User, request_id: int) -> None:
     with transaction.atomic():
         request = access_request(user, request_id, lock=True)
         names = stored_files(ImageResult.objects.filter(request=request))
+        if request.status in ACTIVE:  # never drawn: like a cancellation, it costs nothing
+            refund(request)
         request.delete()
         transaction.on_commit(lambda: remove_files(names))
 

@@ -103,9 +103,6 @@ def test_staff_drafts_an_activity_plan_watches_it_arrive_edits_and_regenerates(
 def test_staff_exports_the_draft_as_docx_and_pdf(
     asgi_server, celery_threads_worker, phone, demo, tmp_path
 ) -> None:
-    pytest.importorskip(
-        "writer.export.docx", reason="writer.export comes with the writer-export branch"
-    )
     demo.default = Behaviour()
     sign_in(phone, asgi_server)
     start_outing(phone, asgi_server)

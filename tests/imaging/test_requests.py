@@ -170,6 +170,15 @@ def test_a_queued_request_can_be_cancelled_and_its_quota_comes_back(api, alice):
     assert again.status_code == 409 and again.json()["code"] == "not_cancellable"
 
 
+def test_deleting_a_request_that_was_never_drawn_gives_its_quota_back(api, alice):
+    made = post(api, alice, variations=2).json()["id"]
+    assert used_today(alice) == 2
+
+    assert api(alice).delete(f"/api/v1/images/{made}/").status_code == 204
+
+    assert used_today(alice) == 0
+
+
 def test_queue_positions_follow_the_order_of_requests(api, alice, bob):
     first = post(api, alice).json()["id"]
     second = post(api, bob).json()["id"]

@@ -219,9 +219,6 @@ def test_a_model_tool_streams_its_text(templates: Any, sam: User, writer_model: 
 def test_convention_check_lists_findings_with_place_and_fix(
     templates: Any, sam: User, client: Client
 ) -> None:
-    pytest.importorskip(
-        "writer.conventions", reason="writer.conventions comes with the writer-export branch"
-    )
     client.force_login(sam)
     text = "一、目的\n（二）安排\n活动时间为2026-12-04,请大家搞定。"
     found = client.post(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from portal.models import Role, User
+from portal.models import AuditAction, AuditEvent, Role, User
 from tests import people
 from tests.writer.conftest import OUTING_FORM
 from writer.models import Draft, DraftShare, RevisionKind
@@ -116,6 +116,9 @@ def test_sharing_within_the_unit_view_or_edit_and_nobody_else(
     sharing.unshare(sam, draft.pk, tina.pk)
     assert api(tina).get(url).status_code == 404
     assert not DraftShare.objects.exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.DRAFT_UNSHARED, actor=sam, target=f"draft {draft.pk} → tina"
+    ).exists()
 
 
 def test_the_share_page_form_and_the_draft_page_of_a_stranger(

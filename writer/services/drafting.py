@@ -131,6 +131,10 @@ class _Lost(Exception):
     """The section is no longer this job's (regenerated, swept, deleted)."""
 
 
+class _Blocked(Exception):
+    """The model's text did not pass the sensitive-word list."""
+
+
 def _stream(section: DraftSection, draft: Draft, passages: list[Passage], token: Any) -> str:
     brief = prompts.SectionBrief(
         doc_title=draft.title,
@@ -147,11 +151,16 @@ def _stream(section: DraftSection, draft: Draft, passages: list[Passage], token:
     deltas: Iterator[str] = iter(stream)
     parts: list[str] = []
     saved = monotonic()
+    # Text arriving is shown on the page as it is saved: it passes the word list first.
+    checker = ai.text_checker(where="writer.answer")
     try:
         for delta in deltas:
             parts.append(delta)
             if monotonic() - saved >= SAVE_EVERY:
-                if not jobs.touch(DraftSection, section.pk, token, content="".join(parts)):
+                arrived = "".join(parts)
+                if not checker.check(arrived).allowed:
+                    raise _Blocked
+                if not jobs.touch(DraftSection, section.pk, token, content=arrived):
                     raise _Lost
                 saved = monotonic()
     finally:
@@ -183,16 +192,18 @@ def run_section(section_id: int) -> None:
         try:
             if by_model:
                 text = _stream(section, draft, passages, token)
-                verdict = ai.check_text(text, where="writer.answer")
-                if not verdict.allowed:
-                    _failed(section, token, _("生成的内容未通过内容安全检查，请调整要求后重试。"))
-                    return
+                if not ai.check_text(text, where="writer.answer").allowed:
+                    raise _Blocked
                 if not text:
                     _failed(section, token, _("模型没有写出内容，请重试。"))
                     return
             else:
                 text = prompts.fixed_with_sources(section.fixed_text, passages)
         except _Lost:
+            return
+        except _Blocked:
+            # What was saved while arriving goes too: it did not pass as a whole.
+            _failed(section, token, _("生成的内容未通过内容安全检查，请调整要求后重试。"))
             return
         except ai.AIError as exc:
             _failed(section, token, exc.message, exc.detail)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,10 @@ from django.utils.translation import gettext as _
 from portal import aigc, jobs
 from portal.jobs import ACTIVE, JobStatus
 from portal.models import User
-from writer.errors import Conflict, Unavailable, WriterErrorCode
+from writer.errors import Conflict, WriterErrorCode
+from writer.export.document import ExportSection, OfficialDocument
+from writer.export.docx import build_docx
+from writer.export.pdf import PdfFailed, PdfUnavailable, docx_to_pdf
 from writer.markdown import CITE
 from writer.models import Draft, DraftExport, DraftSection, ExportFormat, WriterAction
 from writer.services import metering
@@ -50,11 +54,7 @@ def ai_label(draft: Draft, sections: list[DraftSection], key: str) -> dict[str, 
     return aigc.implicit_label(f"writer-draft-{draft.pk}-{key[:16]}")
 
 
-def _document(draft: Draft, sections: list[DraftSection], key: str) -> Any:
-    try:
-        from writer.export.document import ExportSection, OfficialDocument  # type: ignore[import-not-found, unused-ignore]  # writer-export's
-    except ImportError as exc:  # pragma: no cover - until writer-export lands
-        raise Unavailable(_("导出组件尚未安装。"), code=WriterErrorCode.PDF_UNAVAILABLE) from exc
+def _document(draft: Draft, sections: list[DraftSection], key: str) -> OfficialDocument:
     return OfficialDocument(
         title=draft.title,
         issuer=draft.issuer,
@@ -81,11 +81,7 @@ def numbered(text: str, citations: list[dict[str, Any]]) -> tuple[str, tuple[str
 
 def docx_bytes(draft: Draft) -> bytes:
     sections = _sections(draft)
-    document = _document(draft, sections, revision_key(draft, sections))
-    from writer.export.docx import build_docx  # type: ignore[import-not-found, unused-ignore]  # writer-export's
-
-    data: bytes = build_docx(document)
-    return data
+    return build_docx(_document(draft, sections, revision_key(draft, sections)))
 
 
 def export_docx(user: User, draft_id: int) -> tuple[bytes, str]:
@@ -110,7 +106,9 @@ def request_pdf(user: User, draft_id: int) -> DraftExport:
         export = DraftExport.objects.filter(draft=draft, format=ExportFormat.PDF, revision_key=key)
         found = export.select_for_update().first()
         if found is not None and found.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-            return found
+            if found.status != JobStatus.SUCCEEDED or default_storage.exists(found.file):
+                return found
+            log.warning("export %s: its PDF is gone from the store; rendering again", found.pk)
         if found is None:
             try:
                 with transaction.atomic():
@@ -135,7 +133,7 @@ def request_pdf(user: User, draft_id: int) -> DraftExport:
 
 
 def pdf_name(export: DraftExport) -> str:
-    return f"writer/exports/{export.draft_id}/{export.revision_key}.pdf"
+    return f"writer/exports/{export.draft_id}/{export.revision_key}-{uuid.uuid4().hex[:12]}.pdf"
 
 
 def run_pdf(export_id: int) -> None:
@@ -146,12 +144,6 @@ def run_pdf(export_id: int) -> None:
     export = DraftExport.objects.select_related("draft").get(pk=export_id)
     draft = export.draft
     with jobs.heartbeat(DraftExport, export_id, token, 5.0):
-        try:
-            from writer.export.docx import build_docx  # type: ignore[import-not-found, unused-ignore]  # writer-export's
-            from writer.export.pdf import PdfFailed, PdfUnavailable, docx_to_pdf  # type: ignore[import-not-found, unused-ignore]  # writer-export's
-        except ImportError:
-            jobs.fail(DraftExport, export_id, token, _("导出组件尚未安装，暂时不能导出 PDF。"))
-            return
         sections = list(draft.sections.order_by("position"))
         key = revision_key(draft, sections)
         if key != export.revision_key:
@@ -166,10 +158,9 @@ def run_pdf(export_id: int) -> None:
         except PdfFailed as exc:
             jobs.fail(DraftExport, export_id, token, _("PDF 生成失败，请稍后重试。"), str(exc))
             return
-    name = pdf_name(export)
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    saved = default_storage.save(name, ContentFile(pdf))
+    # A name of its own per run: a run the sweep took over must not delete (or overwrite) the
+    # file of the run that finished; a run that lost its claim deletes only its own file.
+    saved = default_storage.save(pdf_name(export), ContentFile(pdf))
     if not jobs.finish(DraftExport, export_id, token, file=saved):
         default_storage.delete(saved)
 

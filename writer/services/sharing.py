@@ -50,8 +50,23 @@ def share(
     return shared
 
 
-def unshare(owner: User, draft_id: int, user_id: int) -> None:
+def unshare(
+    owner: User, draft_id: int, user_id: int, *, origin: AuditOrigin = AuditOrigin.SYSTEM
+) -> None:
     draft = access_draft(owner, draft_id)
     if draft.owner_id != owner.pk:
         raise WriterError(_("只有起草人可以取消共享。"), code=WriterErrorCode.BAD_SHARE)
-    DraftShare.objects.filter(draft=draft, user_id=user_id).delete()
+    with transaction.atomic():
+        removed = list(
+            DraftShare.objects.filter(draft=draft, user_id=user_id).values_list(
+                "user__username", flat=True
+            )
+        )
+        DraftShare.objects.filter(draft=draft, user_id=user_id).delete()
+        for username in removed:
+            audit.record(
+                AuditAction.DRAFT_UNSHARED,
+                actor=owner,
+                target=f"draft {draft.pk} → {username}",
+                origin=origin,
+            )

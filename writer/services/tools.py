@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
@@ -12,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from portal import ai
 from portal.privacy import mask_personal_numbers
+from writer.conventions import check
 from writer.errors import Unavailable, WriterError, WriterErrorCode
 
 MAX_SELECTION = 5000
@@ -58,16 +58,8 @@ def check_selection(tool: str, text: Any) -> str:
 
 def conventions(text: str, forbidden: list[str]) -> list[dict[str, Any]]:
     """规范检查: the findings, each with its place and a fix."""
-    try:
-        from writer.conventions import check  # type: ignore[import-not-found, unused-ignore]  # writer-export's
-    except ImportError as exc:  # pragma: no cover - until writer-export lands
-        raise WriterError(
-            _("规范检查组件尚未安装。"), code=WriterErrorCode.TOOL_UNAVAILABLE
-        ) from exc
-    # A selection is a passage, not a whole document: no 成文日期 or signature expected at its
-    # end (writer.conventions takes `document=False` for that, when its version has it).
-    passage = {"document": False} if "document" in inspect.signature(check).parameters else {}
-    return [asdict(finding) for finding in check(text, forbidden=forbidden, **passage)]
+    # A selection is a passage, not a whole document: no 成文日期 or signature expected at its end.
+    return [asdict(f) for f in check(text, forbidden=forbidden, document=False)]
 
 
 async def require_model() -> None:

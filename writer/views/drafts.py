@@ -172,8 +172,10 @@ def restore(request: HttpRequest, pk: int, n: int) -> HttpResponse:
 def share(request: HttpRequest, pk: int) -> HttpResponse:
     user = permissions.require_user(request, Perm.DRAFT_MATERIALS)
     try:
-        if request.POST.get("remove"):
-            sharing.unshare(user, pk, int(request.POST["remove"]))
+        if remove := request.POST.get("remove", ""):
+            if not remove.isdigit():
+                raise Http404
+            sharing.unshare(user, pk, int(remove), origin=AuditOrigin.of(request))
         else:
             sharing.share(
                 user,
