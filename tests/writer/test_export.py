@@ -100,6 +100,7 @@ def test_the_pdf_is_rendered_by_a_worker_cached_per_revision_and_labelled(
     )
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     reader = pypdf.PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+    assert reader.metadata is not None
     label = aigc.read_json(str(reader.metadata["/AIGC"]))
     assert label is not None and aigc.is_ours(label)
     assert DraftExport.objects.filter(draft=draft).count() == 1
