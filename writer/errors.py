@@ -34,6 +34,7 @@ class WriterErrorCode(ErrorCode):
     UNKNOWN_TOOL = "unknown_tool"
     TOOL_UNAVAILABLE = "tool_unavailable"
     BAD_SELECTION = "bad_selection"
+    UNSAFE_TEXT = "unsafe_text"  # the sensitive-word list refused a selection or instruction
 
 
 class WriterError(PortalError):

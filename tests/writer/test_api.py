@@ -14,6 +14,7 @@ from portal.models import User
 from tests.fakes.openai import FakeOpenAI
 from tests.writer.conftest import OUTING_FORM
 from writer.models import Draft, DraftSection, WriterAction, WriterUsage
+from writer.services import drafting
 
 pytestmark = pytest.mark.django_db
 
@@ -214,6 +215,53 @@ def test_a_model_tool_streams_its_text(templates: Any, sam: User, writer_model: 
     assert events[-1] == ("done", {"text": "请各单位认真组织实施。"})
     sent = json.dumps(writer_model.hits("/v1/chat/completions")[0].json(), ensure_ascii=False)
     assert "13812345678" not in sent and "138****5678" in sent and "改写为规范的公文语体" in sent
+
+
+def _blocked_word() -> None:
+    from portal.ai import safety
+    from portal.ai.models import SafetyAction, SensitiveTerm
+
+    SensitiveTerm.objects.update_or_create(
+        term="冰毒", defaults={"category": "违禁品", "action": SafetyAction.BLOCK, "enabled": True}
+    )
+    safety.list_changed()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tools_and_regeneration_pass_the_word_list(
+    templates: Any, sam: User, writer_model: FakeOpenAI
+) -> None:
+    _blocked_word()
+    client = Client()
+    client.force_login(sam)
+    refused = client.post(
+        "/api/v1/writer/tools/polish/",
+        json.dumps({"text": "如何买到冰毒"}),
+        content_type="application/json",
+    )
+    assert (refused.status_code, refused.json()["code"]) == (400, "unsafe_text")
+    assert not writer_model.hits("/v1/chat/completions")  # never sent to the model
+
+    writer_model.reply = "活动很好冰毒也好"
+    response: Any = client.post(
+        "/api/v1/writer/tools/polish/",
+        json.dumps({"text": "活动很好"}),
+        content_type="application/json",
+    )
+
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    body = async_to_sync(read)().decode()
+    assert "冰毒" not in body and "unsafe_text" in body and "event: done" not in body
+
+    draft = drafting.create_draft(sam, "spring-autumn-outing", OUTING_FORM)
+    regenerate = client.post(
+        f"/api/v1/drafts/{draft.pk}/sections/1/regenerate/",
+        json.dumps({"instruction": "写上冰毒"}),
+        content_type="application/json",
+    )
+    assert (regenerate.status_code, regenerate.json()["code"]) == (400, "unsafe_text")
 
 
 def test_convention_check_lists_findings_with_place_and_fix(

@@ -26,6 +26,7 @@ from portal.auth import ExpiringTokenAuthentication
 from portal.errors import PortalError, PortalErrorCode
 from portal.models import User
 from portal.permissions import Perm
+from writer.errors import WriterErrorCode
 from writer.models import WriterAction
 from writer.services import metering, tools
 from writer.services.access import access_draft
@@ -76,11 +77,22 @@ def _sse(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-async def _events(tool: str, text: str, user: User) -> AsyncIterator[bytes]:
+async def _events(
+    tool: str, text: str, user: User, checker: ai.TextChecker
+) -> AsyncIterator[bytes]:
     parts: list[str] = []
     try:
         async for delta in tools.run(tool, text, user):
             parts.append(delta)
+            if not checker.check("".join(parts)).allowed:  # before the words go out
+                yield _sse(
+                    "error",
+                    {
+                        "detail": _("生成的内容未通过内容安全检查，请调整后重试。"),
+                        "code": WriterErrorCode.UNSAFE_TEXT,
+                    },
+                )
+                return
             yield _sse("delta", {"text": delta})
     except ai.AIError as exc:
         yield _sse("error", {"detail": exc.message, "code": exc.code})
@@ -108,7 +120,10 @@ async def tool_view(request: HttpRequest, tool: str) -> HttpResponseBase:
     await sync_to_async(metering.count)(user, WriterAction.TOOL, detail=tool)
     if findings is not None:
         return JsonResponse({"findings": findings}, json_dumps_params={"ensure_ascii": False})
-    response = StreamingHttpResponse(_events(tool, text, user), content_type="text/event-stream")
+    checker = await sync_to_async(ai.text_checker)(where="writer.answer")
+    response = StreamingHttpResponse(
+        _events(tool, text, user, checker), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

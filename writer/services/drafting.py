@@ -40,7 +40,7 @@ from writer.models import (
     WriterAction,
     WritingTemplate,
 )
-from writer.services import metering
+from writer.services import metering, tools
 from writer.services.access import access_draft
 
 log = logging.getLogger("writer")
@@ -262,6 +262,8 @@ def requeue_section(
     draft = access_draft(user, draft_id, edit=True)
     if extra_instruction is not None and len(extra_instruction) > 500:
         raise WriterError(_("补充要求最多500字。"), code=WriterErrorCode.CONTENT_TOO_LONG)
+    if extra_instruction:
+        tools.refuse_unsafe(extra_instruction, "writer.prompt")
     with transaction.atomic():
         section = (
             DraftSection.objects.select_for_update().filter(draft=draft, position=position).first()

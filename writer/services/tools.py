@@ -42,6 +42,14 @@ SYSTEM = (
 )
 
 
+def refuse_unsafe(text: str, where: str) -> None:
+    """The sensitive-word list on what a person sends to a model (a selection, an instruction)."""
+    if ai.check_text(text, where=where).action == "block":
+        raise WriterError(
+            _("这段文字包含不适宜的内容，无法交给模型处理。"), code=WriterErrorCode.UNSAFE_TEXT
+        )
+
+
 def check_selection(tool: str, text: Any) -> str:
     if tool != CHECK and tool not in MODEL_TOOLS:
         raise WriterError(_("没有这个工具。"), code=WriterErrorCode.UNKNOWN_TOOL)
@@ -53,6 +61,8 @@ def check_selection(tool: str, text: Any) -> str:
             % {"n": len(text), "max": MAX_SELECTION},
             code=WriterErrorCode.BAD_SELECTION,
         )
+    if tool != CHECK:
+        refuse_unsafe(text, "writer.tool")
     return text
 
 
