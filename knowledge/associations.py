@@ -108,9 +108,10 @@ def _build(version: tuple[object, ...]) -> _Model:
     return _Model(version=version, table=learn(pairs))
 
 
-def current() -> dict[str, tuple[Association, ...]]:
+def current(faq: faqmatch.FaqIndex | None = None) -> dict[str, tuple[Association, ...]]:
+    """The table learned from the FAQ as `faq` (the search's FAQ index) stands."""
     global _model
-    version = faqmatch.version()
+    version = (faq or faqmatch.current()).version
     if version != _model.version:
         with _lock:
             if version != _model.version:
@@ -118,7 +119,7 @@ def current() -> dict[str, tuple[Association, ...]]:
     return _model.table
 
 
-def expand(tokens: list[str]) -> list[Association]:
+def expand(tokens: list[str], faq: faqmatch.FaqIndex | None = None) -> list[Association]:
     """The learned associates of the question's words."""
-    table = current()
+    table = current(faq)
     return [a for token in dict.fromkeys(tokens) for a in table.get(token, ())]

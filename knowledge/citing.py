@@ -96,7 +96,7 @@ def missing_share(analysis: Analysis, entry: FaqEntry) -> float:
     text = normalise(" ".join([entry.question, *map(str, entry.variants), entry.answer]))
     total = missing = 0.0
     for concept in analysis.concepts:
-        weight = faqmatch.word_weight(concept.word)
+        weight = faqmatch.word_weight(concept.word, analysis.faq)
         total += weight
         names = {concept.word} | {
             e.target

@@ -31,7 +31,10 @@ class FaqHit:
 
 
 @dataclass
-class _Index:
+class FaqIndex:
+    """The published FAQ wording as one process sees it, rebuilt when the FAQ change. A search
+    takes it once (`current()`, which asks the database whether it changed) and passes it on."""
+
     version: tuple[object, ...] = ()
     texts: list[tuple[int, str, frozenset[str]]] = field(default_factory=list)
     postings: dict[str, list[int]] = field(default_factory=dict)
@@ -40,10 +43,11 @@ class _Index:
     entries: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     # segment → every word and character pair of the FAQ wording that cites it first
     wording: dict[int, frozenset[str]] = field(default_factory=dict)
+    rarest: float = 1.0  # the highest idf: the weight of a word no FAQ wording uses
 
 
 _lock = threading.Lock()
-_index = _Index()
+_index = FaqIndex()
 
 
 def version() -> tuple[object, ...]:
@@ -52,8 +56,8 @@ def version() -> tuple[object, ...]:
     return (faq["n"], faq["last"], cites["n"], cites["last"])
 
 
-def _build(version: tuple[object, ...]) -> _Index:
-    index = _Index(version=version)
+def _build(version: tuple[object, ...]) -> FaqIndex:
+    index = FaqIndex(version=version)
     primary = dict(FaqCitation.objects.filter(position=0).values_list("faq_id", "segment_id"))
     for faq_id, question, variants in FaqEntry.objects.filter(
         status=FaqStatus.PUBLISHED
@@ -81,10 +85,11 @@ def _build(version: tuple[object, ...]) -> _Index:
         for token in tokens:
             postings[token].append(i)
     index.postings = dict(postings)
+    index.rarest = max(index.idf.values(), default=1.0)
     return index
 
 
-def current() -> _Index:
+def current() -> FaqIndex:
     global _index
     latest = version()
     if latest != _index.version:
@@ -102,11 +107,13 @@ def bigrams(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def wording_coverage(weights: dict[str, float], question: str = "") -> dict[int, float]:
+def wording_coverage(
+    weights: dict[str, float], question: str = "", index: FaqIndex | None = None
+) -> dict[int, float]:
     """For each segment that FAQ cite first: the share of the question's weight (query weight
     times idf among FAQ texts) that the FAQ wording citing it contains, all its entries and
     variants together."""
-    index = current()
+    index = index or current()
     terms = dict(weights)
     for pair in bigrams(question):
         terms.setdefault(pair, BIGRAM_WEIGHT)
@@ -121,10 +128,12 @@ def wording_coverage(weights: dict[str, float], question: str = "") -> dict[int,
     }
 
 
-def match(weights: dict[str, float], limit: int = 5, question: str = "") -> list[FaqHit]:
+def match(
+    weights: dict[str, float], limit: int = 5, question: str = "", index: FaqIndex | None = None
+) -> list[FaqHit]:
     """The FAQ entries whose wording is closest to the question's terms (with their query
     weights), by idf-weighted cosine similarity; the best text per entry counts."""
-    index = current()
+    index = index or current()
     terms = dict(weights)
     for pair in bigrams(question):
         terms.setdefault(pair, BIGRAM_WEIGHT)
@@ -155,7 +164,7 @@ def match(weights: dict[str, float], limit: int = 5, question: str = "") -> list
     ]
 
 
-def word_weight(word: str) -> float:
+def word_weight(word: str, index: FaqIndex | None = None) -> float:
     """The idf of a word among the FAQ wordings (a word they never use weighs as the rarest)."""
-    index = current()
-    return index.idf.get(word, max(index.idf.values(), default=1.0))
+    index = index or current()
+    return index.idf.get(word, index.rarest)

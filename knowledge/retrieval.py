@@ -118,6 +118,8 @@ class Analysis(ByReference):
     idf: dict[str, float] = field(default_factory=dict)
     user: User | None = None
     key: Concept | None = None  # the specific thing asked about (set by the ranker)
+    # The FAQ index, looked up once per search (each lookup asks the database for changes).
+    faq: faqmatch.FaqIndex = field(default_factory=faqmatch.FaqIndex)
 
 
 @dataclass
@@ -247,11 +249,11 @@ NOT_EVIDENCE = frozenset({REWRITE, LEARNED})
 _SAME_KINDS = frozenset({LexiconKind.SYNONYM, LexiconKind.COLLOQUIAL})
 
 
-def _learned(tokens: list[str]) -> list[lexicon_module.Expansion]:
+def _learned(tokens: list[str], faq: faqmatch.FaqIndex) -> list[lexicon_module.Expansion]:
     """The article words that the FAQ taught us the question's words stand for."""
     return [
         lexicon_module.Expansion(a.word, a.target, LEARNED, a.confidence)
-        for a in associations.expand(tokens)
+        for a in associations.expand(tokens, faq)
     ]
 
 
@@ -263,9 +265,10 @@ class QuestionAnalyser:
     def run(self, question: str, user: User | None = None) -> dict[str, Any]:
         text = check_question(question)
         lex = lexicon_module.current()
+        faq = faqmatch.current()
         tokens = segmenter.tokens(text)
         words = segmenter.words(text)
-        expansions = lex.expand(text, tokens) + _learned(tokens) + _rewrite(text, user)
+        expansions = lex.expand(text, tokens) + _learned(tokens, faq) + _rewrite(text, user)
         weights: dict[str, float] = dict.fromkeys(tokens, 1.0)
         concepts = [Concept(w, {w, *segmenter.tokens(w)}, same={w}) for w in dict.fromkeys(words)]
         for exp in expansions:
@@ -290,6 +293,7 @@ class QuestionAnalyser:
                 concepts=concepts,
                 expansions=expansions,
                 user=user,
+                faq=faq,
             )
         }
 
@@ -372,8 +376,12 @@ class FaqMatcher:
     @component.output_types(faq_hits=list[faqmatch.FaqHit], wording=dict[int, float])
     def run(self, analysis: Analysis) -> dict[str, Any]:
         return {
-            "faq_hits": faqmatch.match(analysis.weights, question=analysis.question),
-            "wording": faqmatch.wording_coverage(analysis.weights, question=analysis.question),
+            "faq_hits": faqmatch.match(
+                analysis.weights, question=analysis.question, index=analysis.faq
+            ),
+            "wording": faqmatch.wording_coverage(
+                analysis.weights, question=analysis.question, index=analysis.faq
+            ),
         }
 
 
