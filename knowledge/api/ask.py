@@ -17,9 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, generics, status
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -37,12 +35,12 @@ from knowledge.serializers import (
 )
 from knowledge.services import asking
 from portal import permissions
-from portal.auth import ExpiringTokenAuthentication
-from portal.errors import ErrorCode, NotPermitted, PortalError, PortalErrorCode
+from portal.errors import NotPermitted, PortalError, PortalErrorCode
 from portal.middleware import NUL_REFUSED
 from portal.models import User
 from portal.permissions import Perm
 from portal.serializers import ErrorSerializer
+from portal.streaming import Refused, authenticate, error_response, sse
 
 log = logging.getLogger("knowledge.ask")
 
@@ -54,42 +52,9 @@ class AskThrottle(UserRateThrottle):
         return str(settings.ASK_RATE)
 
 
-class AskRefused(Exception):
-    def __init__(self, status_code: int, detail: str, code: ErrorCode, **headers: str) -> None:
-        super().__init__(detail)
-        self.status_code, self.detail, self.code, self.headers = status_code, detail, code, headers
-
-
-def _error(status_code: int, detail: str, code: ErrorCode, **headers: str) -> JsonResponse:
-    response = JsonResponse(
-        {"detail": detail, "code": code},
-        status=status_code,
-        json_dumps_params={"ensure_ascii": False},
-    )
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
 def _authorise(request: HttpRequest) -> tuple[User, Request]:
-    """Who asks (API token or session with its CSRF token), and whether they may."""
-    drf = Request(
-        request,
-        parsers=[JSONParser()],  # the CSRF check of a session reads the form fields
-        authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()],
-    )
-    try:
-        user = permissions.user_or_none(drf)
-    except exceptions.AuthenticationFailed as exc:
-        raise AskRefused(
-            401, str(exc.detail), PortalErrorCode.AUTHENTICATION_FAILED, WWW_Authenticate="Token"
-        ) from exc
-    except exceptions.PermissionDenied as exc:  # a session without its CSRF token
-        raise AskRefused(403, str(exc.detail), PortalErrorCode.CSRF_FAILED) from exc
-    if user is None:
-        raise AskRefused(
-            401, _("请先登录。"), PortalErrorCode.NOT_AUTHENTICATED, WWW_Authenticate="Token"
-        )
+    """Who asks, and whether they may."""
+    user, drf = authenticate(request)
     try:
         permissions.require(
             user,
@@ -97,7 +62,7 @@ def _authorise(request: HttpRequest) -> tuple[User, Request]:
             _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
         )
     except NotPermitted as exc:
-        raise AskRefused(exc.status, exc.message, exc.code) from exc
+        raise Refused(exc.status, exc.message, exc.code) from exc
     return user, drf
 
 
@@ -105,7 +70,7 @@ def _throttle(drf: Request) -> None:
     throttle = AskThrottle()
     if not throttle.allow_request(drf, None):  # type: ignore[arg-type]  # unused by it
         wait = max(1, round(throttle.wait() or 1))
-        raise AskRefused(
+        raise Refused(
             429,
             _("提问太频繁了，请 %(n)d 秒后再试。") % {"n": wait},
             PortalErrorCode.THROTTLED,
@@ -126,17 +91,13 @@ def prepare(request: HttpRequest) -> tuple[asking.Turn, bool]:
         asking.release_connections()
 
 
-def _sse(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
 async def _events(turn: asking.Turn) -> AsyncIterator[bytes]:
     try:
         async for event in asking.answer(turn):
-            yield _sse(event.name, event.data)
+            yield sse(event.name, event.data)
     except Exception:
         log.exception("ask: the answer to message %s failed", turn.reply.pk)
-        yield _sse(
+        yield sse(
             "error",
             {
                 "message": _("回答出错了，请稍后再试。"),
@@ -160,15 +121,15 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
-        raise AskRefused(400, _("请求内容不是有效的 JSON。"), KnowledgeErrorCode.BAD_JSON) from None
+        raise Refused(400, _("请求内容不是有效的 JSON。"), KnowledgeErrorCode.BAD_JSON) from None
     if _holds_nul(body):  # a body sent as text/plain is not seen by RefuseNulMiddleware
-        raise AskRefused(400, str(NUL_REFUSED), PortalErrorCode.NUL_CHARACTER)
+        raise Refused(400, str(NUL_REFUSED), PortalErrorCode.NUL_CHARACTER)
     data = AskRequestSerializer(data=body if isinstance(body, dict) else {})
     if not data.is_valid():
         field, problems = next(iter(data.errors.items()))
         if field == "question" and problems[0].code == "max_length":
-            raise AskRefused(400, str(problems[0]), KnowledgeErrorCode.QUESTION_TOO_LONG)
-        raise AskRefused(400, f"{field}: {problems[0]}", PortalErrorCode.INVALID)
+            raise Refused(400, str(problems[0]), KnowledgeErrorCode.QUESTION_TOO_LONG)
+        raise Refused(400, f"{field}: {problems[0]}", PortalErrorCode.INVALID)
     return dict(data.validated_data)
 
 
@@ -176,13 +137,15 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
 async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """POST {question, conversation?, stream?}: the answer, whole or as an event stream."""
     if request.method != "POST":
-        return _error(405, _("请用 POST 提问。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST")
+        return error_response(
+            405, _("请用 POST 提问。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST"
+        )
     try:
         turn, stream = await sync_to_async(prepare)(request)
-    except AskRefused as refused:
-        return _error(refused.status_code, refused.detail, refused.code, **refused.headers)
+    except Refused as refused:
+        return error_response(refused.status_code, refused.detail, refused.code, **refused.headers)
     except PortalError as exc:
-        return _error(exc.status, exc.message, exc.code)
+        return error_response(exc.status, exc.message, exc.code)
     if not stream:
         return JsonResponse(await asking.collect(turn), json_dumps_params={"ensure_ascii": False})
     response = StreamingHttpResponse(_events(turn), content_type="text/event-stream; charset=utf-8")

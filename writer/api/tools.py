@@ -6,10 +6,8 @@ Ask's is, because DRF cannot stream from the event loop."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
@@ -17,15 +15,12 @@ from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
-from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
-from rest_framework.request import Request
 
 from portal import ai, permissions
-from portal.auth import ExpiringTokenAuthentication
 from portal.errors import PortalError, PortalErrorCode
 from portal.models import User
 from portal.permissions import Perm
+from portal.streaming import Refused, authenticate, error_response, sse
 from writer.errors import WriterErrorCode
 from writer.models import WriterAction
 from writer.services import metering, tools
@@ -34,31 +29,9 @@ from writer.services.access import access_draft
 log = logging.getLogger("writer")
 
 
-def _error(status: int, detail: str, code: str) -> JsonResponse:
-    return JsonResponse(
-        {"detail": detail, "code": code}, status=status, json_dumps_params={"ensure_ascii": False}
-    )
-
-
 def _prepare(request: HttpRequest, tool: str) -> tuple[User, str, list[str]]:
     """Who (token or session with its CSRF token), may they, what text, which style guide."""
-    drf = Request(
-        request,
-        parsers=[JSONParser()],
-        authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()],
-    )
-    try:
-        user = permissions.user_or_none(drf)
-    except exceptions.AuthenticationFailed as exc:
-        raise PortalError(str(exc.detail), code=PortalErrorCode.AUTHENTICATION_FAILED) from exc
-    except exceptions.PermissionDenied as exc:  # a session without its CSRF token
-        error = PortalError(str(exc.detail), code=PortalErrorCode.CSRF_FAILED)
-        error.status = 403
-        raise error from exc
-    if user is None:
-        error = PortalError(_("请先登录。"), code=PortalErrorCode.NOT_AUTHENTICATED)
-        error.status = 401
-        raise error
+    user, drf = authenticate(request)
     permissions.require(user, Perm.DRAFT_MATERIALS)
     try:
         data = drf.data
@@ -73,10 +46,6 @@ def _prepare(request: HttpRequest, tool: str) -> tuple[User, str, list[str]]:
     return user, text, forbidden
 
 
-def _sse(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
 async def _events(
     tool: str, text: str, user: User, checker: ai.TextChecker
 ) -> AsyncIterator[bytes]:
@@ -85,7 +54,7 @@ async def _events(
         async for delta in tools.run(tool, text, user):
             parts.append(delta)
             if not checker.check("".join(parts)).allowed:  # before the words go out
-                yield _sse(
+                yield sse(
                     "error",
                     {
                         "detail": _("生成的内容未通过内容安全检查，请调整后重试。"),
@@ -93,21 +62,21 @@ async def _events(
                     },
                 )
                 return
-            yield _sse("delta", {"text": delta})
+            yield sse("delta", {"text": delta})
     except ai.AIError as exc:
-        yield _sse("error", {"detail": exc.message, "code": exc.code})
+        yield sse("error", {"detail": exc.message, "code": exc.code})
         return
     except Exception:
         log.exception("writer: tool %s failed", tool)
-        yield _sse("error", {"detail": _("处理失败，请重试。"), "code": "writer_error"})
+        yield sse("error", {"detail": _("处理失败，请重试。"), "code": "writer_error"})
         return
-    yield _sse("done", {"text": "".join(parts)})
+    yield sse("done", {"text": "".join(parts)})
 
 
 @csrf_exempt  # a session's CSRF token is checked by DRF's SessionAuthentication above
 async def tool_view(request: HttpRequest, tool: str) -> HttpResponseBase:
     if request.method != "POST":
-        return _error(405, _("请用 POST。"), PortalErrorCode.METHOD_NOT_ALLOWED)
+        return error_response(405, _("请用 POST。"), PortalErrorCode.METHOD_NOT_ALLOWED)
     try:
         user, text, forbidden = await sync_to_async(_prepare)(request, tool)
         findings = None
@@ -115,8 +84,10 @@ async def tool_view(request: HttpRequest, tool: str) -> HttpResponseBase:
             findings = await sync_to_async(tools.conventions)(text, forbidden)
         else:
             await tools.require_model()
+    except Refused as refused:
+        return error_response(refused.status_code, refused.detail, refused.code, **refused.headers)
     except PortalError as exc:
-        return _error(exc.status, exc.message, exc.code)
+        return error_response(exc.status, exc.message, exc.code)
     await sync_to_async(metering.count)(user, WriterAction.TOOL, detail=tool)
     if findings is not None:
         return JsonResponse({"findings": findings}, json_dumps_params={"ensure_ascii": False})
