@@ -81,6 +81,19 @@ def test_a_strange_name_in_a_workers_story_does_not_make_the_question_off_topic(
     assert top(question) == "《某市职工休假办法》第三条"
 
 
+@pytest.mark.django_db
+def test_a_workers_own_words_for_the_matter_do_not_make_a_covered_question_unanswered(
+    leave_rules: Document,
+) -> None:
+    # No lexicon says that 厂里 and 老板 are the employer or 工友 a worker: the base has never
+    # seen these words, yet each question names a thing the document covers (产假, 医疗期).
+    assert top("厂里老板不让俺媳妇休产假，咋整？") == "《某市职工休假办法》第二条"
+    assert top("老板说厂里忙，产假不让休满") == "《某市职工休假办法》第二条"
+    assert top("工友在厂里干活得了病，老板不给医疗期咋办") == "《某市职工休假办法》第三条"
+    # Asking for a figure (多长时间) is the question's form, not a thing it asks about.
+    assert top("女职工生育可以休多长时间的产假？") == "《某市职工休假办法》第二条"
+
+
 # --- documents without FAQ --------------------------------------------------------------------
 
 
