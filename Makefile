@@ -77,12 +77,15 @@ bench-analytics: $(STAMP) services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/question_analytics.py $(BENCH_ARGS)
 
 # Retrieval figures of the demo knowledge base: the development questions, then our own sets
-# (extra.jsonl asks about ../shared/corpus/extra/, which seed_demo imports with the laws).
+# (extra.jsonl and extra-b.jsonl ask about ../shared/corpus/extra/, which seed_demo imports
+# with the laws).
 evaluate: $(STAMP)
 	$(PY) manage.py evaluate_retrieval ../shared/eval/dev.jsonl
 	$(PY) manage.py evaluate_retrieval bench/questions/heldout-a.jsonl
 	$(PY) manage.py evaluate_retrieval bench/questions/heldout-b.jsonl
 	$(PY) manage.py evaluate_retrieval bench/questions/extra.jsonl
+	$(PY) manage.py evaluate_retrieval bench/questions/heldout-c.jsonl
+	$(PY) manage.py evaluate_retrieval bench/questions/extra-b.jsonl
 
 # 200 concurrent streamed chats through portal.ai against the fake provider (20 ms per token).
 bench-providers: $(STAMP)
