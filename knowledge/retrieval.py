@@ -555,7 +555,8 @@ def unknown_kind(analysis: Analysis) -> Concept | None:
 
 def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> bool:
     """Whether the passages miss what the question asks about: a specific thing of a known kind
-    that no document names; a figure about the key concept that no passage naming it gives;
+    that no document names; every word of the question; a figure about the key concept that no
+    passage naming it gives;
     the key concept itself when the question is little more than it; or, when the passages
     cover little of the question anyway, every thing the question names. (A key concept the
     index has never seen is not enough there: in a document nobody wrote a lexicon for, the
@@ -565,6 +566,8 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
         analysis.key = unknown
         return True
     key = analysis.key = key_concept(analysis)
+    if _wordless(analysis, shown):
+        return True
     if key is None:
         return False
     if _foreign_name(key, shown, covered):
@@ -584,6 +587,13 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
         return False
     things = [c for c in analysis.concepts if _is_thing(c.word)]
     return not any(_finds(c, p) for c in things for p in shown)
+
+
+def _wordless(analysis: Analysis, shown: list[Passage]) -> bool:
+    """Not one word of the question, nor a word the lexicon makes of it, is in a passage shown:
+    characters alone found them (明天上海的天气怎么样 against guides that share 天, 上 and 样).
+    Characters weigh as words in the ranking; they are no evidence that a passage answers."""
+    return not any(c.terms & set(p.matched) for c in analysis.concepts for p in shown)
 
 
 def _foreign_name(key: Concept, shown: list[Passage], covered: float) -> bool:

@@ -73,6 +73,16 @@ def test_a_question_outside_the_domain_is_abstained_on(law: Document) -> None:
 
 
 @pytest.mark.django_db
+def test_passages_that_share_only_characters_with_the_question_do_not_answer_it(
+    leave_rules: Document,
+) -> None:
+    # 天, 上, 时 and 间 are in the document; not one word of the question is.
+    result = search("明天上海的天气怎么样")
+    assert result.passages, "characters should still find passages to rank"
+    assert result.abstained
+
+
+@pytest.mark.django_db
 def test_a_strange_name_in_a_workers_story_does_not_make_the_question_off_topic(
     leave_rules: Document,
 ) -> None:
