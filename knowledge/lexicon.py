@@ -6,8 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db.models import Count, Max
-
+from knowledge import versions
 from knowledge.models import LexiconEntry, LexiconKind
 from knowledge.text import normalise, segmenter
 
@@ -74,13 +73,13 @@ _current = Lexicon()
 
 
 def _version() -> tuple[object, ...]:
-    stats = LexiconEntry.objects.aggregate(n=Count("id"), last=Max("updated_at"))
-    return (stats["n"], stats["last"])
+    return versions.read().lexicon
 
 
 def current() -> Lexicon:
-    """The lexicon as the database holds it now; the segmenter's user words follow it. One
-    aggregate query per call, so an editor's change applies to the next question everywhere."""
+    """The lexicon as the database holds it now; the segmenter's user words follow it. Its
+    version is read from the database on every call (once per search: `versions`), so an
+    editor's change applies to the next question everywhere."""
     global _current
     version = _version()
     if version == _current.version and version != ():
