@@ -61,6 +61,13 @@ class Segmenter:
                 self._tokenizer.add_word(word, freq=max(self._tokenizer.suggest_freq(word), 10))
             self._words = wanted
 
+    def load(self) -> None:
+        """Load jieba's dictionary and its part-of-speech tags now (about a second), rather
+        than in the first question that needs them (`portal.readiness`)."""
+        with self._lock:
+            self._tokenizer.initialize()
+        _noun_tags()
+
     def is_noun(self, word: str) -> bool:
         """Whether the word names a thing: a noun of jieba's dictionary (names of places and
         organisations, idioms and other fixed expressions included) or a word of the lexicon."""
