@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from knowledge import versions
@@ -32,10 +33,16 @@ class Lexicon:
         text = normalise(question)
         token_set = set(tokens)
         found: list[Expansion] = []
-        for phrase, targets in self.expansions.items():
-            if (phrase in text) if len(phrase) > 1 else (phrase in token_set):
+        for phrase, targets, anywhere in self._phrases:
+            if (phrase in text) if anywhere else (phrase in token_set):
                 found.extend(Expansion(phrase, target, kind) for target, kind in targets)
         return found
+
+    @cached_property
+    def _phrases(self) -> tuple[tuple[str, tuple[tuple[str, str], ...], bool], ...]:
+        """The expansions in order, each with whether it matches anywhere (two characters or
+        more) or only as a whole token."""
+        return tuple((p, t, len(p) > 1) for p, t in self.expansions.items())
 
 
 def build(entries: list[tuple[str, str, list[str]]], version: tuple[object, ...]) -> Lexicon:
