@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from haystack import Pipeline, component
@@ -243,29 +244,73 @@ class CandidateRow(NamedTuple):
     dated: date | None
 
 
+_CANDIDATE_FIELDS = (
+    "id",
+    "document_id",
+    "heading",
+    "context",
+    "text",
+    "document__title",
+    "document__category__name",
+    "document__authority",
+    "document__promulgated_on",
+)
+
+
+@dataclass(frozen=True)
+class _CompiledRows:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[int, ...]  # where the segment ids go among the params
+    compiler: SQLCompiler  # its converters turn the rows into Python values
+
+
+_compiled_rows: dict[tuple[object, ...], _CompiledRows] = {}
+_COMPILED_KEPT = 512
+
+
 def _candidate_rows(segment_ids: list[int], categories: list[str] | None) -> list[CandidateRow]:
     """The candidates that are retrievable today (within `categories` when given), read as
-    plain values: building model instances cost more than the query."""
-    fields = (
-        "id",
-        "document_id",
-        "heading",
-        "context",
-        "text",
-        "document__title",
-        "document__category__name",
-        "document__authority",
-        "document__promulgated_on",
-    )
-    # Never the documents' bodies: a law's full text for every candidate would cost more than
-    # the whole search.
+    plain values: building model instances cost more than the query. The query is
+    answerable_segments()'s, compiled once per day, categories and number of ids (building
+    and compiling it cost as much as running it)."""
+    if not segment_ids:
+        return []
+    key = (connection.vendor, timezone.localdate(), tuple(categories or ()), len(segment_ids))
+    compiled = _compiled_rows.get(key)
+    if compiled is None:
+        compiled = _compile_rows(len(segment_ids), categories)
+        if len(_compiled_rows) >= _COMPILED_KEPT:
+            _compiled_rows.clear()
+        _compiled_rows[key] = compiled
+    params = list(compiled.params)
+    for slot, segment_id in zip(compiled.slots, segment_ids, strict=True):
+        params[slot] = segment_id
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        rows = cursor.fetchall()
     return [
         CandidateRow(*row)
-        for row in answerable_segments()
-        .filter(id__in=segment_ids)
-        .filter(Q(document__category__slug__in=categories) if categories else Q())
-        .values_list(*fields)
+        for row in compiled.compiler.results_iter(results=[rows], tuple_expected=True)
     ]
+
+
+def _compile_rows(count: int, categories: list[str] | None) -> _CompiledRows:
+    marks = [-1 - i for i in range(count)]  # ids no segment has, replaced by the real ones
+    queryset = (
+        answerable_segments()
+        .filter(id__in=marks)
+        .filter(Q(document__category__slug__in=categories) if categories else Q())
+        # Never the documents' bodies: a law's full text for every candidate would cost more
+        # than the whole search.
+        .values_list(*_CANDIDATE_FIELDS)
+    )
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    slots = tuple(
+        next(i for i, p in enumerate(params) if type(p) is int and p == mark) for mark in marks
+    )
+    return _CompiledRows(sql, tuple(params), slots, compiler)
 
 
 @dataclass
