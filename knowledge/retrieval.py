@@ -146,6 +146,17 @@ class SharedMapping(ByReference, Mapping[K, V]):
         return self._data.items()
 
 
+@dataclass(frozen=True)
+class Asker(ByReference):
+    """Who asks (model calls made on the way are metered to them), by reference: haystack
+    deep-copied the User, its state and cached relations, into each component it reached."""
+
+    user: User | None = None
+
+
+NOBODY = Asker()
+
+
 @dataclass
 class Candidates(ByReference):
     scores: dict[int, float]  # segment → BM25
@@ -408,7 +419,8 @@ class QuestionAnalyser:
     """Segments the question with the lexicon and adds the words its phrases stand for."""
 
     @component.output_types(analysis=Analysis)
-    def run(self, question: str, user: User | None = None) -> dict[str, Any]:
+    def run(self, question: str, asker: Asker = NOBODY) -> dict[str, Any]:
+        user = asker.user
         text = check_question(question)
         lex = lexicon_module.current()
         faq = faqmatch.current()
@@ -885,7 +897,7 @@ def _search(
 ) -> SearchResult:
     out = _PIPELINE.run(
         {
-            "analyser": {"question": question, "user": user},
+            "analyser": {"question": question, "asker": Asker(user)},
             "ranker": {"top_k": k, "categories": sorted(categories or ())},
         },
         include_outputs_from={"keywords", "faq"},
