@@ -224,7 +224,7 @@ class Passage:
     def of_row(
         cls, row: CandidateRow, *, score: float, coverage: float, matched: list[str]
     ) -> Passage:
-        """The passage of a candidate as the ranker read it (`_candidate_rows`)."""
+        """The passage of a candidate as the ranker read it (`candidate_rows`)."""
         return cls(
             segment_id=row.id,
             document_id=row.document_id,
@@ -242,7 +242,7 @@ class Passage:
 
 
 class CandidateRow(NamedTuple):
-    """What the ranker reads of a candidate segment (`_candidate_rows`)."""
+    """What the ranker reads of a candidate segment (`candidate_rows`)."""
 
     id: int
     document_id: int
@@ -280,7 +280,7 @@ _compiled_rows: dict[tuple[object, ...], _CompiledRows] = {}
 _COMPILED_KEPT = 512
 
 
-def _candidate_rows(segment_ids: list[int], categories: list[str] | None) -> list[CandidateRow]:
+def candidate_rows(segment_ids: list[int], categories: list[str] | None) -> list[CandidateRow]:
     """The candidates that are retrievable today (within `categories` when given), read as
     plain values: building model instances cost more than the query. The query is
     answerable_segments()'s, compiled once per day, categories and number of ids (building
@@ -304,6 +304,11 @@ def _candidate_rows(segment_ids: list[int], categories: list[str] | None) -> lis
         CandidateRow(*row)
         for row in compiled.compiler.results_iter(results=[rows], tuple_expected=True)
     ]
+
+
+def passage_rows(segments: QuerySet[Segment]) -> list[CandidateRow]:
+    """These segments as the ranker reads its candidates (values: no document body)."""
+    return [CandidateRow(*row) for row in segments.values_list(*_CANDIDATE_FIELDS)]
 
 
 def _compile_rows(count: int, categories: list[str] | None) -> _CompiledRows:
@@ -633,7 +638,7 @@ class CandidateRanker:
             + EMBEDDING_WEIGHT * near.get(seg_id, 0.0)
             for seg_id in {*scores, *faq_bonus, *nearest}
         }
-        rows = _candidate_rows(list(fused), categories)
+        rows = candidate_rows(list(fused), categories)
         missing = [s.id for s in rows if s.id not in matched]  # found through the FAQ only
         hits = {**matched, **_matched_terms(missing, analysis)}
         total = sum(c.idf for c in analysis.concepts) or 1.0

@@ -16,6 +16,7 @@ jieba.setLogLevel(logging.WARNING)
 MAX_TERM_CHARS = 64
 SHORT_TEXT = 16  # texts up to this long have their tokens remembered (Segmenter.tokens)
 SHORT_TEXTS_KEPT = 50_000
+RECENT_KEPT = 2_000  # precise segmentations kept (Segmenter.words)
 _SPACE = re.compile(r"[ \t\u3000]+")
 _CJK_GAP = re.compile(
     r"(?<=[\u3400-\u9fff，。、；：？！（）《》“”])[ \t]+(?=[\u3400-\u9fff，。、；：？！（）《》“”])"
@@ -51,6 +52,8 @@ class Segmenter:
         # Segmentations of short texts (a question's words, the lexicon's targets: a question
         # segments some thirty of them), forgotten when the user words change.
         self._short: dict[str, list[str]] = {}
+        # Precise segmentations of recent texts: a question is cut three times per search.
+        self._recent: dict[str, list[str]] = {}
         self._generation = 0
 
     def sync_words(self, words: Iterable[str]) -> None:
@@ -68,6 +71,7 @@ class Segmenter:
             self._words = wanted
             self._generation += 1
             self._short = {}
+            self._recent = {}
 
     def load(self) -> None:
         """Load jieba's dictionary and its part-of-speech tags now (about a second), rather
@@ -110,6 +114,17 @@ class Segmenter:
 
     def words(self, text: str) -> list[str]:
         """Precise-mode segmentation: the question's concepts, one token per word."""
+        cached = self._recent.get(text)
+        if cached is None:
+            generation = self._generation
+            cached = self._words_of(text)
+            if generation == self._generation:
+                if len(self._recent) >= RECENT_KEPT:
+                    self._recent = {}
+                self._recent[text] = cached
+        return list(cached)
+
+    def _words_of(self, text: str) -> list[str]:
         out = []
         for token in self._tokenizer.cut(normalise(text)):
             token = token.strip()
