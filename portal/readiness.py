@@ -33,7 +33,8 @@ class State:
 
 
 _warmers: dict[str, Callable[[], None]] = {}
-_lock = threading.Lock()
+_lock = threading.Lock()  # held while the warmers run
+_starting = threading.Lock()  # one background warm-up at a time
 _state = State(COLD)
 
 
@@ -75,9 +76,11 @@ def warm() -> State:
 
 def warm_in_background() -> State:
     """Start the warm-up in a thread of its own unless it is running or done; the state now."""
-    if _state.status in (COLD, FAILED) and not _lock.locked():
-        threading.Thread(target=warm, name="warm-up", daemon=True).start()
-        return State(WARMING)
+    global _state
+    with _starting:
+        if _state.status in (COLD, FAILED) and not _lock.locked():
+            _state = State(WARMING)  # from now on, not when the thread gets going
+            threading.Thread(target=warm, name="warm-up", daemon=True).start()
     return _state
 
 

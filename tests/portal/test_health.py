@@ -17,12 +17,17 @@ from portal.celery import app
 from tests.waiting import wait_for
 
 
-@pytest.fixture
-def cold_process() -> Iterator[None]:
-    """This process as if it had just started: nothing warmed up."""
-    readiness.forget()
+@pytest.fixture(autouse=True)
+def warm_up_ended() -> Iterator[None]:
+    """A warm-up a test started in the background ends with the test (it holds a connection)."""
     yield
     wait_for(lambda: readiness.state().status != readiness.WARMING, what="the warm-up to end")
+
+
+@pytest.fixture
+def cold_process() -> None:
+    """This process as if it had just started: nothing warmed up."""
+    readiness.forget()
 
 
 def _ready(client: Client) -> bool:
