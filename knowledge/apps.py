@@ -8,4 +8,10 @@ class KnowledgeConfig(AppConfig):
     verbose_name = "知识库"
 
     def ready(self) -> None:
-        from knowledge import signals  # noqa: F401
+        from knowledge import (
+            signals,  # noqa: F401
+            warmup,
+        )
+        from portal import readiness
+
+        readiness.register("retrieval", warmup.warm)

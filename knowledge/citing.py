@@ -25,7 +25,14 @@ from knowledge.models import (
     LexiconKind,
     Segment,
 )
-from knowledge.retrieval import Analysis, Passage, SearchResult, answerable_segments
+from knowledge.retrieval import (
+    Analysis,
+    Passage,
+    SearchResult,
+    answerable_segments,
+    candidate_rows,
+    passage_rows,
+)
 from knowledge.text import normalise
 
 FAQ_ANSWER_SIMILARITY = 0.5  # an entry this close to the question may answer it
@@ -190,16 +197,13 @@ def _find(title: str, article: str) -> Passage | None:
 
 
 def _first(segments: QuerySet[Segment]) -> Passage | None:
-    seg = segments.select_related("document__category").order_by("document_id", "position").first()
-    return Passage.of(seg) if seg is not None else None
+    """The first of these segments as a passage (read as values: never the document's body)."""
+    rows = passage_rows(segments.order_by("document_id", "position")[:1])
+    return Passage.of_row(rows[0], score=0.0, coverage=0.0, matched=[]) if rows else None
 
 
 def _passages(segment_ids: list[int]) -> dict[int, Passage]:
-    if not segment_ids:
-        return {}
     return {
-        seg.id: Passage.of(seg)
-        for seg in answerable_segments()
-        .filter(id__in=segment_ids)
-        .select_related("document__category")
+        row.id: Passage.of_row(row, score=0.0, coverage=0.0, matched=[])
+        for row in candidate_rows(segment_ids, None)
     }

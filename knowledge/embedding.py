@@ -12,7 +12,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Count, Max
 
-from knowledge import indexing
+from knowledge import indexing, versions
 from knowledge.indexing import indexable, own_text
 from knowledge.models import DocumentStatus, Segment, SegmentEmbedding
 from portal import ai
@@ -138,10 +138,16 @@ def _load() -> _Matrix:
     return _matrix
 
 
+def preload() -> None:
+    """Load the segment vectors now, when there are any (warm start)."""
+    if SegmentEmbedding.objects.exists():
+        _load()
+
+
 def nearest(question: str, limit: int = 20, *, user: User | None = None) -> dict[int, float]:
     """Segment id → cosine similarity of the closest segments. Empty when no model is
     configured or the model fails: keyword retrieval then answers alone."""
-    if not SegmentEmbedding.objects.exists() or not available():
+    if not versions.read().embeddings or not available():
         return {}
     try:
         query = np.asarray(ai.embed([question], user=user)[0], dtype="<f4")

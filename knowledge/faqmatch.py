@@ -1,7 +1,7 @@
 """FAQ match: how close a question is to the questions (and variants) editors wrote down.
 
 The FAQ table is small (thousands of rows), so each process keeps a token index of it and
-rebuilds the index when the table changes (one aggregate query per search tells).
+rebuilds the index when the table changes (`versions` tells, in the one query per search).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max
+import numpy as np
+import numpy.typing as npt
 
+from knowledge import versions
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus
 from knowledge.text import normalise, segmenter
 
@@ -44,6 +46,13 @@ class FaqIndex:
     # segment → every word and character pair of the FAQ wording that cites it first
     wording: dict[int, frozenset[str]] = field(default_factory=dict)
     rarest: float = 1.0  # the highest idf: the weight of a word no FAQ wording uses
+    # The same, as arrays for `match()` and `wording_coverage()` (`_vectorise`): a question
+    # costs numpy passes over the posting lists of its terms instead of a Python loop.
+    text_postings: dict[str, npt.NDArray[np.intp]] = field(default_factory=dict)
+    text_norms: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    text_faq: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    wording_segments: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    wording_postings: dict[str, npt.NDArray[np.intp]] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -51,9 +60,7 @@ _index = FaqIndex()
 
 
 def version() -> tuple[object, ...]:
-    faq = FaqEntry.objects.aggregate(n=Count("id"), last=Max("updated_at"))
-    cites = FaqCitation.objects.aggregate(n=Count("id"), last=Max("id"))
-    return (faq["n"], faq["last"], cites["n"], cites["last"])
+    return versions.read().faq
 
 
 def _build(version: tuple[object, ...]) -> FaqIndex:
@@ -86,7 +93,35 @@ def _build(version: tuple[object, ...]) -> FaqIndex:
             postings[token].append(i)
     index.postings = dict(postings)
     index.rarest = max(index.idf.values(), default=1.0)
+    _vectorise(index)
     return index
+
+
+def _vectorise(index: FaqIndex) -> None:
+    """The arrays of `index`: text postings, norms and entries; for the wording, each term's
+    segments (as positions in `index.wording`, whose order they keep)."""
+    index.text_postings = {t: np.array(ids, dtype=np.intp) for t, ids in index.postings.items()}
+    index.text_norms = np.array(index.norms, dtype=np.float64)
+    index.text_faq = np.array([faq_id for faq_id, _, _ in index.texts], dtype=np.int64)
+    index.wording_segments = np.array(list(index.wording), dtype=np.int64)
+    by_term: dict[str, list[int]] = defaultdict(list)
+    for position, words in enumerate(index.wording.values()):
+        for word in words:
+            by_term[word].append(position)
+    index.wording_postings = {t: np.array(p, dtype=np.intp) for t, p in by_term.items()}
+
+
+def _accumulate(
+    lists: list[npt.NDArray[np.intp]], weights: list[float], size: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """Each list's weight summed per position, in the order of the lists (np.bincount adds one
+    value after the other, as the Python loop did: the same sums to the last bit), and the
+    positions in the order they were first reached."""
+    touched = np.concatenate(lists)
+    values = np.repeat(np.array(weights, dtype=np.float64), [len(x) for x in lists])
+    sums = np.bincount(touched, weights=values, minlength=size).astype(np.float64, copy=False)
+    unique, first = np.unique(touched, return_index=True)
+    return unique[np.argsort(first, kind="stable")], sums
 
 
 def current() -> FaqIndex:
@@ -121,11 +156,15 @@ def wording_coverage(
     total = sum(query.values())
     if not total:
         return {}
-    return {
-        seg: sum(v for t, v in query.items() if t in words) / total
-        for seg, words in index.wording.items()
-        if not words.isdisjoint(query)
-    }
+    found = [t for t in query if t in index.wording_postings]
+    if not found:
+        return {}
+    reached, sums = _accumulate(
+        [index.wording_postings[t] for t in found], [query[t] for t in found], len(index.wording)
+    )
+    reached.sort()  # the order of index.wording
+    segments = index.wording_segments[reached].tolist()
+    return dict(zip(segments, (sums[reached] / total).tolist(), strict=True))
 
 
 def match(
@@ -141,17 +180,19 @@ def match(
     if not query:
         return []
     query_norm = math.sqrt(sum(v * v for v in query.values()))
-    dots: dict[int, float] = defaultdict(float)
-    for term, qw in query.items():
-        for i in index.postings.get(term, ()):
-            dots[i] += qw * index.idf[term]
-    best: dict[int, tuple[float, str]] = {}
-    for i, dot in dots.items():
-        faq_id, text, _ = index.texts[i]
-        similarity = dot / (query_norm * index.norms[i])
-        if similarity > best.get(faq_id, (0.0, ""))[0]:
-            best[faq_id] = (similarity, text)
-    ranked = sorted(best.items(), key=lambda item: -item[1][0])[:limit]
+    found = [t for t in query if t in index.text_postings]
+    if not found:
+        return []
+    order, dots = _accumulate(
+        [index.text_postings[t] for t in found],
+        [query[t] * index.idf[t] for t in found],
+        len(index.texts),
+    )
+    similarities = dots[order] / (query_norm * index.text_norms[order])
+    ranked = [
+        (faq_id, (similarity, index.texts[i][1]))
+        for faq_id, similarity, i in _best_per_entry(index.text_faq[order], similarities, order)
+    ][:limit]
     return [
         FaqHit(
             faq_id=faq_id,
@@ -162,6 +203,23 @@ def match(
         )
         for faq_id, (similarity, text) in ranked
     ]
+
+
+def _best_per_entry(
+    faq: npt.NDArray[np.int64], similarity: npt.NDArray[np.float64], text: npt.NDArray[np.intp]
+) -> list[tuple[int, float, int]]:
+    """(entry, similarity, text) of each entry's most similar text (the first of equals, in
+    the order the texts were reached), best first; equal entries in the order first reached."""
+    reached = np.arange(len(faq))
+    rows = np.lexsort((reached, -similarity, faq))  # by entry, then best first, then reached
+    starts = np.ones(len(rows), dtype=bool)
+    starts[1:] = faq[rows][1:] != faq[rows][:-1]
+    best = rows[starts]  # each entry's best text
+    first_seen = np.minimum.reduceat(reached[rows], np.flatnonzero(starts))
+    ranked = best[np.lexsort((first_seen, -similarity[best]))]
+    return list(
+        zip(faq[ranked].tolist(), similarity[ranked].tolist(), text[ranked].tolist(), strict=True)
+    )
 
 
 def word_weight(word: str, index: FaqIndex | None = None) -> float:

@@ -3,6 +3,7 @@ the same transaction as the content they describe."""
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Iterable
 
@@ -47,6 +48,12 @@ def _stats() -> IndexStats:
     return stats
 
 
+def _save(stats: IndexStats) -> None:
+    """Write the statistics with a new index version (what `memindex` reloads on)."""
+    stats.version = secrets.randbits(62)
+    stats.save(update_fields=["segments", "terms", "version"])
+
+
 def reindex(segment_ids: Iterable[int]) -> list[int]:
     """Bring the index up to date for these segments: drop their postings, then index again
     those that are retrievable. Must run inside the transaction that changed them. Returns the
@@ -59,7 +66,7 @@ def reindex(segment_ids: Iterable[int]) -> list[int]:
         stats = _stats()
         for start in range(0, len(ids), BATCH):
             _reindex_batch(ids[start : start + BATCH], stats)
-        stats.save(update_fields=["segments", "terms"])
+        _save(stats)
     return ids
 
 
@@ -83,7 +90,7 @@ def unindex(segment_ids: Iterable[int], *, locked: IndexStats | None = None) -> 
             _drop_postings(ids[start : start + BATCH], stats, df_delta)
         Segment.objects.filter(id__in=ids, term_count__gt=0).update(term_count=0)
         _add_to_df(sorted((t, d) for t, d in df_delta.items() if d))
-        stats.save(update_fields=["segments", "terms"])
+        _save(stats)
 
 
 def _drop_postings(ids: list[int], stats: IndexStats, df_delta: Counter[int]) -> None:
@@ -172,7 +179,7 @@ def reindex_all() -> int:
         for start in range(0, len(ids), BATCH):
             _reindex_batch(ids[start : start + BATCH], stats)
         IndexTerm.objects.filter(df=0).delete()
-        stats.save(update_fields=["segments", "terms"])
+        _save(stats)
         return stats.segments
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from django.db.models import Count, Max
-
+from knowledge import versions
 from knowledge.models import LexiconEntry, LexiconKind
 from knowledge.text import normalise, segmenter
 
@@ -33,10 +33,16 @@ class Lexicon:
         text = normalise(question)
         token_set = set(tokens)
         found: list[Expansion] = []
-        for phrase, targets in self.expansions.items():
-            if (phrase in text) if len(phrase) > 1 else (phrase in token_set):
+        for phrase, targets, anywhere in self._phrases:
+            if (phrase in text) if anywhere else (phrase in token_set):
                 found.extend(Expansion(phrase, target, kind) for target, kind in targets)
         return found
+
+    @cached_property
+    def _phrases(self) -> tuple[tuple[str, tuple[tuple[str, str], ...], bool], ...]:
+        """The expansions in order, each with whether it matches anywhere (two characters or
+        more) or only as a whole token."""
+        return tuple((p, t, len(p) > 1) for p, t in self.expansions.items())
 
 
 def build(entries: list[tuple[str, str, list[str]]], version: tuple[object, ...]) -> Lexicon:
@@ -74,13 +80,13 @@ _current = Lexicon()
 
 
 def _version() -> tuple[object, ...]:
-    stats = LexiconEntry.objects.aggregate(n=Count("id"), last=Max("updated_at"))
-    return (stats["n"], stats["last"])
+    return versions.read().lexicon
 
 
 def current() -> Lexicon:
-    """The lexicon as the database holds it now; the segmenter's user words follow it. One
-    aggregate query per call, so an editor's change applies to the next question everywhere."""
+    """The lexicon as the database holds it now; the segmenter's user words follow it. Its
+    version is read from the database on every call (once per search: `versions`), so an
+    editor's change applies to the next question everywhere."""
     global _current
     version = _version()
     if version == _current.version and version != ():

@@ -19,6 +19,7 @@ Between two documents the first rule that applies decides, so the preference is 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -79,6 +80,7 @@ class Standing:
         return any(word in self.title for word in IMPLEMENTING)
 
 
+@functools.lru_cache(maxsize=4096)  # of titles; asked for each pair of near ties
 def subject(title: str) -> str:
     """What a rule is about, from its title: 中华人民共和国劳动合同法实施条例 → 劳动合同."""
     core = _VERSION.sub("", title).strip()

@@ -13,25 +13,24 @@ import math
 import re
 import time
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from haystack import Pipeline, component
 
-from knowledge import associations, embedding, faqmatch, precedence
+from knowledge import associations, embedding, faqmatch, memindex, precedence, versions
 from knowledge import lexicon as lexicon_module
 from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import (
     DocumentStatus,
-    IndexStats,
-    IndexTerm,
     LexiconKind,
     Posting,
     Segment,
@@ -77,6 +76,11 @@ FOREIGN_NAME_CHARS = 3  # see _foreign_name()
 ABSTAIN_DEPTH = 3
 
 
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
 class QueryError(PortalError):
     code = KnowledgeErrorCode.BAD_QUESTION
 
@@ -103,6 +107,57 @@ class ByReference:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
         return self
+
+
+class SharedList(ByReference, Sequence[T]):
+    """A list passed between components by reference (haystack copies a list item by item,
+    with a slow protocol check on each: the FAQ hits cost a fifth of a search)."""
+
+    def __init__(self, items: list[T]) -> None:
+        self._items = items
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
+
+
+class SharedMapping(ByReference, Mapping[K, V]):
+    """A dictionary passed between components by reference (see SharedList)."""
+
+    def __init__(self, data: dict[K, V]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: K) -> V:
+        return self._data[key]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._data)
+
+    def items(self) -> ItemsView[K, V]:
+        return self._data.items()
+
+
+@dataclass(frozen=True)
+class Asker(ByReference):
+    """Who asks (model calls made on the way are metered to them), by reference: haystack
+    deep-copied the User, its state and cached relations, into each component it reached."""
+
+    user: User | None = None
+
+
+NOBODY = Asker()
 
 
 @dataclass
@@ -154,20 +209,127 @@ class Passage:
         matched: list[str] | None = None,
     ) -> Passage:
         """The passage of a segment loaded with its document and the document's category."""
+        doc = seg.document
+        row = CandidateRow(
+            seg.id,
+            seg.document_id,
+            seg.heading,
+            seg.context,
+            seg.text,
+            doc.title,
+            doc.category.name,
+            doc.authority,
+            doc.promulgated_on,
+        )
+        return cls.of_row(row, score=score, coverage=coverage, matched=matched or [])
+
+    @classmethod
+    def of_row(
+        cls, row: CandidateRow, *, score: float, coverage: float, matched: list[str]
+    ) -> Passage:
+        """The passage of a candidate as the ranker read it (`candidate_rows`)."""
         return cls(
-            segment_id=seg.id,
-            document_id=seg.document_id,
-            title=seg.document.title,
-            heading=seg.heading,
-            context=seg.context,
-            text=seg.text,
+            segment_id=row.id,
+            document_id=row.document_id,
+            title=row.title,
+            heading=row.heading,
+            context=row.context,
+            text=row.text,
             score=score,
             coverage=coverage,
-            matched=matched or [],
-            category=seg.document.category.name,
-            authority=seg.document.authority,
-            dated=seg.document.promulgated_on,
+            matched=matched,
+            category=row.category,
+            authority=row.authority,
+            dated=row.dated,
         )
+
+
+class CandidateRow(NamedTuple):
+    """What the ranker reads of a candidate segment (`candidate_rows`)."""
+
+    id: int
+    document_id: int
+    heading: str
+    context: str
+    text: str
+    title: str
+    category: str
+    authority: str
+    dated: date | None
+
+
+_CANDIDATE_FIELDS = (
+    "id",
+    "document_id",
+    "heading",
+    "context",
+    "text",
+    "document__title",
+    "document__category__name",
+    "document__authority",
+    "document__promulgated_on",
+)
+
+
+@dataclass(frozen=True)
+class _CompiledRows:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[int, ...]  # where the segment ids go among the params
+    compiler: SQLCompiler  # its converters turn the rows into Python values
+
+
+_compiled_rows: dict[tuple[object, ...], _CompiledRows] = {}
+_COMPILED_KEPT = 512
+
+
+def candidate_rows(segment_ids: list[int], categories: list[str] | None) -> list[CandidateRow]:
+    """The candidates that are retrievable today (within `categories` when given), read as
+    plain values: building model instances cost more than the query. The query is
+    answerable_segments()'s, compiled once per day, categories and number of ids (building
+    and compiling it cost as much as running it)."""
+    if not segment_ids:
+        return []
+    key = (connection.vendor, timezone.localdate(), tuple(categories or ()), len(segment_ids))
+    compiled = _compiled_rows.get(key)
+    if compiled is None:
+        compiled = _compile_rows(len(segment_ids), categories)
+        if len(_compiled_rows) >= _COMPILED_KEPT:
+            _compiled_rows.clear()
+        _compiled_rows[key] = compiled
+    params = list(compiled.params)
+    for slot, segment_id in zip(compiled.slots, segment_ids, strict=True):
+        params[slot] = segment_id
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        rows = cursor.fetchall()
+    return [
+        CandidateRow(*row)
+        for row in compiled.compiler.results_iter(results=[rows], tuple_expected=True)
+    ]
+
+
+def passage_rows(segments: QuerySet[Segment]) -> list[CandidateRow]:
+    """These segments as the ranker reads its candidates (values: no document body)."""
+    return [CandidateRow(*row) for row in segments.values_list(*_CANDIDATE_FIELDS)]
+
+
+def _compile_rows(count: int, categories: list[str] | None) -> _CompiledRows:
+    marks = [-1 - i for i in range(count)]  # ids no segment has, replaced by the real ones
+    queryset = (
+        answerable_segments()
+        .filter(id__in=marks)
+        .filter(Q(document__category__slug__in=categories) if categories else Q())
+        # Never the documents' bodies: a law's full text for every candidate would cost more
+        # than the whole search.
+        .values_list(*_CANDIDATE_FIELDS)
+    )
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    slots = tuple(
+        next(i for i, p in enumerate(params) if type(p) is int and p == mark) for mark in marks
+    )
+    return _CompiledRows(sql, tuple(params), slots, compiler)
 
 
 @dataclass
@@ -265,7 +427,8 @@ class QuestionAnalyser:
     """Segments the question with the lexicon and adds the words its phrases stand for."""
 
     @component.output_types(analysis=Analysis)
-    def run(self, question: str, user: User | None = None) -> dict[str, Any]:
+    def run(self, question: str, asker: Asker = NOBODY) -> dict[str, Any]:
+        user = asker.user
         text = check_question(question)
         lex = lexicon_module.current()
         faq = faqmatch.current()
@@ -308,14 +471,10 @@ class KeywordRetriever:
 
     @component.output_types(analysis=Analysis, candidates=Candidates)
     def run(self, analysis: Analysis, top_k: int = CANDIDATES) -> dict[str, Any]:
-        stats = IndexStats.objects.filter(pk=1).first()
-        n = stats.segments if stats else 0
-        terms = dict(
-            IndexTerm.objects.filter(text__in=list(analysis.weights), df__gt=0).values_list(
-                "text", "id"
-            )
-        )
-        dfs = dict(IndexTerm.objects.filter(id__in=terms.values()).values_list("id", "df"))
+        memory = memindex.current()
+        stats = versions.read()
+        n = stats.segments
+        terms, dfs = memindex.index_terms(list(analysis.weights), memory)
         missing_idf = _idf(0, max(n, 1))
         analysis.idf = {
             t: _idf(dfs[terms[t]], n) if t in terms else missing_idf for t in analysis.weights
@@ -326,7 +485,7 @@ class KeywordRetriever:
             concept.idf = _idf(dfs[terms[concept.word]], n) if concept.known else missing_idf
         if not terms or not n:
             return {"analysis": analysis, "candidates": Candidates({}, {})}
-        avgdl = stats.terms / n if stats and n else 1.0
+        avgdl = stats.terms / n if n else 1.0
         weight = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
         # The rarest terms, while their posting lists stay within a budget, pick the candidates
         # (the rarest one always): the cost stops growing with the corpus, and a segment that
@@ -339,36 +498,73 @@ class KeywordRetriever:
             chosen[term_id] = weight[term_id]
             postings += dfs[term_id]
         weight = chosen
-        # Candidate order only: BM25 up to its constant factor k1 + 1, in float8 (literals would
-        # make PostgreSQL compute in numeric). Only placeholders are interpolated. A VALUES list
-        # names its columns column1, column2 in PostgreSQL and SQLite alike.
-        values = ", ".join("(%s, CAST(%s AS DOUBLE PRECISION))" for _ in weight)
-        sql = (
-            "SELECT p.segment_id, SUM(w.column2 * p.tf / (p.tf + CAST(%s AS DOUBLE PRECISION)"
-            " + CAST(%s AS DOUBLE PRECISION) * p.length)) AS score"
-            f" FROM knowledge_posting p JOIN (VALUES {values}) AS w ON w.column1 = p.term_id"
-            # Repeated as a list so that the planner reads the posting lists by index.
-            f" WHERE p.term_id IN ({', '.join('%s' for _ in weight)})"
-            " GROUP BY p.segment_id ORDER BY score DESC, p.segment_id LIMIT %s"
-        )
-        params: list[Any] = [K1 * (1 - B), K1 * B / avgdl]
-        params += [x for pair in weight.items() for x in pair]
-        params += [*weight, top_k]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            candidates = [int(row[0]) for row in cursor.fetchall()]
+        # Candidate order only: BM25 up to its constant factor k1 + 1.
+        candidates = _top_candidates(weight, K1 * (1 - B), K1 * B / avgdl, top_k, memory)
         # Exact BM25 over the candidates, common terms included, from their postings.
         full = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
         text_of = {term_id: t for t, term_id in terms.items()}
         scores = dict.fromkeys(candidates, 0.0)
         matched: dict[int, set[str]] = defaultdict(set)
-        for seg_id, term_id, tf, length in Posting.objects.filter(
-            segment_id__in=candidates, term_id__in=list(full)
-        ).values_list("segment_id", "term_id", "tf", "length"):
+        for seg_id, term_id, tf, length in _postings(candidates, list(full), memory):
             norm = K1 * (1 - B + B * length / avgdl)
             scores[seg_id] += full[term_id] * tf * (K1 + 1) / (tf + norm)
             matched[seg_id].add(text_of[term_id])
         return {"analysis": analysis, "candidates": Candidates(scores, dict(matched))}
+
+
+def _top_candidates(
+    weight: dict[int, float],
+    c1: float,
+    c2: float,
+    top_k: int,
+    memory: memindex.MemoryIndex | None,
+) -> list[int]:
+    """The segments with the highest SUM(w * tf / (tf + c1 + c2 * length)) over the posting
+    lists of `weight`'s terms, ties by id: in memory for a small index, else in the database."""
+    if memory is not None:
+        return memindex.top_candidates(memory, weight, c1, c2, top_k)
+    # In float8 (literals would make PostgreSQL compute in numeric). Only placeholders are
+    # interpolated. Each term's weight by CASE, not by joining a VALUES list: PostgreSQL then
+    # reads the posting lists in one index scan, in term order, and sums them in a hash
+    # aggregate; the join misled its estimates into sorting some 15,000 rows per question at
+    # 100,000 segments (and summed each segment's terms in an arbitrary order).
+    case = " ".join("WHEN %s THEN CAST(%s AS DOUBLE PRECISION)" for _ in weight)
+    sql = (
+        f"SELECT p.segment_id, SUM(CASE p.term_id {case} END * p.tf"
+        " / (p.tf + CAST(%s AS DOUBLE PRECISION) + CAST(%s AS DOUBLE PRECISION) * p.length))"
+        " AS score FROM knowledge_posting p"
+        f" WHERE p.term_id IN ({', '.join('%s' for _ in weight)})"
+        " GROUP BY p.segment_id ORDER BY score DESC, p.segment_id LIMIT %s"
+    )
+    params: list[Any] = [x for pair in weight.items() for x in pair]
+    params += [c1, c2, *weight, top_k]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [int(row[0]) for row in cursor.fetchall()]
+
+
+def _postings(
+    segment_ids: list[int], term_ids: list[int], memory: memindex.MemoryIndex | None
+) -> list[tuple[int, int, int, int]]:
+    """(segment, term, tf, length) of these segments for these terms, by term, then segment:
+    each segment's BM25 is summed in the same order from memory and from the database,
+    whichever plan the database chose (which decided the last digit before)."""
+    if memory is not None:
+        return memindex.postings_of(memory, segment_ids, term_ids)
+    if not segment_ids or not term_ids:
+        return []
+    # `term_id + 0`: the terms filter the candidates' postings, found by the primary key
+    # (segment, term). As an index condition PostgreSQL ANDed the common terms' whole posting
+    # lists (280,000 entries at 100,000 segments: 20-50 ms, the tail of search()) with them.
+    sql = (
+        f"SELECT segment_id, term_id, tf, length FROM {Posting._meta.db_table}"
+        f" WHERE segment_id IN ({', '.join('%s' for _ in segment_ids)})"
+        f" AND term_id + 0 IN ({', '.join('%s' for _ in term_ids)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*segment_ids, *term_ids])
+        rows: list[tuple[int, int, int, int]] = cursor.fetchall()
+    return sorted(rows, key=lambda r: (r[1], r[0]))
 
 
 @component
@@ -376,14 +572,16 @@ class FaqMatcher:
     """Finds the FAQ entries worded most like the question; their first-cited segments join
     the candidates."""
 
-    @component.output_types(faq_hits=list[faqmatch.FaqHit], wording=dict[int, float])
+    @component.output_types(faq_hits=Sequence[faqmatch.FaqHit], wording=Mapping[int, float])
     def run(self, analysis: Analysis) -> dict[str, Any]:
         return {
-            "faq_hits": faqmatch.match(
-                analysis.weights, question=analysis.question, index=analysis.faq
+            "faq_hits": SharedList(
+                faqmatch.match(analysis.weights, question=analysis.question, index=analysis.faq)
             ),
-            "wording": faqmatch.wording_coverage(
-                analysis.weights, question=analysis.question, index=analysis.faq
+            "wording": SharedMapping(
+                faqmatch.wording_coverage(
+                    analysis.weights, question=analysis.question, index=analysis.faq
+                )
             ),
         }
 
@@ -408,8 +606,8 @@ class CandidateRanker:
         self,
         analysis: Analysis,
         candidates: Candidates,
-        faq_hits: list[faqmatch.FaqHit],
-        wording: dict[int, float],
+        faq_hits: Sequence[faqmatch.FaqHit],
+        wording: Mapping[int, float],
         nearest: dict[int, float],
         top_k: int = 3,
         categories: list[str] | None = None,
@@ -443,26 +641,7 @@ class CandidateRanker:
             + EMBEDDING_WEIGHT * near.get(seg_id, 0.0)
             for seg_id in {*scores, *faq_bonus, *nearest}
         }
-        rows = list(
-            answerable_segments()
-            .filter(id__in=list(fused))
-            .filter(Q(document__category__slug__in=categories) if categories else Q())
-            .select_related("document__category")
-            # Never the documents' bodies: a law's full text for every candidate would cost
-            # more than the whole search.
-            .only(
-                "id",
-                "document_id",
-                "heading",
-                "context",
-                "text",
-                "document__title",
-                "document__kind",
-                "document__authority",
-                "document__promulgated_on",
-                "document__category__name",
-            )
-        )
+        rows = candidate_rows(list(fused), categories)
         missing = [s.id for s in rows if s.id not in matched]  # found through the FAQ only
         hits = {**matched, **_matched_terms(missing, analysis)}
         total = sum(c.idf for c in analysis.concepts) or 1.0
@@ -475,7 +654,7 @@ class CandidateRanker:
                 _coverage(analysis, found, seg.text) / total, faq_likeness.get(seg.id, 0.0)
             )
             ranked.append(
-                Passage.of(seg, score=fused[seg.id], coverage=coverage, matched=sorted(found))
+                Passage.of_row(seg, score=fused[seg.id], coverage=coverage, matched=sorted(found))
             )
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
         # A question can span two articles: the best-covered of the first few decides.
@@ -688,13 +867,11 @@ def _matched_terms(segment_ids: list[int], analysis: Analysis) -> dict[int, set[
     """For each segment, the question's index terms it contains."""
     if not segment_ids:
         return {}
-    terms = dict(
-        IndexTerm.objects.filter(text__in=list(analysis.weights)).values_list("id", "text")
-    )
+    memory = memindex.current()
+    ids, _ = memindex.index_terms(list(analysis.weights), memory)
+    terms = {term_id: text for text, term_id in ids.items()}
     hits: dict[int, set[str]] = defaultdict(set)
-    for seg_id, term_id in Posting.objects.filter(
-        segment_id__in=segment_ids, term_id__in=list(terms)
-    ).values_list("segment_id", "term_id"):
+    for seg_id, term_id, _tf, _length in _postings(segment_ids, list(terms), memory):
         hits[seg_id].add(terms[term_id])
     return hits
 
@@ -735,9 +912,18 @@ def search(
     # Masked first (look-alike digits and any gap between them are read as normalising would
     # read them), checked before the pipeline, which would wrap the error.
     question = check_question(mask_personal_numbers(question))
+    with versions.pinned():  # one query tells whether the lexicon, FAQ or index changed
+        result = _search(question, k, user, categories)
+    result.elapsed_ms = (time.perf_counter() - started) * 1000
+    return result
+
+
+def _search(
+    question: str, k: int, user: User | None, categories: Collection[str] | None
+) -> SearchResult:
     out = _PIPELINE.run(
         {
-            "analyser": {"question": question, "user": user},
+            "analyser": {"question": question, "asker": Asker(user)},
             "ranker": {"top_k": k, "categories": sorted(categories or ())},
         },
         include_outputs_from={"keywords", "faq"},
@@ -749,12 +935,11 @@ def search(
         abstained=out["ranker"]["abstained"],
         coverage=out["ranker"]["coverage"],
         missed_key=out["ranker"]["missed_key"],
-        faq_hits=out["faq"]["faq_hits"],
+        faq_hits=list(out["faq"]["faq_hits"]),
         analysis=analysis,
         elapsed_ms=0.0,
     )
     _lead_with_faq(result, k, categories)
-    result.elapsed_ms = (time.perf_counter() - started) * 1000
     return result
 
 

@@ -14,6 +14,9 @@ import jieba
 jieba.setLogLevel(logging.WARNING)
 
 MAX_TERM_CHARS = 64
+SHORT_TEXT = 16  # texts up to this long have their tokens remembered (Segmenter.tokens)
+SHORT_TEXTS_KEPT = 50_000
+RECENT_KEPT = 2_000  # precise segmentations kept (Segmenter.words)
 _SPACE = re.compile(r"[ \t\u3000]+")
 _CJK_GAP = re.compile(
     r"(?<=[\u3400-\u9fff，。、；：？！（）《》“”])[ \t]+(?=[\u3400-\u9fff，。、；：？！（）《》“”])"
@@ -46,6 +49,12 @@ class Segmenter:
         self._tokenizer = jieba.Tokenizer()
         self._words: frozenset[str] = frozenset()
         self._lock = threading.Lock()
+        # Segmentations of short texts (a question's words, the lexicon's targets: a question
+        # segments some thirty of them), forgotten when the user words change.
+        self._short: dict[str, list[str]] = {}
+        # Precise segmentations of recent texts: a question is cut three times per search.
+        self._recent: dict[str, list[str]] = {}
+        self._generation = 0
 
     def sync_words(self, words: Iterable[str]) -> None:
         wanted = frozenset(w for w in (normalise(w) for w in words) if len(w) > 1)
@@ -60,6 +69,16 @@ class Segmenter:
             for word in wanted - self._words:
                 self._tokenizer.add_word(word, freq=max(self._tokenizer.suggest_freq(word), 10))
             self._words = wanted
+            self._generation += 1
+            self._short = {}
+            self._recent = {}
+
+    def load(self) -> None:
+        """Load jieba's dictionary and its part-of-speech tags now (about a second), rather
+        than in the first question that needs them (`portal.readiness`)."""
+        with self._lock:
+            self._tokenizer.initialize()
+        _noun_tags()
 
     def is_noun(self, word: str) -> bool:
         """Whether the word names a thing: a noun of jieba's dictionary (names of places and
@@ -73,6 +92,19 @@ class Segmenter:
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
         stopwords and punctuation."""
+        if len(text) > SHORT_TEXT:
+            return self._tokens(text)
+        cached = self._short.get(text)
+        if cached is None:
+            generation = self._generation
+            cached = self._tokens(text)
+            if generation == self._generation:  # not segmented by a tokenizer since replaced
+                if len(self._short) >= SHORT_TEXTS_KEPT:
+                    self._short = {}
+                self._short[text] = cached
+        return list(cached)
+
+    def _tokens(self, text: str) -> list[str]:
         out = []
         for token in self._tokenizer.cut_for_search(normalise(text)):
             token = token.strip()
@@ -82,6 +114,17 @@ class Segmenter:
 
     def words(self, text: str) -> list[str]:
         """Precise-mode segmentation: the question's concepts, one token per word."""
+        cached = self._recent.get(text)
+        if cached is None:
+            generation = self._generation
+            cached = self._words_of(text)
+            if generation == self._generation:
+                if len(self._recent) >= RECENT_KEPT:
+                    self._recent = {}
+                self._recent[text] = cached
+        return list(cached)
+
+    def _words_of(self, text: str) -> list[str]:
         out = []
         for token in self._tokenizer.cut(normalise(text)):
             token = token.strip()

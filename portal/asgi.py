@@ -1,9 +1,39 @@
-"""ASGI entry point: the web server of `make run` and of production."""
+"""ASGI entry point: the web server of `make run` and of production.
 
+The application answers ASGI lifespan: at startup each web process warms up
+(`portal.readiness`) before it takes a connection, so that its first question is as fast as
+the hundredth."""
+
+from __future__ import annotations
+
+import asyncio
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+    else:
+        await django_application(scope, receive, send)
+
+
+async def lifespan(receive: Any, send: Any) -> None:
+    from portal import readiness
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            # A failed warm-up is logged and shown by /healthz; the process serves anyway (each
+            # part is then built by the first request that needs it, and /healthz retries).
+            await asyncio.to_thread(readiness.warm)
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

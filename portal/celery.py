@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -42,3 +43,17 @@ if app.conf.broker_url and str(app.conf.broker_url).startswith("filesystem"):
     app.conf.worker_enable_remote_control = False
 
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def warm_up(**kwargs: Any) -> None:
+    """Build what retrieval needs before the worker takes tasks (`portal.readiness`): in the
+    main process, so that a prefork pool's processes inherit it and a thread pool shares it."""
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+    from portal import readiness
+
+    readiness.warm()

@@ -373,6 +373,9 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # Ask the chat model (feature ask) to restate each question in formal terms before retrieval.
 KNOWLEDGE_QUERY_REWRITE = env_bool("KNOWLEDGE_QUERY_REWRITE", False)
+# Up to this many indexed segments, each process keeps the posting lists in memory
+# (knowledge/memindex.py); 0 always reads them from the database.
+KNOWLEDGE_MEMORY_INDEX_SEGMENTS = env_int("KNOWLEDGE_MEMORY_INDEX_SEGMENTS", 5000, minimum=0)
 
 # Model providers (portal/ai): circuit breaker, image limits, how long routing is cached.
 AI_BREAKER_FAILURES = env_int("AI_BREAKER_FAILURES", 3, minimum=1)

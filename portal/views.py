@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from portal import permissions
+from portal import permissions, readiness
 from portal.audit import AuditOrigin
 from portal.celery import app as celery_app
 from portal.errors import PortalError, PortalErrorCode
@@ -245,7 +245,8 @@ def roster_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness of the parts a request needs: the database and the broker."""
+    """Readiness of the parts a request needs: the database, the broker and this process's
+    retrieval (warm: `portal.readiness`). 503 with "starting" while the process warms up."""
     parts: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -259,7 +260,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
         parts["broker"] = "ok"
     except Exception as exc:
         parts["broker"] = f"error: {type(exc).__name__}"
+    warm = readiness.state()
+    if warm.status == readiness.READY:
+        parts["retrieval"] = "ok"
+    else:
+        # Not warm yet: say so (and warm up, where no server's startup has begun it).
+        warm = readiness.warm_in_background()
+        parts["retrieval"] = (
+            f"error: {warm.detail}" if warm.status == readiness.FAILED else "warming"
+        )
     healthy = all(value == "ok" for value in parts.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", **parts}, status=200 if healthy else 503
+    starting = parts["retrieval"] == "warming" and all(
+        value == "ok" for key, value in parts.items() if key != "retrieval"
     )
+    status = "ok" if healthy else "starting" if starting else "error"
+    response = JsonResponse({"status": status, **parts}, status=200 if healthy else 503)
+    if starting:
+        response["Retry-After"] = "1"
+    return response

@@ -45,6 +45,10 @@ class IndexStats(models.Model):
 
     segments = models.PositiveIntegerField(default=0)
     terms = models.PositiveBigIntegerField(default=0)
+    # A new random number with every write of the index (`indexing`): the processes that keep
+    # the posting lists in memory (`memindex`) reload when it changes. Random rather than a
+    # counter, so that a rolled-back write and the next one never carry the same version.
+    version = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.segments} segments, {self.terms} terms"

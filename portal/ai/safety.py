@@ -45,10 +45,13 @@ class SafetyVerdict:
         return sorted({match.category for match in self.matches})
 
 
+_NO_FILLERS = str.maketrans(dict.fromkeys(_FILLERS))
+
+
 def normalise(text: str) -> str:
-    """Full-width to half-width, one case, and the fillers between letters taken out."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if ch not in _FILLERS)
+    """Full-width to half-width, one case, and the fillers between letters taken out (by
+    str.translate: a streamed answer is checked again before each delta goes out)."""
+    return unicodedata.normalize("NFKC", text).casefold().translate(_NO_FILLERS)
 
 
 _lock = threading.Lock()

@@ -29,7 +29,7 @@ def test_static_files_and_pages_are_both_served_under_asgi() -> None:
         client = AsyncClient()
         script = await client.get("/static/js/ask.js")
         body = b"".join(script.streaming_content)  # type: ignore[attr-defined]
-        page = await client.get("/healthz")
+        page = await client.get("/accounts/login/")
         return script.status_code, body, page.status_code
 
     status, body, page = async_to_sync(fetch)()

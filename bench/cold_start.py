@@ -1,0 +1,91 @@
+"""The first question after a cold start: how long past the model's own first token it waits.
+
+    .venv/bin/python bench/cold_start.py [--runs 3] [--workers 1]
+
+Sets up what bench/ask_load.py sets up (PostgreSQL union_bench_ask, Redis db 14, the fake
+model: first token after 600 ms), then per run: starts uvicorn afresh, waits for /healthz to
+say ready (as a load balancer would), asks one streamed question and stops the server. The
+first text's delay beyond the fake's first token is our own cold-start cost (before the warm
+start it was the segmenter, the lexicon and the FAQ index built by that first question).
+
+Last line: RESULT {"runs":…,"first_text_ms":[…],"over_model_ms":[…],"max_over_model_ms":…,
+"ready_after_s":[…]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench import ask_load  # noqa: E402
+from bench.members import create_members, remove_members  # noqa: E402
+
+# The fake's first token: its delay, then one token's delay.
+MODEL_FIRST_TOKEN_MS = (ask_load.FAKE_DELAY_S + ask_load.FAKE_TOKEN_S) * 1000
+
+
+async def first_question(url: str, token: str, question: str) -> ask_load.Reading:
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        return await ask_load.ask(session, token, question)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, ask_load._terminate)
+
+    os.environ["DATABASE_URL"] = ask_load.bench_database()
+    os.environ["REDIS_URL"] = ask_load.REDIS_URL
+    import django
+
+    django.setup()
+    prefix = f"cold-{int(time.time())}"
+    firsts, ready = [], []
+    try:
+        fake_url, _ = ask_load.start_fake()
+        ask_load.prepare_database(fake_url)
+        questions, _ = ask_load.load_questions(check_retrieval=True)
+        [token] = create_members(prefix, 1)
+        for run in range(args.runs):
+            started = time.monotonic()
+            url, pid = ask_load.start_server(args.workers, os.environ["DATABASE_URL"])
+            ready.append(round(time.monotonic() - started, 2))
+            reading = asyncio.run(first_question(url, token, questions[run % len(questions)]))
+            if not reading.ok or reading.ttfb_ms is None:
+                raise SystemExit(f"the first question failed: {reading.error}")
+            firsts.append(round(reading.ttfb_ms, 1))
+            print(f"run {run + 1}: ready after {ready[-1]} s, first text {firsts[-1]} ms")
+            os.killpg(pid, signal.SIGTERM)
+            child = ask_load.CHILDREN.pop()
+            child.wait(timeout=30)
+    finally:
+        ask_load.stop_children()
+        remove_members(prefix)
+    over = [round(ms - MODEL_FIRST_TOKEN_MS, 1) for ms in firsts]
+    result = {
+        "runs": args.runs,
+        "first_text_ms": firsts,
+        "over_model_ms": over,
+        "max_over_model_ms": max(over),
+        "ready_after_s": ready,
+    }
+    print("RESULT " + json.dumps(result, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

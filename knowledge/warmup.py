@@ -1,0 +1,25 @@
+"""Everything retrieval builds once per process, built before the process takes requests
+(registered with `portal.readiness` by the app's ready()). Each part is rebuilt later when
+its data changes, by the search that finds the change (lexicon, FAQ, index versions)."""
+
+from __future__ import annotations
+
+import importlib
+
+from knowledge import associations, embedding, faqmatch, lexicon, memindex
+from knowledge.text import segmenter
+
+# Imported by the first search otherwise: haystack imports its tools (and jsonschema) the first
+# time a pipeline copies its inputs; citing is imported by search() when it runs.
+MODULES = ("haystack.tools", "knowledge.citing")
+
+
+def warm() -> None:
+    for module in MODULES:
+        importlib.import_module(module)
+    segmenter.load()
+    lexicon.current()  # adds the editors' words to the segmenter
+    faq = faqmatch.current()
+    associations.current(faq)
+    memindex.current()
+    embedding.preload()

@@ -1,0 +1,57 @@
+"""A small knowledge base is searched from posting lists kept in memory (knowledge/memindex.py):
+the same answers as from the database, every change seen by the next question."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from knowledge.models import Document
+from knowledge.retrieval import SearchResult, search
+from knowledge.services import curation
+from portal.models import User
+
+QUESTIONS = ["法定休假日加班工资", "不缴纳社会保险费", "每月加班不得超过多少小时", "工会"]
+
+
+def _found(result: SearchResult) -> list[tuple[int, float, float, list[str]]]:
+    return [(p.segment_id, p.score, p.coverage, p.matched) for p in result.passages]
+
+
+@pytest.mark.django_db
+def test_a_small_knowledge_base_answers_without_reading_the_index_tables(law: Document) -> None:
+    search(QUESTIONS[0])  # loads the posting lists
+    with CaptureQueriesContext(connection) as queries:
+        result = search(QUESTIONS[1])
+    assert result.top is not None and result.top.heading == "第四条"
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    # One query tells whether anything changed; the only other one reads the candidates' text.
+    assert len(queries.captured_queries) == 2
+    assert "knowledge_posting" not in tables and "FROM knowledge_indexterm" not in tables
+
+
+@pytest.mark.django_db
+def test_memory_and_database_give_the_same_answers_to_the_last_digit(law: Document) -> None:
+    from_memory = [_found(search(q, k=5)) for q in QUESTIONS]
+    with override_settings(KNOWLEDGE_MEMORY_INDEX_SEGMENTS=0):  # the database's posting lists
+        from_database = [_found(search(q, k=5)) for q in QUESTIONS]
+    assert from_memory == from_database
+    assert all(from_memory)
+
+
+@pytest.mark.django_db
+def test_an_edit_rolled_back_is_forgotten_and_the_next_one_is_found(
+    law: Document, eddie: User
+) -> None:
+    fifth = law.segments.get(heading="第五条")
+    with transaction.atomic():
+        curation.edit_segment(fifth, text="第五条 职工之家由工会建设。", author=eddie)
+        assert [p.heading for p in search("职工之家").passages][:1] == ["第五条"]
+        transaction.set_rollback(True)
+    assert "职工之家" not in "".join(p.text for p in search("职工之家").passages)
+    fifth.refresh_from_db()
+    curation.edit_segment(fifth, text="第五条 职工书屋由工会建设。", author=eddie)
+    result = search("职工书屋")
+    assert result.top is not None and "职工书屋" in result.top.text
