@@ -66,7 +66,9 @@ class Segmenter:
                 # (工伤); only a fresh tokenizer segments as a fresh process would.
                 self._tokenizer = jieba.Tokenizer()
                 self._words = frozenset()
-            for word in wanted - self._words:
+            # In a fixed order: jieba's suggest_freq depends on the words added before, and set
+            # order differs between processes (PYTHONHASHSEED), so segmentation did too.
+            for word in sorted(wanted - self._words):
                 self._tokenizer.add_word(word, freq=max(self._tokenizer.suggest_freq(word), 10))
             self._words = wanted
             self._generation += 1
