@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate as authenticate_password
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -17,11 +20,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portal import audit, permissions
+from portal import audit, overload, permissions
 from portal.audit import AuditOrigin
 from portal.auth import issue_token
 from portal.errors import NotFound, PortalError, PortalErrorCode
-from portal.models import AuditAction, BetaProgramme, User
+from portal.models import AuditAction, User
 from portal.serializers import (
     ERROR_CODE_VALUES,
     BetaProgrammeSerializer,
@@ -32,10 +35,22 @@ from portal.serializers import (
     TokenSerializer,
 )
 from portal.services import beta
+from portal.streaming import Refused, authenticate, error_response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Domain errors and DRF's own as {"detail": message, "code": code}."""
+    """Domain errors and DRF's own as {"detail": message, "code": code}; an overload (the
+    database pool full) as 503 busy with Retry-After."""
+    if overload.is_overload(exc) and not isinstance(exc, overload.Overloaded):
+        overload.warn(context["request"]._request if context.get("request") else None, exc)
+        busy = overload.Overloaded()
+        return overload.logged(
+            Response(
+                {"detail": busy.message, "code": busy.code},
+                status=busy.status,
+                headers={"Retry-After": str(busy.retry_after)},
+            )
+        )
     if isinstance(exc, PortalError):
         data: dict[str, Any] = {"detail": exc.message, "code": exc.code}
         if errors := getattr(exc, "errors", None):  # a form's errors, per field
@@ -74,7 +89,7 @@ class TokenView(APIView):
         form = TokenRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         http_request = request._request
-        user = authenticate(
+        user = authenticate_password(
             http_request,
             username=form.validated_data["username"],
             password=form.validated_data["password"],
@@ -128,22 +143,69 @@ class CurrentBetaView(APIView):
 
 
 class EnrolView(APIView):
+    """Only describes the endpoint for the schema: `enrol` below answers it."""
+
     @extend_schema(
         request=None,
-        responses={201: EnrolmentSerializer, 200: EnrolmentSerializer, 403: ErrorSerializer},
+        responses={
+            201: EnrolmentSerializer,
+            200: EnrolmentSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            503: ErrorSerializer,
+        },
         summary="Enrol in a beta programme (a repeat returns the existing status)",
+        description="503 `busy` with Retry-After when too many enrol at once: try again then.",
     )
     def post(self, request: Request, slug: str) -> Response:
-        programme = BetaProgramme.objects.filter(slug=slug).first()
-        if programme is None:
-            raise NotFound(_("没有这个内测计划。"))
-        result = beta.enrol(
-            permissions.require_user(request), programme, origin=AuditOrigin.of(request._request)
+        raise NotImplementedError  # pragma: no cover  (routed to enrol)
+
+
+ENROL_GATE = overload.Gate(
+    lambda: int(settings.ENROL_CONCURRENCY), lambda: float(settings.ENROL_WAIT_SECONDS)
+)
+
+
+def _enrol(request: HttpRequest, slug: str) -> JsonResponse:
+    try:
+        user, _drf = authenticate(request)
+        result = beta.enrol(user, slug, origin=AuditOrigin.of(request))
+    finally:
+        overload.release_connections()
+    return JsonResponse(
+        {"status": result.status, "waitlist_position": result.waitlist_position},
+        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+    )
+
+
+@csrf_exempt  # authenticate() checks a session's CSRF token, as DRF does
+async def enrol(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """POST: enrol. A plain async view: a member waits for their turn on the event loop (at
+    most ENROL_CONCURRENCY at work per process, no thread or connection held while waiting),
+    then one statement takes the place (portal.services.beta.enrol)."""
+    if request.method != "POST":
+        return error_response(
+            405, _("请用 POST 报名。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST"
         )
-        return Response(
-            {"status": result.status, "waitlist_position": result.waitlist_position},
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        )
+    try:
+        async with ENROL_GATE.enter():
+            return await sync_to_async(_enrol)(request, slug)
+    except Refused as refused:
+        return error_response(refused.status_code, refused.detail, refused.code, **refused.headers)
+    except overload.Overloaded as exc:
+        overload.warn(request, exc)
+        return overload.json_response(exc)
+    except PortalError as exc:
+        return error_response(exc.status, exc.message, exc.code)
+    except Exception as exc:
+        if not overload.is_overload(exc):
+            raise
+        overload.warn(request, exc)
+        return overload.json_response()
+
+
+enrol.cls = EnrolView  # type: ignore[attr-defined]  # drf-spectacular documents it from EnrolView
+enrol.initkwargs = {}  # type: ignore[attr-defined]
 
 
 class MeView(APIView):
