@@ -182,11 +182,17 @@ def _enrol(request: HttpRequest, slug: str) -> JsonResponse:
 async def enrol(request: HttpRequest, slug: str) -> HttpResponseBase:
     """POST: enrol. A plain async view: a member waits for their turn on the event loop (at
     most ENROL_CONCURRENCY at work per process, no thread or connection held while waiting),
-    then one statement takes the place (portal.services.beta.enrol)."""
+    then one statement takes the place (portal.services.beta.enrol). A request with an API token
+    comes to answer_enrolment straight from the ASGI entrance (portal.entrance)."""
     if request.method != "POST":
         return error_response(
             405, _("请用 POST 报名。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST"
         )
+    return await answer_enrolment(request, slug)
+
+
+async def answer_enrolment(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """The answer to an enrolment, refusals and overload included, in the API's shape."""
     try:
         async with ENROL_GATE.enter():
             return await sync_to_async(_enrol)(request, slug)

@@ -144,6 +144,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 OVERLOAD_RETRY_AFTER_SECONDS = env_int("OVERLOAD_RETRY_AFTER_SECONDS", 3, minimum=1)
 ENROL_CONCURRENCY = env_int("ENROL_CONCURRENCY", 8, minimum=1)
 ENROL_WAIT_SECONDS = env_int("ENROL_WAIT_SECONDS", 10, minimum=1)
+# At most this many HTTP requests at work in one web process (portal.entrance); the next is
+# answered 503 busy at once. Well above what Ask's streams hold open; a rush far beyond what the
+# process serves in a few seconds gets its clear answer at once instead of waiting minutes.
+WEB_MAX_IN_FLIGHT = env_int("WEB_MAX_IN_FLIGHT", 1500, minimum=1)
 
 REDIS_URL = env_str("REDIS_URL")
 if PRODUCTION and not REDIS_URL:
