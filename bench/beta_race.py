@@ -85,6 +85,7 @@ class Tally:
     def __init__(self) -> None:
         self.latencies: list[float] = []  # answered enrolments (201/200 with a status)
         self.all_latencies: list[float] = []  # every answer, 503s included
+        self.busy_latencies: list[float] = []  # the 503s: they must come quickly
         self.counts: dict[str, int] = {
             "refused": 0,  # 403 not_verified for the unverified, as it must be
             "busy_503": 0,
@@ -130,6 +131,7 @@ async def fire(
             tally.all_latencies.append(elapsed)
             if code == 503 and body.get("code") == "busy" and retry_after.isdigit():
                 tally.counts["busy_503"] += 1
+                tally.busy_latencies.append(elapsed)
             elif code >= 500:
                 tally.counts["http_500" if code == 500 else "wrong"] += 1
             elif not verified:
@@ -211,6 +213,7 @@ def main() -> None:
         "answered_accepted": answered["accepted"],
         **tally.counts,
         "p95_all_ms": p95(tally.all_latencies),
+        "p95_busy_ms": p95(tally.busy_latencies),
         "wall_s": round(wall, 2),
     }
     print("RESULT " + json.dumps(result, separators=(",", ":")))

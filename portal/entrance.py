@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from io import BytesIO
 from typing import Any, Protocol
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.core.handlers.exception import response_for_exception
@@ -82,11 +82,7 @@ class Entrance:
         try:
             match = ENROL_PATH.match(scope["path"]) if scope["method"] == "POST" else None
             if match is not None and _token_header(scope):
-                # As Django does: the request's synchronous parts run in a thread of its own,
-                # so enrolments at work at once (ENROL_CONCURRENCY) wait for PostgreSQL side by
-                # side rather than in one shared thread's queue.
-                async with ThreadSensitiveContext():
-                    await self._enrol(scope, receive, send, match["slug"])
+                await self._enrol(scope, receive, send, match["slug"])
             else:
                 await self.django(scope, receive, send)
         finally:

@@ -139,10 +139,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Overload (portal/overload.py): a refused request is told to come back after this many seconds
 # (spread over twice as long). Enrolment in the beta: this many at work at once per web process
-# (below the pool's size: they never wait for a connection), the others waiting on the event
-# loop up to ENROL_WAIT_SECONDS before their 503.
+# (they go to the database together, in batches of one transaction each: portal.api), the others
+# waiting on the event loop up to ENROL_WAIT_SECONDS before their 503.
 OVERLOAD_RETRY_AFTER_SECONDS = env_int("OVERLOAD_RETRY_AFTER_SECONDS", 3, minimum=1)
-ENROL_CONCURRENCY = env_int("ENROL_CONCURRENCY", 8, minimum=1)
+ENROL_CONCURRENCY = env_int("ENROL_CONCURRENCY", 32, minimum=1)
 ENROL_WAIT_SECONDS = env_int("ENROL_WAIT_SECONDS", 10, minimum=1)
 # At most this many HTTP requests at work in one web process (portal.entrance); the next is
 # answered 503 busy at once. Well above what Ask's streams hold open; a rush far beyond what the

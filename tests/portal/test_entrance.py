@@ -72,7 +72,22 @@ def call(
 ) -> Answer:
     """One request through `app`; with `gate_full`, while another enrolment holds the only
     slot of the enrolment gate (ENROL_CONCURRENCY = 1) of the request's own event loop."""
-    scope = {
+    before = len(started) if started is not None else 0
+
+    async def run() -> Answer:
+        scope = _scope(path, method, headers or {})
+        if gate_full:
+            async with api.ENROL_GATE.enter():
+                return await _request(app, scope, body)
+        return await _request(app, scope, body)
+
+    answer = async_to_sync(run)()
+    answer.through_django = started is not None and len(started) > before
+    return answer
+
+
+def _scope(path: str, method: str, headers: dict[str, str]) -> dict[str, Any]:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -83,41 +98,34 @@ def call(
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"testserver"), (b"user-agent", b"t/1")]
-        + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
         "client": ("10.1.2.3", 50000),
         "server": ("testserver", 80),
     }
-    before = len(started) if started is not None else 0
 
-    async def run() -> Answer:
-        messages: list[dict[str, Any]] = []
-        delivered = False
 
-        async def receive() -> dict[str, Any]:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # the client stays until the answer (Django listens)
-            raise AssertionError("unreachable")
+async def _request(app: Any, scope: dict[str, Any], body: bytes) -> Answer:
+    messages: list[dict[str, Any]] = []
+    delivered = False
 
-        async def send(message: dict[str, Any]) -> None:
-            messages.append(message)
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the client stays until the answer (Django listens)
+        raise AssertionError("unreachable")
 
-        if gate_full:
-            async with api.ENROL_GATE.enter():
-                await app(scope, receive, send)
-        else:
-            await app(scope, receive, send)
-        start = messages[0]
-        return Answer(
-            status=start["status"],
-            headers=[(k.decode(), v.decode("latin1")) for k, v in start["headers"]],
-            body=b"".join(m.get("body", b"") for m in messages[1:]),
-            through_django=started is not None and len(started) > before,
-        )
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
 
-    return async_to_sync(run)()
+    await app(scope, receive, send)
+    return Answer(
+        status=messages[0]["status"],
+        headers=[(k.decode(), v.decode("latin1")) for k, v in messages[0]["headers"]],
+        body=b"".join(m.get("body", b"") for m in messages[1:]),
+        through_django=False,
+    )
 
 
 def _programme(slug: str, *, capacity: int = 1, closed: bool = False) -> BetaProgramme:
@@ -285,3 +293,40 @@ def test_too_many_in_flight_is_503_busy_at_once_before_django(
     settings.WEB_MAX_IN_FLIGHT = 5
     assert call(application, "/api/v1/beta/open/enroll/", token).status == 201
     assert application.in_flight == 0
+
+
+def test_members_arriving_together_share_a_batch_and_keep_their_order(units) -> None:
+    """Enrolments of one event loop go to the database in batches (one transaction each): the
+    first member alone, the ones who came meanwhile together, each with the right answer."""
+    _programme("open", capacity=2)
+    members = [people.make_user(f"m{i}", unit=units["factory"], serial=10 + i) for i in range(5)]
+    stranger = people.make_user("stranger", unit=units["factory"], serial=30, verified=False)
+    tokens = [_token(user) for user in [*members, stranger]]
+    presses = [*tokens, tokens[0]]  # the first member presses twice
+
+    async def together() -> list[Answer]:
+        return list(
+            await asyncio.gather(
+                *(_call_in_loop(application, "/api/v1/beta/open/enroll/", t) for t in presses)
+            )
+        )
+
+    answers = async_to_sync(together)()
+    assert [(a.status, a.json.get("status"), a.json.get("waitlist_position")) for a in answers] == [
+        (201, "accepted", None),
+        (201, "accepted", None),
+        (201, "waitlisted", 1),
+        (201, "waitlisted", 2),
+        (201, "waitlisted", 3),
+        (403, None, None),
+        (200, "accepted", None),
+    ]
+    rows = BetaEnrolment.objects.filter(programme__slug="open").order_by("id")
+    assert [e.user.username for e in rows] == ["m0", "m1", "m2", "m3", "m4"]
+    programme = BetaProgramme.objects.get(slug="open")
+    assert (programme.accepted_count, programme.waitlisted_count) == (2, 3)
+
+
+async def _call_in_loop(app: Any, path: str, token: str) -> Answer:
+    """`call` inside an event loop that is already running (requests side by side)."""
+    return await _request(app, _scope(path, "POST", {"authorization": token}), b"")
