@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import math
+import weakref
 from typing import Any
 
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate as authenticate_password
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -17,11 +23,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portal import audit, permissions
+from portal import audit, overload, permissions
 from portal.audit import AuditOrigin
 from portal.auth import issue_token
 from portal.errors import NotFound, PortalError, PortalErrorCode
-from portal.models import AuditAction, BetaProgramme, User
+from portal.models import AuditAction, User
 from portal.serializers import (
     ERROR_CODE_VALUES,
     BetaProgrammeSerializer,
@@ -32,10 +38,22 @@ from portal.serializers import (
     TokenSerializer,
 )
 from portal.services import beta
+from portal.streaming import Refused, authenticate, error_response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Domain errors and DRF's own as {"detail": message, "code": code}."""
+    """Domain errors and DRF's own as {"detail": message, "code": code}; an overload (the
+    database pool full) as 503 busy with Retry-After."""
+    if overload.is_overload(exc) and not isinstance(exc, overload.Overloaded):
+        overload.warn(context["request"]._request if context.get("request") else None, exc)
+        busy = overload.Overloaded()
+        return overload.logged(
+            Response(
+                {"detail": busy.message, "code": busy.code},
+                status=busy.status,
+                headers={"Retry-After": str(busy.retry_after)},
+            )
+        )
     if isinstance(exc, PortalError):
         data: dict[str, Any] = {"detail": exc.message, "code": exc.code}
         if errors := getattr(exc, "errors", None):  # a form's errors, per field
@@ -74,7 +92,7 @@ class TokenView(APIView):
         form = TokenRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         http_request = request._request
-        user = authenticate(
+        user = authenticate_password(
             http_request,
             username=form.validated_data["username"],
             password=form.validated_data["password"],
@@ -128,22 +146,142 @@ class CurrentBetaView(APIView):
 
 
 class EnrolView(APIView):
+    """Only describes the endpoint for the schema: `enrol` below answers it."""
+
     @extend_schema(
         request=None,
-        responses={201: EnrolmentSerializer, 200: EnrolmentSerializer, 403: ErrorSerializer},
+        responses={
+            201: EnrolmentSerializer,
+            200: EnrolmentSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            503: ErrorSerializer,
+        },
         summary="Enrol in a beta programme (a repeat returns the existing status)",
+        description="503 `busy` with Retry-After when too many enrol at once: try again then.",
     )
     def post(self, request: Request, slug: str) -> Response:
-        programme = BetaProgramme.objects.filter(slug=slug).first()
-        if programme is None:
-            raise NotFound(_("没有这个内测计划。"))
-        result = beta.enrol(
-            permissions.require_user(request), programme, origin=AuditOrigin.of(request._request)
+        raise NotImplementedError  # pragma: no cover  (routed to enrol)
+
+
+ENROL_GATE = overload.Gate(
+    lambda: int(settings.ENROL_CONCURRENCY), lambda: float(settings.ENROL_WAIT_SECONDS)
+)
+
+
+def _enrol_batch(batch: list[tuple[HttpRequest, str]]) -> list[beta.Enrolment | Exception]:
+    """Each caller's enrolment or refusal (a thread's work): who calls, then the places of all
+    in one transaction (beta.enrol_together). One hand-off to a thread for the whole batch."""
+    try:
+        callers: list[User | Refused] = []
+        for request, _slug in batch:
+            try:
+                callers.append(authenticate(request)[0])
+            except Refused as refused:
+                callers.append(refused)
+        members = [
+            (user, slug, AuditOrigin.of(request))
+            for user, (request, slug) in zip(callers, batch, strict=True)
+            if isinstance(user, User)
+        ]
+        places = iter(beta.enrol_together(members))
+        return [next(places) if isinstance(user, User) else user for user in callers]
+    finally:
+        overload.release_connections()
+
+
+class EnrolmentBatches:
+    """Enrolments of one event loop go to the database together: while one transaction writes
+    a batch, the members arriving meanwhile wait on the loop and go in the next. A rush then
+    waits for the disk once per batch rather than once per member (the programme row stays
+    locked until each commit is written, so commits cannot overlap). At most ENROL_CONCURRENCY
+    members in the batches (ENROL_GATE): a batch stays short."""
+
+    def __init__(self) -> None:
+        self._queues: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, list[tuple[HttpRequest, str, asyncio.Future[Any]]]
+        ] = weakref.WeakKeyDictionary()
+        self._draining: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def enrol(self, request: HttpRequest, slug: str) -> beta.Enrolment:
+        """The caller's enrolment; Refused, a PortalError or the database's failure raised."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[beta.Enrolment] = loop.create_future()
+        self._queues.setdefault(loop, []).append((request, slug, future))
+        if loop not in self._draining:
+            self._draining.add(loop)
+            # Not in this request's context: the batches outlive it. Its synchronous work
+            # then runs in the loop's thread for such work, not in this request's own thread.
+            context = contextvars.copy_context()
+            context.run(SyncToAsync.thread_sensitive_context.set, None)  # type: ignore[arg-type]
+            task = loop.create_task(self._drain(loop), context=context)
+            self._tasks.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while queue := self._queues.get(loop):
+                batch = queue[:]
+                queue.clear()
+                try:
+                    requests = [(request, slug) for request, slug, _future in batch]
+                    answers = await sync_to_async(_enrol_batch)(requests)
+                except Exception as exc:  # the database failed: every member of the batch
+                    answers = [exc] * len(batch)
+                for (_request, _slug, future), answer in zip(batch, answers, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(answer, Exception):
+                        future.set_exception(answer)
+                    else:
+                        future.set_result(answer)
+        finally:
+            self._draining.discard(loop)
+
+
+ENROL_BATCHES = EnrolmentBatches()
+
+
+@csrf_exempt  # authenticate() checks a session's CSRF token, as DRF does
+async def enrol(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """POST: enrol. A plain async view: a member waits for their turn on the event loop (at
+    most ENROL_CONCURRENCY at work per process, no thread or connection held while waiting),
+    then one statement takes the place (portal.services.beta.enrol). A request with an API token
+    comes to answer_enrolment straight from the ASGI entrance (portal.entrance)."""
+    if request.method != "POST":
+        return error_response(
+            405, _("请用 POST 报名。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST"
         )
-        return Response(
+    return await answer_enrolment(request, slug)
+
+
+async def answer_enrolment(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """The answer to an enrolment, refusals and overload included, in the API's shape."""
+    try:
+        async with ENROL_GATE.enter():
+            result = await ENROL_BATCHES.enrol(request, slug)
+        return JsonResponse(
             {"status": result.status, "waitlist_position": result.waitlist_position},
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+    except Refused as refused:
+        return error_response(refused.status_code, refused.detail, refused.code, **refused.headers)
+    except overload.Overloaded as exc:
+        overload.warn(request, exc)
+        return overload.json_response(exc)
+    except PortalError as exc:
+        return error_response(exc.status, exc.message, exc.code)
+    except Exception as exc:
+        if not overload.is_overload(exc):
+            raise
+        overload.warn(request, exc)
+        return overload.json_response()
+
+
+enrol.cls = EnrolView  # type: ignore[attr-defined]  # drf-spectacular documents it from EnrolView
+enrol.initkwargs = {}  # type: ignore[attr-defined]
 
 
 class MeView(APIView):

@@ -16,12 +16,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 django_application = get_asgi_application()
 
+# Django behind the entrance: the bound on requests in flight, the short path of enrolment.
+from portal.entrance import Entrance  # noqa: E402  (after Django's setup)
+
+entrance = Entrance(django_application)
+
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         await lifespan(receive, send)
     else:
-        await django_application(scope, receive, send)
+        await entrance(scope, receive, send)
 
 
 async def lifespan(receive: Any, send: Any) -> None:

@@ -65,11 +65,26 @@ def record(
     origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> AuditEvent:
     return AuditEvent.objects.create(
-        action=action,
-        actor=actor if actor is not None and actor.pk else None,
-        actor_name=actor_label(actor, actor_name)[:150],
-        target=str(target)[:200],
+        **fields(action, actor=actor, actor_name=actor_name, target=target, origin=origin),
         detail=detail or {},
-        ip_address=origin.address,
-        user_agent=origin.user_agent[:300],
     )
+
+
+def fields(
+    action: AuditAction,
+    *,
+    actor: User | None = None,
+    actor_name: str | None = None,
+    target: object = "",
+    origin: AuditOrigin = AuditOrigin.SYSTEM,
+) -> dict[str, Any]:
+    """An event's fields but its detail: what record() stores, for a statement that writes the
+    event together with the change it records (portal.services.beta's enrolment)."""
+    return {
+        "action": action,
+        "actor": actor if actor is not None and actor.pk else None,
+        "actor_name": actor_label(actor, actor_name)[:150],
+        "target": str(target)[:200],
+        "ip_address": origin.address,
+        "user_agent": origin.user_agent[:300],
+    }

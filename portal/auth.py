@@ -22,7 +22,15 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, with tokens that stop working after API_TOKEN_TTL."""
 
     def authenticate_credentials(self, key: str) -> tuple[User, Token]:
-        user, token = super().authenticate_credentials(key)
+        # DRF's own lookup, with the member's profile in the same query: the permission checks
+        # that follow (a verified member?) then need no query of their own.
+        try:
+            token = Token.objects.select_related("user", "user__member_profile").get(key=key)
+        except Token.DoesNotExist:
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        user = token.user
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         if token_expired(token):
             raise exceptions.AuthenticationFailed(
                 _("令牌已过期，请重新获取令牌。"), code=PortalErrorCode.TOKEN_EXPIRED

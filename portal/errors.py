@@ -29,6 +29,7 @@ class PortalErrorCode(ErrorCode):
     THROTTLED = "throttled"
     NUL_CHARACTER = "nul_character"  # portal.middleware.RefuseNulMiddleware
     REQUEST_TOO_LARGE = "request_too_large"  # over DATA_UPLOAD_MAX_MEMORY_SIZE (the same)
+    BUSY = "busy"  # overload: 503 with Retry-After, "人多，请稍后再试" (portal/overload.py)
     # Signing in and tokens
     INVALID_CREDENTIALS = "invalid_credentials"
     LOCKED_OUT = "locked_out"

@@ -263,6 +263,10 @@ class BetaProgramme(models.Model):
         ),
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    # Kept by portal.services.beta in the statement that takes a place, so that statement needs
+    # no count of the enrolments (and no lock held across round trips); the rows stay the record.
+    accepted_count = models.PositiveIntegerField(_("已获资格人数"), default=0, editable=False)
+    waitlisted_count = models.PositiveIntegerField(_("候补人数"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("内测计划")

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.overload.OverloadMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.StaticFilesMiddleware",
     "portal.middleware.RefuseNulMiddleware",
@@ -135,6 +136,18 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Overload (portal/overload.py): a refused request is told to come back after this many seconds
+# (spread over twice as long). Enrolment in the beta: this many at work at once per web process
+# (they go to the database together, in batches of one transaction each: portal.api), the others
+# waiting on the event loop up to ENROL_WAIT_SECONDS before their 503.
+OVERLOAD_RETRY_AFTER_SECONDS = env_int("OVERLOAD_RETRY_AFTER_SECONDS", 3, minimum=1)
+ENROL_CONCURRENCY = env_int("ENROL_CONCURRENCY", 32, minimum=1)
+ENROL_WAIT_SECONDS = env_int("ENROL_WAIT_SECONDS", 10, minimum=1)
+# At most this many HTTP requests at work in one web process (portal.entrance); the next is
+# answered 503 busy at once. Well above what Ask's streams hold open; a rush far beyond what the
+# process serves in a few seconds gets its clear answer at once instead of waiting minutes.
+WEB_MAX_IN_FLIGHT = env_int("WEB_MAX_IN_FLIGHT", 1500, minimum=1)
 
 REDIS_URL = env_str("REDIS_URL")
 if PRODUCTION and not REDIS_URL:
@@ -343,11 +356,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # An overload is one WARNING line (portal.overload), not an ERROR with a traceback.
+    "filters": {"quiet_overload": {"()": "portal.overload.QuietOverloadFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django's own logging config adds a console handler of its own; use ours only.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["quiet_overload"]},
         "axes": {"level": "WARNING"},
         # haystack logs every component run at INFO.
         "haystack": {"level": "WARNING"},

@@ -1,4 +1,5 @@
-"""Audit-log entries for sign-ins, failed sign-ins, lock-outs and sign-outs."""
+"""Audit-log entries for sign-ins, failed sign-ins, lock-outs and sign-outs; the beta's counters
+when an enrolment goes with its member's account."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from portal import audit
 from portal.audit import AuditOrigin
-from portal.models import AuditAction, User
+from portal.models import AuditAction, BetaEnrolment, User
 
 
 @receiver(user_logged_in)
@@ -50,3 +52,10 @@ def _locked_out(
         target=username or "",
         origin=AuditOrigin.of(request),
     )
+
+
+@receiver(post_delete, sender=BetaEnrolment)
+def _enrolment_deleted(sender: Any, instance: BetaEnrolment, **kwargs: Any) -> None:
+    from portal.services import beta
+
+    beta.forget_enrolment(instance)

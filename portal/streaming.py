@@ -53,8 +53,14 @@ def authenticate(request: HttpRequest) -> tuple[User, Request]:
     try:
         user = permissions.user_or_none(drf)
     except exceptions.AuthenticationFailed as exc:
+        # Our own code when the refusal names one (token_expired), as the DRF views answer.
+        given = getattr(exc.detail, "code", None)
+        code = PortalErrorCode(given) if given in set(PortalErrorCode) else None
         raise Refused(
-            401, str(exc.detail), PortalErrorCode.AUTHENTICATION_FAILED, WWW_Authenticate="Token"
+            401,
+            str(exc.detail),
+            code or PortalErrorCode.AUTHENTICATION_FAILED,
+            WWW_Authenticate="Token",
         ) from exc
     except exceptions.PermissionDenied as exc:  # a session without its CSRF token
         raise Refused(403, str(exc.detail), PortalErrorCode.CSRF_FAILED) from exc

@@ -12,7 +12,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", api.TokenView.as_view(), name="api_token"),
     path("me/", api.MeView.as_view(), name="api_me"),
     path("beta/", api.CurrentBetaView.as_view(), name="api_beta"),
-    path("beta/<slug:slug>/enroll/", api.EnrolView.as_view(), name="api_beta_enrol"),
+    path("beta/<slug:slug>/enroll/", api.enrol, name="api_beta_enrol"),
     path("knowledge/", include("knowledge.urls.api")),
     path("", include("knowledge.urls.ask_api")),
     path("", include("writer.urls.api")),

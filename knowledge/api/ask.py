@@ -34,7 +34,7 @@ from knowledge.serializers import (
     MessageSerializer,
 )
 from knowledge.services import asking
-from portal import permissions
+from portal import overload, permissions
 from portal.errors import NotPermitted, PortalError, PortalErrorCode
 from portal.middleware import NUL_REFUSED
 from portal.models import User
@@ -95,13 +95,17 @@ async def _events(turn: asking.Turn) -> AsyncIterator[bytes]:
     try:
         async for event in asking.answer(turn):
             yield sse(event.name, event.data)
-    except Exception:
-        log.exception("ask: the answer to message %s failed", turn.reply.pk)
+    except Exception as exc:
+        busy = overload.is_overload(exc)
+        if busy:
+            overload.warn(None, exc)
+        else:
+            log.exception("ask: the answer to message %s failed", turn.reply.pk)
         yield sse(
             "error",
             {
-                "message": _("回答出错了，请稍后再试。"),
-                "code": KnowledgeErrorCode.ANSWER_FAILED,
+                "message": overload.busy_message() if busy else _("回答出错了，请稍后再试。"),
+                "code": PortalErrorCode.BUSY if busy else KnowledgeErrorCode.ANSWER_FAILED,
                 "conversation": turn.conversation.pk,
             },
         )
@@ -146,6 +150,11 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         return error_response(refused.status_code, refused.detail, refused.code, **refused.headers)
     except PortalError as exc:
         return error_response(exc.status, exc.message, exc.code)
+    except Exception as exc:
+        if not overload.is_overload(exc):
+            raise
+        overload.warn(request, exc)  # the database pool is full: 503 busy, try again later
+        return overload.json_response()
     if not stream:
         return JsonResponse(await asking.collect(turn), json_dumps_params={"ensure_ascii": False})
     response = StreamingHttpResponse(_events(turn), content_type="text/event-stream; charset=utf-8")

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db import transaction
-from django.db.models import Count
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from portal import audit, permissions
 from portal.audit import AuditOrigin
-from portal.errors import NotPermitted, PortalErrorCode
-from portal.models import AuditAction, BetaEnrolment, BetaProgramme, EnrolmentStatus, User
+from portal.errors import NotFound, NotPermitted, PortalError, PortalErrorCode
+from portal.models import (
+    AuditAction,
+    AuditEvent,
+    BetaEnrolment,
+    BetaProgramme,
+    EnrolmentStatus,
+    User,
+)
 from portal.permissions import Perm
 
 
@@ -115,41 +125,186 @@ def check_may_enrol(user: User, programme: BetaProgramme, now: datetime) -> None
 
 def enrol(
     user: User,
-    programme: BetaProgramme,
+    programme: BetaProgramme | str,
     *,
     now: datetime | None = None,
     origin: AuditOrigin = AuditOrigin.SYSTEM,
 ) -> Enrolment:
-    """A place while places last, then the waiting list in order; a repeat returns the first."""
+    """A place while places last, then the waiting list in order; a repeat returns the first.
+
+    `programme` may be given by its slug (the API does: the statement finds it). A verified
+    member's first enrolment is one statement (`_take_place`); a repeat, a refusal or an unknown
+    programme take the slower path that reads what it needs to say so."""
     now = now or timezone.now()
-    existing = BetaEnrolment.objects.filter(programme=programme, user=user).first()
-    if existing is not None:
-        return Enrolment(existing, created=False, waitlist_position=waitlist_position(existing))
-    check_may_enrol(user, programme, now)
-    with transaction.atomic():
-        # The programme row lock serialises enrolments, so the count below cannot go stale.
-        locked = BetaProgramme.objects.select_for_update().get(pk=programme.pk)
-        existing = BetaEnrolment.objects.filter(programme=locked, user=user).first()
+    slug = programme if isinstance(programme, str) else programme.slug
+    for _attempt in range(2):
+        if permissions.may_enrol_in_beta(user):
+            try:
+                taken = _take_place(user, slug, now, origin)
+            except IntegrityError:  # the same member's other request took one a moment ago
+                taken = None
+            if taken is not None:
+                return taken
+        found = BetaProgramme.objects.filter(slug=slug).first()
+        if found is None:
+            raise NotFound(_("没有这个内测计划。"))
+        existing = BetaEnrolment.objects.filter(programme=found, user=user).first()
         if existing is not None:
             return Enrolment(existing, created=False, waitlist_position=waitlist_position(existing))
-        taken = _status_counts(locked)
-        waiting = taken.get(EnrolmentStatus.WAITLISTED, 0)
-        # A newcomer gets a place only when one is free and nobody is waiting for it.
-        if taken.get(EnrolmentStatus.ACCEPTED, 0) < locked.capacity and waiting == 0:
+        check_may_enrol(user, found, now)
+        # Allowed, yet nothing was taken: the window or the slug changed meanwhile; once more.
+    raise NotFound(_("没有这个内测计划。"))
+
+
+def enrol_together(
+    members: Sequence[tuple[User, str, AuditOrigin]],
+) -> list[Enrolment | PortalError]:
+    """Several members' enrolments (member, programme slug, origin) in one transaction, each
+    as enrol() answers it, a refusal in its place. During a rush the programme row's lock is
+    held until the commit has reached the disk: one commit for many enrolments instead of one
+    each. They take their places in the order given, programme by programme (in the order of
+    their slugs, so two transactions lock programmes in the same order); a failure of the
+    database undoes them all and raises."""
+    answers: list[Enrolment | PortalError | None] = [None] * len(members)
+    order = sorted(range(len(members)), key=lambda i: members[i][1])
+    with transaction.atomic():
+        for i in order:
+            user, slug, origin = members[i]
+            try:
+                answers[i] = enrol(user, slug, origin=origin)
+            except PortalError as exc:
+                answers[i] = exc
+    return [answer for answer in answers if answer is not None]
+
+
+# One statement takes a place or joins the waiting list, inserts the enrolment and its audit
+# event. The UPDATE of the programme row holds that row's lock only while the statement runs
+# (autocommit), so enrolments queue inside PostgreSQL for microseconds, never across round
+# trips. Its SET reads the counters before the change and RETURNING gives them after: a newcomer
+# was placed exactly when nobody waits after it (waitlisted_count = 0), and otherwise its place
+# in the queue is the new waitlisted_count. A second enrolment of the same member (two requests
+# at once) breaks the unique constraint, which undoes the whole statement, counters included.
+_TAKE_PLACE = """
+WITH place AS (
+    UPDATE portal_betaprogramme
+       SET accepted_count = accepted_count
+               + (accepted_count < capacity AND waitlisted_count = 0)::int,
+           waitlisted_count = waitlisted_count
+               + (accepted_count >= capacity OR waitlisted_count > 0)::int
+     WHERE slug = %(slug)s AND opens_at <= %(now)s AND closes_at > %(now)s
+       AND NOT EXISTS (
+           SELECT 1 FROM portal_betaenrolment e
+            WHERE e.programme_id = portal_betaprogramme.id AND e.user_id = %(user)s)
+    RETURNING id, waitlisted_count
+), taken AS (
+    INSERT INTO portal_betaenrolment (programme_id, user_id, status, created_at)
+    SELECT id, %(user)s,
+           CASE WHEN waitlisted_count = 0 THEN %(accepted)s ELSE %(waitlisted)s END, %(now)s
+      FROM place
+    RETURNING id, programme_id, status
+), logged AS (
+    INSERT INTO portal_auditevent ({audit_columns}, detail)
+    SELECT {audit_values}, jsonb_build_object('status', status) FROM taken
+)
+SELECT taken.id, taken.programme_id, taken.status, place.waitlisted_count FROM taken, place
+"""
+
+
+def _take_place(user: User, slug: str, now: datetime, origin: AuditOrigin) -> Enrolment | None:
+    """The member's new enrolment, or None: already enrolled, outside the window, no such
+    programme (the caller finds out which)."""
+    if connection.vendor != "postgresql":
+        return _take_place_locked(user, slug, now, origin)
+    event = audit.fields(AuditAction.BETA_ENROLLED, actor=user, target=slug, origin=origin)
+    event["created_at"] = timezone.now()
+    columns = [_column(AuditEvent, name) for name in event]
+    casts = {"ip_address": "::inet", "created_at": "::timestamptz"}
+    params: dict[str, Any] = {
+        "slug": slug,
+        "user": user.pk,
+        "now": now,
+        "accepted": EnrolmentStatus.ACCEPTED.value,
+        "waitlisted": EnrolmentStatus.WAITLISTED.value,
+    }
+    for name, value in event.items():
+        params[f"audit_{name}"] = value.pk if isinstance(value, User) else value
+    sql = _TAKE_PLACE.format(
+        audit_columns=", ".join(columns),
+        audit_values=", ".join(f"%(audit_{name})s{casts.get(name, '')}" for name in event),
+    )
+    with _own_transaction(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, programme_id, status, waiting = row
+    record = BetaEnrolment(
+        pk=pk, programme_id=programme_id, user=user, status=status, created_at=now
+    )
+    record._state.adding, record._state.db = False, connection.alias
+    accepted = status == EnrolmentStatus.ACCEPTED
+    return Enrolment(record, created=True, waitlist_position=None if accepted else waiting)
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field.column
+
+
+@contextmanager
+def _own_transaction() -> Iterator[None]:
+    """Autocommit (the statement is its own transaction, its lock gone when it ends); inside a
+    caller's transaction, a savepoint, so a duplicate undoes only this statement."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+    else:
+        yield
+
+
+def _take_place_locked(
+    user: User, slug: str, now: datetime, origin: AuditOrigin
+) -> Enrolment | None:
+    """The same as the statement, for databases without data-modifying WITH (SQLite, whose
+    transactions take the write lock at their start: transaction_mode IMMEDIATE)."""
+    with transaction.atomic():
+        programme = (
+            BetaProgramme.objects.select_for_update()
+            .filter(slug=slug, opens_at__lte=now, closes_at__gt=now)
+            .first()
+        )
+        if programme is None or programme.enrolments.filter(user=user).exists():
+            return None
+        if programme.accepted_count < programme.capacity and programme.waitlisted_count == 0:
             status, position = EnrolmentStatus.ACCEPTED, None
+            programme.accepted_count += 1
         else:
-            status, position = EnrolmentStatus.WAITLISTED, waiting + 1
+            programme.waitlisted_count += 1
+            status, position = EnrolmentStatus.WAITLISTED, programme.waitlisted_count
+        programme.save(update_fields=["accepted_count", "waitlisted_count"])
         record = BetaEnrolment.objects.create(
-            programme=locked, user=user, status=status, created_at=now
+            programme=programme, user=user, status=status, created_at=now
         )
         audit.record(
             AuditAction.BETA_ENROLLED,
             actor=user,
-            target=locked.slug,
+            target=slug,
             detail={"status": status},
             origin=origin,
         )
     return Enrolment(record, created=True, waitlist_position=position)
+
+
+def forget_enrolment(enrolment: BetaEnrolment) -> None:
+    """An enrolment deleted (its member's account went): its counter goes down with it."""
+    counter = (
+        "accepted_count" if enrolment.status == EnrolmentStatus.ACCEPTED else "waitlisted_count"
+    )
+    BetaProgramme.objects.filter(pk=enrolment.programme_id, **{f"{counter}__gt": 0}).update(
+        **{counter: F(counter) - 1}
+    )
 
 
 def promote_waitlist(
@@ -170,6 +325,12 @@ def promote_waitlist(
         )
         BetaEnrolment.objects.filter(pk__in=[e.pk for e in promoted]).update(
             status=EnrolmentStatus.ACCEPTED
+        )
+        # Counted again from the rows (under the lock every enrolment's statement takes).
+        counts = _status_counts(locked)
+        BetaProgramme.objects.filter(pk=locked.pk).update(
+            accepted_count=counts.get(EnrolmentStatus.ACCEPTED, 0),
+            waitlisted_count=counts.get(EnrolmentStatus.WAITLISTED, 0),
         )
         for enrolment in promoted:
             enrolment.status = EnrolmentStatus.ACCEPTED

@@ -151,6 +151,21 @@
     }
   }
 
+  // Seconds the server asked us to wait (Retry-After), with a little spread of our own.
+  const retryAfter = (response) => {
+    const seconds = parseInt(response.headers.get("Retry-After") || "", 10);
+    return (Number.isFinite(seconds) && seconds > 0 ? seconds : 3) + Math.floor(Math.random() * 2);
+  };
+  const countdown = (box, message, seconds) => new Promise((resolve) => {
+    let left = seconds;
+    const show = () => { box.textContent = `${message}（${left} ${words.retrying}）`; };
+    show();
+    const timer = setInterval(() => {
+      left -= 1;
+      if (left <= 0) { clearInterval(timer); resolve(); } else show();
+    }, 1000);
+  });
+
   const ask = async (question) => {
     document.querySelector("[data-welcome]")?.remove();
     thread.append(el("div", { class: "bubble bubble-q" }, question));
@@ -165,12 +180,20 @@
     let citations = [];
     let finished = false;
     try {
-      const response = await fetch(form.dataset.api, {
+      const send = () => fetch(form.dataset.api, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRFToken": csrf() },
         body: JSON.stringify({ question, conversation: form.dataset.conversation ? Number(form.dataset.conversation) : null, stream: true }),
       });
+      let response = await send();
+      // 503 busy: too many at once. Say so kindly, count down Retry-After, then ask again.
+      for (let tries = 0; response.status === 503 && tries < 5; tries++) {
+        const data = await response.json().catch(() => ({}));
+        await countdown(text, data.detail || words.busy, retryAfter(response));
+        text.textContent = words.thinking;
+        response = await send();
+      }
       if (!response.ok) {
         const data = await response.json().catch(() => ({}));
         throw new Error(data.detail || words.failed);

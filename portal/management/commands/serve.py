@@ -48,8 +48,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-            help="web server processes (WEB_CONCURRENCY)",
+            default=int(os.environ.get("WEB_CONCURRENCY", "2")),
+            help="web server processes (WEB_CONCURRENCY; 2: the sign-up rush, bench/beta_race.py)",
         )
         parser.add_argument(
             "--model-slots",
