@@ -144,7 +144,8 @@ if PRODUCTION and not REDIS_URL:
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # One connection pool per process (Django would open one per request under ASGI).
+            "BACKEND": "portal.rediscache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "portal",
         }
