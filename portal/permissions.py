@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 from django.http import HttpRequest
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -98,12 +98,12 @@ def may_use_ai(user: AnyUser) -> bool:
         return True
     if not user.is_verified_member:
         return False
+    # One query: refused while a gating programme exists and none has accepted the member.
     gating = BetaProgramme.objects.filter(gates_ai=True)
-    if not gating.exists():
-        return True
-    return BetaEnrolment.objects.filter(
+    placed = BetaEnrolment.objects.filter(
         user=user, programme__in=gating, status=EnrolmentStatus.ACCEPTED
-    ).exists()
+    )
+    return not gating.filter(~Exists(placed)).exists()
 
 
 def may_read_knowledge(user: AnyUser) -> bool:

@@ -34,7 +34,7 @@ from knowledge.serializers import (
     MessageSerializer,
 )
 from knowledge.services import asking
-from portal import permissions
+from portal import ai, permissions
 from portal.errors import NotPermitted, PortalError, PortalErrorCode
 from portal.middleware import NUL_REFUSED
 from portal.models import User
@@ -84,9 +84,11 @@ def prepare(request: HttpRequest) -> tuple[asking.Turn, bool]:
     try:
         user, drf = _authorise(request)
         data = _parse(request)
-        text = asking.check(data["question"])
+        checker = ai.text_checker(where="ask.answer")  # the safety list, read once
+        text = asking.check(data["question"], checker)
         _throttle(drf)
-        return asking.start_turn(user, text, data.get("conversation")), data["stream"]
+        turn = asking.start_turn(user, text, data.get("conversation"), checker=checker)
+        return turn, data["stream"]
     finally:
         asking.release_connections()
 
