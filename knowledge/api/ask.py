@@ -6,8 +6,10 @@ loop; it still authenticates, throttles and reports errors exactly like the DRF 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -135,6 +137,25 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
     return dict(data.validated_data)
 
 
+# How many questions a web process prepares at once (the rest wait their turn, first come first
+# served). Each prepare() holds the GIL for most of its ~10 ms: when 50 arrive together, a dozen
+# threads taking turns on one process's GIL all finished as late as the last one; two at a time
+# still overlap one's database round trips with the other's work (bench/ask_load.py --ramp-ms 0).
+PREPARING_AT_ONCE = 2
+_preparing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turn_to_prepare() -> asyncio.Semaphore:
+    """This event loop's semaphore (a test or a server thread may run loops of its own)."""
+    loop = asyncio.get_running_loop()
+    semaphore = _preparing.get(loop)
+    if semaphore is None:
+        semaphore = _preparing[loop] = asyncio.Semaphore(PREPARING_AT_ONCE)
+    return semaphore
+
+
 @csrf_exempt
 async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """POST {question, conversation?, stream?}: the answer, whole or as an event stream."""
@@ -143,7 +164,8 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
             405, _("请用 POST 提问。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST"
         )
     try:
-        turn, stream = await sync_to_async(prepare)(request)
+        async with _turn_to_prepare():
+            turn, stream = await sync_to_async(prepare)(request)
     except Refused as refused:
         return error_response(refused.status_code, refused.detail, refused.code, **refused.headers)
     except PortalError as exc:
