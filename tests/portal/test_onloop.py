@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
+from asgiref.testing import ApplicationCommunicator as _Communicator
 from django.conf import settings
 
 from portal import onloop
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ApplicationCommunicator: Any = _Communicator  # asgiref's testing module is untyped
 
 
 async def _call(
@@ -50,7 +52,7 @@ async def _call(
 
 def test_the_chain_is_django_s_own_middlewares_on_the_loop() -> None:
     handler = onloop.ASGIHandler()
-    chain, names = handler._middleware_chain, []
+    chain, names = getattr(handler, "_middleware_chain"), []  # noqa: B009  (private)
     while chain is not None:
         chain = getattr(chain, "__wrapped__", chain)  # convert_exception_to_response's
         names.append(type(chain).__module__ + "." + type(chain).__qualname__)
