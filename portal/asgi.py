@@ -10,11 +10,15 @@ import asyncio
 import os
 from typing import Any
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+django.setup(set_prefix=False)  # what get_asgi_application() does, before its handler
 
-django_application = get_asgi_application()
+from portal.onloop import ASGIHandler  # noqa: E402  (needs the apps loaded)
+
+# Django's handler, running Django's middlewares on the event loop (portal.onloop).
+django_application = ASGIHandler()
 
 # Django behind the entrance: the bound on requests in flight, the short path of enrolment.
 from portal.entrance import Entrance  # noqa: E402  (after Django's setup)

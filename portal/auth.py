@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _drf  # DRF's messages, its catalogue
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -22,15 +23,17 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, with tokens that stop working after API_TOKEN_TTL."""
 
     def authenticate_credentials(self, key: str) -> tuple[User, Token]:
-        # DRF's own lookup, with the member's profile in the same query: the permission checks
-        # that follow (a verified member?) then need no query of their own.
+        # DRF's own, reading the member's profile and union unit in the same query: the
+        # permission policy and Ask read both on every question.
         try:
-            token = Token.objects.select_related("user", "user__member_profile").get(key=key)
+            token = Token.objects.select_related(
+                "user", "user__member_profile", "user__union_unit"
+            ).get(key=key)
         except Token.DoesNotExist:
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+            raise exceptions.AuthenticationFailed(_drf("Invalid token.")) from None
         user = token.user
         if not user.is_active:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+            raise exceptions.AuthenticationFailed(_drf("User inactive or deleted."))
         if token_expired(token):
             raise exceptions.AuthenticationFailed(
                 _("令牌已过期，请重新获取令牌。"), code=PortalErrorCode.TOKEN_EXPIRED

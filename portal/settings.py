@@ -144,6 +144,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 OVERLOAD_RETRY_AFTER_SECONDS = env_int("OVERLOAD_RETRY_AFTER_SECONDS", 3, minimum=1)
 ENROL_CONCURRENCY = env_int("ENROL_CONCURRENCY", 32, minimum=1)
 ENROL_WAIT_SECONDS = env_int("ENROL_WAIT_SECONDS", 10, minimum=1)
+# Ask: a web process prepares two questions at once (knowledge/api/ask.py); the others wait
+# their turn in order, up to ASK_WAIT_SECONDS before their 503.
+ASK_WAIT_SECONDS = env_int("ASK_WAIT_SECONDS", 10, minimum=1)
 # At most this many HTTP requests at work in one web process (portal.entrance); the next is
 # answered 503 busy at once. Well above what Ask's streams hold open; a rush far beyond what the
 # process serves in a few seconds gets its clear answer at once instead of waiting minutes.
@@ -157,7 +160,8 @@ if PRODUCTION and not REDIS_URL:
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # One connection pool per process (Django would open one per request under ASGI).
+            "BACKEND": "portal.rediscache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "portal",
         }

@@ -17,7 +17,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -189,6 +189,8 @@ class Turn:
     strict: bool = (
         False  # the model judges passages in the band: its answer is held and read strictly
     )
+    # The categories of what it may cite, as read when it was opened (see _category_of).
+    filing: dict[tuple[str, int], Any] = field(default_factory=dict)
 
 
 def _url(passage: Passage) -> str:
@@ -297,25 +299,42 @@ def _unit_name(user: User) -> str:
     return unit.name if unit is not None else ""
 
 
-def _category_of(citations: list[dict[str, Any]]) -> int | None:
+_ABSENT = object()  # a cited document or FAQ entry that is no longer there
+
+
+def _category_of(
+    citations: list[dict[str, Any]], known: dict[tuple[str, int], Any] | None = None
+) -> int | None:
     """The category an answering FAQ entry is filed under, else the one most of the cited
-    passages come from (the better-ranked one on a tie)."""
+    passages come from (the better-ranked one on a tie). `known` keeps what was read (a turn's
+    own, so storing its answer reads nothing again: it cites some of the same passages)."""
+    known = {} if known is None else known
     faq = next((c["faq"] for c in citations if c.get("faq")), None)
     if faq is not None:
-        filed = FaqEntry.objects.filter(pk=faq).values_list("category_id", flat=True).first()
-        if filed is not None:
-            return filed
+        if ("faq", faq) not in known:
+            entry = FaqEntry.objects.filter(pk=faq).values_list("category_id", flat=True)
+            known["faq", faq] = next(iter(entry[:1]), _ABSENT)
+        if known["faq", faq] not in (None, _ABSENT):
+            return int(known["faq", faq])
     documents = [c["document_id"] for c in citations if c.get("document_id")]
-    categories = dict(Document.objects.filter(pk__in=documents).values_list("pk", "category_id"))
-    counted = Counter(categories[d] for d in documents if d in categories)
+    missing = [d for d in dict.fromkeys(documents) if ("document", d) not in known]
+    if missing:
+        found = dict(Document.objects.filter(pk__in=missing).values_list("pk", "category_id"))
+        for d in missing:
+            known["document", d] = found.get(d, _ABSENT)
+    filed = [known["document", d] for d in documents]
+    counted = Counter(c for c in filed if c is not _ABSENT)
     return counted.most_common(1)[0][0] if counted else None
 
 
-def check(question: str) -> str:
-    """The question as it will be kept, or AskError / QueryError with the reason."""
+def check(question: str, checker: ai.TextChecker | None = None) -> str:
+    """The question as it will be kept, or AskError / QueryError with the reason. `checker`:
+    the safety list as the caller already read it (ai.text_checker), else it is read now."""
     text = clean_question(question)
     check_question(text)  # the member's own wording is kept; search() normalises its copy
-    if ai.check_text(text, where="ask.prompt").action == "block":
+    if checker is None:
+        checker = ai.text_checker(where="ask.prompt")
+    if replace(checker, where="ask.prompt").check(text).action == "block":
         raise AskError(
             _("这个问题包含不适宜的内容，无法回答。如有需要，请拨打职工服务热线 12351。"),
             code=KnowledgeErrorCode.UNSAFE_QUESTION,
@@ -348,7 +367,8 @@ def open_turn(user: User, question: str, conversation_id: int | None = None) -> 
     """Check the user and the question, search, store it and a pending answer; decide how to
     answer. NotPermitted for a user who may not use the AI services."""
     permissions.require(user, Perm.USE_AI)
-    return start_turn(user, check(question), conversation_id)
+    checker = ai.text_checker(where="ask.answer")
+    return start_turn(user, check(question, checker), conversation_id, checker=checker)
 
 
 def _passage_plan(
@@ -397,9 +417,16 @@ def _top_segment(citations: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((c for c in citations if c.get("segment")), None)
 
 
-def start_turn(user: User, text: str, conversation_id: int | None = None) -> Turn:
+def start_turn(
+    user: User,
+    text: str,
+    conversation_id: int | None = None,
+    *,
+    checker: ai.TextChecker | None = None,
+) -> Turn:
     """open_turn() for a caller that has already required USE_AI of the user and passed the
-    question through check() (which returned `text`): the API, which throttles in between."""
+    question through check() (which returned `text`): the API, which throttles in between.
+    `checker`: the safety list check() used (read once per question)."""
     started = time.perf_counter()
     conversation = (
         access_conversation(user, conversation_id) if conversation_id is not None else None
@@ -420,25 +447,31 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
         else:
             conversation.updated_at = now
             conversation.save(update_fields=["updated_at"])
-        asked = Message.objects.create(
-            conversation=conversation, role=MessageRole.USER, text=text, resolved=resolved
-        )
-        reply = Message.objects.create(
-            conversation=conversation,
-            role=MessageRole.ASSISTANT,
-            status=AnswerStatus.PENDING,
-            mode=AnswerMode.LLM if mode == "llm" else AnswerMode.EXTRACTIVE,
-            abstained=mode == "abstain",
-            citations=citations,
+        # The question and its pending answer in one INSERT (ids in this order).
+        asked, reply = Message.objects.bulk_create(
+            [
+                Message(
+                    conversation=conversation, role=MessageRole.USER, text=text, resolved=resolved
+                ),
+                Message(
+                    conversation=conversation,
+                    role=MessageRole.ASSISTANT,
+                    status=AnswerStatus.PENDING,
+                    mode=AnswerMode.LLM if mode == "llm" else AnswerMode.EXTRACTIVE,
+                    abstained=mode == "abstain",
+                    citations=citations,
+                ),
+            ]
         )
         top = _top_segment(citations)
+        filing: dict[tuple[str, int], Any] = {}
         record = AskedQuestion.objects.create(
             answer=reply,
             text=text,
             resolved=resolved,
             # The words analytics groups by: the precise segmentation of what was searched.
             keywords=list(dict.fromkeys(segmenter.words(resolved)))[:20],
-            category_id=_category_of(citations),
+            category_id=_category_of(citations, filing),
             document_id=top["document_id"] if top else None,
             segment_id=top["segment"] if top else None,
             abstained=mode == "abstain",
@@ -458,10 +491,13 @@ def start_turn(user: User, text: str, conversation_id: int | None = None) -> Tur
         quotable=quotable,
         prompt=build_prompt(text, resolved, citations, history) if mode == "llm" else [],
         unit_name=_unit_name(user),
-        checker=ai.text_checker(where="ask.answer"),
+        checker=replace(checker, where="ask.answer")
+        if checker is not None
+        else ai.text_checker(where="ask.answer"),
         started=started,
         retrieval_ms=result.elapsed_ms,
         strict=mode == "llm" and result.abstained,
+        filing=filing,
     )
 
 
@@ -569,7 +605,7 @@ def finish_turn(turn: Turn, ending: Ending, *, first_token_ms: float | None) -> 
         AskedQuestion.objects.filter(pk=turn.asked.pk).update(
             abstained=reply.abstained,
             mode=ending.mode,
-            category_id=_category_of(citations),
+            category_id=_category_of(citations, turn.filing),
             document_id=top["document_id"] if top else None,
             segment_id=top["segment"] if top else None,
         )

@@ -73,12 +73,12 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
     import threading
 
     import uvicorn
-    from django.core.asgi import get_asgi_application
 
+    from portal.onloop import ASGIHandler  # portal.asgi's handler
     from tests.waiting import wait_for
 
     config = uvicorn.Config(
-        get_asgi_application(), host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+        ASGIHandler(), host="127.0.0.1", port=0, lifespan="off", log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

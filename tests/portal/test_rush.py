@@ -237,3 +237,36 @@ def test_an_event_loop_has_its_own_gate() -> None:
             return True
 
     assert asyncio.run(enter()) and asyncio.run(enter())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_question_that_waits_too_long_for_its_turn_gets_503_busy(settings, units) -> None:
+    from knowledge.api import ask as ask_api
+
+    settings.ASK_WAIT_SECONDS = 1
+    alice = people.make_user("alice", unit=units["factory"], serial=1)
+    key = Token.objects.create(user=alice).key
+
+    async def scenario() -> HttpResponse:
+        # Other questions hold every turn of this loop while alice's arrives.
+        turns = ask_api._turn_to_prepare()
+        for _ in range(ask_api.PREPARING_AT_ONCE):
+            await turns.acquire()
+        try:
+            request = AsyncRequestFactory().post(
+                "/api/v1/ask/",
+                json.dumps({"question": "加班费怎么算？"}),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Token {key}",
+            )
+            response = await ask_api.ask(request)
+            assert isinstance(response, HttpResponse)
+            return response
+        finally:
+            for _ in range(ask_api.PREPARING_AT_ONCE):
+                turns.release()
+
+    response = async_to_sync(scenario)()
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) >= 1
+    assert json.loads(response.content) == {"detail": "人多，请稍后再试", "code": "busy"}
