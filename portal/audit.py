@@ -25,7 +25,8 @@ def client_ip(request: HttpRequest) -> str | None:
         if len(forwarded) >= hops:
             candidate = forwarded[-hops]
     try:
-        return str(ipaddress.ip_address(candidate)) if candidate else None
+        # Without an IPv6 zone (fe80::1%eth0): PostgreSQL's inet type refuses one.
+        return str(ipaddress.ip_address(candidate.split("%", 1)[0])) if candidate else None
     except ValueError:
         return None
 

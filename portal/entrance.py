@@ -12,12 +12,16 @@ process, and the short path of an enrolment with an API token.
   (the view is exempt), no messages. Such a request goes straight to the view's own code
   (portal.api.answer_enrolment: the token, the policy, the one statement), and its answer gets the
   headers the middleware would add (security, framing, language, length), so both paths answer
-  byte for byte the same. Anything else — a request with a session cookie, a body carrying NUL,
-  another method — goes through Django as before.
+  byte for byte the same. Anything else — a request with a session cookie or a body, a host
+  not allowed, an SSL redirect, a NUL, another method — goes through Django as before.
+- **Bodies in time.** A request's body must arrive within BODY_SECONDS of its headers, or it
+  ends as a client gone: connections that announce a body and send nothing do not keep their
+  places among the requests in flight. (A buffering proxy in front is still advisable.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from io import BytesIO
@@ -48,7 +52,11 @@ class ResponseMiddleware(Protocol):
     def process_response(self, request: HttpRequest, response: Any) -> Any: ...
 
 
-ENROL_PATH = re.compile(r"^/api/v1/beta/(?P<slug>[-a-zA-Z0-9_]+)/enroll/$")
+ENROL_PATH = re.compile(r"/api/v1/beta/(?P<slug>[-a-zA-Z0-9_]+)/enroll/")  # fullmatch
+# A request's body must arrive within this many seconds of its headers, or the request ends as
+# a client gone: a connection that announces a body and sends nothing must not hold a place
+# among the requests in flight (an API client's body arrives in milliseconds).
+BODY_SECONDS = 10.0
 
 
 def _unused(request: HttpRequest) -> HttpResponse:  # pragma: no cover  (never called)
@@ -64,11 +72,12 @@ class Entrance:
         # The middlewares of settings.MIDDLEWARE that change a token request's answer, in the
         # order Django applies them (innermost first); the others leave it as it is.
         self._locale = LocaleMiddleware(_unused)
+        self._security = SecurityMiddleware(_unused)
         self._responses: list[ResponseMiddleware] = [
             XFrameOptionsMiddleware(_unused),
             CommonMiddleware(_unused),  # Content-Length
             self._locale,
-            SecurityMiddleware(_unused),
+            self._security,
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,8 +88,9 @@ class Entrance:
             await self._refuse(scope, send)
             return
         self.in_flight += 1
+        receive = _body_in_time(receive)
         try:
-            match = ENROL_PATH.match(scope["path"]) if scope["method"] == "POST" else None
+            match = ENROL_PATH.fullmatch(scope["path"]) if scope["method"] == "POST" else None
             if match is not None and _token_header(scope):
                 await self._enrol(scope, receive, send, match["slug"])
             else:
@@ -89,21 +99,48 @@ class Entrance:
             self.in_flight -= 1
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        request = ASGIRequest(scope, BytesIO())
+        try:
+            request = ASGIRequest(scope, BytesIO())
+        except (UnicodeDecodeError, ValueError):  # a malformed request: no page for it
+            overload.warn(None, overload.Overloaded())
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"retry-after", str(overload.retry_after()).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
         overload.warn(request, overload.Overloaded())
         await self._send(request, overload.response_for(request), send)
 
     async def _enrol(self, scope: Scope, receive: Receive, send: Send, slug: str) -> None:
         from portal import api  # the views import the models: after Django's setup
 
-        body = await _read_body(receive)
-        if body is None:
+        first = await receive()
+        if first["type"] == "http.disconnect":
             return  # the client went away
-        request = ASGIRequest(scope, BytesIO(body))
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if (limit is not None and len(body) > limit) or refusal(request) is not None:
-            # A refusal of RefuseNulMiddleware's (or a body too large): Django answers it.
-            await self.django(scope, _replay(body, receive), send)
+        if first.get("body") or first.get("more_body"):
+            # Enrolment takes no body: a request with one (a form, a file, a large upload) is
+            # Django's, which reads it as it always does.
+            await self.django(scope, _replay(first, receive), send)
+            return
+        try:
+            request = ASGIRequest(scope, BytesIO())
+            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
+            # An SSL redirect (SecurityMiddleware's answer before the view's) or a refusal of
+            # RefuseNulMiddleware's: Django answers it.
+            to_django = (
+                self._security.process_request(request) is not None or refusal(request) is not None
+            )
+        except Exception:  # a malformed request or a host not allowed: Django answers it
+            to_django = True
+        if to_django:
+            await self.django(scope, _replay(first, receive), send)
             return
         self._locale.process_request(request)
         try:
@@ -136,26 +173,38 @@ def _token_header(scope: Scope) -> bool:
     return token
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+def _body_in_time(receive: Receive) -> Receive:
+    """`receive`, with each part of the request's body due within BODY_SECONDS: past that the
+    request reads as a client gone. Once the body is complete, messages come as they come (a
+    streamed answer waits for the client's disconnect)."""
+    complete = False
+
+    async def in_time() -> Message:
+        nonlocal complete
+        if complete:
+            return await receive()
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                message = await receive()
+        except TimeoutError:
+            complete = True
+            return {"type": "http.disconnect"}
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            complete = True
+        return message
+
+    return in_time
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The request's body once more, for Django; then whatever the client sends next."""
+def _replay(first: Message, receive: Receive) -> Receive:
+    """The request's first message once more, for Django; then whatever the client sends."""
     sent = False
 
     async def again() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return first
         return await receive()
 
     return again

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from portal import audit, permissions
+from portal import audit, overload, permissions
 from portal.audit import AuditOrigin
 from portal.errors import NotFound, NotPermitted, PortalError, PortalErrorCode
 from portal.models import (
@@ -158,21 +158,28 @@ def enrol(
 
 def enrol_together(
     members: Sequence[tuple[User, str, AuditOrigin]],
-) -> list[Enrolment | PortalError]:
+) -> list[Enrolment | PortalError | DatabaseError]:
     """Several members' enrolments (member, programme slug, origin) in one transaction, each
     as enrol() answers it, a refusal in its place. During a rush the programme row's lock is
     held until the commit has reached the disk: one commit for many enrolments instead of one
     each. They take their places in the order given, programme by programme (in the order of
-    their slugs, so two transactions lock programmes in the same order); a failure of the
-    database undoes them all and raises."""
-    answers: list[Enrolment | PortalError | None] = [None] * len(members)
+    their slugs, so two transactions lock programmes in the same order). Each member's work is a
+    savepoint of its own: a database error of one member's (an address the inet type refuses)
+    is that member's answer, the others keep their places; an overloaded database undoes them
+    all and raises."""
+    answers: list[Enrolment | PortalError | DatabaseError | None] = [None] * len(members)
     order = sorted(range(len(members)), key=lambda i: members[i][1])
     with transaction.atomic():
         for i in order:
             user, slug, origin = members[i]
             try:
-                answers[i] = enrol(user, slug, origin=origin)
+                with transaction.atomic():
+                    answers[i] = enrol(user, slug, origin=origin)
             except PortalError as exc:
+                answers[i] = exc
+            except DatabaseError as exc:
+                if overload.is_overload(exc):
+                    raise
                 answers[i] = exc
     return [answer for answer in answers if answer is not None]
 

@@ -330,3 +330,62 @@ def test_members_arriving_together_share_a_batch_and_keep_their_order(units) -> 
 async def _call_in_loop(app: Any, path: str, token: str) -> Answer:
     """`call` inside an event loop that is already running (requests side by side)."""
     return await _request(app, _scope(path, "POST", {"authorization": token}), b"")
+
+
+# --- after review: what the short path must still refuse as Django does ------------------------
+
+
+def test_a_host_not_allowed_or_a_path_with_a_newline_is_answered_as_django_answers(
+    units, django_requests
+) -> None:
+    _programme("open")
+    alice = people.make_user("alice", unit=units["factory"], serial=1)
+    token = {"authorization": _token(alice)}
+    evil = call(
+        application,
+        "/api/v1/beta/open/enroll/",
+        {**token, "host": "evil.example"},
+        started=django_requests,
+    )
+    assert evil.status == 400 and evil.through_django
+    newline = call(application, "/api/v1/beta/open/enroll/\n", token, started=django_requests)
+    assert newline.status == 404 and newline.through_django
+    assert not BetaEnrolment.objects.exists()
+
+
+def test_an_enrolment_with_a_body_goes_through_django(units, django_requests) -> None:
+    _programme("open")
+    alice = people.make_user("alice", unit=units["factory"], serial=1)
+    answer = call(
+        application,
+        "/api/v1/beta/open/enroll/",
+        {"authorization": _token(alice), "content-type": "application/json"},
+        body=b'{"note": "' + b"x" * 100_000 + b'"}',
+        started=django_requests,
+    )
+    assert answer.status == 201 and answer.through_django
+
+
+def test_a_request_whose_body_never_arrives_gives_its_place_back(monkeypatch) -> None:
+    from portal import entrance as entrance_module
+
+    monkeypatch.setattr(entrance_module, "BODY_SECONDS", 0.2)
+
+    async def scenario() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.Event().wait()  # headers came, the announced body never does
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = _scope("/api/v1/beta/open/enroll/", "POST", {"authorization": "Token x"})
+        scope["headers"].append((b"content-length", b"10"))
+        async with asyncio.timeout(10):
+            await application(scope, receive, send)
+        return sent
+
+    assert async_to_sync(scenario)() == []  # a client gone gets no answer
+    assert entrance.in_flight == 0

@@ -270,3 +270,34 @@ def test_a_question_that_waits_too_long_for_its_turn_gets_503_busy(settings, uni
     assert response.status_code == 503
     assert int(response["Retry-After"]) >= 1
     assert json.loads(response.content) == {"detail": "人多，请稍后再试", "code": "busy"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_members_database_error_stays_with_that_member(units) -> None:
+    from django.db import DatabaseError
+    from django.test import RequestFactory
+
+    from portal.audit import AuditOrigin, client_ip
+
+    now = timezone.now()
+    BetaProgramme.objects.create(
+        name="AI内测",
+        slug="rush",
+        capacity=10,
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=1),
+    )
+    members = [people.make_user(f"m{i}", unit=units["factory"], serial=i) for i in range(1, 4)]
+    # An address PostgreSQL's inet type refuses (an IPv6 zone), as a wrong proxy setting lets a
+    # caller choose it: only that member's enrolment fails.
+    bad = AuditOrigin(address="fe80::1%eth0", user_agent="t")
+    good = AuditOrigin(address="10.0.0.1", user_agent="t")
+    answers = beta.enrol_together(
+        [(members[0], "rush", good), (members[1], "rush", bad), (members[2], "rush", good)]
+    )
+    assert isinstance(answers[1], DatabaseError)
+    assert [a.status for a in (answers[0], answers[2])] == ["accepted", "accepted"]  # type: ignore[union-attr]
+    assert set(BetaEnrolment.objects.values_list("user__username", flat=True)) == {"m1", "m3"}
+    # And the address is never read with its zone in the first place.
+    request = RequestFactory().get("/", REMOTE_ADDR="fe80::1%eth0")
+    assert client_ip(request) == "fe80::1"
