@@ -6,10 +6,8 @@ loop; it still authenticates, throttles and reports errors exactly like the DRF 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -146,18 +144,8 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
 # threads taking turns on one process's GIL all finished as late as the last one; two at a time
 # still overlap one's database round trips with the other's work (bench/ask_load.py --ramp-ms 0).
 PREPARING_AT_ONCE = 2
-_preparing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _turn_to_prepare() -> asyncio.Semaphore:
-    """This event loop's semaphore (a test or a server thread may run loops of its own)."""
-    loop = asyncio.get_running_loop()
-    semaphore = _preparing.get(loop)
-    if semaphore is None:
-        semaphore = _preparing[loop] = asyncio.Semaphore(PREPARING_AT_ONCE)
-    return semaphore
+# The others wait their turn in order, at most ASK_WAIT_SECONDS, then 503 busy.
+PREPARING = overload.Gate(lambda: PREPARING_AT_ONCE, lambda: float(settings.ASK_WAIT_SECONDS))
 
 
 @csrf_exempt
@@ -167,16 +155,12 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         return error_response(
             405, _("请用 POST 提问。"), PortalErrorCode.METHOD_NOT_ALLOWED, Allow="POST"
         )
-    turn_to_prepare = _turn_to_prepare()
     try:
-        # A bounded wait: past ASK_WAIT_SECONDS the member is told the service is busy.
-        async with asyncio.timeout(float(settings.ASK_WAIT_SECONDS)):
-            await turn_to_prepare.acquire()
-    except TimeoutError:
-        overload.warn(request, overload.Overloaded())
-        return overload.json_response()
-    try:
-        turn, stream = await sync_to_async(prepare)(request)
+        async with PREPARING.enter():
+            turn, stream = await sync_to_async(prepare)(request)
+    except overload.Overloaded as busy:  # no turn within ASK_WAIT_SECONDS
+        overload.warn(request, busy)
+        return overload.json_response(busy)
     except Refused as refused:
         return error_response(refused.status_code, refused.detail, refused.code, **refused.headers)
     except PortalError as exc:
@@ -186,8 +170,6 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
             raise
         overload.warn(request, exc)  # the database pool is full: 503 busy, try again later
         return overload.json_response()
-    finally:
-        turn_to_prepare.release()
     if not stream:
         return JsonResponse(await asking.collect(turn), json_dumps_params={"ensure_ascii": False})
     response = StreamingHttpResponse(_events(turn), content_type="text/event-stream; charset=utf-8")

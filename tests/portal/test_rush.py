@@ -4,6 +4,7 @@ overload answers 503 busy with Retry-After, never a 500 or a traceback in the lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -249,10 +250,9 @@ def test_a_question_that_waits_too_long_for_its_turn_gets_503_busy(settings, uni
 
     async def scenario() -> HttpResponse:
         # Other questions hold every turn of this loop while alice's arrives.
-        turns = ask_api._turn_to_prepare()
-        for _ in range(ask_api.PREPARING_AT_ONCE):
-            await turns.acquire()
-        try:
+        async with contextlib.AsyncExitStack() as turns:
+            for _ in range(ask_api.PREPARING_AT_ONCE):
+                await turns.enter_async_context(ask_api.PREPARING.enter())
             request = AsyncRequestFactory().post(
                 "/api/v1/ask/",
                 json.dumps({"question": "加班费怎么算？"}),
@@ -262,9 +262,6 @@ def test_a_question_that_waits_too_long_for_its_turn_gets_503_busy(settings, uni
             response = await ask_api.ask(request)
             assert isinstance(response, HttpResponse)
             return response
-        finally:
-            for _ in range(ask_api.PREPARING_AT_ONCE):
-                turns.release()
 
     response = async_to_sync(scenario)()
     assert response.status_code == 503
