@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from portal.errors import PortalErrorCode
+from portal.hybrid import HybridMiddleware
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
@@ -203,7 +204,7 @@ def refusal(request: HttpRequest) -> HttpResponseBase | None:
     return None
 
 
-class RefuseNulMiddleware:
+class RefuseNulMiddleware(HybridMiddleware):
     """PostgreSQL can neither store nor compare U+0000 in text: a request that carries one
     anywhere would end in a database error wherever it met a query. Refused here, once for
     every text input and every lookup, with 400 and the code `nul_character` (JSON under
@@ -212,18 +213,7 @@ class RefuseNulMiddleware:
     `request_too_large` (Django's bare 400 page elsewhere). Early in the chain: the session
     and token lookups are client-supplied strings too."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
+    def _call(self, request: HttpRequest) -> Any:
         refused = refusal(request)
         return refused if refused is not None else self.get_response(request)
 

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -32,6 +31,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from portal.errors import PortalError, PortalErrorCode
+from portal.hybrid import HybridMiddleware
 
 log = logging.getLogger("portal.overload")
 R = TypeVar("R", bound=HttpResponseBase)
@@ -167,22 +167,11 @@ class QuietOverloadFilter(logging.Filter):
         return False
 
 
-class OverloadMiddleware:
+class OverloadMiddleware(HybridMiddleware):
     """Outermost: a view's overload becomes the 503 at once (process_exception), and a 500 that
     Django made of an overload further in (QuietOverloadFilter marked it) is replaced by it."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
+    def _call(self, request: HttpRequest) -> Any:
         return self._replace(request, self.get_response(request))
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
