@@ -24,6 +24,7 @@ from portal import api
 from portal.asgi import application, django_application, entrance
 from portal.models import AuditAction, AuditEvent, BetaEnrolment, BetaProgramme, Role, UnionUnit
 from tests import people
+from tests.asgi import http_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,21 +88,12 @@ def call(
 
 
 def _scope(path: str, method: str, headers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"user-agent", b"t/1")]
-        + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("10.1.2.3", 50000),
-        "server": ("testserver", 80),
-    }
+    return http_scope(
+        method,
+        path,
+        [(b"user-agent", b"t/1"), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
+        client=("10.1.2.3", 50000),
+    )
 
 
 async def _request(app: Any, scope: dict[str, Any], body: bytes) -> Answer:

@@ -11,6 +11,7 @@ from asgiref.testing import ApplicationCommunicator as _Communicator
 from django.conf import settings
 
 from portal import onloop
+from tests.asgi import http_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,20 +21,7 @@ ApplicationCommunicator: Any = _Communicator  # asgiref's testing module is unty
 async def _call(
     method: str, path: str, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
 ) -> tuple[int, dict[bytes, list[bytes]], bytes]:
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *(headers or [])],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(method, path, headers or [])
     app = ApplicationCommunicator(onloop.ASGIHandler(), scope)
     await app.send_input({"type": "http.request", "body": body, "more_body": False})
     start = await app.receive_output(timeout=20)
