@@ -692,12 +692,14 @@ def asks_quantity(question: str) -> bool:
 
 def key_concept(analysis: Analysis) -> Concept | None:
     """The specific thing the question asks about: its rarest noun (a word the index has never
-    seen counts as the rarest). None when the question names no thing (only verbs, or only
-    words the segmenter guessed)."""
+    seen counts as the rarest, unless it is one of everyday Chinese's commonest words). None
+    when the question names no thing (only verbs, or only words the segmenter guessed)."""
     best: Concept | None = None
     for concept in analysis.concepts:
         if not _is_thing(concept.word):
             continue
+        if not concept.known and segmenter.is_everyday(concept.word):
+            continue  # 公司 or 孩子 in a base whose texts say 用人单位 and 未成年人
         if best is None or concept.idf > best.idf:
             best = concept
     return best

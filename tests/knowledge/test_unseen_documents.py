@@ -100,6 +100,10 @@ def test_a_workers_own_words_for_the_matter_do_not_make_a_covered_question_unans
     assert top("厂里老板不让俺媳妇休产假，咋整？") == "《某市职工休假办法》第二条"
     assert top("老板说厂里忙，产假不让休满") == "《某市职工休假办法》第二条"
     assert top("工友在厂里干活得了病，老板不给医疗期咋办") == "《某市职工休假办法》第三条"
+    # Everyday Chinese's commonest nouns (公司, 孩子) are the people of the story even when asked
+    # for a figure: the thing asked about is 产假 or 医疗期, which the document gives.
+    assert top("公司说今年忙，产假到底能休几天？") == "《某市职工休假办法》第二条"
+    assert top("家里孩子小，公司给的医疗期最多几个月？") == "《某市职工休假办法》第三条"
     # Asking for a figure (多长时间) is the question's form, not a thing it asks about.
     assert top("女职工生育可以休多长时间的产假？") == "《某市职工休假办法》第二条"
 
