@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Collection, ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from django.conf import settings
@@ -771,10 +772,39 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
 
 
 def _wordless(analysis: Analysis, shown: list[Passage]) -> bool:
-    """Not one word of the question, nor a word the lexicon makes of it, is in a passage shown:
-    characters alone found them (明天上海的天气怎么样 against guides that share 天, 上 and 样).
-    Characters weigh as words in the ranking; they are no evidence that a passage answers."""
-    return not any(c.terms & set(p.matched) for c in analysis.concepts for p in shown)
+    """Not one word of the question, nor a word the lexicon makes of it, nor a word it
+    abbreviates, is in a passage shown: characters alone found them (明天上海的天气怎么样
+    against guides that share 天, 上 and 样). Characters weigh as words in the ranking; they are
+    no evidence that a passage answers."""
+    return not any(
+        c.terms & set(p.matched) or _abbreviated(c, p) for c in analysis.concepts for p in shown
+    )
+
+
+_PAUSES = r"0-9A-Za-z\s，。；：、！？,.;:!?（）()《》“”"
+ABBREVIATION_GAP = 2  # characters a worker's short form may leave out between two it keeps
+
+
+@lru_cache(maxsize=4096)
+def _abbreviation(word: str) -> re.Pattern[str] | None:
+    """What a short form stands for in a text: its characters in order, one or two left out
+    between them, within one phrase and never across a figure (社保 for 社会保险, 年假 for
+    年休假, 工伤险 for 工伤保险). Chinese forms its short forms so, whatever the document."""
+    if not 2 <= len(word) <= 4 or not _HAN_WORD.fullmatch(word):
+        return None
+    gap = f"[^{_PAUSES}]{{0,{ABBREVIATION_GAP}}}"
+    return re.compile(gap.join(re.escape(ch) for ch in word))
+
+
+_HAN_WORD = re.compile(r"[\u3400-\u9fff]+")
+
+
+def _abbreviated(concept: Concept, passage: Passage) -> bool:
+    """A word the index has never seen whose long form the passage holds."""
+    if concept.known:
+        return False
+    pattern = _abbreviation(concept.word)
+    return pattern is not None and pattern.search(passage.heading + passage.text) is not None
 
 
 def _foreign_name(key: Concept, shown: list[Passage], covered: float) -> bool:
@@ -796,7 +826,7 @@ def _missing_idf(analysis: Analysis) -> float:
 def _finds(concept: Concept, passage: Passage) -> bool:
     """Whether the passage names the concept (by its word or a word the lexicon equates)."""
     text = passage.context + passage.heading + passage.text
-    return any(word in text for word in concept.same)
+    return any(word in text for word in concept.same) or _abbreviated(concept, passage)
 
 
 def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:

@@ -95,7 +95,8 @@ class Segmenter:
         if word in self._words or self.is_place(word):
             return False  # a region's figures are another matter than the nation's
         self._tokenizer.check_initialized()
-        return self._tokenizer.FREQ.get(word, 0) >= EVERYDAY_FREQ
+        frequency: int = self._tokenizer.FREQ.get(word, 0)
+        return frequency >= EVERYDAY_FREQ
 
     def is_place(self, word: str) -> bool:
         """Whether jieba's dictionary knows the word as a place name."""
