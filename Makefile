@@ -86,6 +86,8 @@ evaluate: $(STAMP)
 	$(PY) manage.py evaluate_retrieval bench/questions/extra.jsonl
 	$(PY) manage.py evaluate_retrieval bench/questions/heldout-c.jsonl
 	$(PY) manage.py evaluate_retrieval bench/questions/extra-b.jsonl
+	$(PY) manage.py evaluate_retrieval bench/questions/heldout-d.jsonl
+	$(PY) manage.py evaluate_retrieval bench/questions/extra-c.jsonl
 
 # 200 concurrent streamed chats through portal.ai against the fake provider (20 ms per token).
 bench-providers: $(STAMP)
