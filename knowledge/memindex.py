@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,7 @@ TERM_CACHE = 100_000  # terms kept per index version for a large index (then cle
 
 @dataclass
 class PostingList:
-    rows: npt.NDArray[np.int64]  # the segments' positions in `MemoryIndex.ids`, ascending
+    rows: npt.NDArray[np.int64]  # the segments' positions in `MemoryIndex.ids`, ascending (or ids)
     tf: npt.NDArray[np.float64]
     length: npt.NDArray[np.float64]
 
@@ -197,12 +198,32 @@ def top_candidates(
     # Summed in term order, like the SQL.
     sums = np.bincount(rows, weights=w * tf / (tf + c1 + c2 * length), minlength=size)
     found = np.flatnonzero(np.bincount(rows, minlength=size))
-    score = sums[found]
-    if len(found) > top_k:  # those that can be among the best (ties at the last place too)
+    return _best(index.ids[found], sums[found], top_k)
+
+
+def top_of_lists(
+    lists: list[tuple[float, PostingList]], c1: float, c2: float, top_k: int
+) -> list[int]:
+    """`top_candidates` over posting lists read from the database: (weight, list) in ascending
+    term order, `PostingList.rows` holding segment ids."""
+    if not lists:
+        return []
+    segments = np.concatenate([p.rows for _, p in lists])
+    tf = np.concatenate([p.tf for _, p in lists])
+    length = np.concatenate([p.length for _, p in lists])
+    w = np.repeat([weight for weight, _ in lists], [len(p.rows) for _, p in lists])
+    unique, position = np.unique(segments, return_inverse=True)
+    sums = np.bincount(position, weights=w * tf / (tf + c1 + c2 * length))  # in term order
+    return _best(unique, sums, top_k)
+
+
+def _best(segments: npt.NDArray[np.int64], score: npt.NDArray[Any], top_k: int) -> list[int]:
+    """The `top_k` segments of highest score, ties by id (or position, in the same order)."""
+    if len(segments) > top_k:  # those that can be among the best (ties at the last place too)
         kept = score >= np.partition(score, len(score) - top_k)[len(score) - top_k]
-        found, score = found[kept], score[kept]
-    best = np.lexsort((found, -score))[:top_k]
-    return [int(s) for s in index.ids[found[best]].tolist()]
+        segments, score = segments[kept], score[kept]
+    best = np.lexsort((segments, -score))[:top_k]
+    return [int(s) for s in segments[best].tolist()]
 
 
 def postings_of(

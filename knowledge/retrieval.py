@@ -535,14 +535,19 @@ def _top_candidates(
     memory: memindex.MemoryIndex | None,
 ) -> list[int]:
     """The segments with the highest SUM(w * tf / (tf + c1 + c2 * length)) over the posting
-    lists of `weight`'s terms, ties by id: in memory for a small index, else in the database."""
+    lists of `weight`'s terms, ties by id: in memory for a small index; else summed here over
+    the lists PostgreSQL sends packed, or by SQLite."""
     if memory is not None:
         return memindex.top_candidates(memory, weight, c1, c2, top_k)
-    # In float8 (literals would make PostgreSQL compute in numeric). Only placeholders are
-    # interpolated. Each term's weight by CASE, not by joining a VALUES list: PostgreSQL then
-    # reads the posting lists in one index scan, in term order, and sums them in a hash
-    # aggregate; the join misled its estimates into sorting some 15,000 rows per question at
-    # 100,000 segments (and summed each segment's terms in an arbitrary order).
+    if connection.vendor == "postgresql":
+        lists = _posting_lists(sorted(weight))
+        return memindex.top_of_lists([(weight[t], lists[t]) for t in sorted(lists)], c1, c2, top_k)
+    # SQLite (PostgreSQL before `_posting_lists`): in float8 (literals would make PostgreSQL
+    # compute in numeric). Only placeholders are interpolated. Each term's weight by CASE, not
+    # by joining a VALUES list: PostgreSQL then read the posting lists in one index scan, in
+    # term order, and summed them in a hash aggregate; the join misled its estimates into
+    # sorting some 15,000 rows per question at 100,000 segments (and summed each segment's
+    # terms in an arbitrary order).
     case = " ".join("WHEN %s THEN CAST(%s AS DOUBLE PRECISION)" for _ in weight)
     sql = (
         f"SELECT p.segment_id, SUM(CASE p.term_id {case} END * p.tf"
@@ -556,6 +561,28 @@ def _top_candidates(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [int(row[0]) for row in cursor.fetchall()]
+
+
+def _posting_lists(term_ids: list[int]) -> dict[int, memindex.PostingList]:
+    """These terms' posting lists (segment ids, tf, length), each read whole as three binary
+    strings: summing them here (memindex) cost less than PostgreSQL's hash aggregate over the
+    same rows (a CASE per row, a hash entry per segment), and the rows travel packed."""
+    sql = (
+        "SELECT term_id, string_agg(int8send(segment_id), ''), string_agg(int2send(tf), ''),"
+        f" string_agg(int4send(length), '') FROM {Posting._meta.db_table}"
+        f" WHERE term_id IN ({', '.join('%s' for _ in term_ids)}) GROUP BY term_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, term_ids)
+        rows = cursor.fetchall()
+    return {
+        term_id: memindex.PostingList(
+            rows=np.frombuffer(segments, dtype=">i8").astype(np.int64),
+            tf=np.frombuffer(tf, dtype=">i2").astype(np.float64),
+            length=np.frombuffer(length, dtype=">i4").astype(np.float64),
+        )
+        for term_id, segments, tf, length in rows
+    }
 
 
 def _postings(
