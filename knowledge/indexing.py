@@ -11,6 +11,8 @@ from django.db import connection, transaction
 
 from knowledge import lexicon
 from knowledge.models import (
+    Category,
+    Document,
     DocumentStatus,
     IndexStats,
     IndexTerm,
@@ -185,9 +187,13 @@ def reindex_all() -> int:
 
 def vacuum() -> None:
     """After a bulk load on PostgreSQL: refresh the planner's statistics and the visibility map,
-    so that posting lists are read by index-only scans (autovacuum would get there later)."""
+    so that posting lists are read by index-only scans (autovacuum would get there later).
+    Documents and categories too: autovacuum never analyses a table of fewer than 50 changed
+    rows, and without statistics PostgreSQL read the candidates' rows (retrieval's
+    `candidate_rows`) by scanning the segments' primary key once per document (20 documents
+    at 100,000 segments: 4,800 buffers, 3 ms; with them: a hash join, 240 buffers, 0.5 ms)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
     with connection.cursor() as cursor:
-        for model in (Posting, IndexTerm, Segment):
+        for model in (Posting, IndexTerm, Segment, Document, Category):
             cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")

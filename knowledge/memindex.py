@@ -14,8 +14,9 @@ ascending id, the order PostgreSQL reads the posting lists in): the same candida
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,7 @@ TERM_CACHE = 100_000  # terms kept per index version for a large index (then cle
 
 @dataclass
 class PostingList:
-    segments: npt.NDArray[np.int64]  # ascending
+    rows: npt.NDArray[np.int64]  # the segments' positions in `MemoryIndex.ids`, ascending (or ids)
     tf: npt.NDArray[np.float64]
     length: npt.NDArray[np.float64]
 
@@ -43,6 +44,32 @@ class MemoryIndex:
     terms: int
     vocabulary: dict[str, tuple[int, int]]  # text → (term id, df), df > 0
     postings: dict[int, PostingList]  # term id → its posting list
+    ids: npt.NDArray[np.int64]  # the indexed segments' ids, ascending
+
+
+@dataclass
+class Postings:
+    """Postings of some segments (`of`: their positions in the segment ids asked for), each
+    segment's terms in ascending id: the order in which BM25 sums them."""
+
+    of: npt.NDArray[np.int64]
+    term: npt.NDArray[np.int64]
+    tf: npt.NDArray[np.float64]
+    length: npt.NDArray[np.float64]
+
+    @classmethod
+    def from_rows(
+        cls, segment_ids: Sequence[int], rows: list[tuple[int, int, int, int]]
+    ) -> Postings:
+        """From (segment, term, tf, length) rows sorted by term, then segment."""
+        position = {s: i for i, s in enumerate(segment_ids)}
+        table = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        return cls(
+            of=np.array([position[s] for s in table[:, 0].tolist()], dtype=np.int64),
+            term=table[:, 1].copy(),
+            tf=table[:, 2].astype(np.float64),
+            length=table[:, 3].astype(np.float64),
+        )
 
 
 @dataclass
@@ -97,16 +124,17 @@ def _load(now: versions.Versions) -> MemoryIndex:
         while rows := cursor.fetchmany(FETCH):
             chunks.append(np.array(rows, dtype=np.int64).reshape(-1, 4))
     rows_all = np.concatenate(chunks) if chunks else np.zeros((0, 4), dtype=np.int64)
+    ids = np.unique(rows_all[:, 1])
+    position = np.searchsorted(ids, rows_all[:, 1])
+    tf = rows_all[:, 2].astype(np.float64)
+    length = rows_all[:, 3].astype(np.float64)
     postings: dict[int, PostingList] = {}
     if len(rows_all):
         terms, starts = np.unique(rows_all[:, 0], return_index=True)
         ends = [*starts[1:].tolist(), len(rows_all)]
-        for term_id, start, end in zip(terms.tolist(), starts.tolist(), ends, strict=True):
-            block = rows_all[start:end]
+        for term_id, first, end in zip(terms.tolist(), starts.tolist(), ends, strict=True):
             postings[term_id] = PostingList(
-                segments=block[:, 1].copy(),
-                tf=block[:, 2].astype(np.float64),
-                length=block[:, 3].astype(np.float64),
+                rows=position[first:end], tf=tf[first:end], length=length[first:end]
             )
     return MemoryIndex(
         version=now.index,
@@ -114,6 +142,7 @@ def _load(now: versions.Versions) -> MemoryIndex:
         terms=now.terms,
         vocabulary=vocabulary,
         postings=postings,
+        ids=ids,
     )
 
 
@@ -145,45 +174,77 @@ def _cached_terms(words: Sequence[str]) -> dict[str, tuple[int, int]]:
     return {w: hit for w in words if (hit := cache.terms.get(w)) is not None}
 
 
+def _lists(
+    index: MemoryIndex, term_ids: Iterable[int]
+) -> tuple[npt.NDArray[np.int64], list[PostingList]]:
+    """These terms (those in the index, ascending) and their posting lists."""
+    terms = [t for t in sorted(set(term_ids)) if t in index.postings]
+    return np.array(terms, dtype=np.int64), [index.postings[t] for t in terms]
+
+
 def top_candidates(
     index: MemoryIndex, weight: dict[int, float], c1: float, c2: float, top_k: int
 ) -> list[int]:
     """The segments with the highest SUM(w * tf / (tf + c1 + c2 * length)) over the terms of
     `weight`, ties by segment id: KeywordRetriever's SQL, in memory."""
-    lists = [(index.postings[t], w) for t, w in sorted(weight.items()) if t in index.postings]
+    terms, lists = _lists(index, weight)
     if not lists:
         return []
-    segments = np.concatenate([p.segments for p, _ in lists])
-    parts = [w * p.tf / (p.tf + c1 + c2 * p.length) for p, w in lists]
+    rows = np.concatenate([p.rows for p in lists])
+    tf = np.concatenate([p.tf for p in lists])
+    length = np.concatenate([p.length for p in lists])
+    w = np.repeat([weight[t] for t in terms.tolist()], [len(p.rows) for p in lists])
+    size = len(index.ids)
+    # Summed in term order, like the SQL.
+    sums = np.bincount(rows, weights=w * tf / (tf + c1 + c2 * length), minlength=size)
+    found = np.flatnonzero(np.bincount(rows, minlength=size))
+    return _best(index.ids[found], sums[found], top_k)
+
+
+def top_of_lists(
+    lists: list[tuple[float, PostingList]], c1: float, c2: float, top_k: int
+) -> list[int]:
+    """`top_candidates` over posting lists read from the database: (weight, list) in ascending
+    term order, `PostingList.rows` holding segment ids."""
+    if not lists:
+        return []
+    segments = np.concatenate([p.rows for _, p in lists])
+    tf = np.concatenate([p.tf for _, p in lists])
+    length = np.concatenate([p.length for _, p in lists])
+    w = np.repeat([weight for weight, _ in lists], [len(p.rows) for _, p in lists])
     unique, position = np.unique(segments, return_inverse=True)
-    sums = np.bincount(position, weights=np.concatenate(parts))  # in term order, like the SQL
-    best = np.lexsort((unique, -sums))[:top_k]
-    return [int(s) for s in unique[best].tolist()]
+    sums = np.bincount(position, weights=w * tf / (tf + c1 + c2 * length))  # in term order
+    return _best(unique, sums, top_k)
+
+
+def _best(segments: npt.NDArray[np.int64], score: npt.NDArray[Any], top_k: int) -> list[int]:
+    """The `top_k` segments of highest score, ties by id (or position, in the same order)."""
+    if len(segments) > top_k:  # those that can be among the best (ties at the last place too)
+        kept = score >= np.partition(score, len(score) - top_k)[len(score) - top_k]
+        segments, score = segments[kept], score[kept]
+    best = np.lexsort((segments, -score))[:top_k]
+    return [int(s) for s in segments[best].tolist()]
 
 
 def postings_of(
     index: MemoryIndex, segment_ids: Sequence[int], term_ids: Sequence[int]
-) -> list[tuple[int, int, int, int]]:
-    """(segment, term, tf, length) of these segments for these terms, by term, then segment."""
-    wanted = np.array(sorted(set(segment_ids)), dtype=np.int64)
-    rows: list[tuple[int, int, int, int]] = []
-    if not len(wanted):
-        return rows
-    for term_id in sorted(set(term_ids)):
-        plist = index.postings.get(term_id)
-        if plist is None:
-            continue
-        at = np.searchsorted(plist.segments, wanted)
-        inside = at < len(plist.segments)
-        at = at[inside]
-        at = at[plist.segments[at] == wanted[inside]]
-        rows.extend(
-            (seg, term_id, int(tf), int(length))
-            for seg, tf, length in zip(
-                plist.segments[at].tolist(),
-                plist.tf[at].tolist(),
-                plist.length[at].tolist(),
-                strict=True,
-            )
-        )
-    return rows
+) -> Postings:
+    """The postings of these segments for these terms, by term, then segment (as the database
+    returns them sorted)."""
+    asked = np.array(segment_ids, dtype=np.int64)
+    at = np.searchsorted(index.ids, asked)
+    inside = at < len(index.ids)
+    inside[inside] = index.ids[at[inside]] == asked[inside]
+    slot = np.full(len(index.ids), -1, dtype=np.int64)  # a segment's place in segment_ids
+    slot[at[inside]] = np.flatnonzero(inside)
+    terms, lists = _lists(index, term_ids)
+    if not lists or not inside.any():
+        return Postings.from_rows(segment_ids, [])
+    of = slot[np.concatenate([p.rows for p in lists])]
+    hit = of >= 0
+    return Postings(
+        of=of[hit],
+        term=np.repeat(terms, [len(p.rows) for p in lists])[hit],
+        tf=np.concatenate([p.tf for p in lists])[hit],
+        length=np.concatenate([p.length for p in lists])[hit],
+    )

@@ -19,6 +19,7 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
+import numpy as np
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -504,13 +505,27 @@ class KeywordRetriever:
         # Exact BM25 over the candidates, common terms included, from their postings.
         full = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
         text_of = {term_id: t for t, term_id in terms.items()}
-        scores = dict.fromkeys(candidates, 0.0)
+        found = _postings(candidates, list(full), memory)
+        scores = _bm25(candidates, found, full, avgdl)
         matched: dict[int, set[str]] = defaultdict(set)
-        for seg_id, term_id, tf, length in _postings(candidates, list(full), memory):
-            norm = K1 * (1 - B + B * length / avgdl)
-            scores[seg_id] += full[term_id] * tf * (K1 + 1) / (tf + norm)
-            matched[seg_id].add(text_of[term_id])
+        for of, term_id in zip(found.of.tolist(), found.term.tolist(), strict=True):
+            matched[candidates[of]].add(text_of[term_id])
         return {"analysis": analysis, "candidates": Candidates(scores, dict(matched))}
+
+
+def _bm25(
+    segment_ids: list[int], found: memindex.Postings, weight: dict[int, float], avgdl: float
+) -> dict[int, float]:
+    """Each segment's BM25 over `found`, its postings: the terms of each segment summed in
+    ascending term order (np.bincount adds in the order given), as the database's rows are
+    read and as the Python loop this replaced did, so the last digit does not depend on it."""
+    terms = sorted(weight)
+    at = np.searchsorted(np.array(terms, dtype=np.int64), found.term)
+    w = np.array([weight[t] for t in terms], dtype=np.float64)[at]
+    norm = K1 * (1 - B + B * found.length / avgdl)
+    part = w * found.tf * (K1 + 1) / (found.tf + norm)
+    sums = np.bincount(found.of, weights=part, minlength=len(segment_ids))
+    return dict(zip(segment_ids, sums.tolist(), strict=True))
 
 
 def _top_candidates(
@@ -521,14 +536,19 @@ def _top_candidates(
     memory: memindex.MemoryIndex | None,
 ) -> list[int]:
     """The segments with the highest SUM(w * tf / (tf + c1 + c2 * length)) over the posting
-    lists of `weight`'s terms, ties by id: in memory for a small index, else in the database."""
+    lists of `weight`'s terms, ties by id: in memory for a small index; else summed here over
+    the lists PostgreSQL sends packed, or by SQLite."""
     if memory is not None:
         return memindex.top_candidates(memory, weight, c1, c2, top_k)
-    # In float8 (literals would make PostgreSQL compute in numeric). Only placeholders are
-    # interpolated. Each term's weight by CASE, not by joining a VALUES list: PostgreSQL then
-    # reads the posting lists in one index scan, in term order, and sums them in a hash
-    # aggregate; the join misled its estimates into sorting some 15,000 rows per question at
-    # 100,000 segments (and summed each segment's terms in an arbitrary order).
+    if connection.vendor == "postgresql":
+        lists = _posting_lists(sorted(weight))
+        return memindex.top_of_lists([(weight[t], lists[t]) for t in sorted(lists)], c1, c2, top_k)
+    # SQLite (PostgreSQL before `_posting_lists`): in float8 (literals would make PostgreSQL
+    # compute in numeric). Only placeholders are interpolated. Each term's weight by CASE, not
+    # by joining a VALUES list: PostgreSQL then read the posting lists in one index scan, in
+    # term order, and summed them in a hash aggregate; the join misled its estimates into
+    # sorting some 15,000 rows per question at 100,000 segments (and summed each segment's
+    # terms in an arbitrary order).
     case = " ".join("WHEN %s THEN CAST(%s AS DOUBLE PRECISION)" for _ in weight)
     sql = (
         f"SELECT p.segment_id, SUM(CASE p.term_id {case} END * p.tf"
@@ -544,16 +564,38 @@ def _top_candidates(
         return [int(row[0]) for row in cursor.fetchall()]
 
 
+def _posting_lists(term_ids: list[int]) -> dict[int, memindex.PostingList]:
+    """These terms' posting lists (segment ids, tf, length), each read whole as three binary
+    strings: summing them here (memindex) cost less than PostgreSQL's hash aggregate over the
+    same rows (a CASE per row, a hash entry per segment), and the rows travel packed."""
+    sql = (
+        "SELECT term_id, string_agg(int8send(segment_id), ''), string_agg(int2send(tf), ''),"
+        f" string_agg(int4send(length), '') FROM {Posting._meta.db_table}"
+        f" WHERE term_id IN ({', '.join('%s' for _ in term_ids)}) GROUP BY term_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, term_ids)
+        rows = cursor.fetchall()
+    return {
+        term_id: memindex.PostingList(
+            rows=np.frombuffer(segments, dtype=">i8").astype(np.int64),
+            tf=np.frombuffer(tf, dtype=">i2").astype(np.float64),
+            length=np.frombuffer(length, dtype=">i4").astype(np.float64),
+        )
+        for term_id, segments, tf, length in rows
+    }
+
+
 def _postings(
     segment_ids: list[int], term_ids: list[int], memory: memindex.MemoryIndex | None
-) -> list[tuple[int, int, int, int]]:
-    """(segment, term, tf, length) of these segments for these terms, by term, then segment:
-    each segment's BM25 is summed in the same order from memory and from the database,
-    whichever plan the database chose (which decided the last digit before)."""
+) -> memindex.Postings:
+    """The postings of these segments for these terms, each segment's by ascending term: each
+    segment's BM25 is summed in the same order from memory and from the database, whichever
+    plan the database chose (which decided the last digit before)."""
     if memory is not None:
         return memindex.postings_of(memory, segment_ids, term_ids)
     if not segment_ids or not term_ids:
-        return []
+        return memindex.Postings.from_rows(segment_ids, [])
     # `term_id + 0`: the terms filter the candidates' postings, found by the primary key
     # (segment, term). As an index condition PostgreSQL ANDed the common terms' whole posting
     # lists (280,000 entries at 100,000 segments: 20-50 ms, the tail of search()) with them.
@@ -565,7 +607,7 @@ def _postings(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*segment_ids, *term_ids])
         rows: list[tuple[int, int, int, int]] = cursor.fetchall()
-    return sorted(rows, key=lambda r: (r[1], r[0]))
+    return memindex.Postings.from_rows(segment_ids, sorted(rows, key=lambda r: (r[1], r[0])))
 
 
 @component
@@ -903,8 +945,9 @@ def _matched_terms(segment_ids: list[int], analysis: Analysis) -> dict[int, set[
     ids, _ = memindex.index_terms(list(analysis.weights), memory)
     terms = {term_id: text for text, term_id in ids.items()}
     hits: dict[int, set[str]] = defaultdict(set)
-    for seg_id, term_id, _tf, _length in _postings(segment_ids, list(terms), memory):
-        hits[seg_id].add(terms[term_id])
+    found = _postings(segment_ids, list(terms), memory)
+    for of, term_id in zip(found.of.tolist(), found.term.tolist(), strict=True):
+        hits[segment_ids[of]].add(terms[term_id])
     return hits
 
 

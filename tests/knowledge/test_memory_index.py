@@ -8,8 +8,9 @@ from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from knowledge.models import Document
-from knowledge.retrieval import SearchResult, search
+from knowledge import indexing, versions
+from knowledge.models import Document, Segment
+from knowledge.retrieval import CANDIDATES, KeywordRetriever, QuestionAnalyser, SearchResult, search
 from knowledge.services import curation
 from portal.models import User
 
@@ -55,3 +56,30 @@ def test_an_edit_rolled_back_is_forgotten_and_the_next_one_is_found(
     curation.edit_segment(fifth, text="第五条 职工书屋由工会建设。", author=eddie)
     result = search("职工书屋")
     assert result.top is not None and "职工书屋" in result.top.text
+
+
+@pytest.mark.django_db
+def test_segments_tied_at_the_candidate_cut_are_chosen_by_id_in_memory_and_database(
+    law: Document,
+) -> None:
+    """70 identical segments score the same: the candidates (60) are the first by id, and the
+    passages the first by id, whichever holds the index."""
+    with transaction.atomic():
+        twins = Segment.objects.bulk_create(
+            Segment(document=law, position=100 + i, heading="", text="职工书屋由工会建设。")
+            for i in range(70)
+        )
+        indexing.reindex(s.pk for s in twins)
+    first = sorted(s.pk for s in twins)
+
+    def candidates() -> list[int]:
+        with versions.pinned():
+            analysis = QuestionAnalyser().run(question="职工书屋")["analysis"]
+            return sorted(KeywordRetriever().run(analysis=analysis)["candidates"].scores)
+
+    from_memory = (candidates(), _found(search("职工书屋", k=5)))
+    with override_settings(KNOWLEDGE_MEMORY_INDEX_SEGMENTS=0):
+        from_database = (candidates(), _found(search("职工书屋", k=5)))
+    assert from_memory == from_database
+    assert from_memory[0] == first[:CANDIDATES]
+    assert [p[0] for p in from_memory[1]] == first[:5]
