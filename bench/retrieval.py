@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+# As the portal runs: DEBUG would wrap every query in a cursor that records it.
+os.environ.setdefault("DJANGO_DEBUG", "false")
 SHARED = ROOT.parent / "shared"
 
 
