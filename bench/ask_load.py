@@ -52,7 +52,8 @@ from bench.members import create_members, remove_members  # noqa: E402
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/union_bench_ask"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+# BENCH_REDIS_URL: another Redis database (two benchmarks at once on one machine).
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/14"
 QUESTIONS = ROOT / "bench" / "questions" / "heldout-a.jsonl"
 # The fake model: first token after delay + token delay, then one per token delay.
 FAKE_DELAY_S, FAKE_TOKEN_S, FAKE_TOKENS = 0.575, 0.025, 80
@@ -300,7 +301,8 @@ def prepare_database(fake_url: str) -> None:
         timeout=30,
     )
     services.set_local_only("ask", False)
-    cache.clear()  # Redis db 14: no breaker, throttle or route state from an earlier run
+    # Redis db 14 (or BENCH_REDIS_URL): no breaker, throttle or route state from an earlier run
+    cache.clear()
 
 
 def load_questions(check_retrieval: bool) -> tuple[list[str], int]:

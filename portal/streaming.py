@@ -71,6 +71,13 @@ def authenticate(request: HttpRequest) -> tuple[User, Request]:
     return user, drf
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False) makes one per call
+_text = json.encoder.encode_basestring  # a str as _JSON writes it
+
+
 def sse(name: str, data: Any) -> bytes:
-    """One Server-Sent Event."""
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    """One Server-Sent Event. Every delta of a streamed answer is one: its {"text": …} is
+    written directly, as json.dumps(…, ensure_ascii=False) writes it."""
+    if type(data) is dict and len(data) == 1 and type(text := data.get("text")) is str:
+        return f'event: {name}\ndata: {{"text": {_text(text)}}}\n\n'.encode()
+    return f"event: {name}\ndata: {_JSON.encode(data)}\n\n".encode()

@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
@@ -35,6 +34,7 @@ from knowledge.serializers import (
 )
 from knowledge.services import asking
 from portal import ai, overload, permissions
+from portal.ai.threads import pooled
 from portal.errors import NotPermitted, PortalError, PortalErrorCode
 from portal.middleware import NUL_REFUSED
 from portal.models import User
@@ -148,6 +148,9 @@ PREPARING_AT_ONCE = 2
 PREPARING = overload.Gate(lambda: PREPARING_AT_ONCE, lambda: float(settings.ASK_WAIT_SECONDS))
 
 
+_prepare = pooled(prepare)
+
+
 @csrf_exempt
 async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """POST {question, conversation?, stream?}: the answer, whole or as an event stream."""
@@ -157,7 +160,7 @@ async def ask(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         )
     try:
         async with PREPARING.enter():
-            turn, stream = await sync_to_async(prepare)(request)
+            turn, stream = await _prepare(request)
     except overload.Overloaded as busy:  # no turn within ASK_WAIT_SECONDS
         overload.warn(request, busy)
         return overload.json_response(busy)

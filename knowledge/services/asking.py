@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -52,6 +51,7 @@ from knowledge.retrieval import (
 )
 from knowledge.text import segmenter
 from portal import ai, permissions
+from portal.ai.threads import pooled
 from portal.errors import NotFound, PortalError
 from portal.models import User
 from portal.permissions import Perm
@@ -447,22 +447,23 @@ def start_turn(
         else:
             conversation.updated_at = now
             conversation.save(update_fields=["updated_at"])
-        # The question and its pending answer in one INSERT (ids in this order).
-        asked, reply = Message.objects.bulk_create(
-            [
-                Message(
-                    conversation=conversation, role=MessageRole.USER, text=text, resolved=resolved
-                ),
-                Message(
-                    conversation=conversation,
-                    role=MessageRole.ASSISTANT,
-                    status=AnswerStatus.PENDING,
-                    mode=AnswerMode.LLM if mode == "llm" else AnswerMode.EXTRACTIVE,
-                    abstained=mode == "abstain",
-                    citations=citations,
-                ),
-            ]
+        asked = Message(
+            conversation=conversation, role=MessageRole.USER, text=text, resolved=resolved
         )
+        reply = Message(
+            conversation=conversation,
+            role=MessageRole.ASSISTANT,
+            status=AnswerStatus.PENDING,
+            mode=AnswerMode.LLM if mode == "llm" else AnswerMode.EXTRACTIVE,
+            abstained=mode == "abstain",
+            citations=citations,
+        )
+        # The question, then its pending answer (ids in this order): one INSERT each. Django's
+        # bulk_create of two rows or more sends every column as an array (INSERT … SELECT *
+        # FROM UNNEST), and psycopg writes the citations' JSON into its array literal escaping
+        # it in Python, match by match: twice the CPU of two INSERTs.
+        for message in (asked, reply):
+            Message.objects.bulk_create([message])
         top = _top_segment(citations)
         filing: dict[tuple[str, int], Any] = {}
         record = AskedQuestion.objects.create(
@@ -597,7 +598,9 @@ def finish_turn(turn: Turn, ending: Ending, *, first_token_ms: float | None) -> 
         "first_token_ms": round(first_token_ms, 1) if first_token_ms is not None else None,
         "total_ms": round((time.perf_counter() - turn.started) * 1000, 1),
     }
-    fields = ["text", "mode", "abstained", "fallback", "model", "status", "citations", "timings"]
+    fields = ["text", "mode", "abstained", "fallback", "model", "status", "timings"]
+    if citations != turn.citations:  # those were stored with the pending answer
+        fields.append("citations")
     top = _top_segment(citations)
     with transaction.atomic():
         # An update, not a save: the member may have deleted the conversation meanwhile.
@@ -626,6 +629,9 @@ def _finish_and_release(turn: Turn, ending: Ending, first_token_ms: float | None
         return finish_turn(turn, ending, first_token_ms=first_token_ms)
     finally:
         release_connections()
+
+
+_store = pooled(_finish_and_release)
 
 
 def _done(turn: Turn, message: Message, withdrawn: bool) -> dict[str, Any]:
@@ -659,7 +665,7 @@ async def answer(turn: Turn) -> AsyncIterator[Event]:
 
     async def finish(ending: Ending) -> Event:
         nonlocal finished
-        message = await sync_to_async(_finish_and_release)(turn, ending, first_token_ms)
+        message = await _store(turn, ending, first_token_ms)
         finished = True
         return Event("done", _done(turn, message, ending.withdrawn))
 
@@ -685,7 +691,7 @@ async def answer(turn: Turn) -> AsyncIterator[Event]:
             # The reader went away, or storing the answer failed: keep what was said.
             ending = Ending(turn.reply.mode, status=AnswerStatus.INTERRUPTED)
             try:
-                await sync_to_async(_finish_and_release)(turn, ending, first_token_ms)
+                await _store(turn, ending, first_token_ms)
             except Exception:
                 log.exception("ask: could not store the interrupted answer %s", turn.reply.pk)
 

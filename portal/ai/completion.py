@@ -14,13 +14,22 @@ from portal.ai.errors import AIError, BadResponse, ProviderUnreachable
 from portal.ai.failures import classify
 from portal.ai.metering import Reading
 from portal.ai.models import Outcome
-from portal.ai.reasoning import Piece, ThinkSplitter, opens_thinking, reasoning_of, split_content
+from portal.ai.reasoning import (
+    REASONING_FIELDS,
+    Piece,
+    ThinkSplitter,
+    opens_thinking,
+    reasoning_of,
+    split_content,
+)
 from portal.ai.routing import ModelSpec
 from portal.ai.serving import aserve, asettle, serve, settle
 from portal.ai.sse import AsyncChunkStream, ChunkStream
 from portal.models import User
 
 ROLES = frozenset({"system", "user", "assistant"})
+_NOTHING = Piece()
+_THOUGHT_FIELDS = frozenset(REASONING_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -167,14 +176,16 @@ class _Chunks:
             self.usage_seen = True
             self.reading.tokens_in = int(usage.get("prompt_tokens") or 0)
             self.reading.tokens_out = int(usage.get("completion_tokens") or 0)
-        piece = Piece()
+        piece = _NOTHING
         for choice in (chunk.get("choices") or [])[:1]:
             delta = choice.get("delta") or {}
             content = delta.get("content") or ""
             if not isinstance(content, str):
                 raise BadResponse(detail=f"delta content is not text: {str(content)[:100]}")
-            split = self.splitter.feed(content)
-            piece = Piece(split.text, reasoning_of(delta) + split.reasoning)
+            piece = self.splitter.feed(content)
+            # Most chunks carry no thinking field at all: no second Piece for them.
+            if not _THOUGHT_FIELDS.isdisjoint(delta) and (thought := reasoning_of(delta)):
+                piece = Piece(piece.text, thought + piece.reasoning)
             if content or piece.reasoning:
                 self.deltas += 1
             if choice.get("finish_reason"):

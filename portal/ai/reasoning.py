@@ -32,6 +32,9 @@ class Piece:
     reasoning: str = ""
 
 
+_NOTHING = Piece()
+
+
 def reasoning_of(part: Any) -> str:
     """The thinking a message or delta (a dict or an SDK object) carries in a field of its own."""
     for name in REASONING_FIELDS:
@@ -66,7 +69,9 @@ class ThinkSplitter:
 
     def feed(self, content: str) -> Piece:
         if not content:
-            return Piece()
+            return _NOTHING
+        if self._state == "answer" and not self._trim and not self._held:
+            return Piece(content)  # the usual chunk: nothing held back, nothing to decide
         self._held += content
         text, reasoning = "", ""
         if self._state == "start":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import unicodedata
 import uuid
@@ -45,13 +46,24 @@ class SafetyVerdict:
         return sorted({match.category for match in self.matches})
 
 
-_NO_FILLERS = str.maketrans(dict.fromkeys(_FILLERS))
+_NO_FILLERS = re.compile("[" + re.escape("".join(sorted(_FILLERS))) + "]+")
+# The full-width punctuation of Chinese text, each replaced by what NFKC makes of it before
+# NFKC runs: NFKC gives the same text (these characters decompose to one ASCII character that
+# nothing composes with), and a text left with no other compatibility character passes NFKC's
+# quick check instead of being decomposed and recomposed whole (80 µs for 200 characters).
+_HALF_WIDTH = tuple((wide, unicodedata.normalize("NFKC", wide)) for wide in "，：；（）！？\u3000")
 
 
 def normalise(text: str) -> str:
-    """Full-width to half-width, one case, and the fillers between letters taken out (by
-    str.translate: a streamed answer is checked again before each delta goes out)."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(_NO_FILLERS)
+    """Full-width to half-width, one case, and the fillers between letters taken out. A
+    streamed answer is checked again before each delta goes out (its last 200 characters), so
+    this runs for every delta: a regular expression takes the fillers out (str.translate looks
+    each character up in a dict, 30 µs for 200 characters)."""
+    if not text.isascii():
+        for wide, narrow in _HALF_WIDTH:
+            if wide in text:
+                text = text.replace(wide, narrow)
+    return _NO_FILLERS.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 _lock = threading.Lock()
@@ -95,6 +107,8 @@ def _verdict(automaton: Any, text: str, where: str) -> SafetyVerdict:
     if len(automaton) and text:
         for _end, match in automaton.iter(normalise(text)):
             matches.setdefault(match.term, match)
+    if not matches:
+        return SafetyVerdict(action=ALLOW, matches=(), where=where)
     found = tuple(matches.values())
     if any(match.action == SafetyAction.BLOCK for match in found):
         action = str(SafetyAction.BLOCK)

@@ -94,29 +94,53 @@ def _check_deadline(deadline: float) -> None:
 MAX_EVENT_BYTES = 1024 * 1024
 
 
+_DECODER = json.JSONDecoder()  # what json.loads() uses
+
+
+def _loads(payload: bytes) -> Any:
+    """json.loads(payload), without its encoding detection for the usual payload: an object
+    (`{` first, then no NUL byte) is UTF-8 to json.loads too."""
+    if payload[:1] == b"{" and payload[1:2] != b"\x00":
+        return _DECODER.decode(payload.decode("utf-8", "surrogatepass"))
+    return json.loads(payload)
+
+
 class EventParser:
-    """Splits a byte stream into the JSON objects of its `data:` events."""
+    """Splits a byte stream into the JSON objects of its `data:` events. Runs for every chunk
+    of every streamed answer: the usual event (one `data:` line) takes a short path."""
 
     def __init__(self) -> None:
         self._buffer = b""
         self.done = False
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
-        self._buffer += data.replace(b"\r\n", b"\n")
-        *events, self._buffer = self._buffer.split(b"\n\n")
-        if len(self._buffer) > MAX_EVENT_BYTES:  # a server that never ends its event
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        buffer = self._buffer + data if self._buffer else data
+        if b"\n\n" not in buffer:
+            if len(buffer) > MAX_EVENT_BYTES:  # a server that never ends its event
+                raise BadResponse(detail=f"an SSE event longer than {MAX_EVENT_BYTES} bytes")
+            self._buffer = buffer
+            return []
+        *events, self._buffer = buffer.split(b"\n\n")
+        if len(self._buffer) > MAX_EVENT_BYTES:
             raise BadResponse(detail=f"an SSE event longer than {MAX_EVENT_BYTES} bytes")
         out = []
         for event in events:
-            payload = b"\n".join(
-                line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
-            )
+            if event[:5] == b"data:" and b"\n" not in event:
+                payload = event[5:].lstrip(b" ")
+            else:
+                payload = b"\n".join(
+                    line[5:].lstrip(b" ")
+                    for line in event.split(b"\n")
+                    if line.startswith(b"data:")
+                )
             if not payload:
                 continue  # a comment or keep-alive
             if payload == b"[DONE]":
                 self.done = True
                 break
-            chunk = json.loads(payload)
+            chunk = _loads(payload)
             if not isinstance(chunk, dict):
                 raise BadResponse(detail=f"stream event is not an object: {payload[:200]!r}")
             if error := chunk.get("error"):

@@ -24,7 +24,19 @@ def test_block_outranks_review_when_both_match(db):
     assert verdict.action == "block" and len(verdict.matches) == 2
 
 
-@pytest.mark.parametrize("text", ["冰 毒", "冰*毒", "冰\u200b毒", "ＡＢＣ冰·毒"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "冰 毒",
+        "冰*毒",
+        "冰\u200b毒",
+        "ＡＢＣ冰·毒",
+        "冰，毒",
+        "冰！！毒",
+        "冰\u3000毒",
+        "（冰，毒）",
+    ],
+)
 def test_spacing_and_full_width_tricks_do_not_slip_past(db, text):
     assert ai.check_text(text, where="imaging.prompt").action == "block"
 
