@@ -7,7 +7,6 @@ rebuilds the index when the table changes (`versions` tells, in the one query pe
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,9 +16,8 @@ import numpy.typing as npt
 
 from knowledge import versions
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus
-from knowledge.text import normalise, segmenter
+from knowledge.text import HAN_RUN, normalise, segmenter
 
-_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 BIGRAM_WEIGHT = 1.0
 
 
@@ -137,7 +135,7 @@ def current() -> FaqIndex:
 def bigrams(text: str) -> frozenset[str]:
     """Character pairs of the Chinese runs: they match where segmentation differs (被炒 / 炒了)."""
     out: set[str] = set()
-    for run in _CJK_RUN.findall(normalise(text)):
+    for run in HAN_RUN.findall(normalise(text)):
         out.update("#" + run[i : i + 2] for i in range(len(run) - 1))
     return frozenset(out)
 

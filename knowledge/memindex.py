@@ -190,13 +190,9 @@ def top_candidates(
     terms, lists = _lists(index, weight)
     if not lists:
         return []
-    rows = np.concatenate([p.rows for p in lists])
-    tf = np.concatenate([p.tf for p in lists])
-    length = np.concatenate([p.length for p in lists])
-    w = np.repeat([weight[t] for t in terms.tolist()], [len(p.rows) for p in lists])
+    rows, parts = _parts(lists, [weight[t] for t in terms.tolist()], c1, c2)
     size = len(index.ids)
-    # Summed in term order, like the SQL.
-    sums = np.bincount(rows, weights=w * tf / (tf + c1 + c2 * length), minlength=size)
+    sums = np.bincount(rows, weights=parts, minlength=size)  # in term order, like the SQL
     found = np.flatnonzero(np.bincount(rows, minlength=size))
     return _best(index.ids[found], sums[found], top_k)
 
@@ -208,13 +204,21 @@ def top_of_lists(
     term order, `PostingList.rows` holding segment ids."""
     if not lists:
         return []
-    segments = np.concatenate([p.rows for _, p in lists])
-    tf = np.concatenate([p.tf for _, p in lists])
-    length = np.concatenate([p.length for _, p in lists])
-    w = np.repeat([weight for weight, _ in lists], [len(p.rows) for _, p in lists])
+    segments, parts = _parts([p for _, p in lists], [w for w, _ in lists], c1, c2)
     unique, position = np.unique(segments, return_inverse=True)
-    sums = np.bincount(position, weights=w * tf / (tf + c1 + c2 * length))  # in term order
+    sums = np.bincount(position, weights=parts)  # in term order
     return _best(unique, sums, top_k)
+
+
+def _parts(
+    lists: Sequence[PostingList], weights: Sequence[float], c1: float, c2: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The lists' rows, one after the other, and each posting's w * tf / (tf + c1 + c2 * length)."""
+    rows = np.concatenate([p.rows for p in lists])
+    tf = np.concatenate([p.tf for p in lists])
+    length = np.concatenate([p.length for p in lists])
+    w = np.repeat(weights, [len(p.rows) for p in lists])
+    return rows, w * tf / (tf + c1 + c2 * length)
 
 
 def _best(segments: npt.NDArray[np.int64], score: npt.NDArray[Any], top_k: int) -> list[int]:

@@ -37,7 +37,7 @@ from knowledge.models import (
     Posting,
     Segment,
 )
-from knowledge.text import characters, normalise, segmenter
+from knowledge.text import HAN_RUN, characters, normalise, segmenter
 from portal import ai
 from portal.errors import PortalError
 from portal.models import User
@@ -832,13 +832,10 @@ def _abbreviation(word: str) -> re.Pattern[str] | None:
     """What a short form stands for in a text: its characters in order, one or two left out
     between them, within one phrase and never across a figure (社保 for 社会保险, 年假 for
     年休假, 工伤险 for 工伤保险). Chinese forms its short forms so, whatever the document."""
-    if not 2 <= len(word) <= 4 or not _HAN_WORD.fullmatch(word):
+    if not 2 <= len(word) <= 4 or not HAN_RUN.fullmatch(word):
         return None
     gap = f"[^{_PAUSES}]{{0,{ABBREVIATION_GAP}}}"
     return re.compile(gap.join(re.escape(ch) for ch in word))
-
-
-_HAN_WORD = re.compile(r"[\u3400-\u9fff]+")
 
 
 def _abbreviated(concept: Concept, passage: Passage) -> bool:

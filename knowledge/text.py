@@ -163,6 +163,7 @@ segmenter = Segmenter()
 
 CHARACTER = "@"  # index terms of single Chinese characters start with it
 _HAN = re.compile(r"[\u3400-\u9fff]")
+HAN_RUN = re.compile(r"[\u3400-\u9fff]+")  # a run of Chinese characters
 
 
 def characters(text: str) -> list[str]:
