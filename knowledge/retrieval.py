@@ -719,13 +719,18 @@ class CandidateRanker:
         }
 
 
+# "好几个月" and "请了几天" tell the story, they do not ask; "按什么标准" asks for a rule, which
+# an article usually states without a figure (按上年度职工月平均工资).
 _QUANTITY_ASKED = re.compile(
-    r"几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|比例|标准是|什么标准"
+    r"(?<![好了])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成)|比例"
 )
+_CLAUSE = re.compile(r"[^，。；！？,;!?\s]+")
 _QUANTITY = re.compile(
     r"[0-9０-９]+|百分之|[一二三四五六七八九十百千万两半][日天周月年倍岁元小时个次]|[一二三四五六七八九十]+分之"
 )
-_TIME_WORDS = frozenset({"今年", "明年", "去年", "现在", "目前", "最新", "具体"})
+_TIME_WORDS = frozenset(
+    {"今年", "明年", "去年", "现在", "目前", "最新", "具体", "小时", "分钟", "星期", "礼拜"}
+)
 
 
 def asks_quantity(question: str) -> bool:
@@ -733,12 +738,19 @@ def asks_quantity(question: str) -> bool:
     return bool(_QUANTITY_ASKED.search(question))
 
 
-def key_concept(analysis: Analysis) -> Concept | None:
+def _figure_clause(question: str) -> str:
+    """The clause that asks for the figure (小时工的工资多久必须结一次 in a question that first
+    tells where the worker works)."""
+    clauses: list[str] = _CLAUSE.findall(question)
+    return next((c for c in clauses if _QUANTITY_ASKED.search(c)), question)
+
+
+def key_concept(concepts: Sequence[Concept]) -> Concept | None:
     """The specific thing the question asks about: its rarest noun (a word the index has never
     seen counts as the rarest, unless it is one of everyday Chinese's commonest words). None
     when the question names no thing (only verbs, or only words the segmenter guessed)."""
     best: Concept | None = None
-    for concept in analysis.concepts:
+    for concept in concepts:
         if not _is_thing(concept.word):
             continue
         if not concept.known and segmenter.is_everyday(concept.word):
@@ -789,7 +801,7 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
     if unknown is not None:
         analysis.key = unknown
         return True
-    key = analysis.key = key_concept(analysis)
+    key = analysis.key = key_concept(analysis.concepts)
     if _wordless(analysis, shown):
         return True
     if key is None:
@@ -797,12 +809,22 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
     if _foreign_name(key, shown, covered):
         return True
     if asks_quantity(analysis.question):
-        # A thing the index has never seen decides alone when it is a place (北京) or the
-        # passages cover the rest of the question poorly (婚假几天); otherwise any thing the
-        # question names, given with a figure, answers (the key may be a detail of the story).
-        alone = not key.known and (segmenter.is_place(key.word) or covered < STORY_COVERAGE)
-        named = [key] if alone else [c for c in analysis.concepts if _is_thing(c.word)]
-        return not any(_answers_key(analysis, c, p) for c in named for p in shown)
+        # The figure is asked about a thing of the clause that asks for it (its rarest); the
+        # rest of the question tells the story (在奶茶店打工，…工资多久结一次). A thing the
+        # index has never seen decides alone when it is a place (北京) or the passages cover
+        # the rest of the question poorly (婚假几天); otherwise any thing the question names,
+        # given with a figure, answers (the key may be a detail of the story).
+        clause = _figure_clause(analysis.question)
+        things = [c for c in analysis.concepts if _is_thing(c.word)]
+        asked = [c for c in things if c.word in clause]
+        asked_key = key_concept(asked) if asked else key  # None: asked of everyday words
+        if (
+            asked_key is not None
+            and not asked_key.known
+            and (segmenter.is_place(asked_key.word) or covered < STORY_COVERAGE)
+        ):
+            things = [asked_key]
+        return not any(_answers_key(analysis, c, p) for c in things for p in shown)
     if any(_finds(key, p) for p in shown):
         return False
     if len(analysis.concepts) <= 2:

@@ -7,7 +7,7 @@ import pytest
 
 from knowledge import associations
 from knowledge.models import Category, Document
-from knowledge.retrieval import search
+from knowledge.retrieval import asks_quantity, search
 from knowledge.services import curation
 from portal.models import User
 from tests.knowledge.conftest import make_document
@@ -161,3 +161,22 @@ def test_words_learned_from_the_faq_reach_documents_without_faq(
     # Every document's 产假 is now searched for when a worker says 生娃: a worker's question
     # in those words reaches the article, though no FAQ was written with them for it.
     assert "产假" in search("生娃以后，可以休息多久").analysis.weights
+
+
+@pytest.mark.django_db
+def test_the_clause_that_asks_for_a_figure_names_what_it_is_asked_about(
+    leave_rules: Document,
+) -> None:
+    # 奶茶店 is where she works, not what she asks about: the figure is asked of 产假.
+    assert top("我在奶茶店上班，怀孕了，产假一共能休几天？") == "《某市职工休假办法》第二条"
+    # Still abstained when the clause asks a figure of a thing nobody wrote about.
+    assert search("我在奶茶店上班，婚假一共能休几天？").abstained
+
+
+def test_a_figure_told_in_the_story_is_not_a_figure_asked_for() -> None:
+    assert asks_quantity("产假能休几天？")
+    assert asks_quantity("加班费按工资的百分之几算？")
+    assert not asks_quantity("申请仲裁好几个月了一直没结果，能直接去法院吗？")
+    assert not asks_quantity("我爸去世请了几天丧假，单位说不发工资，对吗")
+    # A standard is usually a rule (按上年度职工月平均工资), not a figure.
+    assert not asks_quantity("经济困难的标准是谁来定的？")
