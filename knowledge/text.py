@@ -84,7 +84,8 @@ class Segmenter:
 
     def is_noun(self, word: str) -> bool:
         """Whether the word names a thing: a noun of jieba's dictionary (names of places and
-        organisations, idioms and other fixed expressions included) or a word of the lexicon."""
+        organisations, fixed expressions such as 劳动合同, and nouns made of verbs such as 仲裁
+        or 补偿 included) or a word of the lexicon."""
         return word in self._words or _noun_tags().get(word, "") in _NOUN_TAGS
 
     def is_everyday(self, word: str) -> bool:
@@ -146,7 +147,7 @@ class Segmenter:
         return out
 
 
-_NOUN_TAGS = frozenset({"n", "nz", "ns"})
+_NOUN_TAGS = frozenset({"n", "nz", "ns", "l", "vn"})
 # jieba's dictionary counts 老板 4,402 times, 员工 3,748, 天气 2,657, 世界杯 1,654, 婚假 8.
 EVERYDAY_FREQ = 3000
 

@@ -180,3 +180,12 @@ def test_a_figure_told_in_the_story_is_not_a_figure_asked_for() -> None:
     assert not asks_quantity("我爸去世请了几天丧假，单位说不发工资，对吗")
     # A standard is usually a rule (按上年度职工月平均工资), not a figure.
     assert not asks_quantity("经济困难的标准是谁来定的？")
+
+
+@pytest.mark.django_db
+def test_a_matter_named_by_a_verbal_noun_is_a_key_concept(leave_rules: Document) -> None:
+    # 仲裁 (jieba: a noun made of a verb) is nowhere in the leave rules: their 工作时间 article
+    # does not say how long an arbitration takes.
+    result = search("劳动仲裁的工作时间一般要多少天？")
+    assert result.abstained
+    assert result.concept == "仲裁"
