@@ -26,6 +26,7 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.retrieval import (
+    ABSTAIN_DEPTH,
     Analysis,
     Passage,
     SearchResult,
@@ -39,6 +40,9 @@ FAQ_ANSWER_SIMILARITY = 0.5  # an entry this close to the question may answer it
 # …unless the question's words it lacks weigh more than this share (idf among FAQ wordings):
 # 陪产假 is not 产假, 婚假 is not 年假.
 FAQ_MAX_MISSING = 0.45
+# …or, when the articles it cites are in the base, unless they rank among the first few
+# (below this likeness: an entry worded as the question answers it whatever the ranking).
+FAQ_SAME_WORDING = 0.8
 FAQ_SOURCES = 3  # the articles an FAQ answer quotes or hands to the model with it
 MAX_REFERENCES = 2  # an article naming more than this many others is a list, not a span
 
@@ -82,16 +86,25 @@ def faq_answer(result: SearchResult) -> FaqAnswer | None:
     entries = FaqEntry.objects.filter(
         pk__in=[h.faq_id for h in hits], status=FaqStatus.PUBLISHED
     ).in_bulk()
+    ranked = {p.segment_id for p in result.passages[:ABSTAIN_DEPTH]}
     for hit in hits:  # best first
         entry = entries.get(hit.faq_id)
-        if entry is not None and missing_share(result.analysis, entry) <= FAQ_MAX_MISSING:
-            return FaqAnswer(
-                faq_id=entry.pk,
-                question=entry.question,
-                answer=entry.answer,
-                similarity=hit.similarity,
-                sources=sources_of(entry),
-            )
+        if entry is None or missing_share(result.analysis, entry) > FAQ_MAX_MISSING:
+            continue
+        answer = FaqAnswer(
+            faq_id=entry.pk,
+            question=entry.question,
+            answer=entry.answer,
+            similarity=hit.similarity,
+            sources=sources_of(entry),
+        )
+        rests_on = {p.segment_id for p in answer.passages}
+        if rests_on and not rests_on & ranked and hit.similarity < FAQ_SAME_WORDING:
+            # Its articles are in the base, yet the question's own words rank others first:
+            # the entry shares the question's words, not its matter (法律援助能代理仲裁吗 and
+            # an entry on the union's legal aid, beside the 法律援助法 itself).
+            continue
+        return answer
     return None
 
 

@@ -37,7 +37,7 @@ from knowledge.models import (
     Posting,
     Segment,
 )
-from knowledge.text import HAN_RUN, characters, normalise, segmenter
+from knowledge.text import CHARACTER, HAN_RUN, characters, normalise, segmenter
 from portal import ai
 from portal.errors import PortalError
 from portal.models import User
@@ -672,10 +672,12 @@ class CandidateRanker:
         # Cosine levels differ from model to model (unrelated texts often score 0.5): the
         # nearest list counts relative to itself, from its best (full weight) to its last (none).
         near = _relative(nearest)
-        # The FAQ wording of an article re-ranks only articles the question's own words found,
-        # and only when it holds most of the question.
+        # The FAQ wording of an article re-ranks only articles the question's own words (not
+        # only its characters) found, and only when it holds most of the question.
         wording = {
-            k: v**WORDING_POWER for k, v in wording.items() if v >= WORDING_MIN and k in scores
+            k: v**WORDING_POWER
+            for k, v in wording.items()
+            if v >= WORDING_MIN and _worded(matched.get(k, ()))
         }
         fused = {
             seg_id: scores.get(seg_id, 0.0) / top_score
@@ -896,6 +898,11 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
     if not _finds(key, passage):
         return False
     return not asks_quantity(analysis.question) or bool(_QUANTITY.search(passage.text))
+
+
+def _worded(terms: Collection[str]) -> bool:
+    """Whether a word of the question (not only its characters) is among the terms."""
+    return any(not t.startswith(CHARACTER) for t in terms)
 
 
 def _faq_strength(similarity: float) -> float:

@@ -202,3 +202,40 @@ def test_the_schema_says_a_citation_is_a_segment_or_an_faq_entry(client):
     citation = schema["AskCitation"]["properties"]
     assert citation["kind"]["enum"] == ["segment", "faq"]
     assert citation["sources"]["items"]["properties"]["url"]["nullable"] is True
+
+
+LEGAL_AID = """# 某市法律援助办法
+
+<!-- INFO END -->
+
+第一条 律师事务所、律师应当依法履行法律援助义务，每年承办一定数量的法律援助案件。
+
+第二条 律师无正当理由拒绝履行法律援助义务的，由司法行政部门给予警告。
+
+第三条 法律援助机构应当指派律师为受援人提供法律援助。
+
+第四条 律师担任法律援助人员的，可以获得法律援助补贴。
+"""
+
+
+def test_an_faq_sharing_the_questions_words_but_not_its_matter_does_not_answer(
+    eddie, law, categories
+):
+    # An entry on wage claims mentions 法律援助 and rests on the union article; a question on
+    # lawyers' legal-aid duty is answered from the legal-aid rules its own words find.
+    aid = make_document(eddie, categories, body=LEGAL_AID, title="某市法律援助办法")
+    entry = faq(
+        categories,
+        question="农民工讨薪能申请免费法律援助吗？",
+        answer="可以，工会可以提供法律援助。",
+        variants=(),
+        segments=(law.segments.get(heading="第五条"),),
+    )
+    result = search("律师必须做法律援助吗？")
+    hit = next(h for h in result.faq_hits if h.faq_id == entry.pk)
+    assert 0.5 <= hit.similarity < 0.8, hit.similarity  # close enough to answer by itself
+    assert result.faq is None
+    assert result.passages[0].document_id == aid.pk
+    # Worded as the question, the entry answers whatever the ranking.
+    same = search("农民工讨薪能申请免费法律援助吗？").faq
+    assert same is not None and same.faq_id == entry.pk
