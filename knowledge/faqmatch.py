@@ -43,6 +43,7 @@ class FaqIndex:
     entries: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     # segment → every word and character pair of the FAQ wording that cites it first
     wording: dict[int, frozenset[str]] = field(default_factory=dict)
+    words: dict[int, set[str]] = field(default_factory=dict)  # entry → the words of its wording
     rarest: float = 1.0  # the highest idf: the weight of a word no FAQ wording uses
     # The same, as arrays for `match()` and `wording_coverage()` (`_vectorise`): a question
     # costs numpy passes over the posting lists of its terms instead of a Python loop.
@@ -72,6 +73,8 @@ def _build(version: tuple[object, ...]) -> FaqIndex:
             tokens = frozenset(segmenter.tokens(text)) | bigrams(text)
             if tokens:
                 index.texts.append((faq_id, text, tokens))
+    for faq_id, _, tokens in index.texts:
+        index.words.setdefault(faq_id, set()).update(tokens)
     wording: dict[int, set[str]] = defaultdict(set)
     for faq_id, _, tokens in index.texts:
         segment_id = index.entries[faq_id][1]

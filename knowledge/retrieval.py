@@ -58,6 +58,9 @@ EXPANSION_WEIGHT = 0.5
 CHARACTER_WEIGHT = 1.0
 FAQ_WEIGHT = 1.0
 FAQ_MIN_SIMILARITY = 0.3
+# An entry that does not name the question's key concept (律师 in 律师必须做法律援助吗, against
+# an entry on wage claims that mentions 法律援助) counts this share of its likeness bonus.
+FAQ_OFF_KEY = 0.5
 # An FAQ entry this much like the question vouches for the article it cites: its key concept
 # need not be in the article's own words.
 FAQ_VOUCHES = 0.6
@@ -661,6 +664,7 @@ class CandidateRanker:
         top_score = max(scores.values(), default=0.0) or 1.0
         faq_bonus: dict[int, float] = {}
         faq_likeness: dict[int, float] = {}
+        key = key_concept(analysis.concepts)
         for hit in faq_hits:
             if hit.segment_id is not None:
                 faq_likeness[hit.segment_id] = max(
@@ -668,6 +672,8 @@ class CandidateRanker:
                 )
             if hit.segment_id is not None and hit.similarity >= FAQ_MIN_SIMILARITY:
                 bonus = _faq_strength(hit.similarity)
+                if key is not None and not key.same & analysis.faq.words.get(hit.faq_id, set()):
+                    bonus *= FAQ_OFF_KEY  # it shares the question's words, not its matter
                 faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), bonus)
         # Cosine levels differ from model to model (unrelated texts often score 0.5): the
         # nearest list counts relative to itself, from its best (full weight) to its last (none).

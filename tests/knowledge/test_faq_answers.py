@@ -239,3 +239,41 @@ def test_an_faq_sharing_the_questions_words_but_not_its_matter_does_not_answer(
     # Worded as the question, the entry answers whatever the ranking.
     same = search("农民工讨薪能申请免费法律援助吗？").faq
     assert same is not None and same.faq_id == entry.pk
+
+
+UNION_HELP = """# 某市工会帮扶办法
+
+<!-- INFO END -->
+
+第一条 工会为讨要工资的农民工免费提供法律援助和其他帮助。
+
+第二条 工会帮扶资金专款专用。
+"""
+
+
+def test_an_faq_that_does_not_name_the_key_concept_weighs_less(eddie, categories, monkeypatch):
+    make_document(eddie, categories, body=LEGAL_AID, title="某市法律援助办法")
+    union = make_document(eddie, categories, body=UNION_HELP, title="某市工会帮扶办法")
+    article = union.segments.order_by("id").first()
+    assert article is not None
+    faq(
+        categories,
+        question="农民工讨薪能找工会申请免费法律援助吗？",
+        answer="可以，工会为讨要工资的农民工免费提供法律援助。",
+        variants=("工会能免费帮农民工打官司吗",),
+        segments=(article,),
+    )
+
+    def score(question: str) -> float:
+        result = search(question, k=5)
+        assert max(h.similarity for h in result.faq_hits) >= 0.3  # the entry weighs in
+        return next(p.score for p in result.passages if p.segment_id == article.pk)
+
+    # 律师, what is asked about, is not in the entry: its likeness counts half.
+    off_key = score("律师必须做法律援助吗？")
+    monkeypatch.setattr("knowledge.retrieval.FAQ_OFF_KEY", 1.0)
+    assert off_key < score("律师必须做法律援助吗？")
+    # 农民工 is: the entry weighs in full.
+    on_key = score("农民工找工会法律援助要钱吗？")
+    monkeypatch.setattr("knowledge.retrieval.FAQ_OFF_KEY", 0.5)
+    assert score("农民工找工会法律援助要钱吗？") == on_key
