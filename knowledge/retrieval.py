@@ -817,21 +817,25 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
     if _foreign_name(key, shown, covered):
         return True
     if asks_quantity(analysis.question):
-        # The figure is asked about a thing of the clause that asks for it (its rarest); the
-        # rest of the question tells the story (在奶茶店打工，…工资多久结一次). A thing the
-        # index has never seen decides alone when it is a place (北京) or the passages cover
-        # the rest of the question poorly (婚假几天); otherwise any thing the question names,
-        # given with a figure, answers (the key may be a detail of the story).
+        # The figure is asked about the things of the clause that asks for it; the rest of
+        # the question tells the story (在奶茶店打工，…工资多久结一次) — but a place anywhere
+        # makes the figure a local one (在东莞失业了，失业保险金能领多少). A thing the index has
+        # never seen decides alone when it is a place (北京) or the passages cover the rest of
+        # the question poorly (婚假几天); otherwise a thing of the clause (of the question, when
+        # the clause names none), given with a figure, answers.
         clause = _figure_clause(analysis.question)
         things = [c for c in analysis.concepts if _is_thing(c.word)]
         asked = [c for c in things if c.word in clause]
-        asked_key = key_concept(asked) if asked else key  # None: asked of everyday words
+        local = not key.known and segmenter.is_place(key.word)
+        asked_key = key if local or not asked else key_concept(asked)  # None: everyday words
         if (
             asked_key is not None
             and not asked_key.known
             and (segmenter.is_place(asked_key.word) or covered < STORY_COVERAGE)
         ):
             things = [asked_key]
+        elif asked:
+            things = asked
         return not any(_answers_key(analysis, c, p) for c in things for p in shown)
     if any(_finds(key, p) for p in shown):
         return False

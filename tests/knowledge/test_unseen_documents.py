@@ -169,8 +169,10 @@ def test_the_clause_that_asks_for_a_figure_names_what_it_is_asked_about(
 ) -> None:
     # 奶茶店 is where she works, not what she asks about: the figure is asked of 产假.
     assert top("我在奶茶店上班，怀孕了，产假一共能休几天？") == "《某市职工休假办法》第二条"
-    # Still abstained when the clause asks a figure of a thing nobody wrote about.
+    # Still abstained when the clause asks a figure of a thing nobody wrote about…
     assert search("我在奶茶店上班，婚假一共能休几天？").abstained
+    # …or when the story names a place: the figure asked is that place's.
+    assert search("我在上海上班，产假一共能休几天？").abstained
 
 
 def test_a_figure_told_in_the_story_is_not_a_figure_asked_for() -> None:
