@@ -67,6 +67,7 @@ class FaqAnswer:
     answer: str
     similarity: float
     sources: list[Source] = field(default_factory=list)
+    category_id: int | None = None  # the entry's category as read with it
 
     @property
     def passages(self) -> list[Passage]:
@@ -91,6 +92,7 @@ def faq_answer(result: SearchResult) -> FaqAnswer | None:
                 answer=entry.answer,
                 similarity=hit.similarity,
                 sources=sources_of(entry),
+                category_id=entry.category_id,
             )
     return None
 
