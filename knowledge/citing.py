@@ -71,6 +71,7 @@ class FaqAnswer:
     answer: str
     similarity: float
     sources: list[Source] = field(default_factory=list)
+    category_id: int | None = None  # the entry's category as read with it
 
     @property
     def passages(self) -> list[Passage]:
@@ -97,6 +98,7 @@ def faq_answer(result: SearchResult) -> FaqAnswer | None:
             answer=entry.answer,
             similarity=hit.similarity,
             sources=sources_of(entry),
+            category_id=entry.category_id,
         )
         rests_on = {p.segment_id for p in answer.passages}
         if rests_on and not rests_on & ranked and hit.similarity < FAQ_SAME_WORDING:

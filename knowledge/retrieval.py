@@ -199,6 +199,8 @@ class Passage:
     category: str
     authority: str = ""  # the document's level and date, for precedence on near ties
     dated: date | None = None
+    # The document's category as read with the passage (Ask files its question under it).
+    category_id: int | None = None
 
     @property
     def label(self) -> str:
@@ -225,6 +227,7 @@ class Passage:
             doc.category.name,
             doc.authority,
             doc.promulgated_on,
+            doc.category_id,
         )
         return cls.of_row(row, score=score, coverage=coverage, matched=matched or [])
 
@@ -246,6 +249,7 @@ class Passage:
             category=row.category,
             authority=row.authority,
             dated=row.dated,
+            category_id=row.category_id,
         )
 
 
@@ -261,6 +265,7 @@ class CandidateRow(NamedTuple):
     category: str
     authority: str
     dated: date | None
+    category_id: int | None
 
 
 _CANDIDATE_FIELDS = (
@@ -273,6 +278,7 @@ _CANDIDATE_FIELDS = (
     "document__category__name",
     "document__authority",
     "document__promulgated_on",
+    "document__category_id",
 )
 
 

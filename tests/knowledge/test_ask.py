@@ -8,7 +8,9 @@ from typing import Any, cast
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from knowledge.models import AnswerStatus, AskedQuestion, Conversation, Document, Message
 from knowledge.services import asking
@@ -289,6 +291,18 @@ def test_deleting_my_history_keeps_the_anonymous_question_for_analytics(alice, l
     kept = AskedQuestion.objects.order_by("id")
     assert [q.text for q in kept] == [OVERTIME, OFF_TOPIC]
     assert all(q.answer_id is None for q in kept)
+
+
+def test_a_question_is_filed_under_the_category_its_passages_were_read_with(alice, law):
+    # The category comes with the passages search read: opening the turn reads no document
+    # again to file the question, and storing the answer does not either.
+    with CaptureQueriesContext(connection) as queries:
+        turn = asking.open_turn(alice, OVERTIME)
+        asking.finish_turn(turn, asking.Ending(mode="extractive"), first_token_ms=None)
+    documents = [q["sql"] for q in queries if 'FROM "knowledge_document"' in q["sql"]]
+    assert documents == []
+    assert turn.citations and {c["document_id"] for c in turn.citations} == {law.pk}
+    assert AskedQuestion.objects.get(pk=turn.asked.pk).category_id == law.category_id
 
 
 # --- feedback --------------------------------------------------------------------------------
