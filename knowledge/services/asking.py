@@ -64,10 +64,6 @@ EXTRACTS = 2  # passages quoted in an extractive answer
 HISTORY_TURNS = 3  # earlier question/answer pairs the model sees
 CONTEXT_MESSAGES = 20  # how far back a follow-up's topic is looked for
 SAFETY_WINDOW = 200  # characters before a delta that a listed term could span
-# After the first words, what the model sends within this time goes out as one delta: a model
-# sends a token every 20–40 ms, and each event costs the server CPU (the safety check, the
-# event, a write to the socket) while the eye does not see pieces finer than this.
-DELTA_INTERVAL_S = 0.1
 HISTORY_ANSWER_CHARS = 300
 MAX_ANSWER_TOKENS = 900
 TEMPERATURE = 0.3
@@ -723,9 +719,8 @@ async def _model_answer(
     """The model's answer as delta events, then how it ended.
 
     The first characters are held back while they could still be the no-answer mark, so a
-    model that finds nothing in the passages never shows the mark to the member. After the
-    first delta, what arrives within `DELTA_INTERVAL_S` goes out as one. Each delta is checked
-    against the safety list (with what came before it) before it goes out. A reasoning
+    model that finds nothing in the passages never shows the mark to the member. Each delta is
+    checked against the safety list (with what came before it) before it goes out. A reasoning
     model's thinking is never a delta: the member is told once that it thinks ("thinking"), and
     a model that only thinks and never answers gets the quoted passages with a notice."""
     stream = ai.astream_chat(
@@ -738,39 +733,23 @@ async def _model_answer(
     pieces = stream.deltas()
     held = ""
     said = thought = False
-    sent = 0  # how much of `held` went out
-    last = 0.0  # when it last did
-
-    def send() -> Event | Ending:
-        """What came since the last delta, checked (with what came before it) and sent."""
-        nonlocal said, sent, last
-        if turn.checker.check(held[max(0, sent - SAFETY_WINDOW) :]).action == "block":
-            return Ending(AnswerMode.LLM, withdrawn=True)
-        event = emitted(held[sent:])
-        said, sent, last = True, len(held), time.monotonic()
-        return event
-
     try:
         async for piece in pieces:
             if piece.reasoning and not (said or thought):
                 thought = True
                 yield Event("thinking", {})
-            if not piece.text:
+            if not (delta := piece.text):
                 continue
-            held += piece.text
+            held += delta
             if not said and (turn.strict or might_decline(held)):
                 continue
-            if said and time.monotonic() - last < DELTA_INTERVAL_S:
-                continue
-            yield (out := send())
-            if isinstance(out, Ending):
+            if turn.checker.check(held[-(len(delta) + SAFETY_WINDOW) :]).action == "block":
+                yield Ending(AnswerMode.LLM, withdrawn=True)
                 return
+            yield emitted(held if not said else delta)
+            said = True
     except ai.AIError as exc:
         log.warning("ask: answer %s fell back to quoting: %s", turn.reply.pk, exc)
-        if said and sent < len(held):
-            yield (out := send())
-            if isinstance(out, Ending):
-                return
         # A model that had already declined needs no fallback: its missing end changes nothing.
         if said or not (declined(held) and held.strip()):
             yield _fallback(turn, emitted, said)
@@ -797,10 +776,6 @@ async def _model_answer(
             yield Ending(AnswerMode.LLM, withdrawn=True)
             return
         yield emitted(held)
-    elif sent < len(held):
-        yield (out := send())
-        if isinstance(out, Ending):
-            return
     yield Ending(AnswerMode.LLM, model=model)
 
 

@@ -113,16 +113,13 @@ def test_a_question_the_knowledge_base_does_not_cover_points_to_the_hotline(alic
 
 @with_model
 def test_the_stream_sends_citations_then_deltas_then_done(alice, law, model):
-    model.then(Behaviour(token_delay=0.03))  # a token every 30 ms, as a model writes
     response = post(client_for(alice), question=OVERTIME, stream=True)
     assert response["Content-Type"].startswith("text/event-stream")
     events = sse(response)
     names = [name for name, _ in events]
     assert names[0] == "citations"
     assert names[-1] == "done"
-    # The answer streams in pieces as the model writes it (a token a character here); what
-    # comes within 0.1 s goes out together: a delta for every three or four tokens.
-    assert set(names[1:-1]) == {"delta"} and 1 < len(names) - 2 <= len(model.reply) // 2
+    assert set(names[1:-1]) == {"delta"} and len(names) > 4  # token by token
     done = events[-1][1]
     assert "".join(data["text"] for name, data in events if name == "delta") == done["answer"]
     assert done["answer"] == "每月延长工作时间不得超过三十六小时[1]。"
@@ -469,8 +466,7 @@ def test_a_generated_answer_that_fails_the_safety_check_stops_before_the_word_go
     events = sse(post(client_for(alice), question=OVERTIME, stream=True))
     streamed = "".join(d["text"] for name, d in events if name == "delta")
     done = events[-1][1]
-    assert streamed.startswith("延") and model.reply.startswith(streamed)
-    assert "冰毒" not in streamed
+    assert streamed.startswith("延长工作时间") and "冰毒" not in streamed
     assert done["withdrawn"] is True
     assert "安全检查" in done["answer"] and "冰毒" not in done["answer"]
     assert done["citations"] == []
