@@ -102,6 +102,9 @@ class Concept:
     # what the lexicon says it means, but not a part of it (产假 does not name 陪产假) nor a
     # learned association (those are related words, not the same thing).
     same: set[str] = field(default_factory=set)
+    # What the lexicon maps it to in several words (陪产假 => 休息休假 配偶 生育): together they
+    # name it; one of them alone (生育) is about something else.
+    together: list[frozenset[str]] = field(default_factory=list)
 
 
 class ByReference:
@@ -448,6 +451,10 @@ class QuestionAnalyser:
         expansions = lex.expand(text, tokens) + _learned(tokens, faq) + _rewrite(text, user)
         weights: dict[str, float] = dict.fromkeys(tokens, 1.0)
         concepts = [Concept(w, {w, *segmenter.tokens(w)}, same={w}) for w in dict.fromkeys(words)]
+        mapped: dict[str, set[str]] = defaultdict(set)
+        for exp in expansions:
+            if exp.kind == LexiconKind.COLLOQUIAL:
+                mapped[exp.phrase].add(exp.target)
         for exp in expansions:
             targets = segmenter.tokens(exp.target) or [exp.target]
             for term in targets:
@@ -459,7 +466,12 @@ class QuestionAnalyser:
                 ):
                     concept.terms.update(targets)
                     if exp.kind in _SAME_KINDS and exp.target not in concept.word:
-                        concept.same.add(exp.target)
+                        group = mapped[exp.phrase] if exp.kind == LexiconKind.COLLOQUIAL else ()
+                        if len(group) > 1:
+                            if frozenset(group) not in concept.together:
+                                concept.together.append(frozenset(group))
+                        else:
+                            concept.same.add(exp.target)
         for term in characters(text):
             weights.setdefault(term, CHARACTER_WEIGHT)
         return {
@@ -905,7 +917,11 @@ def _missing_idf(analysis: Analysis) -> float:
 def _finds(concept: Concept, passage: Passage) -> bool:
     """Whether the passage names the concept (by its word or a word the lexicon equates)."""
     text = passage.context + passage.heading + passage.text
-    return any(word in text for word in concept.same) or _abbreviated(concept, passage)
+    return (
+        any(word in text for word in concept.same)
+        or any(all(word in text for word in group) for group in concept.together)
+        or _abbreviated(concept, passage)
+    )
 
 
 def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:

@@ -191,3 +191,18 @@ def test_a_matter_named_by_a_verbal_noun_is_a_key_concept(leave_rules: Document)
     result = search("劳动仲裁的工作时间一般要多少天？")
     assert result.abstained
     assert result.concept == "仲裁"
+
+
+@pytest.mark.django_db
+def test_a_phrase_the_lexicon_maps_to_several_words_is_named_by_all_of_them(
+    leave_rules: Document, eddie: User
+) -> None:
+    # 陪产假 is leave for the spouse around a birth: the 产假 article speaks of 生育 only.
+    curation.save_lexicon_entry(
+        kind="colloquial", phrase="陪产假", targets=["配偶", "生育"], author=eddie
+    )
+    curation.save_lexicon_entry(kind="colloquial", phrase="坐月子", targets=["产假"], author=eddie)
+    result = search("陪产假？")
+    assert result.abstained
+    assert result.concept == "陪产假"
+    assert not search("坐月子？").abstained  # one word: the lexicon equates it
