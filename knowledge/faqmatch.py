@@ -43,7 +43,7 @@ class FaqIndex:
     entries: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     # segment → every word and character pair of the FAQ wording that cites it first
     wording: dict[int, frozenset[str]] = field(default_factory=dict)
-    words: dict[int, set[str]] = field(default_factory=dict)  # entry → the words of its wording
+    words: dict[int, frozenset[str]] = field(default_factory=dict)  # entry → its wording's
     rarest: float = 1.0  # the highest idf: the weight of a word no FAQ wording uses
     # The same, as arrays for `match()` and `wording_coverage()` (`_vectorise`): a question
     # costs numpy passes over the posting lists of its terms instead of a Python loop.
@@ -73,13 +73,14 @@ def _build(version: tuple[object, ...]) -> FaqIndex:
             tokens = frozenset(segmenter.tokens(text)) | bigrams(text)
             if tokens:
                 index.texts.append((faq_id, text, tokens))
-    for faq_id, _, tokens in index.texts:
-        index.words.setdefault(faq_id, set()).update(tokens)
+    words: dict[int, set[str]] = defaultdict(set)
     wording: dict[int, set[str]] = defaultdict(set)
     for faq_id, _, tokens in index.texts:
+        words[faq_id] |= tokens
         segment_id = index.entries[faq_id][1]
         if segment_id is not None:
             wording[segment_id] |= tokens
+    index.words = {k: frozenset(v) for k, v in words.items()}
     index.wording = {k: frozenset(v) for k, v in wording.items()}
     df: dict[str, int] = defaultdict(int)
     for _, _, tokens in index.texts:

@@ -451,10 +451,12 @@ class QuestionAnalyser:
         expansions = lex.expand(text, tokens) + _learned(tokens, faq) + _rewrite(text, user)
         weights: dict[str, float] = dict.fromkeys(tokens, 1.0)
         concepts = [Concept(w, {w, *segmenter.tokens(w)}, same={w}) for w in dict.fromkeys(words)]
+        # A colloquial phrase mapped to several words is named by them together.
         mapped: dict[str, set[str]] = defaultdict(set)
         for exp in expansions:
             if exp.kind == LexiconKind.COLLOQUIAL:
                 mapped[exp.phrase].add(exp.target)
+        several = {phrase: frozenset(t) for phrase, t in mapped.items() if len(t) > 1}
         for exp in expansions:
             targets = segmenter.tokens(exp.target) or [exp.target]
             for term in targets:
@@ -466,12 +468,13 @@ class QuestionAnalyser:
                 ):
                     concept.terms.update(targets)
                     if exp.kind in _SAME_KINDS and exp.target not in concept.word:
-                        group = mapped[exp.phrase] if exp.kind == LexiconKind.COLLOQUIAL else ()
-                        if len(group) > 1:
-                            if frozenset(group) not in concept.together:
-                                concept.together.append(frozenset(group))
-                        else:
+                        group = (
+                            several.get(exp.phrase) if exp.kind == LexiconKind.COLLOQUIAL else None
+                        )
+                        if group is None:
                             concept.same.add(exp.target)
+                        elif group not in concept.together:
+                            concept.together.append(group)
         for term in characters(text):
             weights.setdefault(term, CHARACTER_WEIGHT)
         return {
@@ -690,7 +693,9 @@ class CandidateRanker:
                 )
             if hit.segment_id is not None and hit.similarity >= FAQ_MIN_SIMILARITY:
                 bonus = _faq_strength(hit.similarity)
-                if key is not None and not key.same & analysis.faq.words.get(hit.faq_id, set()):
+                if key is not None and not key.same & analysis.faq.words.get(
+                    hit.faq_id, frozenset()
+                ):
                     bonus *= FAQ_OFF_KEY  # it shares the question's words, not its matter
                 faq_bonus[hit.segment_id] = max(faq_bonus.get(hit.segment_id, 0.0), bonus)
         # Cosine levels differ from model to model (unrelated texts often score 0.5): the
@@ -730,7 +735,7 @@ class CandidateRanker:
         shown = ranked[:ABSTAIN_DEPTH]
         covered = max((p.coverage for p in shown), default=0.0)
         vouched = any(faq_likeness.get(p.segment_id, 0.0) >= FAQ_VOUCHES for p in shown)
-        missed_key = not vouched and _misses_key(analysis, shown, covered)
+        missed_key = not vouched and _misses_key(analysis, key, shown, covered)
         # With an embedding model, a passage the model finds very close also answers.
         abstained = (covered < MIN_COVERAGE or missed_key) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
@@ -815,7 +820,9 @@ def unknown_kind(analysis: Analysis) -> Concept | None:
     return None
 
 
-def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> bool:
+def _misses_key(
+    analysis: Analysis, key: Concept | None, shown: list[Passage], covered: float
+) -> bool:
     """Whether the passages miss what the question asks about: a specific thing of a known kind
     that no document names; every word of the question; a figure about the key concept that no
     passage naming it gives;
@@ -827,7 +834,7 @@ def _misses_key(analysis: Analysis, shown: list[Passage], covered: float) -> boo
     if unknown is not None:
         analysis.key = unknown
         return True
-    key = analysis.key = key_concept(analysis.concepts)
+    analysis.key = key  # the question's key concept (`key_concept`), as the ranker found it
     if _wordless(analysis, shown):
         return True
     if key is None:
