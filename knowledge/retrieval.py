@@ -8,6 +8,7 @@ answers the question at all. DEVELOPERS.md explains the choices.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -760,8 +761,12 @@ _QUANTITY = re.compile(
     r"[0-9０-９]+|百分之|[一二三四五六七八九十百千万两半][日天周月年倍岁元小时个次]|[一二三四五六七八九十]+分之"
 )
 _TIME_WORDS = frozenset(
-    {"今年", "明年", "去年", "现在", "目前", "最新", "具体", "小时", "分钟", "星期", "礼拜"}
+    {"今年", "明年", "去年", "现在", "目前", "最新", "具体", "小时", "钟头", "分钟", "星期", "礼拜"}
 )
+
+
+# 厂里, 家里, 村里: "in the factory", where the story happens (公里 and 英里 are units).
+_IN_PLACE = re.compile(r"[^公英海千万]里")
 
 
 def asks_quantity(question: str) -> bool:
@@ -782,7 +787,7 @@ def key_concept(concepts: Sequence[Concept]) -> Concept | None:
     when the question names no thing (only verbs, or only words the segmenter guessed)."""
     best: Concept | None = None
     for concept in concepts:
-        if not _is_thing(concept.word):
+        if not _is_thing(concept):
             continue
         if not concept.known and segmenter.is_everyday(concept.word):
             continue  # 公司 or 孩子 in a base whose texts say 用人单位 and 未成年人
@@ -791,14 +796,16 @@ def key_concept(concepts: Sequence[Concept]) -> Concept | None:
     return best
 
 
-def _is_thing(word: str) -> bool:
+def _is_thing(concept: Concept) -> bool:
     """A noun of two characters or more that is neither a time word nor the asking for a figure
     itself (多长时间, 赔多少: the question's form, not what it asks about)."""
+    word = concept.word
     return (
         len(word) > 1
         and word not in _TIME_WORDS
+        and not _IN_PLACE.fullmatch(word)
         and not _QUANTITY_ASKED.search(word)
-        and segmenter.is_noun(word)
+        and segmenter.is_noun(word, indexed=concept.known)
     )
 
 
@@ -809,7 +816,7 @@ def unknown_kind(analysis: Analysis) -> Concept | None:
     covered; a neighbouring article would not answer it. (A noun of no known kind, such as
     煤气味 or 小舅子, is an incidental detail of a worker's story.)"""
     for concept in analysis.concepts:
-        if concept.known or not _is_thing(concept.word):
+        if concept.known or not _is_thing(concept):
             continue
         if any(analysis.idf.get(t, 0.0) < _missing_idf(analysis) for t in concept.terms):
             continue  # a word it expands to is in the index
@@ -849,7 +856,7 @@ def _misses_key(
         # the question poorly (婚假几天); otherwise a thing of the clause (of the question, when
         # the clause names none), given with a figure, answers.
         clause = _figure_clause(analysis.question)
-        things = [c for c in analysis.concepts if _is_thing(c.word)]
+        things = [c for c in analysis.concepts if _is_thing(c)]
         asked = [c for c in things if c.word in clause]
         local = not key.known and segmenter.is_place(key.word)
         asked_key = key if local or not asked else key_concept(asked)  # None: everyday words
@@ -859,7 +866,7 @@ def _misses_key(
             and (segmenter.is_place(asked_key.word) or covered < STORY_COVERAGE)
         ):
             things = [asked_key]
-        elif asked:
+        elif asked and asked_key is not None:  # (not a clause of everyday words: 算进公司的比例)
             things = asked
         return not any(_answers_key(analysis, c, p) for c in things for p in shown)
     if any(_finds(key, p) for p in shown):
@@ -868,7 +875,7 @@ def _misses_key(
         return True
     if covered >= WEAK_COVERAGE:
         return False
-    things = [c for c in analysis.concepts if _is_thing(c.word)]
+    things = [c for c in analysis.concepts if _is_thing(c)]
     return not any(_finds(c, p) for c in things for p in shown)
 
 
@@ -876,10 +883,28 @@ def _wordless(analysis: Analysis, shown: list[Passage]) -> bool:
     """Not one word of the question, nor a word the lexicon makes of it, nor a word it
     abbreviates, is in a passage shown: characters alone found them (明天上海的天气怎么样
     against guides that share 天, 上 and 样). Characters weigh as words in the ranking; they are
-    no evidence that a passage answers."""
-    return not any(
+    no evidence that a passage answers. A short form the segmenter cut into characters (年假:
+    年, 假) counts as the word it abbreviates."""
+    if any(
         c.terms & set(p.matched) or _abbreviated(c, p) for c in analysis.concepts for p in shown
+    ):
+        return False
+    return not any(
+        pattern.search(p.heading + p.text) for pattern in _cut_short_forms(analysis) for p in shown
     )
+
+
+def _cut_short_forms(analysis: Analysis) -> list[re.Pattern[str]]:
+    """What two single characters next to each other in the question stand for, when they
+    would be a short form (年假 for 年休假)."""
+    patterns = []
+    for first, second in itertools.pairwise(analysis.concepts):
+        pair = first.word + second.word
+        if len(pair) == 2 and pair in analysis.question:
+            pattern = _abbreviation(pair)
+            if pattern is not None:
+                patterns.append(pattern)
+    return patterns
 
 
 _PAUSES = r"0-9A-Za-z\s，。；：、！？,.;:!?（）()《》“”"

@@ -82,11 +82,14 @@ class Segmenter:
             self._tokenizer.initialize()
         _noun_tags()
 
-    def is_noun(self, word: str) -> bool:
+    def is_noun(self, word: str, *, indexed: bool = False) -> bool:
         """Whether the word names a thing: a noun of jieba's dictionary (names of places and
         organisations, fixed expressions such as 劳动合同, and nouns made of verbs such as 仲裁
-        or 补偿 included) or a word of the lexicon."""
-        return word in self._words or _noun_tags().get(word, "") in _NOUN_TAGS
+        or 补偿 included) or a word of the lexicon. jieba's dictionary tags many terms of the
+        law as personal names (童工, 养老金, 仲裁庭, 申请人): such a word names a thing when the
+        documents use it (`indexed`); a name the documents never use is someone in a story."""
+        tag = _noun_tags().get(word, "")
+        return word in self._words or tag in _NOUN_TAGS or (indexed and tag == "nr")
 
     def is_everyday(self, word: str) -> bool:
         """Whether the word is among the commonest of general Chinese (公司, 孩子, 老板, 程度 by

@@ -206,3 +206,47 @@ def test_a_phrase_the_lexicon_maps_to_several_words_is_named_by_all_of_them(
     assert result.abstained
     assert result.concept == "陪产假"
     assert not search("坐月子？").abstained  # one word: the lexicon equates it
+
+
+EMPLOYMENT_RULES = """# 某市用工管理办法
+
+<!-- INFO END -->
+
+第一条 用人单位不得招用童工。用人单位使用童工的，每使用一名童工每月处三千元罚款。
+
+第二条 用人单位安排残疾人就业的比例不得低于本单位在职职工总数的百分之一点五。
+
+第三条 职工连续工作满一年的，享受带薪年休假。年休假可以集中安排，也可以分段安排。
+"""
+
+
+@pytest.fixture
+def employment_rules(eddie: User, categories: dict[str, Category]) -> Document:
+    return make_document(eddie, categories, body=EMPLOYMENT_RULES, title="某市用工管理办法")
+
+
+@pytest.mark.django_db
+def test_a_term_the_segmenter_takes_for_a_name_is_a_thing_when_documents_use_it(
+    employment_rules: Document,
+) -> None:
+    # jieba's dictionary tags 童工 as a personal name; 厂里 ("in the factory") is where the
+    # story happens. The figure is asked of 童工, which the first article gives.
+    assert top("厂里用童工罚多少钱？") == "《某市用工管理办法》第一条"
+    assert top("村里小作坊用童工，一个月罚多少？") == "《某市用工管理办法》第一条"
+
+
+@pytest.mark.django_db
+def test_a_figure_clause_of_everyday_words_leaves_the_question_its_things(
+    employment_rules: Document,
+) -> None:
+    # "能算进公司的比例里吗" names only 公司: the thing asked about is the story's 残疾 (员工).
+    assert top("我们公司招来的残疾员工，能算进公司的比例里吗？") == "《某市用工管理办法》第二条"
+
+
+@pytest.mark.django_db
+def test_a_short_form_cut_into_characters_still_names_its_long_form(
+    employment_rules: Document,
+) -> None:
+    # jieba cuts 年假 into 年 and 假; the article says 年休假.
+    assert top("公司说今年忙，年假挪到明年再休，这个要不要我点头？") == "《某市用工管理办法》第三条"
+    assert search("婚假一般可以休几天？").abstained
