@@ -895,13 +895,14 @@ def _wordless(analysis: Analysis, shown: list[Passage]) -> bool:
 
 
 def _cut_short_forms(analysis: Analysis) -> list[re.Pattern[str]]:
-    """What two single characters next to each other in the question stand for, when they
-    would be a short form (年假 for 年休假)."""
+    """What a short form the segmenter cut apart stands for: a single character and the
+    character next to it in the question (年假 in 年/假, 进年/假 or 休年/假), for 年休假."""
     patterns = []
     for first, second in itertools.pairwise(analysis.concepts):
-        pair = first.word + second.word
-        if len(pair) == 2 and pair in analysis.question:
-            pattern = _abbreviation(pair)
+        if (len(first.word) == 1 or len(second.word) == 1) and (
+            first.word + second.word in analysis.question
+        ):
+            pattern = _abbreviation(first.word[-1] + second.word[0])
             if pattern is not None:
                 patterns.append(pattern)
     return patterns
