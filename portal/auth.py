@@ -11,8 +11,17 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
+from portal.compiled import CompiledQuery
 from portal.errors import PortalErrorCode
 from portal.models import User
+
+# DRF's own lookup, reading the member's profile and union unit in the same query (the
+# permission policy and Ask read both on every question), compiled once per process.
+_TOKEN: CompiledQuery[Token] = CompiledQuery(
+    lambda key: Token.objects.select_related(
+        "user", "user__member_profile", "user__union_unit"
+    ).filter(key=key)
+)
 
 
 def token_expired(token: Token) -> bool:
@@ -23,14 +32,10 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, with tokens that stop working after API_TOKEN_TTL."""
 
     def authenticate_credentials(self, key: str) -> tuple[User, Token]:
-        # DRF's own, reading the member's profile and union unit in the same query: the
-        # permission policy and Ask read both on every question.
-        try:
-            token = Token.objects.select_related(
-                "user", "user__member_profile", "user__union_unit"
-            ).get(key=key)
-        except Token.DoesNotExist:
-            raise exceptions.AuthenticationFailed(_drf("Invalid token.")) from None
+        found = _TOKEN.fetch(key)
+        if not found:
+            raise exceptions.AuthenticationFailed(_drf("Invalid token."))
+        token = found[0]
         user = token.user
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_drf("User inactive or deleted."))

@@ -305,6 +305,42 @@ def test_a_question_is_filed_under_the_category_its_passages_were_read_with(alic
     assert AskedQuestion.objects.get(pk=turn.asked.pk).category_id == law.category_id
 
 
+def test_opening_a_turn_stores_it_in_one_statement_question_before_answer(alice, law):
+    with CaptureQueriesContext(connection) as queries:
+        turn = asking.open_turn(alice, OVERTIME)
+    writes = [q["sql"] for q in queries if "INSERT" in q["sql"] or "UPDATE" in q["sql"]]
+    assert len(writes) == 1 and not any(q["sql"].startswith("BEGIN") for q in queries)
+    conversation = Conversation.objects.get(pk=turn.conversation.pk)
+    assert conversation.owner == alice and conversation.title == OVERTIME[:40]
+    assert conversation.created_at == turn.conversation.created_at is not None
+    question, reply = Message.objects.filter(conversation=conversation).order_by("id")
+    assert (question.pk, reply.pk) == (turn.question.pk, turn.reply.pk)
+    assert (question.role, question.text, question.resolved) == ("user", OVERTIME, OVERTIME)
+    assert (reply.role, reply.status, reply.mode) == (
+        "assistant",
+        AnswerStatus.PENDING,
+        "extractive",
+    )
+    assert reply.citations == turn.citations and reply.citations
+    asked = AskedQuestion.objects.get(pk=turn.asked.pk)
+    assert asked.answer_id == reply.pk and asked.text == OVERTIME
+    assert asked.keywords == turn.asked.keywords and asked.keywords
+    assert asked.segment_id == turn.citations[0]["segment"] and not turn.asked._state.adding
+
+
+def test_a_turn_in_an_existing_conversation_moves_it_up_and_joins_it(alice, law):
+    first = asking.open_turn(alice, OVERTIME)
+    before = Conversation.objects.get(pk=first.conversation.pk).updated_at
+    second = asking.open_turn(alice, "那休息日呢？", first.conversation.pk)
+    assert second.conversation.pk == first.conversation.pk
+    assert Conversation.objects.get(pk=first.conversation.pk).updated_at > before
+    ids = list(
+        Message.objects.filter(conversation_id=first.conversation.pk).values_list("id", "role")
+    )
+    assert ids == sorted(ids) and [role for _id, role in ids] == ["user", "assistant"] * 2
+    assert AskedQuestion.objects.get(pk=second.asked.pk).answer_id == second.reply.pk
+
+
 # --- feedback --------------------------------------------------------------------------------
 
 

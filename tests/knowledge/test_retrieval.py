@@ -167,3 +167,25 @@ def test_a_search_limited_to_categories_finds_only_their_passages(law: Document)
     assert search(question, categories=["rights"]).passages[0].heading == "第二条"
     assert search(question, categories=["safety-health", "culture"]).passages == []
     assert search(question, categories=[]).passages[0].heading == "第二条"  # no limit
+
+
+@pytest.mark.django_db
+def test_candidate_rows_sends_the_text_psycopg_would_and_reads_the_same_rows(law):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from knowledge import retrieval
+
+    ids = list(law.segments.order_by("-id").values_list("id", flat=True))
+    compiled = retrieval._compile_rows(len(ids), None)
+    bound = list(compiled.params)
+    for slot, segment_id in zip(compiled.slots, ids, strict=True):
+        bound[slot] = segment_id
+    assert compiled.pieces is not None  # PostgreSQL: written once, the ids put in per search
+    text = connection.ops.compose_sql(compiled.sql, bound)  # type: ignore[attr-defined]
+    assert compiled.statement(ids) == (text, None)
+    with CaptureQueriesContext(connection) as queries:
+        rows = retrieval.candidate_rows(ids, None)
+    assert "%s" not in queries[-1]["sql"]
+    expected = retrieval.passage_rows(retrieval.answerable_segments().filter(id__in=ids))
+    assert sorted(rows) == sorted(expected) and len(rows) == len(ids)

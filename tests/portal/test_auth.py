@@ -173,3 +173,27 @@ def test_logout_is_audited(client: Client, alice: User) -> None:
     client.post("/accounts/logout/")
     assert AuditEvent.objects.filter(action=AuditAction.LOGOUT, actor=alice).exists()
     assert client.get("/me/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_deactivated_members_token_is_refused(api, alice: User) -> None:
+    token = Token.objects.create(user=alice)
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_token_brings_its_member_with_profile_and_unit_in_one_query(alice: User) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.auth import ExpiringTokenAuthentication
+
+    key = Token.objects.create(user=alice).key
+    with CaptureQueriesContext(connection) as queries:
+        user, token = ExpiringTokenAuthentication().authenticate_credentials(key)
+        assert (user, token.key) == (alice, key)
+        assert user.member_profile.user_id == alice.pk and user.union_unit == alice.union_unit
+    assert len(queries) == 1
