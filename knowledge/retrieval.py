@@ -40,6 +40,7 @@ from knowledge.models import (
 )
 from knowledge.text import CHARACTER, HAN_RUN, characters, normalise, segmenter
 from portal import ai
+from portal.compiled import bind, marked_slots
 from portal.errors import PortalError
 from portal.models import User
 from portal.privacy import mask_personal_numbers
@@ -305,10 +306,7 @@ class _CompiledRows:
             return "".join(
                 x for pair in zip(self.pieces, [*ids, ""], strict=True) for x in pair
             ), None
-        params = list(self.params)
-        for slot, segment_id in zip(self.slots, segment_ids, strict=True):
-            params[slot] = segment_id
-        return self.sql, params
+        return self.sql, bind(self.params, self.slots, segment_ids)
 
 
 _compiled_rows: dict[tuple[object, ...], _CompiledRows] = {}
@@ -356,9 +354,7 @@ def _compile_rows(count: int, categories: list[str] | None) -> _CompiledRows:
     )
     compiler = queryset.query.get_compiler(connection=connection)
     sql, params = compiler.as_sql()
-    slots = tuple(
-        next(i for i, p in enumerate(params) if type(p) is int and p == mark) for mark in marks
-    )
+    slots = marked_slots(params, marks)
     return _CompiledRows(sql, tuple(params), slots, compiler, _pieces(sql, params, slots))
 
 

@@ -9,7 +9,7 @@ queryset itself returns (select_related's related objects included)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -58,11 +58,8 @@ class CompiledQuery(Generic[M]):
                     markers = [_MARKER.format(i) for i in range(len(values))]
                     self._compiled = _compile(self._build(*markers).using(using), len(values))
                 compiled = self._compiled
-        params = list(compiled.params)
-        for slot, value in zip(compiled.slots, values, strict=True):
-            params[slot] = value
         with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(compiled.sql, bind(compiled.params, compiled.slots, values))
             rows = cursor.fetchall()
         model = compiled.compiler.klass_info["model"]
         found = []
@@ -77,13 +74,7 @@ class CompiledQuery(Generic[M]):
 def _compile(queryset: QuerySet[Any], count: int) -> _Compiled:
     compiler = queryset.query.get_compiler(using=queryset.db)
     sql, params = compiler.as_sql()  # also fills compiler.select and klass_info
-    slots = []
-    for i in range(count):
-        marker = _MARKER.format(i)
-        at = [n for n, p in enumerate(params) if p == marker]
-        if len(at) != 1:
-            raise ValueError(f"value {i} is not one plain parameter of the compiled query")
-        slots.append(at[0])
+    slots = marked_slots(params, [_MARKER.format(i) for i in range(count)])
     select, klass_info = compiler.select, compiler.klass_info
     if klass_info is None or compiler.annotation_col_map or queryset._known_related_objects:  # type: ignore[attr-defined]
         raise ValueError("only querysets of model instances without annotations")
@@ -92,10 +83,30 @@ def _compile(queryset: QuerySet[Any], count: int) -> _Compiled:
     return _Compiled(
         sql=sql,
         params=tuple(params),
-        slots=tuple(slots),
+        slots=slots,
         compiler=compiler,
         start=start,
         end=end,
         init_list=tuple(f[0].target.attname for f in select[start:end]),
         populators=tuple(get_related_populators(klass_info, select, queryset.db)),
     )
+
+
+def marked_slots(params: Sequence[Any], markers: Sequence[object]) -> tuple[int, ...]:
+    """Where each marker (a value no caller passes, compiled in place of a real one) sits among a
+    compiled query's parameters: once each, as a plain parameter of the SQL."""
+    slots = []
+    for i, marker in enumerate(markers):
+        at = [n for n, p in enumerate(params) if type(p) is type(marker) and p == marker]
+        if len(at) != 1:
+            raise ValueError(f"value {i} is not one plain parameter of the compiled query")
+        slots.append(at[0])
+    return tuple(slots)
+
+
+def bind(params: Sequence[Any], slots: Sequence[int], values: Sequence[Any]) -> list[Any]:
+    """The compiled parameters with `values` where the markers were."""
+    bound = list(params)
+    for slot, value in zip(slots, values, strict=True):
+        bound[slot] = value
+    return bound

@@ -17,8 +17,9 @@ from django.db.models import Model, QuerySet
 from django.db.models.sql import UpdateQuery
 
 
-def _update_sql(queryset: QuerySet[Any], values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
-    """The UPDATE that `queryset.update(**values)` runs, with its parameters."""
+def update_sql(queryset: QuerySet[Any], values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """The UPDATE that `queryset.update(**values)` runs, with its parameters (for a statement
+    of several parts: `update_together`, or a `WITH` that reads what it `RETURNING`s)."""
     query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
     query.add_update_values(dict(values))
     compiler = query.get_compiler(queryset.db)
@@ -43,7 +44,7 @@ def update_together(updates: Sequence[tuple[QuerySet[Any], Mapping[str, Any]]]) 
             for queryset, values in updates:
                 queryset.update(**values)
         return
-    statements = [_update_sql(queryset, values) for queryset, values in updates]
+    statements = [update_sql(queryset, values) for queryset, values in updates]
     *first, (last_sql, last_params) = statements
     ctes = ", ".join(f"u{i} AS ({sql})" for i, (sql, _params) in enumerate(first))
     params = [p for _sql, ps in first for p in ps] + list(last_params)

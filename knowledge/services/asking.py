@@ -449,18 +449,15 @@ def _store_opening(
             record.answer = reply
             record.save(using=using)
         return
-    quote = connection.ops.quote_name
-    pk = quote("id")
+    pk = connection.ops.quote_name("id")
     if conversation._state.adding:
         opened, params = statements.insert_sql([conversation], using)
     else:
-        field = Conversation._meta.get_field("updated_at")
-        opened = (
-            # Names of our own tables and columns; the values are parameters.
-            f"UPDATE {quote(Conversation._meta.db_table)} SET {quote(field.column)} = %s"  # noqa: S608
-            f" WHERE {pk} = %s RETURNING {pk}"
+        touched, touched_params = statements.update_sql(
+            Conversation.objects.using(using).filter(pk=conversation.pk),
+            {"updated_at": conversation.updated_at},
         )
-        params = [field.get_db_prep_save(conversation.updated_at, connection), conversation.pk]
+        opened, params = f"{touched} RETURNING {pk}", list(touched_params)
     messages, message_params = statements.insert_sql(
         [asked, reply],
         using,
