@@ -14,7 +14,7 @@ ascending id, the order PostgreSQL reads the posting lists in): the same candida
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +22,14 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 
 from knowledge import versions
 from knowledge.models import IndexTerm, Posting
 
 FETCH = 20_000  # posting rows per fetch while loading
 TERM_CACHE = 100_000  # terms kept per index version for a large index (then cleared)
+PREFIX_CACHE = 2_000  # first characters whose terms are kept per index version
 
 
 @dataclass
@@ -45,6 +47,8 @@ class MemoryIndex:
     vocabulary: dict[str, tuple[int, int]]  # text → (term id, df), df > 0
     postings: dict[int, PostingList]  # term id → its posting list
     ids: npt.NDArray[np.int64]  # the indexed segments' ids, ascending
+    # first character → the terms of several characters that start with it (`terms_starting`)
+    by_first: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +82,8 @@ class _TermCache:
 
     version: int = -1
     terms: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    # first character → the terms of several characters that start with it
+    starting: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -136,7 +142,12 @@ def _load(now: versions.Versions) -> MemoryIndex:
             postings[term_id] = PostingList(
                 rows=position[first:end], tf=tf[first:end], length=length[first:end]
             )
+    by_first: dict[str, list[str]] = {}
+    for text in vocabulary:
+        if len(text) > 1:
+            by_first.setdefault(text[0], []).append(text)
     return MemoryIndex(
+        by_first=by_first,
         version=now.index,
         segments=now.segments,
         terms=now.terms,
@@ -158,13 +169,23 @@ def index_terms(
     return {w: t for w, (t, _) in found.items()}, {t: df for t, df in found.values()}
 
 
-def _cached_terms(words: Sequence[str]) -> dict[str, tuple[int, int]]:
+def _version_cache() -> _TermCache:
+    """The term cache of the index version read for this search (a new one when it changed
+    or grew past its bound)."""
     global _terms
     version = versions.read().index
     with _terms_lock:
-        if _terms.version != version or len(_terms.terms) > TERM_CACHE:
+        if (
+            _terms.version != version
+            or len(_terms.terms) > TERM_CACHE
+            or len(_terms.starting) > PREFIX_CACHE
+        ):
             _terms = _TermCache(version)
-        cache = _terms
+        return _terms
+
+
+def _cached_terms(words: Sequence[str]) -> dict[str, tuple[int, int]]:
+    cache = _version_cache()
     missing = [w for w in words if w not in cache.terms]
     if missing:
         rows = IndexTerm.objects.filter(text__in=missing, df__gt=0).values_list("text", "id", "df")
@@ -172,6 +193,27 @@ def _cached_terms(words: Sequence[str]) -> dict[str, tuple[int, int]]:
         fetched.update({text: (term_id, df) for text, term_id, df in rows})
         cache.terms.update(fetched)
     return {w: hit for w in words if (hit := cache.terms.get(w)) is not None}
+
+
+def terms_starting(chars: Collection[str], index: MemoryIndex | None) -> dict[str, tuple[int, int]]:
+    """The index terms of two characters or more that start with one of these characters
+    (text → id, df > 0): from memory, or from the database (the text's prefix index) through
+    the per-version cache. Retrieval reads a short form's long forms from them."""
+    if index is not None:
+        return {t: index.vocabulary[t] for ch in chars for t in index.by_first.get(ch, ())}
+    cache = _version_cache()
+    missing = [ch for ch in chars if ch not in cache.starting]
+    if missing:
+        prefixes = Q()
+        for ch in missing:
+            prefixes |= Q(text__startswith=ch)
+        rows = IndexTerm.objects.filter(prefixes, df__gt=0).values_list("text", "id", "df")
+        fetched: dict[str, dict[str, tuple[int, int]]] = {ch: {} for ch in missing}
+        for text, term_id, df in rows:
+            if len(text) > 1 and text[0] in fetched:
+                fetched[text[0]][text] = (term_id, df)
+        cache.starting.update(fetched)
+    return {t: hit for ch in chars for t, hit in cache.starting[ch].items()}
 
 
 def _lists(

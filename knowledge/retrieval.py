@@ -534,6 +534,7 @@ class KeywordRetriever:
         stats = versions.read()
         n = stats.segments
         terms, dfs = memindex.index_terms(list(analysis.weights), memory)
+        _add_long_forms(analysis, terms, dfs, memory)
         missing_idf = _idf(0, max(n, 1))
         analysis.idf = {
             t: _idf(dfs[terms[t]], n) if t in terms else missing_idf for t in analysis.weights
@@ -568,6 +569,63 @@ class KeywordRetriever:
         for of, term_id in zip(found.of.tolist(), found.term.tolist(), strict=True):
             matched[candidates[of]].add(text_of[term_id])
         return {"analysis": analysis, "candidates": Candidates(scores, dict(matched))}
+
+
+LONG_FORMS = 3  # long forms searched for per short form, the commonest in the index
+# A long form weighs as the question's own word: it is that word, written out (a lexicon's
+# expansion is a neighbouring word, at EXPANSION_WEIGHT).
+LONG_FORM_WEIGHT = 1.0
+
+
+def _add_long_forms(
+    analysis: Analysis,
+    terms: dict[str, int],
+    dfs: dict[int, int],
+    memory: memindex.MemoryIndex | None,
+) -> None:
+    """A word of the question that the index has never seen, when it is a short form of index
+    terms, is searched for as them and found in them: 社保 as 社会保险 and 社会保障, 社保费 as
+    社会保险费, 年假 as 年休假 — whatever the document, since Chinese makes its short forms so
+    (`_abbreviation`). Plain BM25 over characters finds such a text through 社 and 保; the
+    long form ranks it as a word, and counts as the question's word being there."""
+    short: list[tuple[str, list[Concept]]] = [
+        (c.word, [c])
+        for c in analysis.concepts
+        if segmenter.may_abbreviate(c.word) and not segmenter.is_everyday(c.word)
+    ]
+    short += _cut_apart(analysis)
+    short = [(w, cs) for w, cs in short if w not in terms and _abbreviation(w) is not None]
+    if not short:
+        return
+    starting = memindex.terms_starting({word[0] for word, _ in short}, memory)
+    for word, concepts in short:
+        for text in _long_forms(word, starting):
+            term_id, df = starting[text]
+            terms[text] = term_id
+            dfs[term_id] = df
+            analysis.weights[text] = max(analysis.weights.get(text, 0.0), LONG_FORM_WEIGHT)
+            for concept in concepts:
+                concept.terms.add(text)
+                concept.same.add(text)
+
+
+def _long_forms(word: str, starting: Mapping[str, tuple[int, int]]) -> list[str]:
+    """The index terms that `word` abbreviates: its characters in order from the term's first,
+    at most two more after its last (社会保险 and 社会保险费 for 社保), without a term that
+    only lengthens another one found (社会保险费 when 社会保险 is there); the commonest first."""
+    pattern = _abbreviation(word)
+    if pattern is None:
+        return []
+    found = [
+        t
+        for t in starting
+        if len(t) > len(word)
+        and (m := pattern.match(t)) is not None
+        and len(t) - m.end() <= ABBREVIATION_GAP
+    ]
+    heads = [t for t in found if not any(o != t and t.startswith(o) for o in found)]
+    heads.sort(key=lambda t: (-starting[t][1], t))
+    return heads[:LONG_FORMS]
 
 
 def _bm25(
@@ -830,14 +888,15 @@ def key_concept(concepts: Sequence[Concept]) -> Concept | None:
 
 def _is_thing(concept: Concept) -> bool:
     """A noun of two characters or more that is neither a time word nor the asking for a figure
-    itself (多长时间, 赔多少: the question's form, not what it asks about)."""
+    itself (多长时间, 赔多少: the question's form, not what it asks about). Whether the documents
+    use it (or a word it stands for) decides for words jieba tags as names or abbreviations."""
     word = concept.word
     return (
         len(word) > 1
         and word not in _TIME_WORDS
         and not _IN_PLACE.fullmatch(word)
         and not _QUANTITY_ASKED.search(word)
-        and segmenter.is_noun(word, indexed=concept.known)
+        and segmenter.is_noun(word, indexed=concept.known or len(concept.same) > 1)
     )
 
 
@@ -927,17 +986,21 @@ def _wordless(analysis: Analysis, shown: list[Passage]) -> bool:
 
 
 def _cut_short_forms(analysis: Analysis) -> list[re.Pattern[str]]:
-    """What a short form the segmenter cut apart stands for: a single character and the
-    character next to it in the question (年假 in 年/假, 进年/假 or 休年/假), for 年休假."""
-    patterns = []
-    for first, second in itertools.pairwise(analysis.concepts):
-        if (len(first.word) == 1 or len(second.word) == 1) and (
-            first.word + second.word in analysis.question
-        ):
-            pattern = _abbreviation(first.word[-1] + second.word[0])
-            if pattern is not None:
-                patterns.append(pattern)
-    return patterns
+    """What a short form the segmenter cut apart stands for (`_cut_apart`), as patterns."""
+    patterns = (_abbreviation(word) for word, _ in _cut_apart(analysis))
+    return [p for p in patterns if p is not None]
+
+
+def _cut_apart(analysis: Analysis) -> list[tuple[str, list[Concept]]]:
+    """Short forms the segmenter cut apart, each with its single-character pieces: a single
+    character and the character next to it in the question (年假 in 年/假, 进年/假 or 休年/假)."""
+    concept = {c.word: c for c in analysis.concepts}
+    found = []
+    for first, second in itertools.pairwise(segmenter.words(analysis.question)):
+        pieces = [concept[w] for w in (first, second) if len(w) == 1 and w in concept]
+        if pieces and first + second in analysis.question:
+            found.append((first[-1] + second[0], pieces))
+    return found
 
 
 _PAUSES = r"0-9A-Za-z\s，。；：、！？,.;:!?（）()《》“”"

@@ -87,9 +87,22 @@ class Segmenter:
         organisations, fixed expressions such as 劳动合同, and nouns made of verbs such as 仲裁
         or 补偿 included) or a word of the lexicon. jieba's dictionary tags many terms of the
         law as personal names (童工, 养老金, 仲裁庭, 申请人): such a word names a thing when the
-        documents use it (`indexed`); a name the documents never use is someone in a story."""
+        documents use it (`indexed`); a name the documents never use is someone in a story.
+        So is a word it tags as an abbreviation (社保; but also 一共) that the documents use
+        as such or in its long form (社会保险)."""
         tag = _noun_tags().get(word, "")
-        return word in self._words or tag in _NOUN_TAGS or (indexed and tag == "nr")
+        return word in self._words or tag in _NOUN_TAGS or (indexed and tag in _INDEXED_NOUN_TAGS)
+
+    def may_abbreviate(self, word: str) -> bool:
+        """Whether the word may be a short form of a thing's name: an abbreviation (jieba's tag
+        j: 社保, 医保), a word jieba's dictionary does not know (年假, 失业险) or a rare noun
+        (个体户, 社保费); not a verb or a pronoun (上班, 哪边), nor a noun common in its own
+        right (工地 is no 工作地点, 矿井 no 矿山井下)."""
+        tag = _noun_tags().get(word)
+        if tag is None or tag == "j":
+            return True
+        self._tokenizer.check_initialized()
+        return self.is_noun(word) and self._tokenizer.FREQ.get(word, 0) < SHORT_FORM_FREQ
 
     def is_everyday(self, word: str) -> bool:
         """Whether the word is among the commonest of general Chinese (公司, 孩子, 老板, 程度 by
@@ -151,8 +164,12 @@ class Segmenter:
 
 
 _NOUN_TAGS = frozenset({"n", "nz", "ns", "l", "vn"})
+_INDEXED_NOUN_TAGS = frozenset({"nr", "j"})  # nouns when the documents use them
 # jieba's dictionary counts 老板 4,402 times, 员工 3,748, 天气 2,657, 世界杯 1,654, 婚假 8.
 EVERYDAY_FREQ = 3000
+# A noun counted more often (工地 704 times, 矿井 234) is a word in its own right; 个体户 (116)
+# and 社保费 (3) may stand for a longer name.
+SHORT_FORM_FREQ = 200
 
 
 def _noun_tags() -> dict[str, str]:

@@ -96,10 +96,10 @@ def test_a_disabled_segment_is_not_retrievable_and_an_edit_is_found_at_once(
 
 @pytest.mark.django_db
 def test_the_lexicon_bridges_everyday_words_to_the_law(law: Document, eddie: User) -> None:
-    question = "老板不给交社保怎么办"
+    question = "老板不给交五险怎么办"
     assert labels(question)[:1] != ["第四条"]
     curation.save_lexicon_entry(
-        kind=LexiconKind.COLLOQUIAL, phrase="社保", targets=["社会保险费"], author=eddie
+        kind=LexiconKind.COLLOQUIAL, phrase="五险", targets=["社会保险费"], author=eddie
     )
     curation.save_lexicon_entry(
         kind=LexiconKind.COLLOQUIAL, phrase="老板", targets=["用人单位"], author=eddie
@@ -107,7 +107,7 @@ def test_the_lexicon_bridges_everyday_words_to_the_law(law: Document, eddie: Use
     result = search(question)
     assert result.passages[0].heading == "第四条"
     assert {(e.phrase, e.target) for e in result.analysis.expansions} >= {
-        ("社保", "社会保险费"),
+        ("五险", "社会保险费"),
         ("老板", "用人单位"),
     }
 

@@ -4,11 +4,13 @@ whose key concept no passage names."""
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 
 from knowledge import associations
 from knowledge.models import Category, Document
-from knowledge.retrieval import asks_quantity, search
+from knowledge.retrieval import _long_forms, asks_quantity, search
 from knowledge.services import curation
+from knowledge.text import segmenter
 from portal.models import User
 from tests.knowledge.conftest import make_document
 
@@ -251,3 +253,50 @@ def test_a_short_form_cut_into_characters_still_names_its_long_form(
     assert top("公司说今年忙，年假挪到明年再休，这个要不要我点头？") == "《某市用工管理办法》第三条"
     assert top("老板不让休年假怎么办？") == "《某市用工管理办法》第三条"
     assert search("婚假一般可以休几天？").abstained
+
+
+CONTRIBUTION_RULES = """# 某市参保缴费办法
+
+<!-- INFO END -->
+
+第一条 社区组织保障居民生活。
+
+第二条 用人单位应当按月申报并缴纳社会保险费。未按时足额缴纳社会保险费的，责令限期缴纳。
+
+第三条 职工连续工作满一年的，享受带薪年休假。
+"""
+
+
+@pytest.fixture
+def contribution_rules(eddie: User, categories: dict[str, Category]) -> Document:
+    return make_document(eddie, categories, body=CONTRIBUTION_RULES, title="某市参保缴费办法")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_a_workers_short_form_is_searched_for_as_the_terms_it_abbreviates(
+    contribution_rules: Document, in_memory: bool
+) -> None:
+    # 社保 and 社保费 are in no document and no lexicon: the first article holds their
+    # characters in a shorter text (社区, 保障), the second the long form 社会保险费. The
+    # long forms are read from the index in memory or, for a large base, from the database.
+    with override_settings(KNOWLEDGE_MEMORY_INDEX_SEGMENTS=1000 if in_memory else 0):
+        assert top("公司一直不给交社保怎么办？") == "《某市参保缴费办法》第二条"
+        assert top("社保费拖着不交会怎样？") == "《某市参保缴费办法》第二条"
+        # 今年的年假: jieba cuts 年假 into 年 and 假 here.
+        assert top("今年的年假公司不让休怎么办？") == "《某市参保缴费办法》第三条"
+
+
+def test_a_short_form_stands_for_the_shortest_terms_it_abbreviates() -> None:
+    df = {"社会保险": (1, 9), "社会保险费": (2, 7), "社会保障": (3, 2), "社区": (4, 5)}
+    assert _long_forms("社保", df) == ["社会保险", "社会保障"]
+    assert _long_forms("社保费", df) == ["社会保险费"]
+    assert _long_forms("社区", df) == []  # the word itself is no long form of it
+
+
+def test_only_a_name_or_a_rare_noun_may_be_a_short_form() -> None:
+    assert segmenter.may_abbreviate("社保")  # jieba tags it an abbreviation
+    assert segmenter.may_abbreviate("年假")  # not in jieba's dictionary
+    assert segmenter.may_abbreviate("个体户")  # a rare noun: 个体工商户
+    assert not segmenter.may_abbreviate("工地")  # a common noun in its own right: no 工作地点
+    assert not segmenter.may_abbreviate("上班")  # a verb
