@@ -937,7 +937,7 @@ def _misses_key(
         return True
     if key is None:
         return False
-    if _foreign_name(key, shown, covered):
+    if _foreign_name(key, shown, covered) and not _names_known_thing(analysis, shown):
         return True
     if asks_quantity(analysis.question):
         # The figure is asked about the things of the clause that asks for it; the rest of
@@ -1031,11 +1031,23 @@ def _foreign_name(key: Concept, shown: list[Passage], covered: float) -> bool:
     which is in any passage shown, while they cover less than half the question (世界杯, 红烧肉):
     the question is about something else, and the passages only share its everyday words
     (国家, 举办). A detail of a worker's story (小舅子, 煤气味) shares characters with the text
-    (小, 气) or comes with a question the passages cover well."""
+    (小, 气), comes with a question the passages cover well or with a thing they name
+    (`_names_known_thing`)."""
     if key.known or len(key.word) < FOREIGN_NAME_CHARS or covered >= STORY_COVERAGE:
         return False
     text = "".join(p.context + p.heading + p.text for p in shown)
     return not any(ch in text for ch in key.word)
+
+
+def _names_known_thing(analysis: Analysis, shown: list[Passage]) -> bool:
+    """Whether a passage shown names a thing of the question that the documents know and that
+    is not an everyday word (无障碍 or 法律援助 beside 坐轮椅; not 国家 beside 世界杯): then the
+    question is about the documents' matter, and its strange name is a detail of the story."""
+    return any(
+        c.known and _is_thing(c) and not segmenter.is_everyday(c.word) and _finds(c, p)
+        for c in analysis.concepts
+        for p in shown
+    )
 
 
 def _missing_idf(analysis: Analysis) -> float:

@@ -91,6 +91,9 @@ def test_a_strange_name_in_a_workers_story_does_not_make_the_question_off_topic(
     # 小舅子 is nowhere in the base, but the question is about sick leave, which it covers.
     question = "我小舅子患病停止工作治疗，能享受多长的医疗期？"
     assert top(question) == "《某市职工休假办法》第三条"
+    # 坐轮椅 shares no character with the document, but 产假, which it names, is its matter.
+    assert top("我坐轮椅，产假能休几天？") == "《某市职工休假办法》第二条"
+    assert search("我坐轮椅，婚假能休几天？").abstained
 
 
 @pytest.mark.django_db
