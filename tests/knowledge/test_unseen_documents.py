@@ -180,6 +180,24 @@ def test_the_clause_that_asks_for_a_figure_names_what_it_is_asked_about(
     assert search("我在上海上班，产假一共能休几天？").abstained
 
 
+UNION_RULES = """# 某市基层工会工作办法
+
+<!-- INFO END -->
+
+第一条 职工二百人以上的企业，可以设专职工会主席。
+
+第二条 工会主席任期未满时，不得随意调动其工作。
+
+第三条 工会会员大会每年至少召开一次。
+"""
+
+
+@pytest.mark.django_db
+def test_a_head_count_is_a_figure(eddie: User, categories: dict[str, Category]) -> None:
+    make_document(eddie, categories, body=UNION_RULES, title="某市基层工会工作办法")
+    assert top("多少人的企业可以配专职工会主席？") == "《某市基层工会工作办法》第一条"
+
+
 def test_a_figure_told_in_the_story_is_not_a_figure_asked_for() -> None:
     assert asks_quantity("产假能休几天？")
     assert asks_quantity("加班费按工资的百分之几算？")
