@@ -38,7 +38,14 @@ from knowledge.models import (
     Posting,
     Segment,
 )
-from knowledge.text import CHARACTER, HAN_RUN, characters, normalise, segmenter
+from knowledge.text import (
+    CHARACTER,
+    EVERYDAY_FREQ,
+    HAN_RUN,
+    characters,
+    normalise,
+    segmenter,
+)
 from portal import ai
 from portal.compiled import bind, marked_slots
 from portal.errors import PortalError
@@ -80,6 +87,7 @@ MIN_COVERAGE = 0.12
 WEAK_COVERAGE = 0.3
 STORY_COVERAGE = 0.5
 FOREIGN_NAME_CHARS = 3  # see _foreign_name()
+COMMON_IDF = 2.0  # a word in about one passage in eight or more is the documents' common word
 ABSTAIN_DEPTH = 3
 
 
@@ -959,6 +967,8 @@ def _misses_key(
             things = [asked_key]
         elif asked and asked_key is not None:  # (not a clause of everyday words: 算进公司的比例)
             things = asked
+        if _unnamed_compound(analysis, clause, shown):
+            return True
         return not any(_answers_key(analysis, c, p) for c in things for p in shown)
     if any(_finds(key, p) for p in shown):
         return False
@@ -1037,6 +1047,41 @@ def _foreign_name(key: Concept, shown: list[Passage], covered: float) -> bool:
         return False
     text = "".join(p.context + p.heading + p.text for p in shown)
     return not any(ch in text for ch in key.word)
+
+
+def _unnamed_compound(analysis: Analysis, clause: str, shown: list[Passage]) -> bool:
+    """Two things side by side in the clause that asks for a figure, which no passage shown
+    names together (高温津贴: the documents know 高温 and 津贴, never the allowance for heat)."""
+    concept = {c.word: c for c in analysis.concepts}
+    words = segmenter.words(clause)
+    for first, second in itertools.pairwise(words):
+        a, b = concept.get(first), concept.get(second)
+        if a is None or b is None or not (_specific(a) and _specific(b)):
+            continue
+        if segmenter.tag(second) not in _HEAD_TAGS:
+            continue  # 工会AI内测: the head is a verb (内测), no compound of two things
+        if first + second not in clause:
+            continue
+        together = re.compile(f"{re.escape(first)}.{{0,4}}{re.escape(second)}")
+        if not any(together.search(p.heading + p.text) for p in shown):
+            return True
+    return False
+
+
+_HEAD_TAGS = frozenset({"n", "nz", "vn"})  # jieba's tags of a compound's head noun
+
+
+def _specific(concept: Concept) -> bool:
+    """A noun the documents know that is neither among everyday Chinese's commonest (公司, even
+    when the lexicon knows it) nor one that most passages use (法律, 规定, 职工: their idf
+    below COMMON_IDF), nor a fixed phrase (按规定)."""
+    return (
+        concept.known
+        and concept.idf >= COMMON_IDF
+        and _is_thing(concept)
+        and segmenter.frequency(concept.word) < EVERYDAY_FREQ
+        and segmenter.tag(concept.word) != "l"
+    )
 
 
 def _names_known_thing(analysis: Analysis, shown: list[Passage]) -> bool:

@@ -101,8 +101,13 @@ class Segmenter:
         tag = _noun_tags().get(word)
         if tag is None or tag == "j":
             return True
+        return self.is_noun(word) and self.frequency(word) < SHORT_FORM_FREQ
+
+    def frequency(self, word: str) -> int:
+        """How often jieba's dictionary counts the word in its general corpus (0: unknown)."""
         self._tokenizer.check_initialized()
-        return self.is_noun(word) and self._tokenizer.FREQ.get(word, 0) < SHORT_FORM_FREQ
+        frequency: int = self._tokenizer.FREQ.get(word, 0)
+        return frequency
 
     def is_everyday(self, word: str) -> bool:
         """Whether the word is among the commonest of general Chinese (公司, 孩子, 老板, 程度 by
@@ -111,13 +116,15 @@ class Segmenter:
         names are not."""
         if word in self._words or self.is_place(word):
             return False  # a region's figures are another matter than the nation's
-        self._tokenizer.check_initialized()
-        frequency: int = self._tokenizer.FREQ.get(word, 0)
-        return frequency >= EVERYDAY_FREQ
+        return self.frequency(word) >= EVERYDAY_FREQ
 
     def is_place(self, word: str) -> bool:
         """Whether jieba's dictionary knows the word as a place name."""
-        return _noun_tags().get(word, "") == "ns"
+        return self.tag(word) == "ns"
+
+    def tag(self, word: str) -> str:
+        """jieba's part-of-speech tag of the word ("" when its dictionary does not know it)."""
+        return _noun_tags().get(word, "")
 
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without

@@ -198,6 +198,39 @@ def test_a_head_count_is_a_figure(eddie: User, categories: dict[str, Category]) 
     assert top("多少人的企业可以配专职工会主席？") == "《某市基层工会工作办法》第一条"
 
 
+WORKSHOP_RULES = "# 某市车间劳动保护办法\n\n<!-- INFO END -->\n\n" + "\n\n".join(
+    f"第{number}条 {text}"
+    for number, text in zip(
+        ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二"],
+        [
+            "高温天气作业的，用人单位应当采取防暑降温措施。",
+            "从事夜班劳动的职工，每月发给夜班津贴二百元。",
+            "车间应当配备急救药品。",
+            "职工每日工作时间不超过八小时。",
+            "女职工在孕期不得从事繁重体力劳动。",
+            "用人单位应当为职工提供劳动防护用品。",
+            "新进职工应当接受安全培训。",
+            "职工发现事故隐患应当立即报告。",
+            "用人单位应当定期组织职业健康检查。",
+            "用人单位应当公示规章制度。",
+            "职工有权拒绝违章指挥。",
+            "本办法自公布之日起施行。",
+        ],
+        strict=True,
+    )
+)
+
+
+@pytest.mark.django_db
+def test_two_things_the_documents_never_name_together_are_not_a_figure_they_give(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    make_document(eddie, categories, body=WORKSHOP_RULES, title="某市车间劳动保护办法")
+    # 高温 and 津贴 are both in the documents, never together: the heat allowance is not.
+    assert search("夏天车间里高温津贴每个月发多少？").abstained
+    assert top("上夜班的夜班津贴每个月发多少？") == "《某市车间劳动保护办法》第二条"
+
+
 def test_a_figure_told_in_the_story_is_not_a_figure_asked_for() -> None:
     assert asks_quantity("产假能休几天？")
     assert asks_quantity("加班费按工资的百分之几算？")
