@@ -119,11 +119,23 @@ def _accumulate(
     """Each list's weight summed per position, in the order of the lists (np.bincount adds one
     value after the other, as the Python loop did: the same sums to the last bit), and the
     positions in the order they were first reached."""
+    touched, sums = _sums(lists, weights, size)
+    # Where each position was first reached: a minimum per position over the few thousand
+    # postings, then a sort of the positions reached only (np.unique sorted every posting).
+    first = np.full(size, len(touched), dtype=np.intp)
+    np.minimum.at(first, touched, np.arange(len(touched), dtype=np.intp))
+    reached = np.flatnonzero(first < len(touched))
+    return reached[np.argsort(first[reached], kind="stable")], sums
+
+
+def _sums(
+    lists: list[npt.NDArray[np.intp]], weights: list[float], size: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """The postings concatenated, and each list's weight summed per position in list order."""
     touched = np.concatenate(lists)
     values = np.repeat(np.array(weights, dtype=np.float64), [len(x) for x in lists])
     sums = np.bincount(touched, weights=values, minlength=size).astype(np.float64, copy=False)
-    unique, first = np.unique(touched, return_index=True)
-    return unique[np.argsort(first, kind="stable")], sums
+    return touched, sums
 
 
 def current() -> FaqIndex:
@@ -161,10 +173,13 @@ def wording_coverage(
     found = [t for t in query if t in index.wording_postings]
     if not found:
         return {}
-    reached, sums = _accumulate(
-        [index.wording_postings[t] for t in found], [query[t] for t in found], len(index.wording)
+    size = len(index.wording)
+    touched, sums = _sums(
+        [index.wording_postings[t] for t in found], [query[t] for t in found], size
     )
-    reached.sort()  # the order of index.wording
+    seen = np.zeros(size, dtype=bool)
+    seen[touched] = True
+    reached = np.flatnonzero(seen)  # in the order of index.wording
     segments = index.wording_segments[reached].tolist()
     return dict(zip(segments, (sums[reached] / total).tolist(), strict=True))
 
@@ -191,34 +206,58 @@ def match(
         len(index.texts),
     )
     similarities = dots[order] / (query_norm * index.text_norms[order])
-    ranked = [
-        (faq_id, (similarity, index.texts[i][1]))
-        for faq_id, similarity, i in _best_per_entry(index.text_faq[order], similarities, order)
-    ][:limit]
     return [
         FaqHit(
             faq_id=faq_id,
             question=index.entries[faq_id][0],
-            matched=text,
+            matched=index.texts[i][1],
             similarity=similarity,
             segment_id=index.entries[faq_id][1],
         )
-        for faq_id, (similarity, text) in ranked
+        for faq_id, similarity, i in _best_per_entry(
+            index.text_faq[order], similarities, order, limit
+        )
     ]
 
 
+# The most similar texts looked at first, per hit asked for: they bound the similarity of the
+# last hit from below, so only the texts at or above that bound are ranked.
+CONTENDERS = 8
+
+
 def _best_per_entry(
-    faq: npt.NDArray[np.int64], similarity: npt.NDArray[np.float64], text: npt.NDArray[np.intp]
+    faq: npt.NDArray[np.int64],
+    similarity: npt.NDArray[np.float64],
+    text: npt.NDArray[np.intp],
+    limit: int,
 ) -> list[tuple[int, float, int]]:
-    """(entry, similarity, text) of each entry's most similar text (the first of equals, in
-    the order the texts were reached), best first; equal entries in the order first reached."""
-    reached = np.arange(len(faq))
-    rows = np.lexsort((reached, -similarity, faq))  # by entry, then best first, then reached
+    """(entry, similarity, text) of the `limit` entries with the most similar texts (each
+    entry's best text: the first of equals, in the order the texts were reached), best first;
+    equal entries in the order first reached."""
+    if limit < 1:
+        return []
+    rows = np.arange(len(faq))
+    subset = False
+    if len(faq) > CONTENDERS * limit:
+        # An entry among the `limit` best has a text at least as similar as the limit-th best
+        # entry among the most similar texts: every other text is left out of the sorts below.
+        top = np.argpartition(-similarity, CONTENDERS * limit - 1)[: CONTENDERS * limit]
+        best_of: dict[int, float] = {}
+        for entry, value in zip(faq[top].tolist(), similarity[top].tolist(), strict=True):
+            best_of[entry] = max(best_of.get(entry, value), value)
+        if len(best_of) >= limit:
+            floor = sorted(best_of.values(), reverse=True)[limit - 1]
+            rows, subset = np.flatnonzero(similarity >= floor), True
+    # By entry, then best first, then reached.
+    rows = rows[np.lexsort((rows, -similarity[rows], faq[rows]))]
     starts = np.ones(len(rows), dtype=bool)
     starts[1:] = faq[rows][1:] != faq[rows][:-1]
     best = rows[starts]  # each entry's best text
-    first_seen = np.minimum.reduceat(reached[rows], np.flatnonzero(starts))
-    ranked = best[np.lexsort((first_seen, -similarity[best]))]
+    if subset:  # where each entry was first reached, among all the texts
+        first_seen = (faq[None, :] == faq[best][:, None]).argmax(axis=1)
+    else:
+        first_seen = np.minimum.reduceat(rows, np.flatnonzero(starts))
+    ranked = best[np.lexsort((first_seen, -similarity[best]))][:limit]
     return list(
         zip(faq[ranked].tolist(), similarity[ranked].tolist(), text[ranked].tolist(), strict=True)
     )
