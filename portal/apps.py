@@ -8,4 +8,6 @@ class PortalConfig(AppConfig):
     verbose_name = "门户"
 
     def ready(self) -> None:
-        from portal import signals  # noqa: F401
+        from portal import readiness, signals  # noqa: F401
+
+        readiness.register("urls", readiness.warm_urls)
