@@ -5,7 +5,9 @@ search cost more there than the whole BM25 sum. Up to `KNOWLEDGE_MEMORY_INDEX_SE
 indexed segments, each process keeps the posting lists and the terms' document frequencies in
 numpy arrays, loaded when the index version (`IndexStats.version`, new with every write of
 the index) changes, and retrieval reads them instead of the database. Above it, retrieval reads
-the database, and only the terms' ids and document frequencies are kept (per index version).
+the database, and keeps (per index version) the terms' ids and document frequencies and the
+posting lists it read whole: the rare terms that pick the candidates, which questions share
+(a character, a common word of the law), are read from the database once per process.
 
 The sums are those of the SQL they replace, in the same order (each segment's terms by
 ascending id, the order PostgreSQL reads the posting lists in): the same candidates and scores.
@@ -28,6 +30,7 @@ from knowledge.models import IndexTerm, Posting
 
 FETCH = 20_000  # posting rows per fetch while loading
 TERM_CACHE = 100_000  # terms kept per index version for a large index (then cleared)
+LIST_CACHE = 2_000_000  # postings of whole lists kept per index version (then cleared): ~50 MB
 
 
 @dataclass
@@ -71,6 +74,56 @@ class Postings:
             length=table[:, 3].astype(np.float64),
         )
 
+    @classmethod
+    def merged(
+        cls,
+        segment_ids: Sequence[int],
+        lists: dict[int, PostingList],
+        rows: list[tuple[int, int, int, int]],
+    ) -> Postings:
+        """The postings of these (distinct) segments found in whole posting lists (`rows`
+        holding segment ids, ascending) and in (segment, term, tf, length) rows, by term, then
+        segment: the order `from_rows` gives."""
+        asked = np.array(segment_ids, dtype=np.int64)
+        of, term, tf, length = [], [], [], []
+        for term_id, posting in lists.items():
+            at = np.searchsorted(posting.rows, asked)
+            hit = at < len(posting.rows)
+            hit[hit] = posting.rows[at[hit]] == asked[hit]
+            found = at[hit]
+            of.append(np.flatnonzero(hit))
+            term.append(np.full(len(found), term_id, dtype=np.int64))
+            tf.append(posting.tf[found])
+            length.append(posting.length[found])
+        from_db = cls.from_rows(segment_ids, rows)
+        postings = cls(
+            of=np.concatenate([*of, from_db.of]),
+            term=np.concatenate([*term, from_db.term]),
+            tf=np.concatenate([*tf, from_db.tf]),
+            length=np.concatenate([*length, from_db.length]),
+        )
+        order = np.lexsort((asked[postings.of], postings.term))  # by term, then segment id
+        return cls(
+            of=postings.of[order],
+            term=postings.term[order],
+            tf=postings.tf[order],
+            length=postings.length[order],
+        )
+
+
+@dataclass
+class _ListCache:
+    """Whole posting lists read from the database (segment ids ascending), for one index
+    version."""
+
+    version: int = -1
+    lists: dict[int, PostingList] = field(default_factory=dict)
+    postings: int = 0
+
+    def add(self, lists: dict[int, PostingList]) -> None:
+        self.lists.update(lists)
+        self.postings += sum(len(p.rows) for p in lists.values())
+
 
 @dataclass
 class _TermCache:
@@ -84,6 +137,8 @@ _lock = threading.Lock()
 _index: MemoryIndex | None = None
 _terms = _TermCache()
 _terms_lock = threading.Lock()
+_whole = _ListCache()
+_whole_lock = threading.Lock()
 
 
 def limit() -> int:
@@ -172,6 +227,19 @@ def _cached_terms(words: Sequence[str]) -> dict[str, tuple[int, int]]:
         fetched.update({text: (term_id, df) for text, term_id, df in rows})
         cache.terms.update(fetched)
     return {w: hit for w in words if (hit := cache.terms.get(w)) is not None}
+
+
+def list_cache() -> _ListCache:
+    """The posting lists read whole from the database for the index version of the running
+    search (`versions.read()`): a list is stored under the version read before it, so a list
+    read after a write is never used by a search that sees the write's version, unless read
+    after it too."""
+    global _whole
+    version = versions.read().index
+    with _whole_lock:
+        if _whole.version != version or _whole.postings > LIST_CACHE:
+            _whole = _ListCache(version)
+        return _whole
 
 
 def _lists(
