@@ -75,39 +75,30 @@ class Postings:
         )
 
     @classmethod
-    def merged(
+    def from_packed(
         cls,
         segment_ids: Sequence[int],
-        lists: dict[int, PostingList],
-        rows: list[tuple[int, int, int, int]],
+        rows: Sequence[tuple[int, bytes, bytes, int]],
+        term_ids: Sequence[int],
     ) -> Postings:
-        """The postings of these (distinct) segments found in whole posting lists (`rows`
-        holding segment ids, ascending) and in (segment, term, tf, length) rows, by term, then
-        segment: the order `from_rows` gives."""
-        asked = np.array(segment_ids, dtype=np.int64)
-        of, term, tf, length = [], [], [], []
-        for term_id, posting in lists.items():
-            at = np.searchsorted(posting.rows, asked)
-            hit = at < len(posting.rows)
-            hit[hit] = posting.rows[at[hit]] == asked[hit]
-            found = at[hit]
-            of.append(np.flatnonzero(hit))
-            term.append(np.full(len(found), term_id, dtype=np.int64))
-            tf.append(posting.tf[found])
-            length.append(posting.length[found])
-        from_db = cls.from_rows(segment_ids, rows)
-        postings = cls(
-            of=np.concatenate([*of, from_db.of]),
-            term=np.concatenate([*term, from_db.term]),
-            tf=np.concatenate([*tf, from_db.tf]),
-            length=np.concatenate([*length, from_db.length]),
-        )
-        order = np.lexsort((asked[postings.of], postings.term))  # by term, then segment id
+        """From forward-index rows (segment, its term ids as big-endian int8, their tf as
+        int2, length; `SegmentTerms`), those of these terms, by term, then segment."""
+        if not rows:
+            return cls.from_rows(segment_ids, [])
+        position = {s: i for i, s in enumerate(segment_ids)}
+        counts = [len(terms) // 8 for _, terms, _, _ in rows]
+        term = np.frombuffer(b"".join(r[1] for r in rows), dtype=">i8").astype(np.int64)
+        tf = np.frombuffer(b"".join(r[2] for r in rows), dtype=">i2").astype(np.float64)
+        of = np.repeat(np.array([position[r[0]] for r in rows], dtype=np.int64), counts)
+        length = np.repeat(np.array([r[3] for r in rows], dtype=np.float64), counts)
+        segment = np.repeat(np.array([r[0] for r in rows], dtype=np.int64), counts)
+        kept = np.isin(term, np.array(term_ids, dtype=np.int64))
+        order = np.lexsort((segment[kept], term[kept]))  # by term, then segment id
         return cls(
-            of=postings.of[order],
-            term=postings.term[order],
-            tf=postings.tf[order],
-            length=postings.length[order],
+            of=of[kept][order],
+            term=term[kept][order],
+            tf=tf[kept][order],
+            length=length[kept][order],
         )
 
 

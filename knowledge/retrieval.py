@@ -37,6 +37,7 @@ from knowledge.models import (
     LexiconKind,
     Posting,
     Segment,
+    SegmentTerms,
 )
 from knowledge.text import CHARACTER, HAN_RUN, characters, normalise, segmenter
 from portal import ai
@@ -658,33 +659,23 @@ def _postings(
 ) -> memindex.Postings:
     """The postings of these segments for these terms, each segment's by ascending term: each
     segment's BM25 is summed in the same order from memory and from the database, whichever
-    plan the database chose (which decided the last digit before). The terms whose posting
-    lists this process holds (`_posting_lists`) are found in them; the database is asked for
-    the others'."""
+    plan the database chose (which decided the last digit before). From the database: each
+    segment's row of the forward index (`SegmentTerms`), one row per candidate. Its posting
+    rows, found by the primary key, were hundreds per candidate (with their heap pages, the
+    coldest reads of a search at 100,000 segments), and as an index condition on the terms
+    PostgreSQL ANDed the common terms' whole posting lists with them (20-50 ms)."""
     if memory is not None:
         return memindex.postings_of(memory, segment_ids, term_ids)
     if not segment_ids or not term_ids:
         return memindex.Postings.from_rows(segment_ids, [])
-    lists = memindex.list_cache().lists
-    held = {t: lists[t] for t in term_ids if t in lists}
-    rest = [t for t in term_ids if t not in held]
-    rows: list[tuple[int, int, int, int]] = []
-    if rest:
-        # `term_id + 0`: the terms filter the candidates' postings, found by the primary key
-        # (segment, term). As an index condition PostgreSQL ANDed the common terms' whole
-        # posting lists (280,000 entries at 100,000 segments: 20-50 ms, the tail of search())
-        # with them.
-        sql = (
-            f"SELECT segment_id, term_id, tf, length FROM {Posting._meta.db_table}"
-            f" WHERE segment_id IN ({', '.join('%s' for _ in segment_ids)})"
-            f" AND term_id + 0 IN ({', '.join('%s' for _ in rest)})"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*segment_ids, *rest])
-            rows = cursor.fetchall()
-    if not held:
-        return memindex.Postings.from_rows(segment_ids, sorted(rows, key=lambda r: (r[1], r[0])))
-    return memindex.Postings.merged(segment_ids, held, rows)
+    sql = (
+        f"SELECT segment_id, terms, tf, length FROM {SegmentTerms._meta.db_table}"
+        f" WHERE segment_id IN ({', '.join('%s' for _ in segment_ids)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, segment_ids)
+        rows = cursor.fetchall()
+    return memindex.Postings.from_packed(segment_ids, rows, term_ids)
 
 
 @component

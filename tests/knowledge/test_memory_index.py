@@ -116,7 +116,6 @@ def test_a_question_asked_again_reads_no_posting_list_from_the_database(law: Doc
         with CaptureQueriesContext(connection) as queries:
             again = _found(search(QUESTIONS[0], k=5))
     assert again == first
-    # The versions and the candidates' rows; nothing of the index: its terms and lists were
-    # read the first time (in a small index every term's list picks the candidates, so the
-    # candidates' postings are all in them).
+    # The versions, the candidates' forward-index rows and their passages: the terms and
+    # their posting lists were read the first time.
     assert not [q for q in queries.captured_queries if "knowledge_posting" in q["sql"]]
