@@ -30,7 +30,7 @@ from knowledge.models import IndexTerm, Posting
 
 FETCH = 20_000  # posting rows per fetch while loading
 TERM_CACHE = 100_000  # terms kept per index version for a large index (then cleared)
-LIST_CACHE = 2_000_000  # postings of whole lists kept per index version (then cleared): ~50 MB
+LIST_CACHE = 1_000_000  # postings of whole lists kept per index version (then cleared): 24 MB
 
 
 @dataclass
