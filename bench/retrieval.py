@@ -4,10 +4,11 @@ The corpus is built from the law texts: every synthetic segment joins sentences 
 drawn at random (fixed seed), so the vocabulary and its frequencies are those of real laws. Both
 systems index the same segments; the queries are the questions of ../shared/eval/dev.jsonl.
 Our side runs the whole search() (analysis, lexicon, BM25 in the database, FAQ match, ranking)
-against PostgreSQL, one database per size (`union_bench_<size>` beside DATABASE_URL's, kept
-between runs so a second run skips the indexing).
+against PostgreSQL, one database per size (`<prefix>_<size>`, `union_bench_<size>` by default,
+beside DATABASE_URL's, kept between runs so a second run skips the indexing; `--prefix` keeps
+two people's runs apart).
 
-    .venv/bin/python bench/retrieval.py --segments 1000,10000,100000
+    .venv/bin/python bench/retrieval.py --segments 1000,10000,100000 [--prefix union_bench_me]
 
 Last line: RESULT {"segments":…,"ours_p95_ms":…,"haystack_p95_ms":…,"speedup":…}
 """
@@ -170,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--segments", default="1000,10000,100000")
     parser.add_argument("--questions", type=Path, default=SHARED / "eval" / "dev.jsonl")
+    parser.add_argument("--prefix", default="union_bench", help="database name prefix")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, in a child
     args = parser.parse_args()
     if args.one:
@@ -178,7 +180,9 @@ def main() -> None:
 
     rows = []
     for size in sorted(int(s) for s in args.segments.split(",")):
-        name = f"union_bench_{size}"
+        name = f"{args.prefix}_{size}"
+        if "bench" not in name:
+            raise SystemExit("the benchmark's databases are named *bench*: it writes to no other")
         create_database(name)
         env = {**os.environ, "DATABASE_URL": f"{server_url()}/{name}"}
         child = subprocess.run(

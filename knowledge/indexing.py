@@ -1,5 +1,6 @@
-"""The inverted index: postings, term document frequencies and collection statistics, written in
-the same transaction as the content they describe."""
+"""The inverted index: postings, term document frequencies and collection statistics, and the
+forward index (each segment's postings packed in one row: `SegmentTerms`), written in the same
+transaction as the content they describe."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from knowledge.models import (
     IndexTerm,
     Posting,
     Segment,
+    SegmentTerms,
 )
 from knowledge.text import characters, segmenter
 
@@ -105,6 +107,7 @@ def _drop_postings(ids: list[int], stats: IndexStats, df_delta: Counter[int]) ->
         stats.segments -= 1
         stats.terms -= length
     old.delete()
+    SegmentTerms.objects.filter(segment_id__in=ids).delete()
 
 
 def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
@@ -130,6 +133,7 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
         term_ids.update(IndexTerm.objects.filter(text__in=chunk).values_list("text", "id"))
 
     postings = []
+    packed = []
     for segment in segments:
         counts = counted.get(segment.id)
         length = lengths.get(segment.id, 0)
@@ -138,16 +142,26 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
             continue
         stats.segments += 1
         stats.terms += length
-        for term, tf in counts.items():
-            term_id = term_ids[term]
+        own = sorted((term_ids[term], min(tf, 32767)) for term, tf in counts.items())
+        for term_id, tf in own:
             df_delta[term_id] += 1
-            postings.append(
-                Posting(segment_id=segment.id, term_id=term_id, tf=min(tf, 32767), length=length)
-            )
+            postings.append(Posting(segment_id=segment.id, term_id=term_id, tf=tf, length=length))
+        packed.append(_packed(segment.id, own, length))
     Posting.objects.bulk_create(postings, batch_size=BATCH)
+    SegmentTerms.objects.bulk_create(packed, batch_size=BATCH // 10)
     Segment.objects.bulk_update(segments, ["term_count"], batch_size=BATCH)
 
     _add_to_df(sorted((t, d) for t, d in df_delta.items() if d))
+
+
+def _packed(segment_id: int, own: list[tuple[int, int]], length: int) -> SegmentTerms:
+    """A segment's postings (term id, tf), by ascending term id, as its forward-index row."""
+    return SegmentTerms(
+        segment_id=segment_id,
+        terms=b"".join(term_id.to_bytes(8, "big", signed=True) for term_id, _ in own),
+        tf=b"".join(tf.to_bytes(2, "big", signed=True) for _, tf in own),
+        length=length,
+    )
 
 
 def _add_to_df(deltas: list[tuple[int, int]]) -> None:
@@ -172,6 +186,7 @@ def reindex_all() -> int:
     with transaction.atomic():
         stats = _stats()
         Posting.objects.all().delete()
+        SegmentTerms.objects.all().delete()
         IndexTerm.objects.update(df=0)
         Segment.objects.filter(term_count__gt=0).update(term_count=0)
         stats.segments = 0
@@ -195,5 +210,5 @@ def vacuum() -> None:
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
     with connection.cursor() as cursor:
-        for model in (Posting, IndexTerm, Segment, Document, Category):
+        for model in (Posting, SegmentTerms, IndexTerm, Segment, Document, Category):
             cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")

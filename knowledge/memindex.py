@@ -5,7 +5,9 @@ search cost more there than the whole BM25 sum. Up to `KNOWLEDGE_MEMORY_INDEX_SE
 indexed segments, each process keeps the posting lists and the terms' document frequencies in
 numpy arrays, loaded when the index version (`IndexStats.version`, new with every write of
 the index) changes, and retrieval reads them instead of the database. Above it, retrieval reads
-the database, and only the terms' ids and document frequencies are kept (per index version).
+the database, and keeps (per index version) the terms' ids and document frequencies and the
+posting lists it read whole: the rare terms that pick the candidates, which questions share
+(a character, a common word of the law), are read from the database once per process.
 
 The sums are those of the SQL they replace, in the same order (each segment's terms by
 ascending id, the order PostgreSQL reads the posting lists in): the same candidates and scores.
@@ -30,6 +32,7 @@ from knowledge.models import IndexTerm, Posting
 FETCH = 20_000  # posting rows per fetch while loading
 TERM_CACHE = 100_000  # terms kept per index version for a large index (then cleared)
 PREFIX_CACHE = 2_000  # first characters whose terms are kept per index version
+LIST_CACHE = 1_000_000  # postings of whole lists kept per index version (then cleared): 24 MB
 
 
 @dataclass
@@ -75,6 +78,47 @@ class Postings:
             length=table[:, 3].astype(np.float64),
         )
 
+    @classmethod
+    def from_packed(
+        cls,
+        segment_ids: Sequence[int],
+        rows: Sequence[tuple[int, bytes, bytes, int]],
+        term_ids: Sequence[int],
+    ) -> Postings:
+        """From forward-index rows (segment, its term ids as big-endian int8, their tf as
+        int2, length; `SegmentTerms`), those of these terms, by term, then segment."""
+        if not rows:
+            return cls.from_rows(segment_ids, [])
+        position = {s: i for i, s in enumerate(segment_ids)}
+        counts = [len(terms) // 8 for _, terms, _, _ in rows]
+        term = np.frombuffer(b"".join(r[1] for r in rows), dtype=">i8").astype(np.int64)
+        tf = np.frombuffer(b"".join(r[2] for r in rows), dtype=">i2").astype(np.float64)
+        of = np.repeat(np.array([position[r[0]] for r in rows], dtype=np.int64), counts)
+        length = np.repeat(np.array([r[3] for r in rows], dtype=np.float64), counts)
+        segment = np.repeat(np.array([r[0] for r in rows], dtype=np.int64), counts)
+        kept = np.isin(term, np.array(term_ids, dtype=np.int64))
+        order = np.lexsort((segment[kept], term[kept]))  # by term, then segment id
+        return cls(
+            of=of[kept][order],
+            term=term[kept][order],
+            tf=tf[kept][order],
+            length=length[kept][order],
+        )
+
+
+@dataclass
+class _ListCache:
+    """Whole posting lists read from the database (segment ids ascending), for one index
+    version."""
+
+    version: int = -1
+    lists: dict[int, PostingList] = field(default_factory=dict)
+    postings: int = 0
+
+    def add(self, lists: dict[int, PostingList]) -> None:
+        self.lists.update(lists)
+        self.postings += sum(len(p.rows) for p in lists.values())
+
 
 @dataclass
 class _TermCache:
@@ -90,6 +134,8 @@ _lock = threading.Lock()
 _index: MemoryIndex | None = None
 _terms = _TermCache()
 _terms_lock = threading.Lock()
+_whole = _ListCache()
+_whole_lock = threading.Lock()
 
 
 def limit() -> int:
@@ -214,6 +260,19 @@ def terms_starting(chars: Collection[str], index: MemoryIndex | None) -> dict[st
                 fetched[text[0]][text] = (term_id, df)
         cache.starting.update(fetched)
     return {t: hit for ch in chars for t, hit in cache.starting[ch].items()}
+
+
+def list_cache() -> _ListCache:
+    """The posting lists read whole from the database for the index version of the running
+    search (`versions.read()`): a list is stored under the version read before it, so a list
+    read after a write is never used by a search that sees the write's version, unless read
+    after it too."""
+    global _whole
+    version = versions.read().index
+    with _whole_lock:
+        if _whole.version != version or _whole.postings > LIST_CACHE:
+            _whole = _ListCache(version)
+        return _whole
 
 
 def _lists(

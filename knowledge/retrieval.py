@@ -37,6 +37,7 @@ from knowledge.models import (
     LexiconKind,
     Posting,
     Segment,
+    SegmentTerms,
 )
 from knowledge.text import (
     CHARACTER,
@@ -688,25 +689,35 @@ def _top_candidates(
 
 
 def _posting_lists(term_ids: list[int]) -> dict[int, memindex.PostingList]:
-    """These terms' posting lists (segment ids, tf, length), each read whole as three binary
-    strings: summing them here (memindex) cost less than PostgreSQL's hash aggregate over the
-    same rows (a CASE per row, a hash entry per segment), and the rows travel packed."""
+    """These terms' posting lists (segment ids ascending, tf, length): those read before for
+    this index version from the process's cache (`memindex.list_cache`), the others each read
+    whole as three binary strings. Summing them here (memindex) cost less than PostgreSQL's
+    hash aggregate over the same rows (a CASE per row, a hash entry per segment), and the rows
+    travel packed."""
+    cache = memindex.list_cache()
+    found = {t: cache.lists[t] for t in term_ids if t in cache.lists}
+    missing = [t for t in term_ids if t not in found]
+    if not missing:
+        return found
     sql = (
         "SELECT term_id, string_agg(int8send(segment_id), ''), string_agg(int2send(tf), ''),"
         f" string_agg(int4send(length), '') FROM {Posting._meta.db_table}"
-        f" WHERE term_id IN ({', '.join('%s' for _ in term_ids)}) GROUP BY term_id"
+        f" WHERE term_id IN ({', '.join('%s' for _ in missing)}) GROUP BY term_id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, term_ids)
+        cursor.execute(sql, missing)
         rows = cursor.fetchall()
-    return {
-        term_id: memindex.PostingList(
-            rows=np.frombuffer(segments, dtype=">i8").astype(np.int64),
-            tf=np.frombuffer(tf, dtype=">i2").astype(np.float64),
-            length=np.frombuffer(length, dtype=">i4").astype(np.float64),
+    read = {}
+    for term_id, segments, tf, length in rows:
+        ids = np.frombuffer(segments, dtype=">i8").astype(np.int64)
+        order = np.argsort(ids, kind="stable")
+        read[term_id] = memindex.PostingList(
+            rows=ids[order],
+            tf=np.frombuffer(tf, dtype=">i2").astype(np.float64)[order],
+            length=np.frombuffer(length, dtype=">i4").astype(np.float64)[order],
         )
-        for term_id, segments, tf, length in rows
-    }
+    cache.add(read)
+    return {**found, **read}
 
 
 def _postings(
@@ -714,23 +725,23 @@ def _postings(
 ) -> memindex.Postings:
     """The postings of these segments for these terms, each segment's by ascending term: each
     segment's BM25 is summed in the same order from memory and from the database, whichever
-    plan the database chose (which decided the last digit before)."""
+    plan the database chose (which decided the last digit before). From the database: each
+    segment's row of the forward index (`SegmentTerms`), one row per candidate. Its posting
+    rows, found by the primary key, were hundreds per candidate (with their heap pages, the
+    coldest reads of a search at 100,000 segments), and as an index condition on the terms
+    PostgreSQL ANDed the common terms' whole posting lists with them (20-50 ms)."""
     if memory is not None:
         return memindex.postings_of(memory, segment_ids, term_ids)
     if not segment_ids or not term_ids:
         return memindex.Postings.from_rows(segment_ids, [])
-    # `term_id + 0`: the terms filter the candidates' postings, found by the primary key
-    # (segment, term). As an index condition PostgreSQL ANDed the common terms' whole posting
-    # lists (280,000 entries at 100,000 segments: 20-50 ms, the tail of search()) with them.
     sql = (
-        f"SELECT segment_id, term_id, tf, length FROM {Posting._meta.db_table}"
+        f"SELECT segment_id, terms, tf, length FROM {SegmentTerms._meta.db_table}"
         f" WHERE segment_id IN ({', '.join('%s' for _ in segment_ids)})"
-        f" AND term_id + 0 IN ({', '.join('%s' for _ in term_ids)})"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*segment_ids, *term_ids])
-        rows: list[tuple[int, int, int, int]] = cursor.fetchall()
-    return memindex.Postings.from_rows(segment_ids, sorted(rows, key=lambda r: (r[1], r[0])))
+        cursor.execute(sql, segment_ids)
+        rows = cursor.fetchall()
+    return memindex.Postings.from_packed(segment_ids, rows, term_ids)
 
 
 @component

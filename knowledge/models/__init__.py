@@ -33,7 +33,13 @@ from knowledge.models.content import (
     LexiconKind,
     Segment,
 )
-from knowledge.models.index import IndexStats, IndexTerm, Posting, SegmentEmbedding
+from knowledge.models.index import (
+    IndexStats,
+    IndexTerm,
+    Posting,
+    SegmentEmbedding,
+    SegmentTerms,
+)
 
 __all__ = [
     "SEED_CATEGORIES",
@@ -66,6 +72,7 @@ __all__ = [
     "RunResult",
     "Segment",
     "SegmentEmbedding",
+    "SegmentTerms",
     "SetQuestion",
     "Verdict",
 ]

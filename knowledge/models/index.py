@@ -40,6 +40,22 @@ class Posting(models.Model):
         return f"{self.term_id}@{self.segment_id}×{self.tf}"
 
 
+class SegmentTerms(models.Model):
+    """A segment's postings in one row (the forward index, written with them by `indexing`):
+    its term ids (int8, big-endian, ascending), their tf (int2, big-endian, same order) and its
+    length. BM25's candidates read one row each instead of their hundreds of posting rows."""
+
+    segment = models.OneToOneField(
+        Segment, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    terms = models.BinaryField()
+    tf = models.BinaryField()
+    length = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}: {len(self.terms) // 8} terms"
+
+
 class IndexStats(models.Model):
     """Collection statistics for BM25 (one row, updated with the postings)."""
 

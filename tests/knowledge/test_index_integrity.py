@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, Sum
@@ -19,6 +20,7 @@ from knowledge.models import (
     LexiconKind,
     Posting,
     Segment,
+    SegmentTerms,
 )
 from knowledge.retrieval import search
 from knowledge.services import curation
@@ -42,6 +44,21 @@ def assert_index_is_consistent() -> None:
         .values_list("term__text", "n")
     )
     assert df == counted, "document frequencies disagree with the postings"
+    forward = {
+        (row.segment_id, term_id, tf)
+        for row in SegmentTerms.objects.all()
+        for term_id, tf in zip(
+            np.frombuffer(bytes(row.terms), dtype=">i8").tolist(),
+            np.frombuffer(bytes(row.tf), dtype=">i2").tolist(),
+            strict=True,
+        )
+    }
+    assert forward == set(Posting.objects.values_list("segment_id", "term_id", "tf")), (
+        "the forward index disagrees with the postings"
+    )
+    assert dict(SegmentTerms.objects.values_list("segment_id", "length")) == dict(
+        Segment.objects.filter(term_count__gt=0).values_list("id", "term_count")
+    ), "the forward index's lengths disagree with the segments'"
     indexed = Segment.objects.filter(term_count__gt=0).aggregate(n=Count("id"), t=Sum("term_count"))
     assert stats == (indexed["n"], indexed["t"] or 0), "collection statistics drifted"
     indexing.reindex_all()

@@ -83,3 +83,39 @@ def test_segments_tied_at_the_candidate_cut_are_chosen_by_id_in_memory_and_datab
     assert from_memory == from_database
     assert from_memory[0] == first[:CANDIDATES]
     assert [p[0] for p in from_memory[1]] == first[:5]
+
+
+@pytest.mark.django_db
+def test_posting_lists_held_by_a_process_are_never_used_after_an_edit(
+    law: Document, eddie: User
+) -> None:
+    """Above the memory limit a process keeps the posting lists it read for the index
+    version; an edit (a new version) is searched in the new lists, as the memory index and the
+    database agree."""
+    with override_settings(KNOWLEDGE_MEMORY_INDEX_SEGMENTS=0):
+        before = [_found(search(q, k=5)) for q in QUESTIONS]  # the lists are held now
+        assert [_found(search(q, k=5)) for q in QUESTIONS] == before
+    first = law.segments.get(heading="第一条")
+    curation.edit_segment(
+        first,
+        text="第一条 劳动者参加工会、缴纳社会保险费，法定休假日加班工资每月不得低于标准。",
+        author=eddie,
+    )
+    from_memory = [_found(search(q, k=5)) for q in QUESTIONS]
+    with override_settings(KNOWLEDGE_MEMORY_INDEX_SEGMENTS=0):
+        from_database = [_found(search(q, k=5)) for q in QUESTIONS]
+    assert from_database == from_memory
+    assert from_database != before
+    assert all(first.pk in [p[0] for p in found] for found in from_database)
+
+
+@pytest.mark.django_db
+def test_a_question_asked_again_reads_no_posting_list_from_the_database(law: Document) -> None:
+    with override_settings(KNOWLEDGE_MEMORY_INDEX_SEGMENTS=0):
+        first = _found(search(QUESTIONS[0], k=5))
+        with CaptureQueriesContext(connection) as queries:
+            again = _found(search(QUESTIONS[0], k=5))
+    assert again == first
+    # The versions, the candidates' forward-index rows and their passages: the terms and
+    # their posting lists were read the first time.
+    assert not [q for q in queries.captured_queries if "knowledge_posting" in q["sql"]]
