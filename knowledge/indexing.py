@@ -8,6 +8,7 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable
 
+import numpy as np
 from django.db import connection, transaction
 
 from knowledge import lexicon
@@ -154,12 +155,19 @@ def _reindex_batch(ids: list[int], stats: IndexStats) -> None:
     _add_to_df(sorted((t, d) for t, d in df_delta.items() if d))
 
 
+# How the forward index packs a segment's term ids and tf (`memindex.Postings.from_packed`
+# reads them so): big-endian int8 and int2, as PostgreSQL's int8send and int2send write them.
+PACKED_TERM = ">i8"
+PACKED_TF = ">i2"
+
+
 def _packed(segment_id: int, own: list[tuple[int, int]], length: int) -> SegmentTerms:
     """A segment's postings (term id, tf), by ascending term id, as its forward-index row."""
+    pairs = np.array(own, dtype=np.int64).reshape(-1, 2)
     return SegmentTerms(
         segment_id=segment_id,
-        terms=b"".join(term_id.to_bytes(8, "big", signed=True) for term_id, _ in own),
-        tf=b"".join(tf.to_bytes(2, "big", signed=True) for _, tf in own),
+        terms=pairs[:, 0].astype(PACKED_TERM).tobytes(),
+        tf=pairs[:, 1].astype(PACKED_TF).tobytes(),
         length=length,
     )
 

@@ -27,6 +27,7 @@ from django.db import connection
 from django.db.models import Q
 
 from knowledge import versions
+from knowledge.indexing import PACKED_TERM, PACKED_TF
 from knowledge.models import IndexTerm, Posting
 
 FETCH = 20_000  # posting rows per fetch while loading
@@ -90,9 +91,9 @@ class Postings:
         if not rows:
             return cls.from_rows(segment_ids, [])
         position = {s: i for i, s in enumerate(segment_ids)}
-        counts = [len(terms) // 8 for _, terms, _, _ in rows]
-        term = np.frombuffer(b"".join(r[1] for r in rows), dtype=">i8").astype(np.int64)
-        tf = np.frombuffer(b"".join(r[2] for r in rows), dtype=">i2").astype(np.float64)
+        counts = [len(terms) // np.dtype(PACKED_TERM).itemsize for _, terms, _, _ in rows]
+        term = np.frombuffer(b"".join(r[1] for r in rows), dtype=PACKED_TERM).astype(np.int64)
+        tf = np.frombuffer(b"".join(r[2] for r in rows), dtype=PACKED_TF).astype(np.float64)
         of = np.repeat(np.array([position[r[0]] for r in rows], dtype=np.int64), counts)
         length = np.repeat(np.array([r[3] for r in rows], dtype=np.float64), counts)
         segment = np.repeat(np.array([r[0] for r in rows], dtype=np.int64), counts)

@@ -90,7 +90,7 @@ class Segmenter:
         documents use it (`indexed`); a name the documents never use is someone in a story.
         So is a word it tags as an abbreviation (社保; but also 一共) that the documents use
         as such or in its long form (社会保险)."""
-        tag = _noun_tags().get(word, "")
+        tag = self.tag(word)
         return word in self._words or tag in _NOUN_TAGS or (indexed and tag in _INDEXED_NOUN_TAGS)
 
     def may_abbreviate(self, word: str) -> bool:
@@ -98,8 +98,8 @@ class Segmenter:
         j: 社保, 医保), a word jieba's dictionary does not know (年假, 失业险) or a rare noun
         (个体户, 社保费); not a verb or a pronoun (上班, 哪边), nor a noun common in its own
         right (工地 is no 工作地点, 矿井 no 矿山井下)."""
-        tag = _noun_tags().get(word)
-        if tag is None or tag == "j":
+        tag = self.tag(word)
+        if tag in ("", "j"):
             return True
         return self.is_noun(word) and self.frequency(word) < SHORT_FORM_FREQ
 
