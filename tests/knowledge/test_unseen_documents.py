@@ -354,3 +354,24 @@ def test_only_a_name_or_a_rare_noun_may_be_a_short_form() -> None:
     assert segmenter.may_abbreviate("个体户")  # a rare noun: 个体工商户
     assert not segmenter.may_abbreviate("工地")  # a common noun in its own right: no 工作地点
     assert not segmenter.may_abbreviate("上班")  # a verb
+
+
+CHILD_LABOUR_RULES = """# 某市禁止使用童工办法
+
+<!-- INFO END -->
+
+第一条 用人单位使用童工的，由劳动行政部门责令改正，处以罚款；童工不得从事有毒有害的劳动。
+
+第二条 违反本办法的，按照每人每月5000元的标准处以罚款。
+
+第三条 职业介绍机构不得为不满16周岁的未成年人介绍就业。
+"""
+
+
+@pytest.mark.django_db
+def test_a_question_asking_for_a_figure_prefers_the_article_that_gives_one(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    make_document(eddie, categories, body=CHILD_LABOUR_RULES, title="某市禁止使用童工办法")
+    # The first article names child labour and its fine; only the second says how much.
+    assert top("厂里用童工罚多少钱？") == "《某市禁止使用童工办法》第二条"
