@@ -870,10 +870,10 @@ class CandidateRanker:
         }
 
 
-# "好几个月" and "请了几天" tell the story, they do not ask; "按什么标准" asks for a rule, which
+# "好几个月", "请了几天" and "那几天" tell the story, they do not ask; "按什么标准" asks for a rule, which
 # an article usually states without a figure (按上年度职工月平均工资).
 _QUANTITY_ASKED = re.compile(
-    r"(?<![好了])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成)|比例"
+    r"(?<![好了那这])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成)|比例"
 )
 _CLAUSE = re.compile(r"[^，。；！？,;!?\s]+")
 _QUANTITY = re.compile(

@@ -236,6 +236,7 @@ def test_a_figure_told_in_the_story_is_not_a_figure_asked_for() -> None:
     assert asks_quantity("加班费按工资的百分之几算？")
     assert not asks_quantity("申请仲裁好几个月了一直没结果，能直接去法院吗？")
     assert not asks_quantity("我爸去世请了几天丧假，单位说不发工资，对吗")
+    assert not asks_quantity("来例假那几天，班长还让我进冷库干活，可以这样吗？")
     # A standard is usually a rule (按上年度职工月平均工资), not a figure.
     assert not asks_quantity("经济困难的标准是谁来定的？")
 
