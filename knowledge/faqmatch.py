@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -157,17 +158,23 @@ def bigrams(text: str) -> frozenset[str]:
 
 
 def wording_coverage(
-    weights: dict[str, float], question: str = "", index: FaqIndex | None = None
+    weights: dict[str, float],
+    question: str = "",
+    index: FaqIndex | None = None,
+    documents_words: Collection[str] = (),
 ) -> dict[int, float]:
     """For each segment that FAQ cite first: the share of the question's weight (query weight
     times idf among FAQ texts) that the FAQ wording citing it contains, all its entries and
-    variants together."""
+    variants together. A word of the question that the documents use and no FAQ wording does
+    (医疗期, where the FAQ were written about wages) weighs as the rarest: the question is about
+    a matter the FAQ do not speak of, and the words they share with it are not the question."""
     index = index or current()
     terms = dict(weights)
     for pair in bigrams(question):
         terms.setdefault(pair, BIGRAM_WEIGHT)
     query = {t: w * index.idf[t] for t, w in terms.items() if t in index.idf}
     total = sum(query.values())
+    total += sum(weights[t] * index.rarest for t in documents_words if t not in index.idf)
     if not total:
         return {}
     found = [t for t in query if t in index.wording_postings]

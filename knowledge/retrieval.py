@@ -77,6 +77,8 @@ FAQ_VOUCHES = 0.6
 WORDING_WEIGHT = 1.0
 WORDING_MIN = 0.5
 WORDING_POWER = 2.0
+# An article's own words' share of the question, squared, re-ranks like FAQ wording at this weight.
+OWN_WORDING_WEIGHT = 0.3
 POSTINGS_BUDGET = 10_000
 EMBEDDING_WEIGHT = 0.5
 EMBEDDING_MARGIN = 0.25
@@ -760,7 +762,10 @@ class FaqMatcher:
             ),
             "wording": SharedMapping(
                 faqmatch.wording_coverage(
-                    analysis.weights, question=analysis.question, index=analysis.faq
+                    analysis.weights,
+                    question=analysis.question,
+                    index=analysis.faq,
+                    documents_words=[c.word for c in analysis.concepts if c.known],
                 )
             ),
         }
@@ -833,13 +838,13 @@ class CandidateRanker:
         hits = {**matched, **_matched_terms(missing, analysis)}
         total = sum(c.idf for c in analysis.concepts) or 1.0
         ranked: list[Passage] = []
+        own: dict[int, float] = {}  # the share of the question the passage's own words hold
         for seg in rows:
             found = hits.get(seg.id, set())
+            own[seg.id] = _coverage(analysis, found, seg.text) / total
             # An FAQ entry worded like the question covers it as far as it is alike: editors
             # said the article answers that wording.
-            coverage = max(
-                _coverage(analysis, found, seg.text) / total, faq_likeness.get(seg.id, 0.0)
-            )
+            coverage = max(own[seg.id], faq_likeness.get(seg.id, 0.0))
             ranked.append(
                 Passage.of_row(seg, score=fused[seg.id], coverage=coverage, matched=sorted(found))
             )
@@ -853,13 +858,19 @@ class CandidateRanker:
         abstained = (covered < MIN_COVERAGE or missed_key) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
-        # Whether to answer was decided on the scores; a figure asked for then moves the
-        # passages that give one up.
-        if asks_quantity(analysis.question):
-            for p in ranked:
-                if _QUANTITY.search(p.text):
-                    p.score += FIGURE_BONUS
-            ranked.sort(key=lambda p: (-p.score, p.segment_id))
+        # Whether to answer was decided on the scores; two things then move passages up. An
+        # article's own words holding most of the question count like FAQ wording does, at
+        # OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
+        # FAQ for competes with FAQ-worded neighbours; and a question that asks for a figure
+        # prefers the passages that give one.
+        figure = asks_quantity(analysis.question)
+        for p in ranked:
+            if own[p.segment_id] >= WORDING_MIN:
+                lift = OWN_WORDING_WEIGHT * own[p.segment_id] ** WORDING_POWER
+                p.score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
+            if figure and _QUANTITY.search(p.text):
+                p.score += FIGURE_BONUS
+        ranked.sort(key=lambda p: (-p.score, p.segment_id))
         # Precedence orders what is shown; whether to answer was decided on the scores.
         ranked = precedence.order(ranked, analysis.question)
         return {
@@ -870,8 +881,8 @@ class CandidateRanker:
         }
 
 
-# "好几个月", "请了几天" and "那几天" tell the story, they do not ask; "按什么标准" asks for a rule, which
-# an article usually states without a figure (按上年度职工月平均工资).
+# "好几个月", "请了几天" and "那几天" tell the story, they do not ask; "按什么标准" asks for a
+# rule, which an article usually states without a figure (按上年度职工月平均工资).
 _QUANTITY_ASKED = re.compile(
     r"(?<![好了那这])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成)|比例"
 )

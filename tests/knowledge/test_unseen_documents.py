@@ -363,7 +363,7 @@ CHILD_LABOUR_RULES = """# 某市禁止使用童工办法
 
 第一条 用人单位使用童工的，由劳动行政部门责令改正，处以罚款；童工不得从事有毒有害的劳动。
 
-第二条 违反本办法的，按照每人每月5000元的标准处以罚款。
+第二条 违反本办法使用童工的，由劳动保障行政部门按照每人每月5000元的标准给予处罚。
 
 第三条 职业介绍机构不得为不满16周岁的未成年人介绍就业。
 """
@@ -376,3 +376,56 @@ def test_a_question_asking_for_a_figure_prefers_the_article_that_gives_one(
     make_document(eddie, categories, body=CHILD_LABOUR_RULES, title="某市禁止使用童工办法")
     # The first article names child labour and its fine; only the second says how much.
     assert top("厂里用童工罚多少钱？") == "《某市禁止使用童工办法》第二条"
+
+
+WAGE_RULES = """# 某市职工工资支付办法
+
+<!-- INFO END -->
+
+第一条 职工停止工作治疗期间，用人单位应当照发工资。
+
+第二条 工资应当以货币形式按月支付。
+
+第三条 本办法自公布之日起施行。
+"""
+
+SICK_LEAVE_RULES = """# 某市职工医疗期规定
+
+<!-- INFO END -->
+
+第一条 职工患病停止工作治疗的，享受三个月到二十四个月的医疗期。
+
+第二条 医疗期内不得解除劳动合同。
+
+第三条 本规定自公布之日起施行。
+"""
+
+
+@pytest.fixture
+def wages_with_faq(eddie: User, categories: dict[str, Category]) -> Document:
+    """Two documents: the wage rules with FAQ written in workers' words, the rules on sick
+    leave with none."""
+    wages = make_document(eddie, categories, body=WAGE_RULES, title="某市职工工资支付办法")
+    make_document(eddie, categories, body=SICK_LEAVE_RULES, title="某市职工医疗期规定")
+    for question in ["生病住院工资照发吗", "停工看病单位给钱吗", "治疗那段时间的工资"]:
+        faq_on(wages, "第一条", question, eddie, categories["rights"])
+    return wages
+
+
+@pytest.mark.django_db
+def test_words_no_faq_uses_keep_faq_wording_from_carrying_a_question_on_another_matter(
+    wages_with_faq: Document,
+) -> None:
+    # The FAQ speak of wages during treatment; 医疗期, 患病 and 享受 are the other rules' words,
+    # which no FAQ uses: what the FAQ share with the question (停止, 工作, 治疗) is not its matter.
+    assert top("职工患病停止工作治疗，享受多长医疗期") == "《某市职工医疗期规定》第一条"
+    assert top("看病那段时间工资照发吗") == "《某市职工工资支付办法》第一条"
+
+
+@pytest.mark.django_db
+def test_an_article_whose_own_words_hold_the_question_competes_with_faq_wording(
+    wages_with_faq: Document,
+) -> None:
+    # In workers' words (生病 for 患病), the question shares as much with the FAQ as with the
+    # rules on sick leave, whose own words hold most of it.
+    assert top("生病停止工作治疗，医疗期有多长？") == "《某市职工医疗期规定》第一条"
