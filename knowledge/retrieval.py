@@ -121,6 +121,9 @@ class Concept:
     # What the lexicon maps it to in several words (陪产假 => 休息休假 配偶 生育): together they
     # name it; one of them alone (生育) is about something else.
     together: list[frozenset[str]] = field(default_factory=list)
+    # Whether the word crosses another dictionary word of the question (在家养着: 家养 across
+    # 在家): the segmenter's artefact, not a thing the worker named.
+    straddles: bool = False
 
 
 class ByReference:
@@ -497,7 +500,10 @@ class QuestionAnalyser:
         words = segmenter.words(text)
         expansions = lex.expand(text, tokens) + _learned(tokens, faq) + _rewrite(text, user)
         weights: dict[str, float] = dict.fromkeys(tokens, 1.0)
-        concepts = [Concept(w, {w, *segmenter.tokens(w)}, same={w}) for w in dict.fromkeys(words)]
+        concepts = [
+            Concept(w, {w, *segmenter.tokens(w)}, same={w}, straddles=_straddles(w, text))
+            for w in dict.fromkeys(words)
+        ]
         # A colloquial phrase mapped to several words is named by them together.
         mapped: dict[str, set[str]] = defaultdict(set)
         for exp in expansions:
@@ -926,6 +932,25 @@ def key_concept(concepts: Sequence[Concept]) -> Concept | None:
     return best
 
 
+def _straddles(word: str, text: str) -> bool:
+    """Whether, where the word stands in the text, a dictionary word of two characters or more
+    crosses one of its ends (在家养着: 在家 across 家养; 多少天内能再: 天内 across 内能)."""
+    at = text.find(word)
+    if at < 0 or len(word) < 2:
+        return False
+    end = at + len(word)
+    for edge in (at, end):  # a word across the boundary at `edge`
+        for start in range(max(0, edge - 3), edge):
+            for stop in range(edge + 1, min(len(text), edge + 3) + 1):
+                if stop - start < 2 or (start >= at and stop <= end):
+                    continue
+                if (start < at or stop > end) and segmenter.frequency(
+                    text[start:stop]
+                ) > segmenter.frequency(word):
+                    return True
+    return False
+
+
 def _is_thing(concept: Concept) -> bool:
     """A noun of two characters or more that is neither a time word nor the asking for a figure
     itself (多长时间, 赔多少: the question's form, not what it asks about). Whether the documents
@@ -933,6 +958,7 @@ def _is_thing(concept: Concept) -> bool:
     word = concept.word
     return (
         len(word) > 1
+        and not (concept.straddles and not concept.known)
         and word not in _TIME_WORDS
         and not _IN_PLACE.fullmatch(word)
         and not _QUANTITY_ASKED.search(word)

@@ -429,3 +429,25 @@ def test_an_article_whose_own_words_hold_the_question_competes_with_faq_wording(
     # In workers' words (生病 for 患病), the question shares as much with the FAQ as with the
     # rules on sick leave, whose own words hold most of it.
     assert top("生病停止工作治疗，医疗期有多长？") == "《某市职工医疗期规定》第一条"
+
+
+INJURY_RULES = """# 某市工伤职工待遇办法
+
+<!-- INFO END -->
+
+第一条 职工因工作遭受事故伤害需要暂停工作接受工伤医疗的，在停工留薪期内，原工资福利待遇不变，由所在单位按月支付。停工留薪期一般不超过12个月。
+
+第二条 工伤职工评定伤残等级后，停发原待遇，按照有关规定享受伤残待遇。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_word_the_segmenter_cut_across_the_workers_words_is_not_what_is_asked(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    make_document(eddie, categories, body=INJURY_RULES, title="某市工伤职工待遇办法")
+    # jieba reads 在家养着 as 在 / 家养 / 着 (livestock): not a thing of the question, whose
+    # figure is asked of the paid leave the first article gives.
+    assert top("受了工伤在家养着，工资照发吗？最长能养多久？") == "《某市工伤职工待遇办法》第一条"
