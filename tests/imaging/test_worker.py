@@ -200,8 +200,10 @@ def test_the_sweep_puts_back_a_request_a_dead_worker_left_running(
 ):
     made = submit(alice)
     wait_status(made.pk, *DONE)
-    # A request a worker took and then died on: running, its heartbeat long stopped.
+    # A request a worker took and then died on: running, its heartbeat long stopped. (It is
+    # drawn first, so that the live worker is done with it before it is made to look lost.)
     lost = submit(alice)
+    wait_status(lost.pk, *DONE)
     ImageRequest.objects.filter(pk=lost.pk).update(
         status=JobStatus.RUNNING,
         attempts=1,
