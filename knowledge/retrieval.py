@@ -877,7 +877,7 @@ class CandidateRanker:
             if own[p.segment_id] >= WORDING_MIN:
                 lift = OWN_WORDING_WEIGHT * own[p.segment_id] ** WORDING_POWER
                 p.score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
-            if figure and _QUANTITY.search(p.text):
+            if figure and _gives_figure(analysis.question, p.text):
                 p.score += FIGURE_BONUS
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
         # Precedence orders what is shown; whether to answer was decided on the scores.
@@ -899,6 +899,32 @@ _CLAUSE = re.compile(r"[^，。；！？,;!?\s]+")
 _QUANTITY = re.compile(
     r"[0-9０-９]+|百分之|[一二三四五六七八九十百千万两半][日天周月年倍岁元小时个次人名]|[一二三四五六七八九十]+分之"
 )
+# The unit a question asks its figure in, and a figure given in it: 罚多少钱 wants a sum
+# (5000元, 二倍), 能休几天 days, 百分之几 a share.
+_NUMBER = r"(?:[0-9０-９]+|[一二三四五六七八九十百千万两半]+)"
+_UNITS = [
+    (r"几[天日]|多少[天日]|多长时间|多久|几个?(?:周|星期|礼拜)", r"个?(?:[日天]|周|星期|工作日)"),
+    (r"几个?月|多少个?月", r"个?月"),
+    (r"几年|多少年", r"年"),
+    (r"几个?小时|多少个?小时", r"个?小时"),
+    (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|[0-9]%"),
+]
+_FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]
+_SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成")
+_SHARE = re.compile(r"百分之|[0-9０-９]%|分之")
+
+
+def _gives_figure(question: str, text: str) -> bool:
+    """Whether the text gives a figure in the unit the question asks for (any figure when the
+    question names none)."""
+    if _SHARE_ASKED.search(question):
+        return _SHARE.search(text) is not None
+    for asked, given in _FIGURE_UNITS:
+        if asked.search(question):
+            return given.search(text) is not None
+    return _QUANTITY.search(text) is not None
+
+
 _TIME_WORDS = frozenset(
     {"今年", "明年", "去年", "现在", "目前", "最新", "具体", "小时", "钟头", "分钟", "星期", "礼拜"}
 )

@@ -452,3 +452,25 @@ def test_a_word_the_segmenter_cut_across_the_workers_words_is_not_what_is_asked(
     # jieba reads 在家养着 as 在 / 家养 / 着 (livestock): not a thing of the question, whose
     # figure is asked of the paid leave the first article gives.
     assert top("受了工伤在家养着，工资照发吗？最长能养多久？") == "《某市工伤职工待遇办法》第一条"
+
+
+MATERNITY_RULES = """# 某市女职工保护办法
+
+<!-- INFO END -->
+
+第一条 女职工生育休假期间，用人单位按月发给生育津贴800元。
+
+第二条 女职工生育的，享受产假98天；难产的，增加产假15天。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_figure_asked_in_days_is_given_in_days(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    make_document(eddie, categories, body=MATERNITY_RULES, title="某市女职工保护办法")
+    # Both articles give a figure; the question asks for days, which only the second gives.
+    assert top("女职工生育休假能休几天？") == "《某市女职工保护办法》第二条"
+    assert top("女职工生育休假期间每月发多少钱？") == "《某市女职工保护办法》第一条"
