@@ -948,13 +948,14 @@ def _figure_clause(question: str) -> str:
 
 def key_concept(concepts: Sequence[Concept]) -> Concept | None:
     """The specific thing the question asks about: its rarest noun (a word the index has never
-    seen counts as the rarest, unless it is one of everyday Chinese's commonest words). None
+    seen counts as the rarest), never one of everyday Chinese's commonest words, which tell the
+    worker's story (公司, 孩子, 老人), even where a document happens to use them rarely. None
     when the question names no thing (only verbs, or only words the segmenter guessed)."""
     best: Concept | None = None
     for concept in concepts:
         if not _is_thing(concept):
             continue
-        if not concept.known and segmenter.is_everyday(concept.word):
+        if segmenter.is_everyday(concept.word):
             continue  # 公司 or 孩子 in a base whose texts say 用人单位 and 未成年人
         if best is None or concept.idf > best.idf:
             best = concept

@@ -474,3 +474,26 @@ def test_a_figure_asked_in_days_is_given_in_days(
     # Both articles give a figure; the question asks for days, which only the second gives.
     assert top("女职工生育休假能休几天？") == "《某市女职工保护办法》第二条"
     assert top("女职工生育休假期间每月发多少钱？") == "《某市女职工保护办法》第一条"
+
+
+RESIGNATION_RULES = """# 某市劳动合同管理办法
+
+<!-- INFO END -->
+
+第一条 劳动者提前三十日以书面形式通知用人单位，可以解除劳动合同；在试用期内提前三日通知\
+用人单位，可以解除劳动合同。
+
+第二条 公司制企业应当依法建立工会组织。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_an_everyday_word_a_document_uses_rarely_is_not_what_is_asked(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    make_document(eddie, categories, body=RESIGNATION_RULES, title="某市劳动合同管理办法")
+    # 公司 is the rarest word the documents share with the question, and only the worker's
+    # story: what is asked is the notice after 试用期, which the first article gives.
+    assert top("过了试用期想辞职，要提前多久跟公司打招呼？") == "《某市劳动合同管理办法》第一条"
