@@ -963,20 +963,16 @@ def key_concept(concepts: Sequence[Concept]) -> Concept | None:
 
 
 def _straddles(word: str, text: str) -> bool:
-    """Whether, where the word stands in the text, a dictionary word of two characters or more
-    crosses one of its ends (在家养着: 在家 across 家养; 多少天内能再: 天内 across 内能)."""
+    """Whether, where the word stands in the text, a commoner dictionary word crosses one of its
+    ends (在家养着: 在家 across 家养): jieba chose the rarer reading."""
     at = text.find(word)
-    if at < 0 or len(word) < 2:
+    if at < 0:
         return False
-    end = at + len(word)
-    for edge in (at, end):  # a word across the boundary at `edge`
+    frequency = segmenter.frequency(word)
+    for edge in (at, at + len(word)):  # words from before the edge to after it
         for start in range(max(0, edge - 3), edge):
             for stop in range(edge + 1, min(len(text), edge + 3) + 1):
-                if stop - start < 2 or (start >= at and stop <= end):
-                    continue
-                if (start < at or stop > end) and segmenter.frequency(
-                    text[start:stop]
-                ) > segmenter.frequency(word):
+                if stop - start >= 2 and segmenter.frequency(text[start:stop]) > frequency:
                     return True
     return False
 
