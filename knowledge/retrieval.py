@@ -15,7 +15,7 @@ import re
 import string
 import time
 from collections import defaultdict
-from collections.abc import Collection, ItemsView, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -833,14 +833,13 @@ class CandidateRanker:
         missing = [s.id for s in rows if s.id not in matched]  # found through the FAQ only
         hits = {**matched, **_matched_terms(missing, analysis)}
         total = sum(c.idf for c in analysis.concepts) or 1.0
+        covers = _coverage(analysis)
         ranked: list[Passage] = []
         for seg in rows:
             found = hits.get(seg.id, set())
             # An FAQ entry worded like the question covers it as far as it is alike: editors
             # said the article answers that wording.
-            coverage = max(
-                _coverage(analysis, found, seg.text) / total, faq_likeness.get(seg.id, 0.0)
-            )
+            coverage = max(covers(found, seg.text) / total, faq_likeness.get(seg.id, 0.0))
             ranked.append(
                 Passage.of_row(seg, score=fused[seg.id], coverage=coverage, matched=sorted(found))
             )
@@ -1230,23 +1229,31 @@ def _relative(scores: dict[int, float]) -> dict[int, float]:
     return {k: (v - low) / (high - low) for k, v in scores.items()}
 
 
-def _coverage(analysis: Analysis, found: set[str], text: str) -> float:
-    """The idf mass of the question's words that the passage contains. A word the index has
-    never seen (a colloquial form, 每个月 for 每月) earns the share of its characters that
-    the passage contains."""
-    covered = 0.0
-    for concept in analysis.concepts:
-        if concept.terms & found:
-            covered += concept.idf
-        elif not concept.known:
-            covered += concept.idf * _share_in(concept.word, text)
-    return covered
+def _coverage(analysis: Analysis) -> Callable[[set[str], str], float]:
+    """The idf mass of the question's words that a passage contains, given the question's index
+    terms it holds (`found`) and its text. A word the index has never seen (a colloquial form,
+    每个月 for 每月) earns the share of its characters that the passage contains. The words are
+    read once per search: the ranker asks for each of some sixty candidates."""
+    words = [
+        (concept.terms, concept.idf, None if concept.known else frozenset(concept.word))
+        for concept in analysis.concepts
+    ]
+
+    def coverage(found: set[str], text: str) -> float:
+        covered = 0.0
+        for terms, idf, unseen in words:
+            if not terms.isdisjoint(found):
+                covered += idf
+            elif unseen is not None:
+                covered += idf * _share_in(unseen, text)
+        return covered
+
+    return coverage
 
 
-def _share_in(word: str, text: str) -> float:
+def _share_in(chars: frozenset[str], text: str) -> float:
     """How much of an unseen word the text holds: the share of its characters (每个月 in 每月)."""
-    chars = set(word)
-    return sum(1 for ch in chars if ch in text) / len(chars)
+    return sum([ch in text for ch in chars]) / len(chars)
 
 
 def _matched_terms(segment_ids: list[int], analysis: Analysis) -> dict[int, set[str]]:
