@@ -1,8 +1,12 @@
 """search()'s short ways give what the long ways give: the components called directly rank as
-the haystack Pipeline of the same components does, and the FAQ matcher's best few entries are
-the first of its whole ranking."""
+the haystack Pipeline of the same components does, the FAQ matcher's best few entries are
+the first of its whole ranking, and a short form is found where the regular expression it
+replaced found it."""
 
 from __future__ import annotations
+
+import random
+import re
 
 import pytest
 
@@ -55,3 +59,41 @@ def test_the_best_faq_entries_are_the_first_of_the_whole_ranking(
         for limit in (1, 2, 5, 12):
             best = faqmatch.match(weights, limit=limit, question=question, index=index)
             assert best == whole[:limit], (question, limit)
+
+
+# The expression each short form compiled to before `retrieval.Abbreviation` read it by hand.
+_PAUSES_EXPRESSION = r"0-9A-Za-z\s，。；：、！？,.;:!?（）()《》“”"
+
+
+def _expression(word: str) -> re.Pattern[str]:
+    gap = f"[^{_PAUSES_EXPRESSION}]{{0,{retrieval.ABBREVIATION_GAP}}}"
+    return re.compile(gap.join(re.escape(ch) for ch in word))
+
+
+@pytest.mark.django_db(False)
+def test_a_short_form_matches_where_its_regular_expression_matched() -> None:
+    chance = random.Random(14)
+    # The words' own characters, others, and what a short form never reaches across.
+    alphabet = "社会保险年休假工伤费" + "的了人" + "1a ，\u3000\n。（》"
+    compared = 0
+    for _ in range(300):
+        word = "".join(chance.choice("社会保险年休假工伤费") for _ in range(chance.randint(2, 4)))
+        form, expression = retrieval._abbreviation(word), _expression(word)
+        assert form is not None
+        for _ in range(100):
+            text = "".join(chance.choice(alphabet) for _ in range(chance.randint(0, 12)))
+            if chance.random() < 0.7:  # the word's characters with up to three others between
+                text = (
+                    "".join(
+                        "".join(chance.choice(alphabet) for _ in range(chance.randint(0, 3))) + ch
+                        for ch in word
+                    )
+                    + text
+                )
+            found = expression.match(text)
+            assert form.match(text) == (found.end() if found else None), (word, text)
+            assert form.search(text) == (expression.search(text) is not None), (word, text)
+            compared += found is not None
+    assert compared > 1000  # the texts matched often enough to compare the ends
+    assert retrieval._abbreviation("社保") is not None
+    assert retrieval._abbreviation("社") is None and retrieval._abbreviation("社保1") is None
