@@ -59,7 +59,10 @@ QUESTIONS = ROOT / "bench" / "questions" / "heldout-a.jsonl"
 FAKE_DELAY_S, FAKE_TOKEN_S, FAKE_TOKENS = 0.575, 0.025, 80
 MODEL_MS = (FAKE_DELAY_S + FAKE_TOKENS * FAKE_TOKEN_S) * 1000  # 2,575 ms
 FAKE_KEY = "sk-bench-ask-fake"
-TARGETS = {"ttfb_mean_ms": 1000, "total_mean_ms": 3000, "overhead_p95_ms": 150}
+# Issue [speed]: first text mean under 800 ms, overhead p95 under 60 ms (150 ms when every
+# member starts in the same instant, --ramp-ms 0), server CPU under 15 ms per request.
+TARGETS = {"ttfb_mean_ms": 800, "overhead_p95_ms": 60, "server_cpu_ms_per_request": 15}
+BURST_OVERHEAD_P95_MS = 150
 
 
 # -- child processes --------------------------------------------------------------------------
@@ -617,10 +620,13 @@ def report(args: argparse.Namespace, outcome: Outcome) -> dict[str, Any]:
         result["server_cpu_ms_per_request"] = round(cpu["server"] * 1000 / max(len(readings), 1), 1)
     # Share of the machine's CPUs busy with anything; near 1, every figure above includes waits.
     result["machine_cpu_busy"] = round(cpu["machine"] / wall / (os.cpu_count() or 1), 2)
+    targets = dict(TARGETS)
+    if args.ramp_ms == 0:
+        targets["overhead_p95_ms"] = BURST_OVERHEAD_P95_MS
     missed = [
-        f"{k} {result[k]} (target {'≤' if k == 'ttfb_mean_ms' else '<'} {v})"
-        for k, v in TARGETS.items()
-        if result[k] is None or (result[k] > v if k == "ttfb_mean_ms" else result[k] >= v)
+        f"{k} {result.get(k)} (target < {v})"
+        for k, v in targets.items()
+        if result.get(k) is None or result[k] >= v
     ]
     if result["errors"]:
         missed.append(f"errors {result['errors']} (target 0)")
