@@ -874,12 +874,12 @@ class CandidateRanker:
         # OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
         # FAQ for competes with FAQ-worded neighbours; and a question that asks for a figure
         # prefers the passages that give one.
-        figure = asks_quantity(analysis.question)
+        figure = _figure_asked(analysis.question)
         for p in ranked:
             if own[p.segment_id] >= WORDING_MIN:
                 lift = OWN_WORDING_WEIGHT * own[p.segment_id] ** WORDING_POWER
                 p.score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
-            if figure and _gives_figure(analysis.question, p.text):
+            if figure is not None and figure.search(p.text):
                 p.score += FIGURE_BONUS
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
         # Precedence orders what is shown; whether to answer was decided on the scores.
@@ -916,15 +916,14 @@ _SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成")
 _SHARE = re.compile(r"百分之|[0-9０-９]%|分之")
 
 
-def _gives_figure(question: str, text: str) -> bool:
-    """Whether the text gives a figure in the unit the question asks for (any figure when the
-    question names none)."""
+def _figure_asked(question: str) -> re.Pattern[str] | None:
+    """How a passage gives the figure the question asks for, in the unit it asks in (any
+    figure when it names none); None when the question asks for no figure."""
+    if not asks_quantity(question):
+        return None
     if _SHARE_ASKED.search(question):
-        return _SHARE.search(text) is not None
-    for asked, given in _FIGURE_UNITS:
-        if asked.search(question):
-            return given.search(text) is not None
-    return _QUANTITY.search(text) is not None
+        return _SHARE
+    return next((given for asked, given in _FIGURE_UNITS if asked.search(question)), _QUANTITY)
 
 
 _TIME_WORDS = frozenset(

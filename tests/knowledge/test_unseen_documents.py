@@ -30,7 +30,12 @@ LEAVE_RULES = """# 某市职工休假办法
 
 @pytest.fixture
 def leave_rules(eddie: User, categories: dict[str, Category]) -> Document:
-    return make_document(eddie, categories, body=LEAVE_RULES, title="某市职工休假办法")
+    return publish(eddie, categories, LEAVE_RULES)
+
+
+def publish(eddie: User, categories: dict[str, Category], body: str) -> Document:
+    """The rules in `body`, published under the title of its first line (# 某市…)."""
+    return make_document(eddie, categories, body=body, title=body.splitlines()[0].lstrip("# "))
 
 
 def top(question: str) -> str:
@@ -194,7 +199,7 @@ UNION_RULES = """# 某市基层工会工作办法
 
 @pytest.mark.django_db
 def test_a_head_count_is_a_figure(eddie: User, categories: dict[str, Category]) -> None:
-    make_document(eddie, categories, body=UNION_RULES, title="某市基层工会工作办法")
+    publish(eddie, categories, UNION_RULES)
     assert top("多少人的企业可以配专职工会主席？") == "《某市基层工会工作办法》第一条"
 
 
@@ -225,7 +230,7 @@ WORKSHOP_RULES = "# 某市车间劳动保护办法\n\n<!-- INFO END -->\n\n" + "
 def test_two_things_the_documents_never_name_together_are_not_a_figure_they_give(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    make_document(eddie, categories, body=WORKSHOP_RULES, title="某市车间劳动保护办法")
+    publish(eddie, categories, WORKSHOP_RULES)
     # 高温 and 津贴 are both in the documents, never together: the heat allowance is not.
     assert search("夏天车间里高温津贴每个月发多少？").abstained
     assert top("上夜班的夜班津贴每个月发多少？") == "《某市车间劳动保护办法》第二条"
@@ -279,7 +284,7 @@ EMPLOYMENT_RULES = """# 某市用工管理办法
 
 @pytest.fixture
 def employment_rules(eddie: User, categories: dict[str, Category]) -> Document:
-    return make_document(eddie, categories, body=EMPLOYMENT_RULES, title="某市用工管理办法")
+    return publish(eddie, categories, EMPLOYMENT_RULES)
 
 
 @pytest.mark.django_db
@@ -324,7 +329,7 @@ CONTRIBUTION_RULES = """# 某市参保缴费办法
 
 @pytest.fixture
 def contribution_rules(eddie: User, categories: dict[str, Category]) -> Document:
-    return make_document(eddie, categories, body=CONTRIBUTION_RULES, title="某市参保缴费办法")
+    return publish(eddie, categories, CONTRIBUTION_RULES)
 
 
 @pytest.mark.django_db
@@ -373,7 +378,7 @@ CHILD_LABOUR_RULES = """# 某市禁止使用童工办法
 def test_a_question_asking_for_a_figure_prefers_the_article_that_gives_one(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    make_document(eddie, categories, body=CHILD_LABOUR_RULES, title="某市禁止使用童工办法")
+    publish(eddie, categories, CHILD_LABOUR_RULES)
     # The first article names child labour and its fine; only the second says how much.
     assert top("厂里用童工罚多少钱？") == "《某市禁止使用童工办法》第二条"
 
@@ -405,8 +410,8 @@ SICK_LEAVE_RULES = """# 某市职工医疗期规定
 def wages_with_faq(eddie: User, categories: dict[str, Category]) -> Document:
     """Two documents: the wage rules with FAQ written in workers' words, the rules on sick
     leave with none."""
-    wages = make_document(eddie, categories, body=WAGE_RULES, title="某市职工工资支付办法")
-    make_document(eddie, categories, body=SICK_LEAVE_RULES, title="某市职工医疗期规定")
+    wages = publish(eddie, categories, WAGE_RULES)
+    publish(eddie, categories, SICK_LEAVE_RULES)
     for question in ["生病住院工资照发吗", "停工看病单位给钱吗", "治疗那段时间的工资"]:
         faq_on(wages, "第一条", question, eddie, categories["rights"])
     return wages
@@ -448,7 +453,7 @@ INJURY_RULES = """# 某市工伤职工待遇办法
 def test_a_word_the_segmenter_cut_across_the_workers_words_is_not_what_is_asked(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    make_document(eddie, categories, body=INJURY_RULES, title="某市工伤职工待遇办法")
+    publish(eddie, categories, INJURY_RULES)
     # jieba reads 在家养着 as 在 / 家养 / 着 (livestock): not a thing of the question, whose
     # figure is asked of the paid leave the first article gives.
     assert top("受了工伤在家养着，工资照发吗？最长能养多久？") == "《某市工伤职工待遇办法》第一条"
@@ -470,7 +475,7 @@ MATERNITY_RULES = """# 某市女职工保护办法
 def test_a_figure_asked_in_days_is_given_in_days(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    make_document(eddie, categories, body=MATERNITY_RULES, title="某市女职工保护办法")
+    publish(eddie, categories, MATERNITY_RULES)
     # Both articles give a figure; the question asks for days, which only the second gives.
     assert top("女职工生育休假能休几天？") == "《某市女职工保护办法》第二条"
     assert top("女职工生育休假期间每月发多少钱？") == "《某市女职工保护办法》第一条"
@@ -493,7 +498,7 @@ RESIGNATION_RULES = """# 某市劳动合同管理办法
 def test_an_everyday_word_a_document_uses_rarely_is_not_what_is_asked(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    make_document(eddie, categories, body=RESIGNATION_RULES, title="某市劳动合同管理办法")
+    publish(eddie, categories, RESIGNATION_RULES)
     # 公司 is the rarest word the documents share with the question, and only the worker's
     # story: what is asked is the notice after 试用期, which the first article gives.
     assert top("过了试用期想辞职，要提前多久跟公司打招呼？") == "《某市劳动合同管理办法》第一条"
