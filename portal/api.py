@@ -25,7 +25,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal import audit, overload, permissions
 from portal.audit import AuditOrigin
-from portal.auth import issue_token
+from portal.auth import issue_token, tokens_named
 from portal.errors import NotFound, PortalError, PortalErrorCode
 from portal.models import AuditAction, User
 from portal.serializers import (
@@ -170,13 +170,15 @@ ENROL_GATE = overload.Gate(
 
 
 def _enrol_batch(batch: list[tuple[HttpRequest, str]]) -> list[beta.Enrolment | Exception]:
-    """Each caller's enrolment or refusal (a thread's work): who calls, then the places of all
-    in one transaction (beta.enrol_together). One hand-off to a thread for the whole batch."""
+    """Each caller's enrolment or refusal (a thread's work): who calls (the batch's tokens read
+    in one query), then the places of all in one transaction (beta.enrol_together). One hand-off
+    to a thread for the whole batch."""
     try:
+        tokens = tokens_named(request for request, _slug in batch)
         callers: list[User | Refused] = []
         for request, _slug in batch:
             try:
-                callers.append(authenticate(request)[0])
+                callers.append(authenticate(request, tokens)[0])
             except Refused as refused:
                 callers.append(refused)
         members = [
