@@ -196,8 +196,9 @@ class EnrolmentBatches:
     """Enrolments of one event loop go to the database together: while one transaction writes
     a batch, the members arriving meanwhile wait on the loop and go in the next. A rush then
     waits for the disk once per batch rather than once per member (the programme row stays
-    locked until each commit is written, so commits cannot overlap). At most ENROL_CONCURRENCY
-    members in the batches (ENROL_GATE): a batch stays short."""
+    locked until each commit is written, so commits cannot overlap), and a batch costs a few
+    round trips whatever its size (beta.enrol_together). At most ENROL_CONCURRENCY members in
+    the batches (ENROL_GATE)."""
 
     def __init__(self) -> None:
         self._queues: weakref.WeakKeyDictionary[
@@ -223,8 +224,20 @@ class EnrolmentBatches:
         return await future
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        queue = self._queues[loop]
         try:
-            while queue := self._queues.get(loop):
+            while True:
+                # Each batch takes in all the members let in meanwhile, not the first few: a
+                # member answered leaves the gate on its next turn of the loop, and the member it
+                # lets in joins the queue on the turn after (else the batches split for good,
+                # the first few in one and the rest in the next).
+                size = -1
+                while len(queue) != size:
+                    size = len(queue)
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
+                if not queue:
+                    break
                 batch = queue[:]
                 queue.clear()
                 try:
