@@ -204,9 +204,10 @@ def _by_programme(members: Sequence[tuple[User, str, AuditOrigin]]) -> list[int]
 def _take_places(
     members: Sequence[tuple[User, str, AuditOrigin]],
 ) -> list[Enrolment | PortalError | DatabaseError]:
-    """enrol_together on PostgreSQL in four statements: the programmes locked (in slug order),
-    the members' enrolments in them read, every answer decided here as enrol() decides it, then
-    the new enrolments, their audit events and the counters written by one statement."""
+    """enrol_together on PostgreSQL in three statements and the commit: the programmes locked
+    (in slug order), the members' enrolments in them read, every answer decided here as enrol()
+    decides it, then the new enrolments, their audit events and the counters written by one
+    statement."""
     answers: list[Enrolment | PortalError | DatabaseError | None] = [None] * len(members)
     with transaction.atomic():
         programmes = {
