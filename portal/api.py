@@ -25,7 +25,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal import audit, overload, permissions
 from portal.audit import AuditOrigin
-from portal.auth import issue_token
+from portal.auth import issue_token, tokens_named
 from portal.errors import NotFound, PortalError, PortalErrorCode
 from portal.models import AuditAction, User
 from portal.serializers import (
@@ -170,13 +170,15 @@ ENROL_GATE = overload.Gate(
 
 
 def _enrol_batch(batch: list[tuple[HttpRequest, str]]) -> list[beta.Enrolment | Exception]:
-    """Each caller's enrolment or refusal (a thread's work): who calls, then the places of all
-    in one transaction (beta.enrol_together). One hand-off to a thread for the whole batch."""
+    """Each caller's enrolment or refusal (a thread's work): who calls (the batch's tokens read
+    in one query), then the places of all in one transaction (beta.enrol_together). One hand-off
+    to a thread for the whole batch."""
     try:
+        tokens = tokens_named(request for request, _slug in batch)
         callers: list[User | Refused] = []
         for request, _slug in batch:
             try:
-                callers.append(authenticate(request)[0])
+                callers.append(authenticate(request, tokens)[0])
             except Refused as refused:
                 callers.append(refused)
         members = [
@@ -194,8 +196,9 @@ class EnrolmentBatches:
     """Enrolments of one event loop go to the database together: while one transaction writes
     a batch, the members arriving meanwhile wait on the loop and go in the next. A rush then
     waits for the disk once per batch rather than once per member (the programme row stays
-    locked until each commit is written, so commits cannot overlap). At most ENROL_CONCURRENCY
-    members in the batches (ENROL_GATE): a batch stays short."""
+    locked until each commit is written, so commits cannot overlap), and a batch costs a few
+    round trips whatever its size (beta.enrol_together). At most ENROL_CONCURRENCY members in
+    the batches (ENROL_GATE)."""
 
     def __init__(self) -> None:
         self._queues: weakref.WeakKeyDictionary[
@@ -221,8 +224,20 @@ class EnrolmentBatches:
         return await future
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        queue = self._queues[loop]
         try:
-            while queue := self._queues.get(loop):
+            while True:
+                # Each batch takes in all the members let in meanwhile, not the first few: a
+                # member answered leaves the gate on its next turn of the loop, and the member it
+                # lets in joins the queue on the turn after (else the batches split for good,
+                # the first few in one and the rest in the next).
+                size = -1
+                while len(queue) != size:
+                    size = len(queue)
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
+                if not queue:
+                    break
                 batch = queue[:]
                 queue.clear()
                 try:

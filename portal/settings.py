@@ -139,10 +139,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Overload (portal/overload.py): a refused request is told to come back after this many seconds
 # (spread over twice as long). Enrolment in the beta: this many at work at once per web process
-# (they go to the database together, in batches of one transaction each: portal.api), the others
-# waiting on the event loop up to ENROL_WAIT_SECONDS before their 503.
+# (they go to the database together, in batches of one transaction each: portal.api; a batch costs
+# a few round trips whatever its size), the others waiting on the event loop up to
+# ENROL_WAIT_SECONDS before their 503.
 OVERLOAD_RETRY_AFTER_SECONDS = env_int("OVERLOAD_RETRY_AFTER_SECONDS", 3, minimum=1)
-ENROL_CONCURRENCY = env_int("ENROL_CONCURRENCY", 32, minimum=1)
+ENROL_CONCURRENCY = env_int("ENROL_CONCURRENCY", 128, minimum=1)
 ENROL_WAIT_SECONDS = env_int("ENROL_WAIT_SECONDS", 10, minimum=1)
 # Ask: a web process prepares two questions at once (knowledge/api/ask.py); the others wait
 # their turn in order, up to ASK_WAIT_SECONDS before their 503.

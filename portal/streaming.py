@@ -7,12 +7,14 @@ here (an API token, or a session with its CSRF token) and answer refusals in the
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.authtoken.models import Token
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 
@@ -42,13 +44,16 @@ def error_response(status_code: int, detail: str, code: ErrorCode, **headers: st
     return response
 
 
-def authenticate(request: HttpRequest) -> tuple[User, Request]:
+def authenticate(
+    request: HttpRequest, tokens: Mapping[str, Token | None] | None = None
+) -> tuple[User, Request]:
     """Who calls (API token or session with its CSRF token), with the DRF request that reads
-    the JSON body; Refused (401, 403) otherwise."""
+    the JSON body; Refused (401, 403) otherwise. `tokens`: the tokens of a batch of requests,
+    read together (portal.auth.tokens_named)."""
     drf = Request(
         request,
         parsers=[JSONParser()],  # the CSRF check of a session reads the form fields
-        authenticators=[ExpiringTokenAuthentication(), SessionAuthentication()],
+        authenticators=[ExpiringTokenAuthentication(tokens), SessionAuthentication()],
     )
     try:
         user = permissions.user_or_none(drf)

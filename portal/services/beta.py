@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
-from django.db.models import Count, F
+from django.db.models import Case, Count, F, OuterRef, Subquery, When
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from portal import audit, overload, permissions
+from portal import audit, overload, permissions, statements
 from portal.audit import AuditOrigin
 from portal.errors import NotFound, NotPermitted, PortalError, PortalErrorCode
 from portal.models import (
@@ -163,14 +163,26 @@ def enrol_together(
     as enrol() answers it, a refusal in its place. During a rush the programme row's lock is
     held until the commit has reached the disk: one commit for many enrolments instead of one
     each. They take their places in the order given, programme by programme (in the order of
-    their slugs, so two transactions lock programmes in the same order). Each member's work is a
-    savepoint of its own: a database error of one member's (an address the inet type refuses)
-    is that member's answer, the others keep their places; an overloaded database undoes them
-    all and raises."""
+    their slugs, so two transactions lock programmes in the same order). On PostgreSQL the
+    batch costs a few statements whatever its size (`_take_places`); should the database refuse
+    one of them (a member's address the inet type refuses), the batch goes again member by
+    member, each in a savepoint of its own, so that member's error is their answer and the
+    others keep their places. An overloaded database undoes them all and raises."""
+    if connection.vendor == "postgresql" and members:
+        try:
+            return _take_places(members)
+        except DatabaseError as exc:  # IntegrityError too: undone, then member by member
+            if overload.is_overload(exc):
+                raise
+    return _enrol_each(members)
+
+
+def _enrol_each(
+    members: Sequence[tuple[User, str, AuditOrigin]],
+) -> list[Enrolment | PortalError | DatabaseError]:
     answers: list[Enrolment | PortalError | DatabaseError | None] = [None] * len(members)
-    order = sorted(range(len(members)), key=lambda i: members[i][1])
     with transaction.atomic():
-        for i in order:
+        for i in _by_programme(members):
             user, slug, origin = members[i]
             try:
                 with transaction.atomic():
@@ -182,6 +194,129 @@ def enrol_together(
                     raise
                 answers[i] = exc
     return [answer for answer in answers if answer is not None]
+
+
+def _by_programme(members: Sequence[tuple[User, str, AuditOrigin]]) -> list[int]:
+    """The members' indexes in the order they take places: by slug, then as given."""
+    return sorted(range(len(members)), key=lambda i: members[i][1])
+
+
+def _take_places(
+    members: Sequence[tuple[User, str, AuditOrigin]],
+) -> list[Enrolment | PortalError | DatabaseError]:
+    """enrol_together on PostgreSQL in three statements and the commit: the programmes locked
+    (in slug order), the members' enrolments in them read, every answer decided here as enrol()
+    decides it, then the new enrolments, their audit events and the counters written by one
+    statement."""
+    answers: list[Enrolment | PortalError | DatabaseError | None] = [None] * len(members)
+    with transaction.atomic():
+        programmes = {
+            p.slug: p
+            for p in BetaProgramme.objects.select_for_update()
+            .filter(slug__in={slug for _user, slug, _origin in members})
+            .order_by("slug")
+        }
+        now = timezone.now()  # under the locks: after the batches before this one
+        known = _enrolments(list(programmes.values()), {user.pk for user, _s, _o in members})
+        taken: list[tuple[Enrolment, AuditOrigin]] = []
+        for i in _by_programme(members):
+            user, slug, origin = members[i]
+            programme = programmes.get(slug)
+            if programme is None:
+                answers[i] = NotFound(_("没有这个内测计划。"))
+                continue
+            existing = known.get((programme.pk, user.pk))
+            if existing is not None:  # before this batch, or earlier in it
+                answers[i] = replace(existing, created=False)
+                continue
+            try:
+                check_may_enrol(user, programme, now)
+            except EnrolmentRefused as refused:
+                answers[i] = refused
+                continue
+            status, position = _next_place(programme)
+            record = BetaEnrolment(programme=programme, user=user, status=status, created_at=now)
+            enrolment = Enrolment(record, created=True, waitlist_position=position)
+            answers[i] = known[programme.pk, user.pk] = enrolment
+            taken.append((enrolment, origin))
+        if taken:
+            changed = {enrolment.record.programme_id for enrolment, _origin in taken}
+            _write_places(taken, [p for p in programmes.values() if p.pk in changed])
+    return [answer for answer in answers if answer is not None]
+
+
+def _enrolments(
+    programmes: Sequence[BetaProgramme], user_ids: set[int]
+) -> dict[tuple[int, int], Enrolment]:
+    """The members' enrolments in the programmes by (programme, member), with the waiting list
+    positions of those waiting (as waitlist_position() counts them), in one query."""
+    if not programmes:
+        return {}
+    ahead = (
+        BetaEnrolment.objects.filter(
+            programme_id=OuterRef("programme_id"),
+            status=EnrolmentStatus.WAITLISTED,
+            id__lte=OuterRef("id"),
+        )
+        .order_by()
+        .values("programme_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    rows = BetaEnrolment.objects.filter(programme__in=programmes, user_id__in=user_ids).annotate(
+        position=Case(When(status=EnrolmentStatus.WAITLISTED, then=Subquery(ahead)))
+    )
+    return {
+        (e.programme_id, e.user_id): Enrolment(e, created=False, waitlist_position=e.position)
+        for e in rows
+    }
+
+
+def _next_place(programme: BetaProgramme) -> tuple[EnrolmentStatus, int | None]:
+    """A newcomer's status and waiting list position, counted on the (locked) programme: a
+    place while places last and nobody waits, else the end of the waiting list."""
+    if programme.accepted_count < programme.capacity and programme.waitlisted_count == 0:
+        programme.accepted_count += 1
+        return EnrolmentStatus.ACCEPTED, None
+    programme.waitlisted_count += 1
+    return EnrolmentStatus.WAITLISTED, programme.waitlisted_count
+
+
+def _write_places(
+    taken: Sequence[tuple[Enrolment, AuditOrigin]], programmes: Sequence[BetaProgramme]
+) -> None:
+    """The new enrolments, their audit events and the programmes' counters in one statement.
+    The enrolments are inserted in the order they took their places: their ids, which order
+    the waiting list, follow it."""
+    using = connection.alias
+    records = [enrolment.record for enrolment, _origin in taken]
+    events = [
+        _event(r.user, r.programme.slug, origin)
+        for r, (_enrolment, origin) in zip(records, taken, strict=True)
+    ]
+    row = f"({_event_marks(events[0], '%s')}, jsonb_build_object('status', %s::text))"
+    log = (
+        f"INSERT INTO portal_auditevent ({', '.join(events[0])}, detail)"  # noqa: S608
+        f" VALUES {', '.join([row] * len(events))}"
+    )
+    log_params = [v for r, e in zip(records, events, strict=True) for v in (*e.values(), r.status)]
+    parts: list[tuple[str, Sequence[Any]]] = [statements.insert_sql(records, using)]
+    parts.append((log, log_params))
+    parts += [
+        statements.update_sql(
+            BetaProgramme.objects.filter(pk=p.pk),
+            {"accepted_count": p.accepted_count, "waitlisted_count": p.waitlisted_count},
+        )
+        for p in programmes
+    ]
+    ctes = ", ".join(f"w{n} AS ({sql})" for n, (sql, _params) in enumerate(parts))
+    with connection.cursor() as cursor:
+        params = [p for _sql, ps in parts for p in ps]
+        cursor.execute(f"WITH {ctes} SELECT * FROM w0", params)  # noqa: S608
+        ids = [pk for (pk,) in cursor.fetchall()]
+    for record, pk in zip(records, ids, strict=True):
+        record.pk = pk
+        record._state.adding, record._state.db = False, using
 
 
 # One statement takes a place or joins the waiting list, inserts the enrolment and its audit
@@ -222,10 +357,6 @@ def _take_place(user: User, slug: str, now: datetime, origin: AuditOrigin) -> En
     programme (the caller finds out which)."""
     if connection.vendor != "postgresql":
         return _take_place_locked(user, slug, now, origin)
-    event = audit.fields(AuditAction.BETA_ENROLLED, actor=user, target=slug, origin=origin)
-    event["created_at"] = timezone.now()
-    columns = [_column(AuditEvent, name) for name in event]
-    casts = {"ip_address": "::inet", "created_at": "::timestamptz"}
     params: dict[str, Any] = {
         "slug": slug,
         "user": user.pk,
@@ -233,11 +364,10 @@ def _take_place(user: User, slug: str, now: datetime, origin: AuditOrigin) -> En
         "accepted": EnrolmentStatus.ACCEPTED.value,
         "waitlisted": EnrolmentStatus.WAITLISTED.value,
     }
-    for name, value in event.items():
-        params[f"audit_{name}"] = value.pk if isinstance(value, User) else value
+    event = _event(user, slug, origin)
+    params.update({f"audit_{column}": value for column, value in event.items()})
     sql = _TAKE_PLACE.format(
-        audit_columns=", ".join(columns),
-        audit_values=", ".join(f"%(audit_{name})s{casts.get(name, '')}" for name in event),
+        audit_columns=", ".join(event), audit_values=_event_marks(event, "%(audit_{})s")
     )
     with _own_transaction(), connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -251,6 +381,23 @@ def _take_place(user: User, slug: str, now: datetime, origin: AuditOrigin) -> En
     record._state.adding, record._state.db = False, connection.alias
     accepted = status == EnrolmentStatus.ACCEPTED
     return Enrolment(record, created=True, waitlist_position=None if accepted else waiting)
+
+
+def _event(user: User, slug: str, origin: AuditOrigin) -> dict[str, Any]:
+    """An enrolment's audit event but its detail, column by column, as the statements write it.
+    The address goes as given: PostgreSQL's inet type judges it (a refusal undoes the statement)."""
+    event = audit.fields(AuditAction.BETA_ENROLLED, actor=user, target=slug, origin=origin)
+    event["created_at"] = timezone.now()
+    return {
+        _column(AuditEvent, name): value.pk if isinstance(value, User) else value
+        for name, value in event.items()
+    }
+
+
+def _event_marks(event: dict[str, Any], mark: str) -> str:
+    """The placeholders of an event's values (`mark`, formatted with the column's name)."""
+    casts = {"ip_address": "::inet", "created_at": "::timestamptz"}
+    return ", ".join(mark.format(column) + casts.get(column, "") for column in event)
 
 
 def _column(model: type[models.Model], name: str) -> str:
@@ -284,12 +431,7 @@ def _take_place_locked(
         )
         if programme is None or programme.enrolments.filter(user=user).exists():
             return None
-        if programme.accepted_count < programme.capacity and programme.waitlisted_count == 0:
-            status, position = EnrolmentStatus.ACCEPTED, None
-            programme.accepted_count += 1
-        else:
-            programme.waitlisted_count += 1
-            status, position = EnrolmentStatus.WAITLISTED, programme.waitlisted_count
+        status, position = _next_place(programme)
         programme.save(update_fields=["accepted_count", "waitlisted_count"])
         record = BetaEnrolment.objects.create(
             programme=programme, user=user, status=status, created_at=now

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -298,3 +299,36 @@ def test_one_members_database_error_stays_with_that_member(units) -> None:
     # And the address is never read with its zone in the first place.
     request = RequestFactory().get("/", REMOTE_ADDR="fe80::1%eth0")
     assert client_ip(request) == "fe80::1"
+
+
+def test_each_batch_takes_in_all_the_members_let_in_meanwhile() -> None:
+    """Room for 4 in the gate: one member first, then 11 more while the first one's batch is
+    written. When a batch is answered, the members let in meanwhile all join the next one, not
+    the waiting ones alone (batches that split so stay split: 1, 3, 1, 3…)."""
+    gate = overload.Gate(lambda: 4, lambda: 10.0)
+    batches = api.EnrolmentBatches()
+    sizes: list[int] = []
+    others_in = threading.Event()
+
+    def write(batch: list[tuple[object, str]]) -> list[object]:
+        sizes.append(len(batch))
+        assert others_in.wait(timeout=10)
+        return [f"batch {len(sizes)}"] * len(batch)
+
+    async def member() -> object:
+        async with gate.enter():
+            return await batches.enrol(AsyncRequestFactory().post("/"), "x")
+
+    async def rush() -> list[object]:
+        first = asyncio.ensure_future(member())
+        while not sizes:  # its batch is being written
+            await asyncio.sleep(0.001)
+        others = asyncio.gather(*(member() for _ in range(11)))
+        await asyncio.sleep(0.01)  # three of them in the gate, the others waiting
+        others_in.set()
+        return [await first, *await others]
+
+    with mock.patch.object(api, "_enrol_batch", write):
+        answers = async_to_sync(rush)()
+    assert sizes == [1, 4, 4, 3]
+    assert answers == ["batch 1"] + ["batch 2"] * 4 + ["batch 3"] * 4 + ["batch 4"] * 3
