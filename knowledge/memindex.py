@@ -15,9 +15,11 @@ ascending id, the order PostgreSQL reads the posting lists in): the same candida
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -205,14 +207,16 @@ def _load(now: versions.Versions) -> MemoryIndex:
 
 
 def index_terms(
-    words: Sequence[str], index: MemoryIndex | None
+    words: Sequence[str], index: MemoryIndex | None, starting: Collection[str] = ()
 ) -> tuple[dict[str, int], dict[int, int]]:
     """The ids of the words that are index terms (df > 0) and their document frequencies:
-    from memory, or from the database through a per-version cache."""
+    from memory, or from the database through a per-version cache. `starting`: first
+    characters whose terms `terms_starting` will be asked for, read from the database in the
+    same query as the words."""
     if index is not None:
         found = {w: index.vocabulary[w] for w in words if w in index.vocabulary}
     else:
-        found = _cached_terms(words)
+        found = _cached_terms(words, starting)
     return {w: t for w, (t, _) in found.items()}, {t: df for t, df in found.values()}
 
 
@@ -231,15 +235,33 @@ def _version_cache() -> _TermCache:
         return _terms
 
 
-def _cached_terms(words: Sequence[str]) -> dict[str, tuple[int, int]]:
+def _cached_terms(words: Sequence[str], starting: Collection[str]) -> dict[str, tuple[int, int]]:
     cache = _version_cache()
-    missing = [w for w in words if w not in cache.terms]
-    if missing:
-        rows = IndexTerm.objects.filter(text__in=missing, df__gt=0).values_list("text", "id", "df")
-        fetched: dict[str, tuple[int, int] | None] = dict.fromkeys(missing)
-        fetched.update({text: (term_id, df) for text, term_id, df in rows})
-        cache.terms.update(fetched)
+    _read_terms(cache, [w for w in words if w not in cache.terms], starting)
     return {w: hit for w in words if (hit := cache.terms.get(w)) is not None}
+
+
+def _read_terms(cache: _TermCache, words: Sequence[str], starting: Collection[str]) -> None:
+    """Read into the cache these words' terms and the terms of two characters or more that
+    start with these characters (those not cached yet), in one query."""
+    chars = [ch for ch in starting if ch not in cache.starting]
+    if not words and not chars:
+        return
+    wanted = [Q(text__in=words)] if words else []
+    wanted += [Q(text__startswith=ch) for ch in chars]
+    rows = IndexTerm.objects.filter(reduce(operator.or_, wanted), df__gt=0).values_list(
+        "text", "id", "df"
+    )
+    asked = set(words)
+    fetched: dict[str, tuple[int, int] | None] = dict.fromkeys(words)
+    prefixed: dict[str, dict[str, tuple[int, int]]] = {ch: {} for ch in chars}
+    for text, term_id, df in rows:
+        if text in asked:
+            fetched[text] = (term_id, df)
+        if len(text) > 1 and text[0] in prefixed:
+            prefixed[text[0]][text] = (term_id, df)
+    cache.terms.update(fetched)
+    cache.starting.update(prefixed)
 
 
 def terms_starting(chars: Collection[str], index: MemoryIndex | None) -> dict[str, tuple[int, int]]:
@@ -249,17 +271,7 @@ def terms_starting(chars: Collection[str], index: MemoryIndex | None) -> dict[st
     if index is not None:
         return {t: index.vocabulary[t] for ch in chars for t in index.by_first.get(ch, ())}
     cache = _version_cache()
-    missing = [ch for ch in chars if ch not in cache.starting]
-    if missing:
-        prefixes = Q()
-        for ch in missing:
-            prefixes |= Q(text__startswith=ch)
-        rows = IndexTerm.objects.filter(prefixes, df__gt=0).values_list("text", "id", "df")
-        fetched: dict[str, dict[str, tuple[int, int]]] = {ch: {} for ch in missing}
-        for text, term_id, df in rows:
-            if len(text) > 1 and text[0] in fetched:
-                fetched[text[0]][text] = (term_id, df)
-        cache.starting.update(fetched)
+    _read_terms(cache, [], chars)
     return {t: hit for ch in chars for t, hit in cache.starting[ch].items()}
 
 

@@ -195,6 +195,9 @@ NOBODY = Asker()
 class Candidates(ByReference):
     scores: dict[int, float]  # segment → BM25
     matched: dict[int, set[str]]  # segment → the question's terms it contains
+    # The candidates' rows as the ranker reads them, when read with their postings
+    # (`_read_candidates`): answerable today in any category, None for a segment that is not.
+    rows: dict[int, CandidateRow | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -329,33 +332,51 @@ class _CompiledRows:
             ), None
         return self.sql, bind(self.params, self.slots, segment_ids)
 
+    def rows(self, raw: list[Sequence[Any]]) -> list[CandidateRow]:
+        """The statement's rows as Python values (the compiler's converters)."""
+        return [
+            CandidateRow(*row)
+            for row in self.compiler.results_iter(results=[raw], tuple_expected=True)
+        ]
+
 
 _compiled_rows: dict[tuple[object, ...], _CompiledRows] = {}
 _COMPILED_KEPT = 512
 
 
-def candidate_rows(segment_ids: list[int], categories: list[str] | None) -> list[CandidateRow]:
+def candidate_rows(
+    segment_ids: list[int],
+    categories: list[str] | None,
+    read: Mapping[int, CandidateRow | None] | None = None,
+) -> list[CandidateRow]:
     """The candidates that are retrievable today (within `categories` when given), read as
     plain values: building model instances cost more than the query. The query is
     answerable_segments()'s, compiled once per day, categories and number of ids (building
-    and compiling it cost as much as running it)."""
+    and compiling it cost as much as running it). `read`: rows already read for some of the
+    ids (`Candidates.rows`, in any category); only the others are read here."""
+    rows: list[CandidateRow] = []
+    if read:
+        rows = [row for s in segment_ids if s in read and (row := read[s]) is not None]
+        segment_ids = [s for s in segment_ids if s not in read]
     if not segment_ids:
-        return []
-    key = (connection.vendor, timezone.localdate(), tuple(categories or ()), len(segment_ids))
-    compiled = _compiled_rows.get(key)
-    if compiled is None:
-        compiled = _compile_rows(len(segment_ids), categories)
-        if len(_compiled_rows) >= _COMPILED_KEPT:
-            _compiled_rows.clear()
-        _compiled_rows[key] = compiled
+        return rows
+    compiled = _compiled(len(segment_ids), categories)
     sql, params = compiled.statement(segment_ids)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [
-        CandidateRow(*row)
-        for row in compiled.compiler.results_iter(results=[rows], tuple_expected=True)
-    ]
+        return rows + compiled.rows(cursor.fetchall())
+
+
+def _compiled(count: int, categories: list[str] | None) -> _CompiledRows:
+    """candidate_rows()'s statement for `count` ids (compiled once per day)."""
+    key = (connection.vendor, timezone.localdate(), tuple(categories or ()), count)
+    compiled = _compiled_rows.get(key)
+    if compiled is None:
+        compiled = _compile_rows(count, categories)
+        if len(_compiled_rows) >= _COMPILED_KEPT:
+            _compiled_rows.clear()
+        _compiled_rows[key] = compiled
+    return compiled
 
 
 def passage_rows(segments: QuerySet[Segment]) -> list[CandidateRow]:
@@ -557,8 +578,12 @@ class KeywordRetriever:
         memory = memindex.current()
         stats = versions.read()
         n = stats.segments
-        terms, dfs = memindex.index_terms(list(analysis.weights), memory)
-        _add_long_forms(analysis, terms, dfs, memory)
+        short = _short_forms(analysis)
+        # The terms that may be long forms are read with the question's own (one query).
+        terms, dfs = memindex.index_terms(
+            list(analysis.weights), memory, starting={word[0] for word, _ in short}
+        )
+        _add_long_forms(analysis, short, terms, dfs, memory)
         missing_idf = _idf(0, max(n, 1))
         analysis.idf = {
             t: _idf(dfs[terms[t]], n) if t in terms else missing_idf for t in analysis.weights
@@ -587,12 +612,12 @@ class KeywordRetriever:
         # Exact BM25 over the candidates, common terms included, from their postings.
         full = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
         text_of = {term_id: t for t, term_id in terms.items()}
-        found = _postings(candidates, list(full), memory)
+        found, rows = _read_candidates(candidates, list(full), memory)
         scores = _bm25(candidates, found, full, avgdl)
         matched: dict[int, set[str]] = defaultdict(set)
         for of, term_id in zip(found.of.tolist(), found.term.tolist(), strict=True):
             matched[candidates[of]].add(text_of[term_id])
-        return {"analysis": analysis, "candidates": Candidates(scores, dict(matched))}
+        return {"analysis": analysis, "candidates": Candidates(scores, dict(matched), rows)}
 
 
 LONG_FORMS = 3  # long forms searched for per short form, the commonest in the index
@@ -601,8 +626,21 @@ LONG_FORMS = 3  # long forms searched for per short form, the commonest in the i
 LONG_FORM_WEIGHT = 1.0
 
 
+def _short_forms(analysis: Analysis) -> list[tuple[str, list[Concept]]]:
+    """The question's words that may be short forms (`_add_long_forms`), with their concepts,
+    whether the index knows them or not."""
+    short: list[tuple[str, list[Concept]]] = [
+        (c.word, [c])
+        for c in analysis.concepts
+        if segmenter.may_abbreviate(c.word) and not segmenter.is_everyday(c.word)
+    ]
+    short += _cut_apart(analysis)
+    return [(w, cs) for w, cs in short if _abbreviation(w) is not None]
+
+
 def _add_long_forms(
     analysis: Analysis,
+    short: list[tuple[str, list[Concept]]],
     terms: dict[str, int],
     dfs: dict[int, int],
     memory: memindex.MemoryIndex | None,
@@ -611,14 +649,9 @@ def _add_long_forms(
     terms, is searched for as them and found in them: 社保 as 社会保险 and 社会保障, 社保费 as
     社会保险费, 年假 as 年休假 — whatever the document, since Chinese makes its short forms so
     (`_abbreviation`). Plain BM25 over characters finds such a text through 社 and 保; the
-    long form ranks it as a word, and counts as the question's word being there."""
-    short: list[tuple[str, list[Concept]]] = [
-        (c.word, [c])
-        for c in analysis.concepts
-        if segmenter.may_abbreviate(c.word) and not segmenter.is_everyday(c.word)
-    ]
-    short += _cut_apart(analysis)
-    short = [(w, cs) for w, cs in short if w not in terms and _abbreviation(w) is not None]
+    long form ranks it as a word, and counts as the question's word being there. `short`:
+    `_short_forms`."""
+    short = [(w, cs) for w, cs in short if w not in terms]
     if not short:
         return
     starting = memindex.terms_starting({word[0] for word, _ in short}, memory)
@@ -749,14 +782,40 @@ def _postings(
         return memindex.postings_of(memory, segment_ids, term_ids)
     if not segment_ids or not term_ids:
         return memindex.Postings.from_rows(segment_ids, [])
-    sql = (
-        f"SELECT segment_id, terms, tf, length FROM {SegmentTerms._meta.db_table}"
-        f" WHERE segment_id IN ({', '.join('%s' for _ in segment_ids)})"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, segment_ids)
+        cursor.execute(_forward_sql(segment_ids))
         rows = cursor.fetchall()
     return memindex.Postings.from_packed(segment_ids, rows, term_ids)
+
+
+def _forward_sql(segment_ids: list[int]) -> str:
+    """The statement that reads these segments' forward-index rows (the ids written as
+    psycopg writes them)."""
+    ids = ", ".join(str(int(s)) for s in segment_ids)
+    return (
+        f"SELECT segment_id, terms, tf, length FROM {SegmentTerms._meta.db_table}"
+        f" WHERE segment_id IN ({ids})"
+    )
+
+
+def _read_candidates(
+    segment_ids: list[int], term_ids: list[int], memory: memindex.MemoryIndex | None
+) -> tuple[memindex.Postings, dict[int, CandidateRow | None]]:
+    """The candidates' postings (`_postings`) and, from PostgreSQL, in the same round trip (two
+    statements in one), their rows as the ranker reads them (`candidate_rows`, in any
+    category; None for a segment not answerable today): one wait for the database fewer per
+    search. Elsewhere (the index in memory, SQLite, server-side binding) only the postings."""
+    compiled = _compiled(len(segment_ids), None) if memory is None and segment_ids else None
+    if compiled is None or compiled.pieces is None or not term_ids:
+        return _postings(segment_ids, term_ids, memory), {}
+    with connection.cursor() as cursor:  # both statements as text, sent as one query
+        cursor.execute(f"{_forward_sql(segment_ids)}; {compiled.statement(segment_ids)[0]}")
+        packed = cursor.fetchall()
+        cursor.nextset()
+        raw = cursor.fetchall()
+    rows: dict[int, CandidateRow | None] = dict.fromkeys(segment_ids)
+    rows.update((row.id, row) for row in compiled.rows(raw))
+    return memindex.Postings.from_packed(segment_ids, packed, term_ids), rows
 
 
 @component
@@ -843,7 +902,8 @@ class CandidateRanker:
             + EMBEDDING_WEIGHT * near.get(seg_id, 0.0)
             for seg_id in {*scores, *faq_bonus, *nearest}
         }
-        rows = candidate_rows(list(fused), categories)
+        # The candidates' rows read with their postings serve a search in every category.
+        rows = candidate_rows(list(fused), categories, None if categories else candidates.rows)
         missing = [s.id for s in rows if s.id not in matched]  # found through the FAQ only
         hits = {**matched, **_matched_terms(missing, analysis)}
         total = sum(c.idf for c in analysis.concepts) or 1.0

@@ -3,16 +3,26 @@ the same answers as from the database, every change seen by the next question.""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from knowledge import indexing, versions
-from knowledge.models import Document, Segment
-from knowledge.retrieval import CANDIDATES, KeywordRetriever, QuestionAnalyser, SearchResult, search
+from knowledge.models import Category, Document, Segment
+from knowledge.retrieval import (
+    CANDIDATES,
+    KeywordRetriever,
+    QuestionAnalyser,
+    SearchResult,
+    candidate_rows,
+    search,
+)
 from knowledge.services import curation
 from portal.models import User
+from tests.knowledge.conftest import MINI_LAW, make_document
 
 QUESTIONS = ["法定休假日加班工资", "不缴纳社会保险费", "每月加班不得超过多少小时", "工会"]
 
@@ -119,3 +129,49 @@ def test_a_question_asked_again_reads_no_posting_list_from_the_database(law: Doc
     # The versions, the candidates' forward-index rows and their passages: the terms and
     # their posting lists were read the first time.
     assert not [q for q in queries.captured_queries if "knowledge_posting" in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_above_the_memory_limit_a_search_waits_for_the_database_four_times(law: Document) -> None:
+    """The versions; the question's terms, with those its short forms may stand for (社保:
+    社会保险…) in the same query; the rare terms' posting lists; the candidates' postings and
+    their passages, two statements sent as one."""
+    with override_settings(KNOWLEDGE_MEMORY_INDEX_SEGMENTS=0):
+        search(QUESTIONS[0])  # the lexicon and the FAQ index are loaded
+        with CaptureQueriesContext(connection) as queries:
+            result = search("公司不给交社保怎么办")
+    assert result.top is not None and result.top.heading == "第四条"
+    assert "社会保险" in result.top.matched  # the long form of 社保
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 4
+    assert len([s for s in statements if "knowledge_indexterm" in s]) == 1
+    assert "knowledge_segmentterms" in statements[-1] and "knowledge_segment" in statements[-1]
+
+
+@pytest.mark.django_db
+def test_the_passages_read_with_the_candidates_postings_are_those_the_ranker_reads(
+    law: Document, eddie: User, categories: dict[str, Category]
+) -> None:
+    expired = make_document(
+        eddie,
+        categories,
+        body=MINI_LAW.replace("测试劳动法", "已失效的测试劳动法"),
+        title="已失效的测试劳动法",
+        expires_on=date(2020, 1, 1),
+    )
+    question = "法定休假日加班工资"
+    with override_settings(KNOWLEDGE_MEMORY_INDEX_SEGMENTS=0):
+        with versions.pinned():
+            analysis = QuestionAnalyser().run(question=question)["analysis"]
+            candidates = KeywordRetriever().run(analysis=analysis)["candidates"]
+        ids = list(candidates.scores)
+        assert set(candidates.rows) == set(ids)
+        read = sorted(row for row in candidates.rows.values() if row is not None)
+        assert read == sorted(candidate_rows(ids, None))
+        out_of_force = {i for i, row in candidates.rows.items() if row is None}
+        assert out_of_force and out_of_force <= set(expired.segments.values_list("id", flat=True))
+        shown = search(question).passages
+        assert shown and not {p.segment_id for p in shown} & out_of_force
+        # Limited to categories, the ranker reads them itself.
+        assert search(question, categories=["culture"]).passages == []
+        assert search(question, categories=["rights"]).passages == shown
