@@ -64,6 +64,9 @@ EXTRACTS = 2  # passages quoted in an extractive answer
 HISTORY_TURNS = 3  # earlier question/answer pairs the model sees
 CONTEXT_MESSAGES = 20  # how far back a follow-up's topic is looked for
 SAFETY_WINDOW = 200  # characters before a delta that a listed term could span
+# After the first, the model's deltas go out at most this often, what came meanwhile together:
+# a model sends 30-60 a second, each one a socket write and a safety check (bench/ask_load.py).
+DELTA_SECONDS = 0.1
 HISTORY_ANSWER_CHARS = 300
 MAX_ANSWER_TOKENS = 900
 TEMPERATURE = 0.3
@@ -780,7 +783,14 @@ async def _model_answer(
     )
     pieces = stream.deltas()
     held = ""
+    pending = ""  # the end of `held`, not sent yet: it goes with the next delta due
+    sent_at = 0.0
     said = thought = False
+
+    def blocked(text: str) -> bool:
+        # `text` is the end of `held`: checked with what came before it.
+        return turn.checker.check(held[-(len(text) + SAFETY_WINDOW) :]).action == "block"
+
     try:
         async for piece in pieces:
             if piece.reasoning and not (said or thought):
@@ -791,15 +801,24 @@ async def _model_answer(
             held += delta
             if not said and (turn.strict or might_decline(held)):
                 continue
-            if turn.checker.check(held[-(len(delta) + SAFETY_WINDOW) :]).action == "block":
+            pending = held if not said else pending + delta
+            now = time.monotonic()
+            if said and now - sent_at < DELTA_SECONDS:
+                continue
+            if blocked(pending):
                 yield Ending(AnswerMode.LLM, withdrawn=True)
                 return
-            yield emitted(held if not said else delta)
-            said = True
+            yield emitted(pending)
+            said, pending, sent_at = True, "", now
     except ai.AIError as exc:
         log.warning("ask: answer %s fell back to quoting: %s", turn.reply.pk, exc)
         # A model that had already declined needs no fallback: its missing end changes nothing.
         if said or not (declined(held) and held.strip()):
+            if pending:  # what the model said before it failed, then the notice
+                if blocked(pending):
+                    yield Ending(AnswerMode.LLM, withdrawn=True)
+                    return
+                yield emitted(pending)
             yield _fallback(turn, emitted, said)
             yield Ending(
                 AnswerMode.EXTRACTIVE, abstained=not said and not turn.quotable, fallback=True
@@ -824,6 +843,11 @@ async def _model_answer(
             yield Ending(AnswerMode.LLM, withdrawn=True)
             return
         yield emitted(held)
+    elif pending:
+        if blocked(pending):
+            yield Ending(AnswerMode.LLM, withdrawn=True)
+            return
+        yield emitted(pending)
     yield Ending(AnswerMode.LLM, model=model)
 
 

@@ -112,7 +112,8 @@ def test_a_question_the_knowledge_base_does_not_cover_points_to_the_hotline(alic
 
 
 @with_model
-def test_the_stream_sends_citations_then_deltas_then_done(alice, law, model):
+def test_the_stream_sends_citations_then_deltas_then_done(alice, law, model, monkeypatch):
+    monkeypatch.setattr(asking, "DELTA_SECONDS", 0.0)  # each token as it comes
     response = post(client_for(alice), question=OVERTIME, stream=True)
     assert response["Content-Type"].startswith("text/event-stream")
     events = sse(response)
@@ -128,6 +129,22 @@ def test_the_stream_sends_citations_then_deltas_then_done(alice, law, model):
     assert [c["n"] for c in done["citations"]] == [1]
     assert done["citations"][0] == events[0][1][0]
     assert done["timings"]["first_token_ms"] <= done["timings"]["total_ms"]
+
+
+@with_model
+def test_a_fast_model_s_tokens_go_out_a_few_at_a_time(alice, law, model):
+    # A hundred tokens a second: after the first delta, what came within a tenth of a second
+    # goes out together (one write and one safety check instead of one per token).
+    model.reply = (
+        "每月延长工作时间不得超过三十六小时，因特殊原因需要延长的，应当保障劳动者身体健康[1]。"
+    )
+    model.then(Behaviour(token_delay=0.01))
+    events = sse(post(client_for(alice), question=OVERTIME, stream=True))
+    deltas = [data["text"] for name, data in events if name == "delta"]
+    done = events[-1][1]
+    assert "".join(deltas) == done["answer"] == model.reply
+    assert 2 <= len(deltas) <= len(model.reply) // 3
+    assert len(deltas[0]) < len(model.reply) // 3  # the first words did not wait for the rest
 
 
 @with_model
@@ -492,17 +509,22 @@ def test_a_question_on_the_blocked_list_is_refused_and_not_stored(alice, law):
 
 
 @with_model
+@pytest.mark.parametrize("seconds", [0.0, asking.DELTA_SECONDS])  # token by token, or a few
 def test_a_generated_answer_that_fails_the_safety_check_stops_before_the_word_goes_out(
-    alice, law, model
+    alice, law, model, monkeypatch, seconds
 ):
     from portal.ai import services as ai_services
+
+    monkeypatch.setattr(asking, "DELTA_SECONDS", seconds)
 
     ai_services.save_term("冰毒", category="毒品", action="block")  # a flushed database
     model.reply = "延长工作时间每月不得超过三十六小时[1]，顺便告诉你哪里能买到冰毒，还有别的。"
     events = sse(post(client_for(alice), question=OVERTIME, stream=True))
     streamed = "".join(d["text"] for name, d in events if name == "delta")
     done = events[-1][1]
-    assert streamed.startswith("延长工作时间") and "冰毒" not in streamed
+    assert "冰毒" not in streamed
+    if not seconds:
+        assert streamed.startswith("延长工作时间")
     assert done["withdrawn"] is True
     assert "安全检查" in done["answer"] and "冰毒" not in done["answer"]
     assert done["citations"] == []
