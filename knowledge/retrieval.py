@@ -212,6 +212,9 @@ class Analysis(ByReference):
     key: Concept | None = None  # the specific thing asked about (set by the ranker)
     # The FAQ index, looked up once per search (each lookup asks the database for changes).
     faq: faqmatch.FaqIndex = field(default_factory=faqmatch.FaqIndex)
+    # Whether the base has a lexicon and no phrase of it is in the question: not one word the
+    # editors mapped (上班, 老板, 社保…) — the question may be about something else entirely.
+    unmapped: bool = False
 
 
 @dataclass
@@ -564,6 +567,8 @@ class QuestionAnalyser:
                 expansions=expansions,
                 user=user,
                 faq=faq,
+                unmapped=bool(lex.expansions)
+                and all(exp.kind in NOT_EVIDENCE for exp in expansions),
             )
         }
 
@@ -925,8 +930,9 @@ class CandidateRanker:
         covered = max((p.coverage for p in shown), default=0.0)
         vouched = any(faq_likeness.get(p.segment_id, 0.0) >= FAQ_VOUCHES for p in shown)
         missed_key = not vouched and _misses_key(analysis, key, shown, covered)
+        unfamiliar = not (vouched or missed_key) and _unfamiliar(analysis, shown, covered)
         # With an embedding model, a passage the model finds very close also answers.
-        abstained = (covered < MIN_COVERAGE or missed_key) and not _clear_winner(
+        abstained = (covered < MIN_COVERAGE or missed_key or unfamiliar) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
         # Whether to answer was decided on the scores; two things then move passages up. An
@@ -1089,7 +1095,9 @@ def _misses_key(
     if _wordless(analysis, shown):
         return True
     if key is None:
-        return False
+        # Only everyday words (手机, 比赛), the passages share little of the question, and the
+        # lexicon knows none of its words: not a question about the documents' matter.
+        return covered < WEAK_COVERAGE and analysis.unmapped
     if _foreign_name(key, shown, covered) and not _names_known_thing(analysis, shown):
         return True
     if asks_quantity(analysis.question):
@@ -1123,6 +1131,25 @@ def _misses_key(
         return False
     things = [c for c in analysis.concepts if _is_thing(c)]
     return not any(_finds(c, p) for c in things for p in shown)
+
+
+def _unfamiliar(analysis: Analysis, shown: list[Passage], covered: float) -> bool:
+    """Whether the question is likely about something the documents do not treat: its key
+    concept is a word no document uses (小区, 公积金, 路由器) and no passage shown names it, no
+    passage names any other thing of the question that the documents know, the passages cover
+    less than half of it, and the lexicon knows none of its words. Colloquial questions about a
+    document nobody wrote a lexicon for look the same (小孩 for 未成年人), so this is the
+    soft abstention: with a model, the model judges the passages (`asking.in_band`)."""
+    key = analysis.key
+    return (
+        key is not None
+        and not key.known
+        and covered < STORY_COVERAGE
+        and analysis.unmapped
+        and not asks_quantity(analysis.question)
+        and not any(_finds(key, p) for p in shown)
+        and not _names_known_thing(analysis, shown)
+    )
 
 
 def _wordless(analysis: Analysis, shown: list[Passage]) -> bool:
