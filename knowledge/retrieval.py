@@ -1330,10 +1330,19 @@ def _finds(concept: Concept, passage: Passage) -> bool:
 
 def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
     """The passage names the key concept (its word or a word it expands to) and, when the
-    question asks for a figure, holds one."""
+    question asks for a figure, holds one — or, when it asks for the most there can be (违约金
+    最多赔多少), sets a cap (不得超过…培训费用)."""
     if not _finds(key, passage):
         return False
-    return not asks_quantity(analysis.question) or bool(_QUANTITY.search(passage.text))
+    if not asks_quantity(analysis.question):
+        return True
+    return bool(_QUANTITY.search(passage.text)) or bool(
+        _CAP_ASKED.search(analysis.question) and _CAP.search(passage.text)
+    )
+
+
+_CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
+_CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
 
 
 def _worded(terms: Collection[str]) -> bool:

@@ -72,6 +72,27 @@ def test_a_figure_the_passages_do_not_give_is_not_answered(law: Document) -> Non
     assert not search("每月最多可以延长多少小时工作时间？").abstained
 
 
+TRAINING_RULES = """# 某市劳动合同办法
+
+<!-- INFO END -->
+
+第一条 用人单位为劳动者提供专项培训费用进行专业技术培训的，可以与其约定服务期。
+
+第二条 劳动者违反服务期约定的，应当支付违约金。违约金不得超过用人单位提供的培训费用。
+"""
+
+
+@pytest.mark.django_db
+def test_the_most_there_can_be_is_answered_by_a_cap_without_a_figure(
+    eddie: User, categories: dict[str, Category], law: Document, leave_rules: Document
+) -> None:
+    publish(eddie, categories, TRAINING_RULES)
+    result = search("签了服务期提前走，违约金最多要赔多少？")
+    assert not result.abstained
+    assert result.passages[0].title == "某市劳动合同办法"
+    assert "违约金不得超过用人单位提供的培训费用" in result.passages[0].text
+
+
 @pytest.mark.django_db
 def test_a_question_outside_the_domain_is_abstained_on(law: Document) -> None:
     result = search("下一届世界杯在哪个国家举办？")
