@@ -90,6 +90,9 @@ CANDIDATES = 60
 # A question that asks for a figure (罚多少钱, 几天) prefers, by this much of the best score, the
 # passages that give one: of two articles on the fine for child labour, the one with the sum.
 FIGURE_BONUS = 0.2
+# A passage of a document whose title names the question's key concept (禁止使用童工规定 for a
+# question about 童工): the document about that very matter, FAQ or not.
+TITLE_BONUS = 0.1
 # Abstain when none of the first ABSTAIN_DEPTH passages covers this share of the question's
 # weight (idf of its words).
 MIN_COVERAGE = 0.12
@@ -938,10 +941,14 @@ class CandidateRanker:
         # Whether to answer was decided on the scores; two things then move passages up. An
         # article's own words holding most of the question count like FAQ wording does, at
         # OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
-        # FAQ for competes with FAQ-worded neighbours; and a question that asks for a figure
-        # prefers the passages that give one.
+        # FAQ for competes with FAQ-worded neighbours; a question that asks for a figure
+        # prefers the passages that give one; and a document whose title names the key concept
+        # (as the abstention read it: none when an FAQ entry vouched) is about the very matter.
         figure = _figure_asked(analysis.question)
+        titled = _title_names(analysis.key)
         for p in ranked:
+            if titled(p.title):
+                p.score += TITLE_BONUS
             if own[p.segment_id] >= WORDING_MIN:
                 lift = OWN_WORDING_WEIGHT * own[p.segment_id] ** WORDING_POWER
                 p.score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
@@ -1343,6 +1350,13 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
 
 _CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
 _CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
+
+
+def _title_names(key: Concept | None) -> Callable[[str], bool]:
+    """Whether a title names the key concept: its word, or a word of two characters or more
+    that the lexicon equates with it (社保 → 社会保险)."""
+    names = [w for w in key.same if len(w) > 1] if key is not None else []
+    return lambda title: any(name in title for name in names)
 
 
 def _worded(terms: Collection[str]) -> bool:

@@ -93,6 +93,40 @@ def test_the_most_there_can_be_is_answered_by_a_cap_without_a_figure(
     assert "违约金不得超过用人单位提供的培训费用" in result.passages[0].text
 
 
+CHILD_LABOUR_PENALTIES = """# 某市禁止使用童工规定
+
+<!-- INFO END -->
+
+第一条 为保护未成年人的身心健康，制定本规定。
+
+第二条 用人单位使用的，由劳动保障行政部门按照每人每月处五千元罚款的标准给予处罚。
+
+第三条 本规定自公布之日起施行。
+"""
+
+SAFETY_RULES = """# 某市劳动保护办法
+
+<!-- INFO END -->
+
+第一条 用人单位应当保障劳动者的劳动安全。
+
+第二条 单位使用童工的，由劳动行政部门给予处罚。
+
+第三条 用人单位应当按时足额支付劳动者工资。
+"""
+
+
+@pytest.mark.django_db
+def test_on_a_near_tie_the_document_whose_title_names_the_matter_comes_first(
+    eddie: User, categories: dict[str, Category], law: Document
+) -> None:
+    # The general rules say 童工 in their article; the rules on child labour say it in their
+    # title, and are what a member asking about it wants to read.
+    publish(eddie, categories, SAFETY_RULES)
+    publish(eddie, categories, CHILD_LABOUR_PENALTIES)
+    assert top("单位用了童工，会受到什么处罚？") == "《某市禁止使用童工规定》第二条"
+
+
 @pytest.mark.django_db
 def test_a_question_outside_the_domain_is_abstained_on(law: Document) -> None:
     result = search("下一届世界杯在哪个国家举办？")
