@@ -938,7 +938,7 @@ class CandidateRanker:
         abstained = (covered < MIN_COVERAGE or missed_key or unfamiliar) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
-        # Whether to answer was decided on the scores; two things then move passages up. An
+        # Whether to answer was decided on the scores; three things then move passages up. An
         # article's own words holding most of the question count like FAQ wording does, at
         # OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
         # FAQ for competes with FAQ-worded neighbours; a question that asks for a figure
