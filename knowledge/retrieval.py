@@ -945,9 +945,9 @@ class CandidateRanker:
         # prefers the passages that give one; and a document whose title names the key concept
         # (as the abstention read it: none when an FAQ entry vouched) is about the very matter.
         figure = _figure_asked(analysis.question)
-        titled = _title_names(analysis.key)
+        names = _title_names(analysis.key)
         for p in ranked:
-            if titled(p.title):
+            if any(name in p.title for name in names):
                 p.score += TITLE_BONUS
             if own[p.segment_id] >= WORDING_MIN:
                 lift = OWN_WORDING_WEIGHT * own[p.segment_id] ** WORDING_POWER
@@ -987,6 +987,9 @@ _UNITS = [
 _FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]
 _SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成")
 _SHARE = re.compile(r"百分之|[0-9０-９]%|分之")
+# Asking for the most there can be, and a cap that answers it without a figure.
+_CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
+_CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
 
 
 def _figure_asked(question: str) -> re.Pattern[str] | None:
@@ -1348,15 +1351,10 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
     )
 
 
-_CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
-_CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
-
-
-def _title_names(key: Concept | None) -> Callable[[str], bool]:
-    """Whether a title names the key concept: its word, or a word of two characters or more
-    that the lexicon equates with it (社保 → 社会保险)."""
-    names = [w for w in key.same if len(w) > 1] if key is not None else []
-    return lambda title: any(name in title for name in names)
+def _title_names(key: Concept | None) -> list[str]:
+    """The words by which a title names the key concept: its word, and those of two characters
+    or more that the lexicon equates with it (社保 → 社会保险)."""
+    return [w for w in key.same if len(w) > 1] if key is not None else []
 
 
 def _worded(terms: Collection[str]) -> bool:
