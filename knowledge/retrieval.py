@@ -121,6 +121,8 @@ class Concept:
     terms: set[str]
     idf: float = 0.0
     known: bool = False  # whether the index has the word itself
+    # How much finding it counts in how far passages cover the question (`_coverage`).
+    weight: float = 0.0
     # The words that name the same thing, as the key concept must be named: the word, and
     # what the lexicon says it means, but not a part of it (产假 does not name 陪产假) nor a
     # learned association (those are related words, not the same thing).
@@ -600,6 +602,7 @@ class KeywordRetriever:
             # A word the index lacks weighs as a rare one: not finding it should count.
             concept.known = concept.word in terms
             concept.idf = _idf(dfs[terms[concept.word]], n) if concept.known else missing_idf
+            concept.weight = _weight(concept)
         if not terms or not n:
             return {"analysis": analysis, "candidates": Candidates({}, {})}
         avgdl = stats.terms / n if n else 1.0
@@ -914,13 +917,14 @@ class CandidateRanker:
         rows = candidate_rows(list(fused), categories, None if categories else candidates.rows)
         missing = [s.id for s in rows if s.id not in matched]  # found through the FAQ only
         hits = {**matched, **_matched_terms(missing, analysis)}
-        total = sum(c.idf for c in analysis.concepts) or 1.0
         covers = _coverage(analysis)
         ranked: list[Passage] = []
-        own: dict[int, float] = {}  # the share of the question the passage's own words hold
+        # The share of the question the passage's own words hold, by weight and by idf.
+        own: dict[int, float] = {}
+        plain: dict[int, float] = {}
         for seg in rows:
             found = hits.get(seg.id, set())
-            own[seg.id] = covers(found, seg.text) / total
+            own[seg.id], plain[seg.id] = covers(found, seg.text)
             # An FAQ entry worded like the question covers it as far as it is alike: editors
             # said the article answers that wording.
             coverage = max(own[seg.id], faq_likeness.get(seg.id, 0.0))
@@ -931,9 +935,13 @@ class CandidateRanker:
         # A question can span two articles: the best-covered of the first few decides.
         shown = ranked[:ABSTAIN_DEPTH]
         covered = max((p.coverage for p in shown), default=0.0)
+        shared = max(
+            (max(plain[p.segment_id], faq_likeness.get(p.segment_id, 0.0)) for p in shown),
+            default=0.0,
+        )
         vouched = any(faq_likeness.get(p.segment_id, 0.0) >= FAQ_VOUCHES for p in shown)
-        missed_key = not vouched and _misses_key(analysis, key, shown, covered)
-        unfamiliar = not (vouched or missed_key) and _unfamiliar(analysis, shown, covered)
+        missed_key = not vouched and _misses_key(analysis, key, shown, covered, shared)
+        unfamiliar = not (vouched or missed_key) and _unfamiliar(analysis, shown, shared)
         # With an embedding model, a passage the model finds very close also answers.
         abstained = (covered < MIN_COVERAGE or missed_key or unfamiliar) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
@@ -949,8 +957,8 @@ class CandidateRanker:
         for p in ranked:
             if any(name in p.title for name in names):
                 p.score += TITLE_BONUS
-            if own[p.segment_id] >= WORDING_MIN:
-                lift = OWN_WORDING_WEIGHT * own[p.segment_id] ** WORDING_POWER
+            if plain[p.segment_id] >= WORDING_MIN:
+                lift = OWN_WORDING_WEIGHT * plain[p.segment_id] ** WORDING_POWER
                 p.score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
             if figure is not None and figure.search(p.text):
                 p.score += FIGURE_BONUS
@@ -1088,15 +1096,19 @@ def unknown_kind(analysis: Analysis) -> Concept | None:
 
 
 def _misses_key(
-    analysis: Analysis, key: Concept | None, shown: list[Passage], covered: float
+    analysis: Analysis, key: Concept | None, shown: list[Passage], covered: float, shared: float
 ) -> bool:
     """Whether the passages miss what the question asks about: a specific thing of a known kind
     that no document names; every word of the question; a figure about the key concept that no
     passage naming it gives;
     the key concept itself when the question is little more than it; or, when the passages
-    cover little of the question anyway, every thing the question names. (A key concept the
+    share little of the question anyway, every thing the question names. (A key concept the
     index has never seen is not enough there: in a document nobody wrote a lexicon for, the
-    worker's own word for the matter, 老板 or 厂里, is as unseen as a topic that is not covered.)"""
+    worker's own word for the matter, 老板 or 厂里, is as unseen as a topic that is not covered.)
+
+    `covered` is how far the passages cover what the question says (`Concept.weight`);
+    `shared` how much of its words they share, everyday words counted in full: a question
+    made of everyday words no document uses is about something else."""
     unknown = unknown_kind(analysis)
     if unknown is not None:
         analysis.key = unknown
@@ -1107,8 +1119,8 @@ def _misses_key(
     if key is None:
         # Only everyday words (手机, 比赛), the passages share little of the question, and the
         # lexicon knows none of its words: not a question about the documents' matter.
-        return covered < WEAK_COVERAGE and analysis.unmapped
-    if _foreign_name(key, shown, covered) and not _names_known_thing(analysis, shown):
+        return shared < WEAK_COVERAGE and analysis.unmapped
+    if _foreign_name(key, shown, shared) and not _names_known_thing(analysis, shown):
         return True
     if asks_quantity(analysis.question):
         # The figure is asked about the things of the clause that asks for it; the rest of
@@ -1137,13 +1149,13 @@ def _misses_key(
         return False
     if len(analysis.concepts) <= 2:
         return True
-    if covered >= WEAK_COVERAGE:
+    if shared >= WEAK_COVERAGE:
         return False
     things = [c for c in analysis.concepts if _is_thing(c)]
     return not any(_finds(c, p) for c in things for p in shown)
 
 
-def _unfamiliar(analysis: Analysis, shown: list[Passage], covered: float) -> bool:
+def _unfamiliar(analysis: Analysis, shown: list[Passage], shared: float) -> bool:
     """Whether the question is likely about something the documents do not treat: its key
     concept is a word no document uses (小区, 公积金, 路由器) and no passage shown names it, no
     passage names any other thing of the question that the documents know, the passages cover
@@ -1154,7 +1166,7 @@ def _unfamiliar(analysis: Analysis, shown: list[Passage], covered: float) -> boo
     return (
         key is not None
         and not key.known
-        and covered < STORY_COVERAGE
+        and shared < STORY_COVERAGE
         and analysis.unmapped
         and not asks_quantity(analysis.question)
         and not any(_finds(key, p) for p in shown)
@@ -1265,14 +1277,14 @@ def _abbreviated(concept: Concept, passage: Passage) -> bool:
     return pattern is not None and pattern.search(passage.heading + passage.text)
 
 
-def _foreign_name(key: Concept, shown: list[Passage], covered: float) -> bool:
+def _foreign_name(key: Concept, shown: list[Passage], shared: float) -> bool:
     """A name of three characters or more that the index has never seen, not one character of
     which is in any passage shown, while they cover less than half the question (世界杯, 红烧肉):
     the question is about something else, and the passages only share its everyday words
     (国家, 举办). A detail of a worker's story (小舅子, 煤气味) shares characters with the text
     (小, 气), comes with a question the passages cover well or with a thing they name
     (`_names_known_thing`)."""
-    if key.known or len(key.word) < FOREIGN_NAME_CHARS or covered >= STORY_COVERAGE:
+    if key.known or len(key.word) < FOREIGN_NAME_CHARS or shared >= STORY_COVERAGE:
         return False
     text = "".join(p.context + p.heading + p.text for p in shown)
     return not any(ch in text for ch in key.word)
@@ -1401,24 +1413,47 @@ def _relative(scores: dict[int, float]) -> dict[int, float]:
     return {k: (v - low) / (high - low) for k, v in scores.items()}
 
 
-def _coverage(analysis: Analysis) -> Callable[[set[str], str], float]:
-    """The idf mass of the question's words that a passage contains, given the question's index
-    terms it holds (`found`) and its text. A word the index has never seen (a colloquial form,
-    每个月 for 每月) earns the share of its characters that the passage contains. The words are
-    read once per search: the ranker asks for each of some sixty candidates."""
+def _weight(concept: Concept) -> float:
+    """How much finding a word of the question counts: its idf, but an everyday word the index
+    has never seen (上班, 之前, 孩子 in documents that say 工作时间 and 未成年人) counts as
+    one of the documents' common words. It tells the worker's story; where it is missing the
+    question is not less answered (in a base nobody wrote a lexicon for, most of a colloquial
+    question is such words)."""
+    if not concept.known and segmenter.is_everyday(concept.word):
+        return min(concept.idf, COMMON_IDF)
+    return concept.idf
+
+
+def _coverage(analysis: Analysis) -> Callable[[set[str], str], tuple[float, float]]:
+    """The share of the question a passage covers, given the question's index terms it holds
+    (`found`) and its text: by the words' weights (`_weight`), and by their idf alone. A word
+    the index has never seen (a colloquial form, 每个月 for 每月) earns the share of its
+    characters that the passage contains. The words are read once per search: the ranker asks
+    for each of some sixty candidates."""
     words = [
-        (concept.terms, concept.idf, None if concept.known else frozenset(concept.word))
+        (
+            concept.terms,
+            concept.weight,
+            concept.idf,
+            None if concept.known else frozenset(concept.word),
+        )
         for concept in analysis.concepts
     ]
+    weights = sum(weight for _terms, weight, _idf, _unseen in words) or 1.0
+    idfs = sum(idf for _terms, _weight, idf, _unseen in words) or 1.0
 
-    def coverage(found: set[str], text: str) -> float:
-        covered = 0.0
-        for terms, idf, unseen in words:
+    def coverage(found: set[str], text: str) -> tuple[float, float]:
+        by_weight = by_idf = 0.0
+        for terms, weight, idf, unseen in words:
             if not terms.isdisjoint(found):
-                covered += idf
+                share = 1.0
             elif unseen is not None:
-                covered += idf * _share_in(unseen, text)
-        return covered
+                share = _share_in(unseen, text)
+            else:
+                continue
+            by_weight += weight * share
+            by_idf += idf * share
+        return by_weight / weights, by_idf / idfs
 
     return coverage
 

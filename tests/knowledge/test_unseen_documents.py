@@ -557,3 +557,50 @@ def test_an_everyday_word_a_document_uses_rarely_is_not_what_is_asked(
     # 公司 is the rarest word the documents share with the question, and only the worker's
     # story: what is asked is the notice after 试用期, which the first article gives.
     assert top("过了试用期想辞职，要提前多久跟公司打招呼？") == "《某市劳动合同管理办法》第一条"
+
+
+OVERTIME_RULES = "# 某市职工工作时间办法\n\n<!-- INFO END -->\n\n" + "\n\n".join(
+    f"第{number}条 {text}"
+    for number, text in enumerate(
+        [
+            "为保障职工的休息权利，根据国家有关规定，制定本办法。",
+            "本办法适用于本市行政区域内的企业和个体经济组织。",
+            "职工每日工作八小时，每周工作四十小时。",
+            "用人单位不得擅自延长职工工作时间。因生产经营需要延长的，应当与工会和劳动者协商。",
+            "在特殊条件下从事劳动需要适当缩短工作日的，按照国家有关规定执行。",
+            "因工作性质不能实行标准工时的企业，经批准可以实行综合计算工时。",
+            "用人单位应当保证职工每周至少休息一日。",
+            "法定节假日安排职工工作的，支付不低于工资百分之三百的报酬。",
+            "休息日安排职工工作又不能安排补休的，支付不低于工资百分之二百的报酬。",
+            "职工连续工作一年以上的，享受带薪年休假。",
+            "女职工生育享受九十八天产假。",
+            "职工患病医疗期内停工治疗的，病假工资不得低于最低工资标准的百分之八十。",
+            "约定竞业限制的，用人单位在解除劳动合同后按月给予劳动者经济补偿，月经济补偿不低于"
+            "劳动者离职前十二个月平均工资的百分之三十。",
+            "劳动行政部门对本办法的执行情况进行监督检查。",
+            "用人单位违反本办法的，由劳动行政部门责令改正，给予警告。",
+            "本办法自公布之日起施行。",
+        ],
+        start=1,
+    )
+)
+
+
+@pytest.mark.django_db
+def test_a_question_told_in_everyday_words_the_documents_never_use_is_still_answered(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    # A base of some size (a word no document uses weighs as the rarest there is).
+    for rules in (OVERTIME_RULES, WORKSHOP_RULES, LEAVE_RULES, TRAINING_RULES, INJURY_RULES):
+        publish(eddie, categories, rules)
+    for rules in (MATERNITY_RULES, RESIGNATION_RULES, WAGE_RULES, SICK_LEAVE_RULES, UNION_RULES):
+        publish(eddie, categories, rules)
+    for rules in (EMPLOYMENT_RULES, CONTRIBUTION_RULES, CHILD_LABOUR_RULES, SAFETY_RULES):
+        publish(eddie, categories, rules)
+    # Most of the question is the worker's story in everyday words no article uses (老板, 今晚,
+    # 大家, 再说): they count as the documents' common words, and the passages that name the
+    # matter (延长) cover enough of the rest to answer.
+    question = "老板说今晚大家都别走，干到十点再说，这样随便延长吗？"
+    assert top(question) == "《某市职工工作时间办法》第4条"
+    # Everyday words still count in full where the question may be about another matter.
+    assert search("周末带孩子去哪儿爬山比较好？").abstained
