@@ -121,8 +121,6 @@ class Concept:
     terms: set[str]
     idf: float = 0.0
     known: bool = False  # whether the index has the word itself
-    # How much finding it counts in how far passages cover the question (`_coverage`).
-    weight: float = 0.0
     # The words that name the same thing, as the key concept must be named: the word, and
     # what the lexicon says it means, but not a part of it (产假 does not name 陪产假) nor a
     # learned association (those are related words, not the same thing).
@@ -602,7 +600,6 @@ class KeywordRetriever:
             # A word the index lacks weighs as a rare one: not finding it should count.
             concept.known = concept.word in terms
             concept.idf = _idf(dfs[terms[concept.word]], n) if concept.known else missing_idf
-            concept.weight = _weight(concept)
         if not terms or not n:
             return {"analysis": analysis, "candidates": Candidates({}, {})}
         avgdl = stats.terms / n if n else 1.0
@@ -1106,7 +1103,7 @@ def _misses_key(
     index has never seen is not enough there: in a document nobody wrote a lexicon for, the
     worker's own word for the matter, 老板 or 厂里, is as unseen as a topic that is not covered.)
 
-    `covered` is how far the passages cover what the question says (`Concept.weight`);
+    `covered` is how far the passages cover what the question says (`_weight`);
     `shared` how much of its words they share, everyday words counted in full: a question
     made of everyday words no document uses is about something else."""
     unknown = unknown_kind(analysis)
@@ -1158,8 +1155,8 @@ def _misses_key(
 def _unfamiliar(analysis: Analysis, shown: list[Passage], shared: float) -> bool:
     """Whether the question is likely about something the documents do not treat: its key
     concept is a word no document uses (小区, 公积金, 路由器) and no passage shown names it, no
-    passage names any other thing of the question that the documents know, the passages cover
-    less than half of it, and the lexicon knows none of its words. Colloquial questions about a
+    passage names any other thing of the question that the documents know, the passages share
+    less than half of its words, and the lexicon knows none of them. Colloquial questions about a
     document nobody wrote a lexicon for look the same (小孩 for 未成年人), so this is the
     soft abstention: with a model, the model judges the passages (`asking.in_band`)."""
     key = analysis.key
@@ -1433,7 +1430,7 @@ def _coverage(analysis: Analysis) -> Callable[[set[str], str], tuple[float, floa
     words = [
         (
             concept.terms,
-            concept.weight,
+            _weight(concept),
             concept.idf,
             None if concept.known else frozenset(concept.word),
         )

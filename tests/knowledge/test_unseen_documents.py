@@ -591,11 +591,22 @@ def test_a_question_told_in_everyday_words_the_documents_never_use_is_still_answ
     eddie: User, categories: dict[str, Category]
 ) -> None:
     # A base of some size (a word no document uses weighs as the rarest there is).
-    for rules in (OVERTIME_RULES, WORKSHOP_RULES, LEAVE_RULES, TRAINING_RULES, INJURY_RULES):
-        publish(eddie, categories, rules)
-    for rules in (MATERNITY_RULES, RESIGNATION_RULES, WAGE_RULES, SICK_LEAVE_RULES, UNION_RULES):
-        publish(eddie, categories, rules)
-    for rules in (EMPLOYMENT_RULES, CONTRIBUTION_RULES, CHILD_LABOUR_RULES, SAFETY_RULES):
+    for rules in (
+        OVERTIME_RULES,
+        WORKSHOP_RULES,
+        LEAVE_RULES,
+        TRAINING_RULES,
+        INJURY_RULES,
+        MATERNITY_RULES,
+        RESIGNATION_RULES,
+        WAGE_RULES,
+        SICK_LEAVE_RULES,
+        UNION_RULES,
+        EMPLOYMENT_RULES,
+        CONTRIBUTION_RULES,
+        CHILD_LABOUR_RULES,
+        SAFETY_RULES,
+    ):
         publish(eddie, categories, rules)
     # Most of the question is the worker's story in everyday words no article uses (老板, 今晚,
     # 大家, 再说): they count as the documents' common words, and the passages that name the
