@@ -1178,12 +1178,23 @@ def _wordless(analysis: Analysis, shown: list[Passage]) -> bool:
     no evidence that a passage answers. A short form the segmenter cut into characters (年假:
     年, 假) counts as the word it abbreviates."""
     if any(
-        c.terms & set(p.matched) or _abbreviated(c, p) for c in analysis.concepts for p in shown
+        _evidence(c) & set(p.matched) or _abbreviated(c, p)
+        for c in analysis.concepts
+        for p in shown
     ):
         return False
     return not any(
         pattern.search(p.heading + p.text) for pattern in _cut_short_forms(analysis) for p in shown
     )
+
+
+def _evidence(concept: Concept) -> set[str]:
+    """The index terms whose presence in a passage is evidence that it speaks of the concept: a
+    word of one character that is not a figure (一 of 一开机, 里, 去) is found as a character is,
+    and says no more; what the lexicon makes of it still counts (煤 of 煤气味: 燃气)."""
+    if len(concept.word) == 1 and not concept.word.isdigit():
+        return concept.terms - {concept.word}
+    return concept.terms
 
 
 def _cut_short_forms(analysis: Analysis) -> list[Abbreviation]:

@@ -144,6 +144,31 @@ def test_passages_that_share_only_characters_with_the_question_do_not_answer_it(
     assert result.abstained
 
 
+AID_RULES = """# 某市职工法律援助办法
+
+<!-- INFO END -->
+
+第一条 职工可以拨打工会服务热线电话，向法律援助机构咨询怎么办理援助。
+
+第二条 有下列情形之一的，职工可以申请法律援助：（一）被拖欠工资的；（二）被违法解除劳动合同的。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_one_character_word_is_no_more_evidence_than_a_character(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    # 一 of 一开机 is in the rules as a word, in (一); it says no more than the characters 电,
+    # 机 and 办 that they share with the question.
+    publish(eddie, categories, AID_RULES)
+    result = search("电脑一开机就蓝屏怎么办？")
+    assert result.passages, "characters should still find passages to rank"
+    assert result.abstained
+    assert top("被拖欠工资了，能申请法律援助吗？") == "《某市职工法律援助办法》第二条"
+
+
 @pytest.mark.django_db
 def test_a_strange_name_in_a_workers_story_does_not_make_the_question_off_topic(
     leave_rules: Document,
