@@ -10,6 +10,14 @@ confidence: the FAQ's knowledge reaches documents that have no FAQ of their own,
 padding only the articles the FAQ cite. A word the cited articles already contain teaches
 nothing (it matches by itself).
 
+The same pairs, one per wording (the question and each variant), also teach a translation
+model (`translate`, IBM Model 1): for every question word, how likely an article word is to
+have been said that way, t(question word | article word), learned by expectation-maximisation
+over all the words of each wording and of its article. The ranker reads it as a translation
+language model (`retrieval.KeywordRetriever`): how probable the question is as a translation
+of a passage, so a passage that holds what workers' words translate into moves up, in every
+document (辞职 ← 解除, 多久 ← 日, 公司 ← 用人单位).
+
 Learned per process when the FAQ change (the FAQ matcher's version tells), like the matcher.
 """
 
@@ -19,7 +27,10 @@ import math
 import re
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from knowledge import faqmatch
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus, Segment
@@ -32,6 +43,11 @@ MIN_CONFIDENCE = 0.4
 # How many times more often than articles in general.
 MIN_LIFT = 1.5
 PER_WORD = 5
+# The translation model: EM rounds, and per question word the article words it is most likely
+# said for (t of at least TRANSLATION_MIN), the likeliest first.
+EM_ROUNDS = 5
+TRANSLATION_MIN = 0.01
+TRANSLATIONS_PER_WORD = 50
 
 
 @dataclass(frozen=True)
@@ -41,10 +57,15 @@ class Association:
     confidence: float  # 0..1
 
 
+Translations = dict[str, tuple[tuple[str, float], ...]]
+
+
 @dataclass
 class _Model:
     version: tuple[object, ...] = ()
     table: dict[str, tuple[Association, ...]] = field(default_factory=dict)
+    # question word → (article word, t(question word | article word)), the likeliest first
+    translation: Translations = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -52,6 +73,12 @@ _model = _Model()
 
 
 _NUMBERISH = re.compile(r"^第?[0-9零一二三四五六七八九十百千万两]+[条款项章节天日周月年个岁倍元]?$")
+
+
+# An article's number (第一条 is cut into 第一 and 一条): what every article has says nothing.
+_ARTICLE_NUMBER = re.compile(
+    r"^(?:第[0-9零一二三四五六七八九十百千]+[条款项章节]?|[0-9零一二三四五六七八九十百千]+[条款项章节])$"
+)
 
 
 def _wordlike(target: str) -> bool:
@@ -89,34 +116,98 @@ def learn(pairs: list[tuple[set[str], set[str]]]) -> dict[str, tuple[Association
     return table
 
 
+def translate(pairs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> Translations:
+    """IBM Model 1 from (wording, article) word lists: t(q | a), the probability that article
+    word `a` is said as question word `q`, with an empty word for the question's words that
+    translate nothing. Expectation-maximisation over the distinct words of each pair, all
+    pairs at once in numpy (a cell per question word and article word of a pair)."""
+    asked_ids: dict[str, int] = {}
+    article_ids: dict[str, int] = {"": 0}  # the empty word
+    cell_q: list[np.ndarray] = []
+    cell_a: list[np.ndarray] = []
+    group: list[np.ndarray] = []
+    groups = 0
+    for asked, article in pairs:
+        q = np.array([asked_ids.setdefault(w, len(asked_ids)) for w in dict.fromkeys(asked)])
+        a = np.array([0, *(article_ids.setdefault(w, len(article_ids)) for w in set(article))])
+        if not len(q) or len(a) < 2:
+            continue
+        cell_q.append(np.repeat(q, len(a)))
+        cell_a.append(np.tile(a, len(q)))
+        group.append(np.repeat(np.arange(groups, groups + len(q)), len(a)))
+        groups += len(q)
+    if not cell_q:
+        return {}
+    qs, arts = np.concatenate(cell_q), np.concatenate(cell_a)
+    # One parameter per (question word, article word) seen together.
+    keys, cell_key = np.unique(qs * len(article_ids) + arts, return_inverse=True)
+    key_a = keys % len(article_ids)
+    of_group = np.concatenate(group)
+    t = np.ones(len(keys))
+    for _ in range(EM_ROUNDS):
+        expected = t[cell_key]
+        expected /= np.bincount(of_group, weights=expected)[of_group]
+        counts = np.bincount(cell_key, weights=expected, minlength=len(keys))
+        t = counts / np.bincount(key_a, weights=counts)[key_a]
+    asked_words = np.array(list(asked_ids), dtype=object)
+    article_words = np.array(list(article_ids), dtype=object)
+    keep = (t >= TRANSLATION_MIN) & (key_a != 0)
+    key_q = keys[keep] // len(article_ids)
+    order = np.lexsort((-t[keep], key_q))  # by question word, the likeliest first
+    out: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for q, a, p in zip(
+        asked_words[key_q[order]], article_words[key_a[keep][order]], t[keep][order], strict=True
+    ):
+        if len(out[q]) < TRANSLATIONS_PER_WORD:
+            out[q].append((a, float(p)))
+    return {q: tuple(found) for q, found in out.items()}
+
+
 def _build(version: tuple[object, ...]) -> _Model:
     primary = dict(
         FaqCitation.objects.filter(position=0, faq__status=FaqStatus.PUBLISHED).values_list(
             "faq_id", "segment_id"
         )
     )
-    texts = dict(Segment.objects.filter(id__in=set(primary.values())).values_list("id", "text"))
-    words_of = {seg_id: set(segmenter.tokens(text)) for seg_id, text in texts.items()}
+    segments = Segment.objects.filter(id__in=set(primary.values())).values_list(
+        "id", "context", "heading", "text"
+    )
+    texts = {seg_id: (context, heading, text) for seg_id, context, heading, text in segments}
+    words_of = {seg_id: set(segmenter.tokens(text)) for seg_id, (_, _, text) in texts.items()}
+    # The translation model reads the article as the index does: its law, chapter and heading too.
+    own_words = {seg_id: segmenter.tokens(" ".join(parts)) for seg_id, parts in texts.items()}
     pairs = []
+    wordings: list[tuple[list[str], list[str]]] = []
     for faq_id, question, variants in FaqEntry.objects.filter(
         status=FaqStatus.PUBLISHED, id__in=list(primary)
     ).values_list("id", "question", "variants"):
         article = words_of.get(primary[faq_id])
         if article:
-            asked = {t for text in [question, *map(str, variants)] for t in segmenter.tokens(text)}
-            pairs.append((asked, article))
-    return _Model(version=version, table=learn(pairs))
+            said = [segmenter.tokens(text) for text in [question, *map(str, variants)]]
+            pairs.append(({t for tokens in said for t in tokens}, article))
+            article_words = [w for w in own_words[primary[faq_id]] if not _ARTICLE_NUMBER.match(w)]
+            wordings.extend((tokens, article_words) for tokens in said)
+    return _Model(version=version, table=learn(pairs), translation=translate(wordings))
 
 
-def current(faq: faqmatch.FaqIndex | None = None) -> dict[str, tuple[Association, ...]]:
-    """The table learned from the FAQ as `faq` (the search's FAQ index) stands."""
+def _current(faq: faqmatch.FaqIndex | None = None) -> _Model:
     global _model
     version = (faq or faqmatch.current()).version
     if version != _model.version:
         with _lock:
             if version != _model.version:
                 _model = _build(version)
-    return _model.table
+    return _model
+
+
+def current(faq: faqmatch.FaqIndex | None = None) -> dict[str, tuple[Association, ...]]:
+    """The table learned from the FAQ as `faq` (the search's FAQ index) stands."""
+    return _current(faq).table
+
+
+def translations(faq: faqmatch.FaqIndex | None = None) -> Translations:
+    """The translation model learned from the FAQ as `faq` stands (`translate`)."""
+    return _current(faq).translation
 
 
 def expand(tokens: list[str], faq: faqmatch.FaqIndex | None = None) -> list[Association]:

@@ -81,6 +81,13 @@ class Postings:
             length=table[:, 3].astype(np.float64),
         )
 
+    def only(self, term_ids: npt.NDArray[np.int64]) -> Postings:
+        """The postings of these terms (in the same order)."""
+        kept = np.isin(self.term, term_ids)
+        return Postings(
+            of=self.of[kept], term=self.term[kept], tf=self.tf[kept], length=self.length[kept]
+        )
+
     @classmethod
     def from_packed(
         cls,

@@ -93,6 +93,14 @@ FIGURE_BONUS = 0.2
 # A passage of a document whose title names the question's key concept (禁止使用童工规定 for a
 # question about 童工): the document about that very matter, FAQ or not.
 TITLE_BONUS = 0.1
+# How probable the question is as a translation of a passage (the FAQ's translation model,
+# `associations.translate`), in standard deviations from the candidates' mean, moves it by this
+# much of the best score; the question's words are translated from the passage's words with
+# TRANSLATED_SHARE of the probability (the rest: said as written), and the index as a whole
+# smooths by SMOOTHING.
+TRANSLATION_WEIGHT = 0.2
+TRANSLATED_SHARE = 0.5
+SMOOTHING = 0.2
 # Abstain when none of the first ABSTAIN_DEPTH passages covers this share of the question's
 # weight (idf of its words).
 MIN_COVERAGE = 0.12
@@ -201,6 +209,8 @@ class Candidates(ByReference):
     # The candidates' rows as the ranker reads them, when read with their postings
     # (`_read_candidates`): answerable today in any category, None for a segment that is not.
     rows: dict[int, CandidateRow | None] = field(default_factory=dict)
+    # segment → log-probability of the question as a translation of it (`_translated`)
+    translated: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -587,10 +597,15 @@ class KeywordRetriever:
         stats = versions.read()
         n = stats.segments
         short = _short_forms(analysis)
-        # The terms that may be long forms are read with the question's own (one query).
+        translation = _translation(analysis)
+        # The terms that may be long forms, and the words the question's may be translations
+        # of, are read with the question's own (one query).
         terms, dfs = memindex.index_terms(
-            list(analysis.weights), memory, starting={word[0] for word, _ in short}
+            [*analysis.weights, *translation.sources],
+            memory,
+            starting={word[0] for word, _ in short},
         )
+        sources = {w: terms.pop(w) for w in list(terms) if w not in analysis.weights}
         _add_long_forms(analysis, short, terms, dfs, memory)
         missing_idf = _idf(0, max(n, 1))
         analysis.idf = {
@@ -620,12 +635,78 @@ class KeywordRetriever:
         # Exact BM25 over the candidates, common terms included, from their postings.
         full = {terms[t]: analysis.weights[t] * analysis.idf[t] for t in terms}
         text_of = {term_id: t for t, term_id in terms.items()}
-        found, rows = _read_candidates(candidates, list(full), memory)
+        read, rows = _read_candidates(candidates, sorted({*full, *sources.values()}), memory)
+        found = read.only(np.array(sorted(full), dtype=np.int64))
         scores = _bm25(candidates, found, full, avgdl)
         matched: dict[int, set[str]] = defaultdict(set)
         for of, term_id in zip(found.of.tolist(), found.term.tolist(), strict=True):
             matched[candidates[of]].add(text_of[term_id])
-        return {"analysis": analysis, "candidates": Candidates(scores, dict(matched), rows)}
+        translated = _translated(
+            translation, candidates, read, {**sources, **terms}, dfs, stats.terms
+        )
+        return {
+            "analysis": analysis,
+            "candidates": Candidates(scores, dict(matched), rows, translated),
+        }
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The question's words and, for each, the article words it may be a translation of, with
+    t(word | article word) (`associations.translations`)."""
+
+    words: tuple[str, ...]
+    of: dict[str, tuple[tuple[str, float], ...]]
+
+    @property
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys(a for found in self.of.values() for a, _ in found))
+
+
+def _translation(analysis: Analysis) -> Translation:
+    table = associations.translations(analysis.faq)
+    words = tuple(dict.fromkeys(analysis.tokens))
+    return Translation(words, {w: table[w] for w in words if w in table})
+
+
+def _translated(
+    translation: Translation,
+    segment_ids: list[int],
+    read: memindex.Postings,
+    term_id: dict[str, int],
+    dfs: dict[int, int],
+    total_terms: int,
+) -> dict[int, float]:
+    """Each candidate's log-probability of the question as a translation of it: for every word
+    of the question, the passage's words weighted by how often they are said that way (the
+    FAQ's translation model), beside the word itself as written, smoothed by the whole index
+    (a translation language model, after Berger and Lafferty). Empty when the FAQ taught
+    nothing about the question's words."""
+    if not translation.of or not segment_ids or not len(read.of):
+        return {}
+    terms, column = np.unique(read.term, return_inverse=True)  # the terms read, as columns
+    # t(question word | article word) for the terms read, and the word said as written.
+    row, source, share = [], [], []
+    for i, word in enumerate(translation.words):
+        for found, probability in translation.of.get(word, ()):
+            row.append(i)
+            source.append(term_id.get(found, -1))
+            share.append(TRANSLATED_SHARE * probability)
+        row.append(i)
+        source.append(term_id.get(word, -1))
+        share.append(1 - TRANSLATED_SHARE)
+    sources = np.array(source, dtype=np.int64)
+    at = np.minimum(np.searchsorted(terms, sources), len(terms) - 1)
+    known = terms[at] == sources
+    said = np.zeros((len(terms), len(translation.words)))
+    np.add.at(said, (at[known], np.array(row)[known]), np.array(share)[known])
+    tf = np.zeros((len(segment_ids), len(terms)))
+    tf[read.of, column] = read.tf / read.length
+    index_share = np.array(
+        [(dfs.get(term_id.get(w, -1), 0) + 0.5) / (total_terms + 1) for w in translation.words]
+    )
+    likely = (1 - SMOOTHING) * (tf @ said) + SMOOTHING * index_share
+    return dict(zip(segment_ids, np.log(likely).sum(axis=1).tolist(), strict=True))
 
 
 LONG_FORMS = 3  # long forms searched for per short form, the commonest in the index
@@ -943,7 +1024,9 @@ class CandidateRanker:
         abstained = (covered < MIN_COVERAGE or missed_key or unfamiliar) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
-        # Whether to answer was decided on the scores; three things then move passages up. An
+        # Whether to answer was decided on the scores; four things then move passages up. A
+        # passage the question is a likely translation of (`_translated`: what the FAQ taught
+        # about how workers say the documents' words) moves up, in every document; an
         # article's own words holding most of the question count like FAQ wording does, at
         # OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
         # FAQ for competes with FAQ-worded neighbours; a question that asks for a figure
@@ -951,7 +1034,9 @@ class CandidateRanker:
         # (as the abstention read it: none when an FAQ entry vouched) is about the very matter.
         figure = _figure_asked(analysis.question)
         names = _title_names(analysis.key)
+        likely = _standardised(candidates.translated)
         for p in ranked:
+            p.score += TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
             if any(name in p.title for name in names):
                 p.score += TITLE_BONUS
             if plain[p.segment_id] >= WORDING_MIN:
@@ -968,6 +1053,17 @@ class CandidateRanker:
             "coverage": covered,
             "missed_key": missed_key,
         }
+
+
+def _standardised(values: Mapping[int, float]) -> dict[int, float]:
+    """Each value in standard deviations from their mean (none when they do not differ)."""
+    if len(values) < 2:
+        return {}
+    array = np.array(list(values.values()))
+    spread = float(array.std())
+    if not spread:
+        return {}
+    return dict(zip(values, ((array - array.mean()) / spread).tolist(), strict=True))
 
 
 # "好几个月", "请了几天" and "那几天" tell the story, they do not ask; "按什么标准" asks for a

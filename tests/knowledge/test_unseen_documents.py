@@ -253,6 +253,65 @@ def test_words_learned_from_the_faq_reach_documents_without_faq(
     assert "产假" in search("生娃以后，可以休息多久").analysis.weights
 
 
+def test_the_translation_model_learns_what_workers_say_for_the_texts_words() -> None:
+    translations = associations.translate(
+        [
+            (["老板", "不", "发", "工资"], ["用人单位", "应当", "支付", "工资"]),
+            (["老板", "不", "交", "社保"], ["用人单位", "应当", "缴纳", "社会保险费"]),
+            (["工钱", "按月", "发"], ["工资", "应当", "按月", "支付"]),
+            (["交", "税"], ["应当", "缴纳", "税款"]),
+        ]
+    )
+    assert translations["老板"][0][0] == "用人单位"
+    assert translations["社保"][0][0] == "社会保险费"
+
+
+RESIGNATION_FAQ_RULES = """# 某市劳动合同办法
+
+<!-- INFO END -->
+
+第一条 劳动者提前三十日以书面形式通知用人单位，可以解除劳动合同。
+
+第二条 用人单位应当按月支付劳动报酬。
+
+第三条 用人单位应当为劳动者缴纳社会保险费。
+"""
+
+HIRING_RULES = """# 某市企业用工规定
+
+<!-- INFO END -->
+
+第一条 企业招用职工，应当订立书面合同。
+
+第二条 职工参加技能培训，应当提前报名。
+
+第三条 职工解除劳动合同，应当提前通知企业。
+"""
+
+
+@pytest.mark.django_db
+def test_what_the_faq_teach_about_workers_words_ranks_a_document_without_faq(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    contracts = publish(eddie, categories, RESIGNATION_FAQ_RULES)
+    publish(eddie, categories, HIRING_RULES)  # nobody wrote FAQ for these rules
+    for heading, questions in {
+        "第一条": ["不干了要提前多久跟老板说", "想走人提前几天讲", "辞工要提前说吗"],
+        "第二条": ["老板要每月发工资吗", "工钱是不是按月给"],
+        "第三条": ["老板要给我交社保吗", "社保单位必须交吗"],
+    }.items():
+        for question in questions:
+            faq_on(contracts, heading, question, eddie, categories["rights"])
+    # Both rules of the new document say 提前; the FAQ taught that a worker who wants to 走人
+    # or 辞工 speaks of 解除劳动合同 and 通知: the rule on leaving comes before the one on
+    # training.
+    for question in ("我想走人，要提前吗？", "辞工要提前吗？"):
+        labels = [p.label for p in search(question).passages]
+        leaving, training = "《某市企业用工规定》第三条", "《某市企业用工规定》第二条"
+        assert leaving in labels
+        assert training not in labels or labels.index(leaving) < labels.index(training)
+
+
 @pytest.mark.django_db
 def test_the_clause_that_asks_for_a_figure_names_what_it_is_asked_about(
     leave_rules: Document,
