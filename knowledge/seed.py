@@ -160,20 +160,28 @@ class SeedError(ValueError):
 
 def load_faq(folder: Path, *, author: User | None = None) -> int:
     """The shipped FAQ entries, linked to the law articles they cite (those must be imported
-    first). Entries already present, by question, are left as editors made them."""
+    first). Entries already present, by question, are left as editors made them, except that
+    one loaded before its laws were imported (as the seed left it: its answer, no citations)
+    is linked to them once they are."""
     by_origin = {
         Path(d.origin.removeprefix("corpus:")).name: d.id
         for d in Document.objects.exclude(origin="").only("origin")
     }
     categories = ensure_categories()
     have = set(FaqEntry.objects.values_list("question", flat=True))
+    # Entries as the seed left them when their laws were not there (no citations).
+    unlinked = {
+        faq.question: faq
+        for faq in FaqEntry.objects.filter(citations__isnull=True).select_related("category")
+    }
     created = 0
     for path in sorted(folder.glob("*.jsonl")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
             item = json.loads(line)
-            if item["question"] in have:
+            existing = unlinked.get(item["question"])
+            if item["question"] in have and (existing is None or existing.answer != item["answer"]):
                 continue
             segments: list[Segment] = []
             for cite in item.get("cites", []):
@@ -186,6 +194,20 @@ def load_faq(folder: Path, *, author: User | None = None) -> int:
                 segments.extend(
                     Segment.objects.filter(document_id=document_id, heading=match["article"])
                 )
+            if existing is not None:
+                if segments:  # its laws are here now
+                    curation.save_faq(
+                        question=existing.question,
+                        answer=existing.answer,
+                        variants=existing.variants,
+                        category=existing.category,
+                        segments=segments,
+                        tags=existing.tags,
+                        status=existing.status,
+                        author=author,
+                        faq=existing,
+                    )
+                continue
             category = categories.get(item.get("category", "")) or categories["rights"]
             curation.save_faq(
                 question=item["question"],

@@ -74,6 +74,29 @@ def test_a_fresh_clone_answers_common_questions_from_the_seed_faq(alice: User, c
     assert off_topic["citations"] == []
 
 
+def test_the_seed_faq_loaded_before_their_laws_are_linked_once_the_laws_are_imported(
+    categories, tmp_path
+):
+    # seed_demo run before the corpus was there (a fresh clone), then again with it.
+    seed_demo_knowledge(None)
+    wages = FaqEntry.objects.get(question="老板拖了三个月工资不发，怎么要回来？")
+    assert not wages.citations.exists()
+    edited = FaqEntry.objects.get(question="老板给我写了欠条，能直接去法院申请支付令吗？")
+    edited.answer = "编辑改写过的解答。"
+    edited.save()
+    (tmp_path / "labor-contract-law.md").write_text(
+        "# 中华人民共和国劳动合同法\n\n<!-- INFO END -->\n\n"
+        + "\n\n".join(f"第{n}条 第{n}条的条文。" for n in ("二十九", "三十", "三十一")),
+        encoding="utf-8",
+    )
+    seed_demo_knowledge(tmp_path)
+    law = Document.objects.get(title="中华人民共和国劳动合同法")
+    assert [c.segment.document_id for c in wages.citations.all()] == [law.pk]
+    # An entry an editor changed is left as the editor made it.
+    assert not edited.citations.exists()
+    assert seed_demo_knowledge(tmp_path)["faq"] == 0  # and a third run adds nothing
+
+
 def test_an_faq_answer_cites_its_article_linked_and_quotes_it(alice, law, categories):
     second = law.segments.get(heading="第二条")
     entry = faq(categories, segments=(second,))
