@@ -459,6 +459,23 @@ def test_unverified_members_and_strangers_may_not_ask(charlie, law, client):
     assert client_for(charlie).get(f"/ask/documents/{law.pk}/").status_code == 403
 
 
+def test_a_member_awaiting_review_is_told_on_the_ask_page_to_wait_for_the_union(charlie):
+    page = client_for(charlie).get("/ask/").content.decode()
+
+    assert "您的实名信息已提交，正在等待所在工会审核" in page
+    assert "去认证" not in page and "data-ask-form" not in page
+
+
+def test_a_verified_member_without_a_beta_place_is_sent_to_the_beta(alice, open_programme):
+    open_programme.gates_ai = True
+    open_programme.save(update_fields=["gates_ai"])
+
+    page = client_for(alice).get("/ask/").content.decode()
+
+    assert "内测期间需要获得内测名额才能使用AI服务。" in page and 'href="/beta/"' in page
+    assert "认证" not in page.split('data-testid="ai-refusal"')[1].split("</p>")[0]
+
+
 def test_an_api_token_without_csrf_may_ask_but_a_session_needs_its_csrf_token(alice, law):
     from rest_framework.authtoken.models import Token
 
