@@ -195,7 +195,7 @@ def has_perm(user: AnyUser, perm: Perm) -> bool:
 def require(user: AnyUser, perm: Perm, message: str | None = None) -> User:
     """The user, when they may; else NotPermitted with `message` or the permission's refusal."""
     if not has_perm(user, perm) or not isinstance(user, User):
-        raise NotPermitted(message or str(REFUSALS[perm]))
+        raise NotPermitted(message or str(REFUSALS[perm]), perm=perm)
     return user
 
 
