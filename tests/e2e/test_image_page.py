@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from imaging.models import ImageRequest
 from imaging.services import generation, render, requests
 from tests import people
+from tests.e2e.conftest import sign_in
 from tests.fakes.server import Behaviour
 
 pytestmark = [pytest.mark.e2e]
@@ -103,10 +104,7 @@ def test_my_images_are_square_thumbnails_whatever_the_image_size(
         )
         generation.run(made.pk)
 
-    phone.goto(f"{asgi_server}/accounts/login/")
-    phone.get_by_label("用户名").fill("member")
-    phone.get_by_label("密码").fill(people.PASSWORD)
-    phone.get_by_role("button", name="登录").click()
+    sign_in(phone, asgi_server, "member")
     phone.goto(f"{asgi_server}/images/")
 
     thumbnails = phone.get_by_test_id("gallery-item").locator("img")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
@@ -106,6 +107,27 @@ def test_a_question_the_knowledge_base_does_not_cover_points_to_the_hotline(alic
     assert "示范电子厂工会" in data["answer"]  # alice's own union unit
     asked = AskedQuestion.objects.get(answer_id=data["message"])
     assert asked.abstained is True
+
+
+def test_an_abstention_fits_any_question_and_shows_no_excerpt_label(alice, law):
+    client = client_for(alice)
+    data = post(client, question="下一届世界杯在哪个国家举办？").json()
+    assert data["abstained"] is True and data["mode"] == "extractive"
+
+    page = client.get(f"/ask/c/{data['conversation']}/").content.decode()
+
+    assert "知识库里没有找到能回答这个问题的内容" in page and "法律问题" not in page
+    meta = re.search(r'<div class="answer-meta muted">(.*?)</div>', page)
+    assert meta is not None and meta.group(1) == ""
+
+
+def test_a_quoted_answer_is_labelled_as_an_excerpt(alice, law):
+    client = client_for(alice)
+    data = post(client, question=OVERTIME).json()
+
+    page = client.get(f"/ask/c/{data['conversation']}/").content.decode()
+
+    assert '<div class="answer-meta muted">知识库原文摘录</div>' in page
 
 
 # --- with a model ----------------------------------------------------------------------------
