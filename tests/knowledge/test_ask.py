@@ -99,6 +99,18 @@ def test_the_cited_passage_opens_in_its_document(alice, law):
     assert "三十六小时" in page.content.decode()
 
 
+def test_members_reading_a_document_see_no_internal_source_path(alice, eddie, law):
+    law.source = "laws/migrant-worker-wage-payment-regulations.md"
+    law.save(update_fields=["source"])
+
+    page = client_for(alice).get(f"/ask/documents/{law.pk}/").content.decode()
+
+    assert law.title in page
+    assert "来源" not in page and "migrant-worker" not in page
+    editors = client_for(eddie).get(f"/knowledge/documents/{law.pk}/").content.decode()
+    assert "laws/migrant-worker-wage-payment-regulations.md" in editors
+
+
 def test_a_question_the_knowledge_base_does_not_cover_points_to_the_hotline(alice, law):
     data = post(client_for(alice), question=OFF_TOPIC).json()
     assert data["abstained"] is True
