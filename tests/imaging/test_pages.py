@@ -95,3 +95,25 @@ def test_editors_take_down_from_the_review_page(client, alice, eddie, submit, dr
 
     made.refresh_from_db()
     assert made.takedown_reason == "侵权" and made.taken_down_by == eddie
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("alice", "/images/"),
+        ("alice", "/images/presets/"),
+        ("alice", "request"),
+        ("sam", "/images/brand/"),
+        ("eddie", "/images/review/"),
+    ],
+)
+def test_draw_pages_are_titled_with_the_portal_s_name(client, request, submit, who, path):
+    user = request.getfixturevalue(who)
+    if path == "request":
+        path = f"/images/{submit(user).pk}/"
+    client.force_login(user)
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert response.content.decode().split("</title>")[0].endswith(" · 工会AI门户")
