@@ -65,6 +65,12 @@ class NotPermitted(PortalError, PermissionDenied):
     code = PortalErrorCode.NOT_PERMITTED
     status = 403
 
+    def __init__(
+        self, message: str, *, code: ErrorCode | None = None, perm: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.perm = perm  # the permission the policy refused, when it was one (the 403 page)
+
 
 class NotFound(PortalError):
     code = PortalErrorCode.NOT_FOUND

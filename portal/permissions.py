@@ -9,6 +9,7 @@ permission classes, and a service checks its `actor` with `require()`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -82,6 +83,30 @@ REFUSALS: dict[Perm, str | Promise] = {
 }
 
 
+class Verification(StrEnum):
+    """Where a user's real-name verification stands."""
+
+    UNREGISTERED = "unregistered"  # no real-name data on file
+    PENDING = "pending"  # submitted; the union has not reviewed it yet
+    VERIFIED = "verified"
+
+
+# What a user whose verification is not done can do about it: every page that explains why
+# something waits for verification (the beta, the AI services) says it in these words.
+VERIFICATION_STEPS: dict[Verification, str | Promise] = {
+    Verification.UNREGISTERED: _("您还没有登记实名信息，请联系所在工会办理会员认证。"),
+    Verification.PENDING: _("您的实名信息已提交，正在等待所在工会审核，审核通过前无需重复提交。"),
+    Verification.VERIFIED: "",
+}
+
+
+def verification_of(user: AnyUser) -> Verification:
+    profile = getattr(user, "member_profile", None) if isinstance(user, User) else None
+    if profile is None:
+        return Verification.UNREGISTERED
+    return Verification.VERIFIED if profile.verified_at is not None else Verification.PENDING
+
+
 def _active(user: AnyUser) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
@@ -124,6 +149,30 @@ def _beta_shuts_out(user_id: int) -> bool:
     return bool(row[0])
 
 
+@dataclass(frozen=True)
+class AIRefusal:
+    """Why a signed-in user may not use the AI services, for the pages that say so."""
+
+    reason: str
+    verification: Verification
+    needs_place: bool  # a beta gates the services and has given this member no place yet
+
+
+def ai_refusal(user: AnyUser) -> AIRefusal | None:
+    """None when the user may use the AI services; else what stands in the way."""
+    if may_use_ai(user):
+        return None
+    verification = verification_of(user)
+    if verification is Verification.VERIFIED:
+        # A verified, active member is refused only by the beta's gate.
+        return AIRefusal(str(_("内测期间需要获得内测名额才能使用AI服务。")), verification, True)
+    gated = BetaProgramme.objects.filter(gates_ai=True).exists()
+    reason = str(_("完成会员认证后即可使用AI服务。"))
+    if gated:
+        reason += str(_("内测期间还需获得内测名额。"))
+    return AIRefusal(reason + str(VERIFICATION_STEPS[verification]), verification, False)
+
+
 def may_read_knowledge(user: AnyUser) -> bool:
     """The published knowledge base as search and the cited documents show it: whoever may use
     the AI services, and the editors who curate it."""
@@ -146,7 +195,7 @@ def has_perm(user: AnyUser, perm: Perm) -> bool:
 def require(user: AnyUser, perm: Perm, message: str | None = None) -> User:
     """The user, when they may; else NotPermitted with `message` or the permission's refusal."""
     if not has_perm(user, perm) or not isinstance(user, User):
-        raise NotPermitted(message or str(REFUSALS[perm]))
+        raise NotPermitted(message or str(REFUSALS[perm]), perm=perm)
     return user
 
 

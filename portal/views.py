@@ -22,12 +22,22 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import permissions, readiness
 from portal.audit import AuditOrigin
 from portal.celery import app as celery_app
-from portal.errors import PortalError, PortalErrorCode
+from portal.errors import NotPermitted, PortalError, PortalErrorCode
 from portal.forms import ActivationForm, LoginForm, RegistrationForm, RosterUploadForm
 from portal.models import BetaProgramme, RosterImport
 from portal.permissions import Perm
 from portal.services import accounts, beta, roster
 from portal.tasks import run_roster_import
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 403 page (handler403): the policy's reason, and, when the AI services were refused,
+    what stands in the way and where to go, in the words Ask's page uses."""
+    refusal = None
+    if getattr(exception, "perm", None) in (Perm.USE_AI, Perm.READ_KNOWLEDGE):
+        refusal = permissions.ai_refusal(request.user)
+    reason = exception.message if isinstance(exception, NotPermitted) else ""
+    return render(request, "403.html", {"reason": reason, "refusal": refusal}, status=403)
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -570,9 +570,10 @@ def abstain_text(unit_name: str) -> str:
     unit = (
         _("您所在的工会（%(unit)s）") % {"unit": unit_name} if unit_name else _("您所在单位的工会")
     )
+    # Any question may end here (the weather, a football match), not only a legal one.
     return _(
-        "抱歉，知识库里没有找到能回答这个问题的内容，我不能凭猜测回答法律问题。"
-        "建议拨打职工服务热线 %(hotline)s 咨询，或联系%(unit)s。"
+        "抱歉，知识库里没有找到能回答这个问题的内容，我只依据知识库回答，不作猜测。"
+        "如果是劳动权益或工会方面的问题，可以拨打职工服务热线 %(hotline)s 咨询，或联系%(unit)s。"
     ) % {"hotline": HOTLINE, "unit": unit}
 
 

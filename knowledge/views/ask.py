@@ -39,7 +39,7 @@ def chat(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         request,
         "knowledge/ask.html",
         {
-            "may_ask": permissions.may_use_ai(user),
+            "refusal": permissions.ai_refusal(user),
             "conversations": asking.conversations_of(user)[:50],
             "conversation": conversation,
             "turns": turns,

@@ -106,7 +106,8 @@ def waitlist_position(enrolment: BetaEnrolment) -> int | None:
 def check_may_enrol(user: User, programme: BetaProgramme, now: datetime) -> None:
     if not permissions.may_enrol_in_beta(user):
         raise EnrolmentRefused(
-            _("只有完成实名认证的会员才能报名内测，请先在“我的资料”中提交认证信息。"),
+            _("只有完成实名认证的会员才能报名内测。")
+            + str(permissions.VERIFICATION_STEPS[permissions.verification_of(user)]),
             code=PortalErrorCode.NOT_VERIFIED,
         )
     if now < programme.opens_at:

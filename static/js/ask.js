@@ -214,7 +214,9 @@
           answer.classList.toggle("abstained", done.abstained);
           renderText(text, done.answer, done.message, done.citations.length);
           renderCitations(answer, done.citations, done.message, done.mode === "extractive");
-          meta.textContent = done.mode === "extractive" ? words.extractive : words.ai;
+          // As the page renders a stored answer: an abstention quotes nothing, so no excerpt label.
+          const quoted = done.citations.length > 0 && !done.abstained;
+          meta.textContent = done.mode !== "extractive" ? words.ai : quoted ? words.extractive : "";
           addFeedback(answer, done.message, "");
           remember(done.conversation, question);
         } else if (event.name === "error") {

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
 from knowledge.models import Message, MessageRole
+from tests import people
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e]
 
@@ -111,3 +115,26 @@ def test_member_sees_the_answer_stream_in_with_citations_and_rates_it(
     document = phone.url.split("?")[0]
     phone.goto(f"{document}?article=第三条#seg-999999")
     expect(phone.locator(".source-passage.target")).to_contain_text("缴纳社会保险费")
+
+
+def test_an_abstention_reads_the_same_streamed_and_reloaded_with_no_excerpt_label(
+    asgi_server, phone
+) -> None:
+    units = people.make_units()
+    people.make_user("member", unit=units["factory"], serial=7)
+    sign_in(phone, asgi_server, "member")
+    phone.goto(f"{asgi_server}/ask/")
+
+    phone.get_by_label("您的问题").fill("下一届世界杯在哪个国家举办？")
+    phone.get_by_role("button", name="发送").click()
+    answer = phone.locator("[data-answer]").last
+    expect(answer).to_have_class(re.compile(r"\babstained\b"))
+    expect(answer).not_to_have_class(re.compile(r"\bstreaming\b"))
+    streamed = (answer.locator("[data-answer-text]").inner_text(), answer.locator(".answer-meta"))
+    expect(streamed[1]).to_have_text("")
+    assert "知识库里没有找到" in streamed[0] and "法律问题" not in streamed[0]
+
+    phone.reload()  # the page's address is the conversation's now
+    stored = phone.locator("[data-answer]").last
+    assert stored.locator("[data-answer-text]").inner_text() == streamed[0]
+    expect(stored.locator(".answer-meta")).to_have_text("")

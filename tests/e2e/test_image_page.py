@@ -10,8 +10,9 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from imaging.models import ImageRequest
-from imaging.services import render, requests
+from imaging.services import generation, render, requests
 from tests import people
+from tests.e2e.conftest import sign_in
 from tests.fakes.server import Behaviour
 
 pytestmark = [pytest.mark.e2e]
@@ -88,3 +89,30 @@ def test_member_requests_a_poster_watches_it_run_refines_and_downloads(
     refined = ImageRequest.objects.get(parent__isnull=False)
     assert label["ProduceID"] == f"img-{refined.pk}-0"
     assert Image.open(io.BytesIO(data)).size == (1024, 1024)
+
+
+def test_my_images_are_square_thumbnails_whatever_the_image_size(
+    asgi_server, phone, settings, tmp_path, screenshot_dir
+) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    units = people.make_units()
+    member = people.make_user("member", unit=units["factory"], serial=7)
+    # No image model: the portal designs the posters itself, tall and wide.
+    for purpose, size in (("mobile-poster", "720x1280"), ("banner", "1280x720")):
+        made = requests.submit(
+            member, prompt="五一劳动节", purpose=purpose, size=size, texts={"title": "劳动最光荣"}
+        )
+        generation.run(made.pk)
+
+    sign_in(phone, asgi_server, "member")
+    phone.goto(f"{asgi_server}/images/")
+
+    thumbnails = phone.get_by_test_id("gallery-item").locator("img")
+    expect(thumbnails).to_have_count(2)
+    for n in range(2):
+        box = thumbnails.nth(n).bounding_box()
+        assert box is not None and box["width"] > 80
+        assert abs(box["width"] - box["height"]) <= 1, f"thumbnail {n} is not square: {box}"
+        fit = thumbnails.nth(n).evaluate("img => getComputedStyle(img).objectFit")
+        assert fit == "cover"
+    phone.screenshot(path=str(screenshot_dir / "imaging-gallery.png"), full_page=True)

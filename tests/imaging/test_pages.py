@@ -73,6 +73,18 @@ def test_pages_refuse_members_without_ai_and_hide_others_requests(
     assert client.get("/images/review/").status_code == 403
 
 
+def test_a_member_awaiting_review_is_told_why_draw_is_closed_and_where_to_look(client, charlie):
+    client.force_login(charlie)
+    assert 'href="/images/"' in client.get("/").content.decode()  # the menu offers Draw
+
+    response = client.get("/images/")
+
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "完成会员认证后即可使用AI服务。" in page and "正在等待所在工会审核" in page
+    assert 'href="/me/"' in page and "您没有权限访问此页面" not in page
+
+
 def test_editors_take_down_from_the_review_page(client, alice, eddie, submit, draw_model):
     made = submit(alice)
     generation.run(made.pk)
@@ -83,3 +95,25 @@ def test_editors_take_down_from_the_review_page(client, alice, eddie, submit, dr
 
     made.refresh_from_db()
     assert made.takedown_reason == "侵权" and made.taken_down_by == eddie
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("alice", "/images/"),
+        ("alice", "/images/presets/"),
+        ("alice", "request"),
+        ("sam", "/images/brand/"),
+        ("eddie", "/images/review/"),
+    ],
+)
+def test_draw_pages_are_titled_with_the_portal_s_name(client, request, submit, who, path):
+    user = request.getfixturevalue(who)
+    if path == "request":
+        path = f"/images/{submit(user).pk}/"
+    client.force_login(user)
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert response.content.decode().split("</title>")[0].endswith(" · 工会AI门户")

@@ -360,3 +360,14 @@ def test_deleting_a_set_removes_its_runs_and_is_audited(eddie, law):
     assert not QuestionSet.objects.exists() and not AccuracyRun.objects.exists()
     event = AuditEvent.objects.get(action=AuditAction.QUESTION_SET_DELETED)
     assert (event.actor, event.target, event.detail["questions"]) == (eddie, "要删除的", 3)
+
+
+@pytest.mark.django_db
+def test_a_set_page_s_title_is_plain_text(eddie, law):
+    chosen = accuracy.import_questions(eddie, text=QUESTIONS, name="我的问题").question_set
+
+    page = client_for(eddie).get(f"/knowledge/accuracy/{chosen.pk}/").content.decode()
+
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert title == "我的问题 · 命中率 · 工会AI门户"
+    assert page.count("js/accuracy.js") == 1

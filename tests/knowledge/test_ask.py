@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
@@ -98,6 +99,18 @@ def test_the_cited_passage_opens_in_its_document(alice, law):
     assert "三十六小时" in page.content.decode()
 
 
+def test_members_reading_a_document_see_no_internal_source_path(alice, eddie, law):
+    law.source = "laws/migrant-worker-wage-payment-regulations.md"
+    law.save(update_fields=["source"])
+
+    page = client_for(alice).get(f"/ask/documents/{law.pk}/").content.decode()
+
+    assert law.title in page
+    assert "来源" not in page and "migrant-worker" not in page
+    editors = client_for(eddie).get(f"/knowledge/documents/{law.pk}/").content.decode()
+    assert "laws/migrant-worker-wage-payment-regulations.md" in editors
+
+
 def test_a_question_the_knowledge_base_does_not_cover_points_to_the_hotline(alice, law):
     data = post(client_for(alice), question=OFF_TOPIC).json()
     assert data["abstained"] is True
@@ -106,6 +119,27 @@ def test_a_question_the_knowledge_base_does_not_cover_points_to_the_hotline(alic
     assert "示范电子厂工会" in data["answer"]  # alice's own union unit
     asked = AskedQuestion.objects.get(answer_id=data["message"])
     assert asked.abstained is True
+
+
+def test_an_abstention_fits_any_question_and_shows_no_excerpt_label(alice, law):
+    client = client_for(alice)
+    data = post(client, question="下一届世界杯在哪个国家举办？").json()
+    assert data["abstained"] is True and data["mode"] == "extractive"
+
+    page = client.get(f"/ask/c/{data['conversation']}/").content.decode()
+
+    assert "知识库里没有找到能回答这个问题的内容" in page and "法律问题" not in page
+    meta = re.search(r'<div class="answer-meta muted">(.*?)</div>', page)
+    assert meta is not None and meta.group(1) == ""
+
+
+def test_a_quoted_answer_is_labelled_as_an_excerpt(alice, law):
+    client = client_for(alice)
+    data = post(client, question=OVERTIME).json()
+
+    page = client.get(f"/ask/c/{data['conversation']}/").content.decode()
+
+    assert '<div class="answer-meta muted">知识库原文摘录</div>' in page
 
 
 # --- with a model ----------------------------------------------------------------------------
@@ -457,6 +491,23 @@ def test_unverified_members_and_strangers_may_not_ask(charlie, law, client):
     page = client_for(charlie).get("/ask/")
     assert "data-ask-form" not in page.content.decode()
     assert client_for(charlie).get(f"/ask/documents/{law.pk}/").status_code == 403
+
+
+def test_a_member_awaiting_review_is_told_on_the_ask_page_to_wait_for_the_union(charlie):
+    page = client_for(charlie).get("/ask/").content.decode()
+
+    assert "您的实名信息已提交，正在等待所在工会审核" in page
+    assert "去认证" not in page and "data-ask-form" not in page
+
+
+def test_a_verified_member_without_a_beta_place_is_sent_to_the_beta(alice, open_programme):
+    open_programme.gates_ai = True
+    open_programme.save(update_fields=["gates_ai"])
+
+    page = client_for(alice).get("/ask/").content.decode()
+
+    assert "内测期间需要获得内测名额才能使用AI服务。" in page and 'href="/beta/"' in page
+    assert "认证" not in page.split('data-testid="ai-refusal"')[1].split("</p>")[0]
 
 
 def test_an_api_token_without_csrf_may_ask_but_a_session_needs_its_csrf_token(alice, law):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -290,6 +291,20 @@ def test_the_retrieval_test_page_shows_passages_scores_and_synonyms(
     assert "国庆 → 法定休假日" in page
     assert "《中华人民共和国测试劳动法》第三条" in page
     assert "得分" in page
+
+
+@pytest.mark.django_db
+def test_the_retrieval_test_page_shows_matched_words_not_index_characters(
+    client: Client, eddie: User, law: Document
+) -> None:
+    logged_in(client, eddie)
+
+    page = client.get(reverse("knowledge_test"), {"question": "延长工作时间每月最多多少小时"})
+
+    passage = page.content.decode().split('data-testid="passage"')[1]
+    matched = re.findall(r'<span class="tag">([^<]*)</span>', passage)
+    assert "小时" in matched
+    assert not [t for t in matched if t.startswith("@")], matched
 
 
 @pytest.mark.django_db

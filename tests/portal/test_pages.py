@@ -69,6 +69,35 @@ def test_an_unverified_member_is_told_why_they_cannot_enrol(
 
 
 @pytest.mark.django_db
+def test_a_member_awaiting_review_is_told_to_wait_not_to_submit_again(
+    client: Client, open_programme, charlie
+) -> None:
+    client.force_login(charlie)
+    assert "待所在工会审核" in client.get("/me/").content.decode()
+
+    notice = client.get("/beta/ai-beta/").content.decode()
+
+    assert "正在等待所在工会审核" in notice
+    assert "提交认证信息" not in notice and "立即报名" not in notice
+
+
+@pytest.mark.django_db
+def test_a_member_without_real_name_data_is_told_to_ask_their_union(
+    client: Client, open_programme, units
+) -> None:
+    from tests import people
+
+    dora = people.make_user("dora", unit=units["factory"])  # an account without a profile
+    client.force_login(dora)
+    assert "未登记实名信息" in client.get("/me/").content.decode()
+
+    notice = client.get("/beta/ai-beta/").content.decode()
+
+    assert "您还没有登记实名信息，请联系所在工会办理会员认证。" in notice
+    assert "提交认证信息" not in notice
+
+
+@pytest.mark.django_db
 def test_enrolling_from_the_page_needs_a_signed_in_user(client: Client, open_programme) -> None:
     response = client.post("/beta/ai-beta/enrol/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]

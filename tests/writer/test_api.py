@@ -129,6 +129,18 @@ def test_members_may_not_draft_and_strangers_are_asked_to_sign_in(
     assert client.get("/writer/new/notice/").status_code == 403
 
 
+def test_a_member_who_opens_write_is_told_who_it_is_for(
+    templates: Any, alice: User, client: Client
+) -> None:
+    client.force_login(alice)
+    assert 'href="/writer/"' not in client.get("/").content.decode()
+
+    response = client.get("/writer/")
+
+    assert response.status_code == 403
+    assert "只有工会干部可以起草材料。" in response.content.decode()
+
+
 def test_editors_and_admins_may_draft(templates: Any, eddie: User, ada: User, api: Any) -> None:
     for user in (eddie, ada):
         assert api(user).get("/api/v1/templates/").status_code == 200

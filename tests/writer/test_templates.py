@@ -271,3 +271,34 @@ def test_a_new_template_may_not_take_an_existing_slug(
     taken = new_on_page(client, "notice", "另一个通知", simple())
     assert taken.status_code == 400 and "标识已被其他模板使用" in taken.content.decode()
     assert WritingTemplate.objects.get(slug="notice").version == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/writer/templates/",
+        "/writer/templates/new/",
+        "/writer/templates/notice/",
+        "/writer/new/notice/",
+        "draft",
+        "revisions",
+    ],
+)
+def test_write_pages_are_titled_with_the_portal_s_name(
+    client: Client, templates: Any, eddie: User, path: str
+) -> None:
+    from tests.writer.conftest import OUTING_FORM
+    from writer.services import drafting
+
+    if path in ("draft", "revisions"):
+        draft = drafting.create_draft(eddie, "spring-autumn-outing", OUTING_FORM)
+        revisions = "sections/1/revisions/" if path == "revisions" else ""
+        path = f"/writer/drafts/{draft.pk}/{revisions}"
+    client.force_login(eddie)
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+
+    assert page.split("</title>")[0].endswith(" · 工会AI门户")
