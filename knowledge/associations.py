@@ -10,13 +10,14 @@ confidence: the FAQ's knowledge reaches documents that have no FAQ of their own,
 padding only the articles the FAQ cite. A word the cited articles already contain teaches
 nothing (it matches by itself).
 
-The same pairs, one per wording (the question and each variant), also teach a translation
-model (`translate`, IBM Model 1): for every question word, how likely an article word is to
-have been said that way, t(question word | article word), learned by expectation-maximisation
-over all the words of each wording and of its article. The ranker reads it as a translation
-language model (`retrieval.KeywordRetriever`): how probable the question is as a translation
-of a passage, so a passage that holds what workers' words translate into moves up, in every
-document (辞职 ← 解除, 多久 ← 日, 公司 ← 用人单位).
+Each wording (the question and each variant), paired with the entry's answer and the article
+it cites first (the answer alone when the article is not in the base), also teaches a
+translation model (`translate`, IBM Model 1): for every question word, how likely a word of the
+documents is to have been said that way, t(question word | document word), learned by
+expectation-maximisation over all the words of each wording and of its answer and article.
+The ranker reads it as a translation language model (`retrieval.KeywordRetriever`): how
+probable the question is as a translation of a passage, so a passage that holds what workers'
+words translate into moves up, in every document (辞职 ← 解除, 多久 ← 日, 公司 ← 用人单位).
 
 Learned per process when the FAQ change (the FAQ matcher's version tells), like the matcher.
 """
@@ -178,15 +179,18 @@ def _build(version: tuple[object, ...]) -> _Model:
     own_words = {seg_id: segmenter.tokens(" ".join(parts)) for seg_id, parts in texts.items()}
     pairs = []
     wordings: list[tuple[list[str], list[str]]] = []
-    for faq_id, question, variants in FaqEntry.objects.filter(
-        status=FaqStatus.PUBLISHED, id__in=list(primary)
-    ).values_list("id", "question", "variants"):
-        article = words_of.get(primary[faq_id])
+    for faq_id, question, variants, answer in FaqEntry.objects.filter(
+        status=FaqStatus.PUBLISHED
+    ).values_list("id", "question", "variants", "answer"):
+        said = [segmenter.tokens(text) for text in [question, *map(str, variants)]]
+        article = words_of.get(primary.get(faq_id, -1))
         if article:
-            said = [segmenter.tokens(text) for text in [question, *map(str, variants)]]
             pairs.append(({t for tokens in said for t in tokens}, article))
-            article_words = [w for w in own_words[primary[faq_id]] if not _ARTICLE_NUMBER.match(w)]
-            wordings.extend((tokens, article_words) for tokens in said)
+        # The editor's answer says it in the documents' words too, and is there when the
+        # articles are not (an FAQ whose law is not in the base).
+        formal = segmenter.tokens(answer) + own_words.get(primary.get(faq_id, -1), [])
+        formal = [w for w in formal if not _ARTICLE_NUMBER.match(w)]
+        wordings.extend((tokens, formal) for tokens in said)
     return _Model(version=version, table=learn(pairs), translation=translate(wordings))
 
 

@@ -289,19 +289,34 @@ HIRING_RULES = """# 某市企业用工规定
 """
 
 
+TAUGHT = {  # article of RESIGNATION_FAQ_RULES → workers' wordings, and the editor's answer
+    "第一条": (
+        ["不干了要提前多久跟老板说", "想走人提前几天讲", "辞工要提前说吗"],
+        "劳动者提前三十日以书面形式通知用人单位，可以解除劳动合同。",
+    ),
+    "第二条": (["老板要每月发工资吗", "工钱是不是按月给"], "用人单位应当按月支付劳动报酬。"),
+    "第三条": (["老板要给我交社保吗", "社保单位必须交吗"], "用人单位应当缴纳社会保险费。"),
+}
+
+
 @pytest.mark.django_db
+@pytest.mark.parametrize("cited", [True, False], ids=["with-its-law", "answers-only"])
 def test_what_the_faq_teach_about_workers_words_ranks_a_document_without_faq(
-    eddie: User, categories: dict[str, Category]
+    eddie: User, categories: dict[str, Category], cited: bool
 ) -> None:
-    contracts = publish(eddie, categories, RESIGNATION_FAQ_RULES)
+    # The FAQ cite their law's articles, or (a fresh clone: the law is not in the base) only
+    # say in their answers what the articles say.
+    contracts = publish(eddie, categories, RESIGNATION_FAQ_RULES) if cited else None
     publish(eddie, categories, HIRING_RULES)  # nobody wrote FAQ for these rules
-    for heading, questions in {
-        "第一条": ["不干了要提前多久跟老板说", "想走人提前几天讲", "辞工要提前说吗"],
-        "第二条": ["老板要每月发工资吗", "工钱是不是按月给"],
-        "第三条": ["老板要给我交社保吗", "社保单位必须交吗"],
-    }.items():
+    for heading, (questions, answer) in TAUGHT.items():
         for question in questions:
-            faq_on(contracts, heading, question, eddie, categories["rights"])
+            curation.save_faq(
+                question=question,
+                answer=answer,
+                category=categories["rights"],
+                segments=[contracts.segments.get(heading=heading)] if contracts else [],
+                author=eddie,
+            )
     # Both rules of the new document say 提前; the FAQ taught that a worker who wants to 走人
     # or 辞工 speaks of 解除劳动合同 and 通知: the rule on leaving comes before the one on
     # training.
