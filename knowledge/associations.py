@@ -49,6 +49,7 @@ PER_WORD = 5
 EM_ROUNDS = 5
 TRANSLATION_MIN = 0.01
 TRANSLATIONS_PER_WORD = 50
+CELL_BUDGET = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -117,47 +118,64 @@ def learn(pairs: list[tuple[set[str], set[str]]]) -> dict[str, tuple[Association
     return table
 
 
-def translate(pairs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> Translations:
-    """IBM Model 1 from (wording, article) word lists: t(q | a), the probability that article
-    word `a` is said as question word `q`, with an empty word for the question's words that
-    translate nothing. Expectation-maximisation over the distinct words of each pair, all
-    pairs at once in numpy (a cell per question word and article word of a pair)."""
+def translate(entries: Sequence[tuple[Sequence[Sequence[str]], Sequence[str]]]) -> Translations:
+    """IBM Model 1 from FAQ entries, each its wordings' word lists and the words that answer
+    them in the documents' language: t(q | a), the probability that document word `a` is said
+    as question word `q`, with an empty word for the question's words that translate nothing.
+    Expectation-maximisation over all entries at once in numpy, a cell per distinct wording
+    word and answer word of an entry (the wordings of one entry share their answer: a word in
+    several of them counts that many times). Memory grows with the cells: beyond CELL_BUDGET,
+    every k-th entry is learned from (a budget of 4 million cells is about 1,700 seed-sized
+    entries and 150 MB while learning)."""
+    prepared = []
+    for wordings, formal in entries:
+        said = Counter(w for words in wordings for w in set(words))
+        answer = set(formal)
+        if said and answer:
+            prepared.append((said, answer))
+    cells = sum(len(said) * (len(answer) + 1) for said, answer in prepared)
+    stride = math.ceil(cells / CELL_BUDGET) if cells > CELL_BUDGET else 1
     asked_ids: dict[str, int] = {}
-    article_ids: dict[str, int] = {"": 0}  # the empty word
+    formal_ids: dict[str, int] = {"": 0}  # the empty word
     cell_q: list[np.ndarray] = []
     cell_a: list[np.ndarray] = []
-    group: list[np.ndarray] = []
-    groups = 0
-    for asked, article in pairs:
-        q = np.array([asked_ids.setdefault(w, len(asked_ids)) for w in dict.fromkeys(asked)])
-        a = np.array([0, *(article_ids.setdefault(w, len(article_ids)) for w in set(article))])
-        if not len(q) or len(a) < 2:
-            continue
+    weights: list[int] = []
+    kept = prepared[::stride]
+    for said, answer in kept:
+        q = np.array([asked_ids.setdefault(w, len(asked_ids)) for w in said], dtype=np.int64)
+        a = np.array([0, *(formal_ids.setdefault(w, len(formal_ids)) for w in answer)])
         cell_q.append(np.repeat(q, len(a)))
         cell_a.append(np.tile(a, len(q)))
-        group.append(np.repeat(np.arange(groups, groups + len(q)), len(a)))
-        groups += len(q)
+        weights.extend(said.values())
     if not cell_q:
         return {}
-    qs, arts = np.concatenate(cell_q), np.concatenate(cell_a)
-    # One parameter per (question word, article word) seen together.
-    keys, cell_key = np.unique(qs * len(article_ids) + arts, return_inverse=True)
-    key_a = keys % len(article_ids)
-    of_group = np.concatenate(group)
+    size = len(formal_ids)
+    # One parameter per (question word, document word) seen together.
+    pair_ids = np.concatenate(cell_q) * size + np.concatenate(cell_a)
+    del cell_q, cell_a
+    keys, inverse = np.unique(pair_ids, return_inverse=True)
+    del pair_ids
+    cell_key = inverse.astype(np.int32)
+    del inverse
+    key_a = keys % size
+    # Each wording word of an entry is a group of cells, one per answer word (and the empty).
+    group_size = np.repeat([len(answer) + 1 for _, answer in kept], [len(said) for said, _ in kept])
+    of_group = np.repeat(np.arange(len(group_size), dtype=np.int32), group_size)
+    count = np.array(weights, dtype=np.float64)
     t = np.ones(len(keys))
     for _ in range(EM_ROUNDS):
         expected = t[cell_key]
-        expected /= np.bincount(of_group, weights=expected)[of_group]
-        counts = np.bincount(cell_key, weights=expected, minlength=len(keys))
-        t = counts / np.bincount(key_a, weights=counts)[key_a]
+        expected *= (count / np.bincount(of_group, weights=expected))[of_group]
+        totals = np.bincount(cell_key, weights=expected, minlength=len(keys))
+        t = totals / np.bincount(key_a, weights=totals)[key_a]
     asked_words = np.array(list(asked_ids), dtype=object)
-    article_words = np.array(list(article_ids), dtype=object)
+    formal_words = np.array(list(formal_ids), dtype=object)
     keep = (t >= TRANSLATION_MIN) & (key_a != 0)
-    key_q = keys[keep] // len(article_ids)
+    key_q = keys[keep] // size
     order = np.lexsort((-t[keep], key_q))  # by question word, the likeliest first
     out: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for q, a, p in zip(
-        asked_words[key_q[order]], article_words[key_a[keep][order]], t[keep][order], strict=True
+        asked_words[key_q[order]], formal_words[key_a[keep][order]], t[keep][order], strict=True
     ):
         if len(out[q]) < TRANSLATIONS_PER_WORD:
             out[q].append((a, float(p)))
@@ -178,7 +196,7 @@ def _build(version: tuple[object, ...]) -> _Model:
     # The translation model reads the article as the index does: its law, chapter and heading too.
     own_words = {seg_id: segmenter.tokens(" ".join(parts)) for seg_id, parts in texts.items()}
     pairs = []
-    wordings: list[tuple[list[str], list[str]]] = []
+    taught: list[tuple[list[list[str]], list[str]]] = []
     for faq_id, question, variants, answer in FaqEntry.objects.filter(
         status=FaqStatus.PUBLISHED
     ).values_list("id", "question", "variants", "answer"):
@@ -189,9 +207,8 @@ def _build(version: tuple[object, ...]) -> _Model:
         # The editor's answer says it in the documents' words too, and is there when the
         # articles are not (an FAQ whose law is not in the base).
         formal = segmenter.tokens(answer) + own_words.get(primary.get(faq_id, -1), [])
-        formal = [w for w in formal if not _ARTICLE_NUMBER.match(w)]
-        wordings.extend((tokens, formal) for tokens in said)
-    return _Model(version=version, table=learn(pairs), translation=translate(wordings))
+        taught.append((said, [w for w in formal if not _ARTICLE_NUMBER.match(w)]))
+    return _Model(version=version, table=learn(pairs), translation=translate(taught))
 
 
 def _current(faq: faqmatch.FaqIndex | None = None) -> _Model:

@@ -256,14 +256,28 @@ def test_words_learned_from_the_faq_reach_documents_without_faq(
 def test_the_translation_model_learns_what_workers_say_for_the_texts_words() -> None:
     translations = associations.translate(
         [
-            (["老板", "不", "发", "工资"], ["用人单位", "应当", "支付", "工资"]),
-            (["老板", "不", "交", "社保"], ["用人单位", "应当", "缴纳", "社会保险费"]),
-            (["工钱", "按月", "发"], ["工资", "应当", "按月", "支付"]),
-            (["交", "税"], ["应当", "缴纳", "税款"]),
+            (
+                [["老板", "不", "发", "工资"], ["老板", "欠", "工资"]],
+                ["用人单位", "应当", "支付", "工资"],
+            ),
+            ([["老板", "不", "交", "社保"]], ["用人单位", "应当", "缴纳", "社会保险费"]),
+            ([["工钱", "按月", "发"]], ["工资", "应当", "按月", "支付"]),
+            ([["交", "税"]], ["应当", "缴纳", "税款"]),
         ]
     )
     assert translations["老板"][0][0] == "用人单位"
     assert translations["社保"][0][0] == "社会保险费"
+
+
+def test_the_translation_model_learns_from_every_kth_entry_beyond_its_memory_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entries = [([[f"说法{n}"]], [f"条文{n}"]) for n in range(10)]  # 2 cells each
+    assert len(associations.translate(entries)) == 10
+    monkeypatch.setattr(associations, "CELL_BUDGET", 10)
+    learned = associations.translate(entries)
+    assert set(learned) == {f"说法{n}" for n in range(0, 10, 2)}
+    assert learned["说法4"][0][0] == "条文4"
 
 
 RESIGNATION_FAQ_RULES = """# 某市劳动合同办法
