@@ -24,12 +24,15 @@ Learned per process when the FAQ change (the FAQ matcher's version tells), like 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -208,7 +211,27 @@ def _build(version: tuple[object, ...]) -> _Model:
         # articles are not (an FAQ whose law is not in the base).
         formal = segmenter.tokens(answer) + own_words.get(primary.get(faq_id, -1), [])
         taught.append((said, [w for w in formal if not _ARTICLE_NUMBER.match(w)]))
-    return _Model(version=version, table=learn(pairs), translation=translate(taught))
+    # No FAQ of the base's own: what the shipped FAQ teach (their wordings and answers, written
+    # for this portal) is still how workers say the documents' words.
+    translation = translate(taught) if taught else _shipped()
+    return _Model(version=version, table=learn(pairs), translation=translation)
+
+
+SHIPPED_FAQ = Path(__file__).resolve().parent / "seed" / "faq"
+
+
+@cache
+def _shipped() -> Translations:
+    """The translation model of the FAQ shipped with the portal (learned once per process)."""
+    taught = []
+    for path in sorted(SHIPPED_FAQ.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                said = [segmenter.tokens(t) for t in [item["question"], *item.get("variants", [])]]
+                formal = segmenter.tokens(item["answer"])
+                taught.append((said, [w for w in formal if not _ARTICLE_NUMBER.match(w)]))
+    return translate(taught)
 
 
 def _current(faq: faqmatch.FaqIndex | None = None) -> _Model:

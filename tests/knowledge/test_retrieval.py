@@ -124,11 +124,11 @@ def test_a_synonym_group_works_in_both_directions(law: Document, eddie: User) ->
 def test_faq_variants_lead_to_the_article_they_rest_on(
     law: Document, eddie: User, categories: dict[str, Category]
 ) -> None:
-    question = "国庆节被叫去上班怎么给钱"
+    question = "黄金周被喊回厂里干活咋算钱"
     assert labels(question)[:1] != ["第三条"]
     curation.save_faq(
         question="过节上班工资怎么算",
-        variants=["国庆节上班给几倍工资", "春节值班怎么给钱"],
+        variants=["黄金周被喊回去干活咋算钱", "春节值班怎么给钱"],
         answer="法定休假日上班，工资不低于百分之三百。",
         category=categories["rights"],
         segments=[law.segments.get(heading="第三条")],

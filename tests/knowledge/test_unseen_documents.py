@@ -280,6 +280,24 @@ def test_the_translation_model_learns_from_every_kth_entry_beyond_its_memory_bud
     assert learned["说法4"][0][0] == "条文4"
 
 
+@pytest.mark.django_db
+def test_a_base_without_faq_of_its_own_learns_from_the_faq_shipped_with_the_portal(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, HIRING_RULES)
+    shipped = dict(associations.translations()["社保"])
+    assert "社会保险费" in shipped
+    # Once editors write FAQ, the base's own teach (and only they).
+    curation.save_faq(
+        question="单位给我交医保吗",
+        answer="用人单位应当缴纳基本医疗保险费。",
+        category=categories["rights"],
+        author=eddie,
+    )
+    assert "社保" not in associations.translations()
+    assert "医疗保险" in dict(associations.translations()["医保"])
+
+
 RESIGNATION_FAQ_RULES = """# 某市劳动合同办法
 
 <!-- INFO END -->
