@@ -510,6 +510,30 @@ def test_a_verified_member_without_a_beta_place_is_sent_to_the_beta(alice, open_
     assert "认证" not in page.split('data-testid="ai-refusal"')[1].split("</p>")[0]
 
 
+def test_the_api_tells_a_member_awaiting_review_what_the_ask_page_tells_them(charlie, law):
+    page = client_for(charlie).get("/ask/").content.decode()
+    shown = page.split('data-testid="ai-refusal">')[1].split(" <a ")[0]
+
+    refused = post(client_for(charlie), question=OVERTIME)
+
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted")
+    assert refused.json()["detail"] == shown
+    assert "您的实名信息已提交，正在等待所在工会审核" in shown
+    assert not AskedQuestion.objects.exists()
+
+
+def test_the_api_tells_a_verified_member_without_a_place_that_the_beta_is_why(
+    alice, law, open_programme
+):
+    open_programme.gates_ai = True
+    open_programme.save(update_fields=["gates_ai"])
+
+    refused = post(client_for(alice), question=OVERTIME)
+
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted")
+    assert refused.json()["detail"] == "内测期间需要获得内测名额才能使用AI服务。"
+
+
 def test_an_api_token_without_csrf_may_ask_but_a_session_needs_its_csrf_token(alice, law):
     from rest_framework.authtoken.models import Token
 
