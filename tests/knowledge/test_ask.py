@@ -246,6 +246,31 @@ def test_the_model_finding_no_answer_in_the_passages_is_an_abstention(alice, law
 
 
 @with_model
+def test_the_model_s_abstention_is_not_labelled_as_ai_generated(alice, law, model):
+    # The member reads the portal's own abstention wording, not anything the model wrote.
+    model.reply = asking.NO_ANSWER
+    client = client_for(alice)
+    data = post(client, question=OVERTIME).json()
+    assert (data["mode"], data["abstained"]) == ("llm", True)
+
+    page = client.get(f"/ask/c/{data['conversation']}/").content.decode()
+
+    assert asking.abstain_text(alice.union_unit.name) in page
+    meta = re.search(r'<div class="answer-meta muted">(.*?)</div>', page)
+    assert meta is not None and meta.group(1) == ""
+
+
+@with_model
+def test_a_model_s_answer_is_labelled_as_ai_generated(alice, law, model):
+    client = client_for(alice)
+    data = post(client, question=OVERTIME).json()
+
+    page = client.get(f"/ask/c/{data['conversation']}/").content.decode()
+
+    assert '<div class="answer-meta muted">由AI生成，仅供参考</div>' in page
+
+
+@with_model
 def test_a_model_failing_before_its_first_word_falls_back_to_quoting(alice, law, model):
     model.then(Behaviour(status=503), Behaviour(status=503))
     data = post(client_for(alice), question=OVERTIME).json()
