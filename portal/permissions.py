@@ -244,6 +244,16 @@ def may_enrol_in_beta(user: AnyUser) -> bool:
     return _active(user) and isinstance(user, User) and user.is_verified_member
 
 
+def enrol_refusal(user: AnyUser) -> str | None:
+    """None when the user may enrol in the beta; else why not and what to do about it (the
+    beta's refusal, which the profile repeats instead of offering to enrol)."""
+    if may_enrol_in_beta(user):
+        return None
+    return str(_("只有完成实名认证的会员才能报名内测。")) + str(
+        VERIFICATION_STEPS[verification_of(user)]
+    )
+
+
 def verifiable_members(actor: AnyUser) -> QuerySet[User]:
     """The members whose real-name data this actor may see and verify."""
     if not has_perm(actor, Perm.VERIFY_MEMBERS) or not isinstance(actor, User):

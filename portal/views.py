@@ -41,11 +41,12 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    user = permissions.user_or_none(request)
     programme = beta.current_programme()
-    state = (
-        beta.programme_state(programme, permissions.user_or_none(request)) if programme else None
-    )
-    return render(request, "portal/home.html", {"state": state})
+    state = beta.programme_state(programme, user) if programme else None
+    # A signed-in member who may not use the AI services is told why, as Ask tells them.
+    refusal = permissions.ai_refusal(user) if user else None
+    return render(request, "portal/home.html", {"state": state, "refusal": refusal})
 
 
 class LoginView(auth_views.LoginView):
@@ -137,7 +138,11 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/profile.html",
-        {"profile": getattr(user, "member_profile", None), "enrolments": enrolments},
+        {
+            "profile": getattr(user, "member_profile", None),
+            "enrolments": enrolments,
+            "enrol_refusal": permissions.enrol_refusal(user),
+        },
     )
 
 

@@ -56,13 +56,12 @@ def _authorise(request: HttpRequest) -> tuple[User, Request]:
     """Who asks, and whether they may."""
     user, drf = authenticate(request)
     try:
-        permissions.require(
-            user,
-            Perm.USE_AI,
-            _("您还不能使用智能对话：需要完成会员认证（内测期间还需获得内测名额）。"),
-        )
+        permissions.require(user, Perm.USE_AI)
     except NotPermitted as exc:
-        raise Refused(exc.status, exc.message, exc.code) from exc
+        # What stands in the way, in the words Ask's page shows (read only on a refusal).
+        refusal = permissions.ai_refusal(user)
+        reason = refusal.reason if refusal is not None else exc.message
+        raise Refused(exc.status, reason, exc.code) from exc
     return user, drf
 
 

@@ -104,12 +104,9 @@ def waitlist_position(enrolment: BetaEnrolment) -> int | None:
 
 
 def check_may_enrol(user: User, programme: BetaProgramme, now: datetime) -> None:
-    if not permissions.may_enrol_in_beta(user):
-        raise EnrolmentRefused(
-            _("只有完成实名认证的会员才能报名内测。")
-            + str(permissions.VERIFICATION_STEPS[permissions.verification_of(user)]),
-            code=PortalErrorCode.NOT_VERIFIED,
-        )
+    refusal = permissions.enrol_refusal(user)
+    if refusal is not None:
+        raise EnrolmentRefused(refusal, code=PortalErrorCode.NOT_VERIFIED)
     if now < programme.opens_at:
         raise EnrolmentRefused(
             _("报名尚未开始，开始时间：%(t)s。")

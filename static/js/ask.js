@@ -214,9 +214,10 @@
           answer.classList.toggle("abstained", done.abstained);
           renderText(text, done.answer, done.message, done.citations.length);
           renderCitations(answer, done.citations, done.message, done.mode === "extractive");
-          // As the page renders a stored answer: an abstention quotes nothing, so no excerpt label.
-          const quoted = done.citations.length > 0 && !done.abstained;
-          meta.textContent = done.mode !== "extractive" ? words.ai : quoted ? words.extractive : "";
+          // As the page renders a stored answer: an abstention is the portal's own wording
+          // (also when a model declined) and quotes nothing, so it carries neither label.
+          const label = done.mode !== "extractive" ? words.ai : done.citations.length > 0 ? words.extractive : "";
+          meta.textContent = done.abstained ? "" : label;
           addFeedback(answer, done.message, "");
           remember(done.conversation, question);
         } else if (event.name === "error") {

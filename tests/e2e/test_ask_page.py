@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
 from knowledge.models import Message, MessageRole
+from knowledge.seed import ensure_categories
+from knowledge.services import asking
 from tests import people
 from tests.e2e.conftest import sign_in
 
@@ -117,24 +120,58 @@ def test_member_sees_the_answer_stream_in_with_citations_and_rates_it(
     expect(phone.locator(".source-passage.target")).to_contain_text("缴纳社会保险费")
 
 
-def test_an_abstention_reads_the_same_streamed_and_reloaded_with_no_excerpt_label(
-    asgi_server, phone
-) -> None:
+def abstention_streamed_and_reloaded(
+    phone: Any, server: str, question: str
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """A member asks `question`, which is abstained on: the answer's text and label as they
+    streamed in, then as the reloaded conversation shows them."""
     units = people.make_units()
     people.make_user("member", unit=units["factory"], serial=7)
-    sign_in(phone, asgi_server, "member")
-    phone.goto(f"{asgi_server}/ask/")
+    sign_in(phone, server, "member")
+    phone.goto(f"{server}/ask/")
 
-    phone.get_by_label("您的问题").fill("下一届世界杯在哪个国家举办？")
+    phone.get_by_label("您的问题").fill(question)
     phone.get_by_role("button", name="发送").click()
     answer = phone.locator("[data-answer]").last
     expect(answer).to_have_class(re.compile(r"\babstained\b"))
     expect(answer).not_to_have_class(re.compile(r"\bstreaming\b"))
-    streamed = (answer.locator("[data-answer-text]").inner_text(), answer.locator(".answer-meta"))
-    expect(streamed[1]).to_have_text("")
-    assert "知识库里没有找到" in streamed[0] and "法律问题" not in streamed[0]
+    streamed = (
+        answer.locator("[data-answer-text]").inner_text(),
+        answer.locator(".answer-meta").inner_text(),
+    )
 
     phone.reload()  # the page's address is the conversation's now
     stored = phone.locator("[data-answer]").last
-    assert stored.locator("[data-answer-text]").inner_text() == streamed[0]
-    expect(stored.locator(".answer-meta")).to_have_text("")
+    return streamed, (
+        stored.locator("[data-answer-text]").inner_text(),
+        stored.locator(".answer-meta").inner_text(),
+    )
+
+
+def test_an_abstention_reads_the_same_streamed_and_reloaded_with_no_excerpt_label(
+    asgi_server, phone
+) -> None:
+    streamed, stored = abstention_streamed_and_reloaded(
+        phone, asgi_server, "下一届世界杯在哪个国家举办？"
+    )
+
+    assert "知识库里没有找到" in streamed[0] and "法律问题" not in streamed[0]
+    assert streamed == stored and streamed[1] == ""
+
+
+def test_a_model_s_abstention_is_not_labelled_as_ai_generated_streamed_or_reloaded(
+    asgi_server, phone, configure, fake_openai
+) -> None:
+    from tests.knowledge.conftest import make_document
+
+    make_document(None, ensure_categories())
+    configure("deepseek", f"{fake_openai.url}/v1", use_for=["ask"])
+    fake_openai.reply = asking.NO_ANSWER  # the model finds no answer in the passages
+
+    streamed, stored = abstention_streamed_and_reloaded(
+        phone, asgi_server, "延长工作时间每月不得超过多少小时？"
+    )
+
+    assert Message.objects.get(role=MessageRole.ASSISTANT).mode == "llm"
+    assert "知识库里没有找到" in streamed[0]
+    assert streamed == stored and streamed[1] == ""

@@ -246,6 +246,31 @@ def test_the_model_finding_no_answer_in_the_passages_is_an_abstention(alice, law
 
 
 @with_model
+def test_the_model_s_abstention_is_not_labelled_as_ai_generated(alice, law, model):
+    # The member reads the portal's own abstention wording, not anything the model wrote.
+    model.reply = asking.NO_ANSWER
+    client = client_for(alice)
+    data = post(client, question=OVERTIME).json()
+    assert (data["mode"], data["abstained"]) == ("llm", True)
+
+    page = client.get(f"/ask/c/{data['conversation']}/").content.decode()
+
+    assert asking.abstain_text(alice.union_unit.name) in page
+    meta = re.search(r'<div class="answer-meta muted">(.*?)</div>', page)
+    assert meta is not None and meta.group(1) == ""
+
+
+@with_model
+def test_a_model_s_answer_is_labelled_as_ai_generated(alice, law, model):
+    client = client_for(alice)
+    data = post(client, question=OVERTIME).json()
+
+    page = client.get(f"/ask/c/{data['conversation']}/").content.decode()
+
+    assert '<div class="answer-meta muted">由AI生成，仅供参考</div>' in page
+
+
+@with_model
 def test_a_model_failing_before_its_first_word_falls_back_to_quoting(alice, law, model):
     model.then(Behaviour(status=503), Behaviour(status=503))
     data = post(client_for(alice), question=OVERTIME).json()
@@ -508,6 +533,30 @@ def test_a_verified_member_without_a_beta_place_is_sent_to_the_beta(alice, open_
 
     assert "内测期间需要获得内测名额才能使用AI服务。" in page and 'href="/beta/"' in page
     assert "认证" not in page.split('data-testid="ai-refusal"')[1].split("</p>")[0]
+
+
+def test_the_api_tells_a_member_awaiting_review_what_the_ask_page_tells_them(charlie, law):
+    page = client_for(charlie).get("/ask/").content.decode()
+    shown = page.split('data-testid="ai-refusal">')[1].split(" <a ")[0]
+
+    refused = post(client_for(charlie), question=OVERTIME)
+
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted")
+    assert refused.json()["detail"] == shown
+    assert "您的实名信息已提交，正在等待所在工会审核" in shown
+    assert not AskedQuestion.objects.exists()
+
+
+def test_the_api_tells_a_verified_member_without_a_place_that_the_beta_is_why(
+    alice, law, open_programme
+):
+    open_programme.gates_ai = True
+    open_programme.save(update_fields=["gates_ai"])
+
+    refused = post(client_for(alice), question=OVERTIME)
+
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted")
+    assert refused.json()["detail"] == "内测期间需要获得内测名额才能使用AI服务。"
 
 
 def test_an_api_token_without_csrf_may_ask_but_a_session_needs_its_csrf_token(alice, law):

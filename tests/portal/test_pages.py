@@ -129,3 +129,61 @@ def test_home_leads_staff_to_writing_and_tells_members_who_writes(
     page = client.get("/").content.decode()
     assert 'href="/writer/"' not in page
     assert "供工会干部使用" in page
+
+
+def _ai_refusal_notice(page: str) -> str:
+    return page.split('data-testid="ai-refusal"')[1].split("</p>")[0]
+
+
+@pytest.mark.django_db
+def test_home_tells_a_member_awaiting_review_where_verification_stands(
+    client: Client, open_programme: BetaProgramme, charlie: User
+) -> None:
+    client.force_login(charlie)
+
+    page = client.get("/").content.decode()
+
+    assert "内测期间需获得内测资格" not in page
+    notice = _ai_refusal_notice(page)
+    assert "完成会员认证后即可使用AI服务。" in notice
+    assert "您的实名信息已提交，正在等待所在工会审核" in notice and 'href="/me/"' in notice
+
+
+@pytest.mark.django_db
+def test_home_sends_a_verified_member_without_a_place_to_the_beta(
+    client: Client, open_programme: BetaProgramme, alice: User
+) -> None:
+    open_programme.gates_ai = True
+    open_programme.save(update_fields=["gates_ai"])
+    client.force_login(alice)
+
+    notice = _ai_refusal_notice(client.get("/").content.decode())
+
+    assert "内测期间需要获得内测名额才能使用AI服务。" in notice and 'href="/beta/"' in notice
+    assert "认证" not in notice
+
+
+@pytest.mark.django_db
+def test_home_shows_a_member_who_may_use_ai_that_it_is_open(client: Client, alice: User) -> None:
+    client.force_login(alice)
+
+    page = client.get("/").content.decode()
+
+    assert "已开通AI服务" in page and 'data-testid="ai-refusal"' not in page
+
+
+@pytest.mark.django_db
+def test_profile_offers_enrolment_only_to_a_member_who_may_enrol(
+    client: Client, open_programme: BetaProgramme, alice: User, charlie: User
+) -> None:
+    client.force_login(charlie)
+
+    page = client.get("/me/").content.decode()
+
+    assert "去报名" not in page
+    assert (
+        "只有完成实名认证的会员才能报名内测。"
+        "您的实名信息已提交，正在等待所在工会审核，审核通过前无需重复提交。" in page
+    )
+    client.force_login(alice)
+    assert "去报名" in client.get("/me/").content.decode()
