@@ -821,8 +821,12 @@ async def _model_answer(
                     return
                 yield emitted(pending)
             yield _fallback(turn, emitted, said)
+            # What the model had said stays in the answer: it is AI-generated content and is
+            # labelled so (GB 45438-2025), though quotes follow it.
             yield Ending(
-                AnswerMode.EXTRACTIVE, abstained=not said and not turn.quotable, fallback=True
+                AnswerMode.LLM if said else AnswerMode.EXTRACTIVE,
+                abstained=not said and not turn.quotable,
+                fallback=True,
             )
             return
     finally:

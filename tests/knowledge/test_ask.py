@@ -286,10 +286,13 @@ def test_a_stream_cut_off_midway_keeps_its_words_and_quotes_the_law(alice, law, 
     events = sse(post(client_for(alice), question=OVERTIME, stream=True))
     done = events[-1][1]
     assert events[-1][0] == "done"
-    assert done["fallback"] is True and done["mode"] == "extractive"
-    assert done["answer"].startswith("每月延长")  # what had been said stays
+    # What the model had said stays, and is AI-generated content: labelled so, quotes after.
+    assert done["fallback"] is True and done["mode"] == "llm"
+    assert done["answer"].startswith("每月延长")
     assert "中断" in done["answer"] and "三十六小时" in done["answer"].split("中断")[1]
     assert "".join(d["text"] for name, d in events if name == "delta") == done["answer"]
+    page = client_for(alice).get(f"/ask/c/{done['conversation']}/").content.decode()
+    assert '<div class="answer-meta muted">由AI生成，仅供参考</div>' in page
 
 
 @with_model
