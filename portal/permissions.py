@@ -228,12 +228,16 @@ def RequirePerm(
 
     class Required(BasePermission):
         code = refusal_code  # DRF's check_permissions reads it for the refusal
+        user: AnyUser | None = None  # the caller (an instance serves one request)
 
         @property
         def message(self) -> str:
-            return str(REFUSALS[perm])
+            # The AI services say what stands in the way, in the words their pages use.
+            refusal = ai_refusal(self.user) if perm is Perm.USE_AI and self.user else None
+            return refusal.reason if refusal is not None else str(REFUSALS[perm])
 
         def has_permission(self, request: Request, view: Any) -> bool:
+            self.user = request.user
             return has_perm(request.user, perm)
 
     Required.__name__ = Required.__qualname__ = f"RequirePerm_{perm}_{refusal_code}"

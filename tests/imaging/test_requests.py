@@ -139,6 +139,8 @@ def test_a_member_without_ai_access_is_refused(api, charlie):
     response = post(api, charlie)
 
     assert response.status_code == 403 and response.json()["code"] == "not_permitted"
+    # Told what stands in the way, as the Draw and Ask pages tell a member awaiting review.
+    assert "正在等待所在工会审核" in response.json()["detail"]
 
 
 def test_an_anonymous_caller_is_401(api):
