@@ -31,12 +31,12 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from knowledge import faqmatch
+from knowledge import faqmatch, versions
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus, Segment
 from knowledge.text import segmenter
 
@@ -200,6 +200,7 @@ def _build(version: tuple[object, ...]) -> _Model:
     own_words = {seg_id: segmenter.tokens(" ".join(parts)) for seg_id, parts in texts.items()}
     pairs = []
     taught: list[tuple[list[list[str]], list[str]]] = []
+    questions = set()
     for faq_id, question, variants, answer in FaqEntry.objects.filter(
         status=FaqStatus.PUBLISHED
     ).values_list("id", "question", "variants", "answer"):
@@ -211,32 +212,42 @@ def _build(version: tuple[object, ...]) -> _Model:
         # articles are not (an FAQ whose law is not in the base).
         formal = segmenter.tokens(answer) + own_words.get(primary.get(faq_id, -1), [])
         taught.append((said, [w for w in formal if not _ARTICLE_NUMBER.match(w)]))
-    # No FAQ of the base's own: what the shipped FAQ teach (their wordings and answers, written
-    # for this portal) is still how workers say the documents' words.
-    translation = translate(taught) if taught else _shipped()
-    return _Model(version=version, table=learn(pairs), translation=translation)
+        questions.add(question)
+    # What the FAQ shipped with the portal teach (their wordings and answers, written for this
+    # portal) is how workers say the documents' words in any base: learned with the base's own
+    # FAQ, an entry the base publishes (as seeded or as its editors changed it) in its place.
+    shipped = [
+        (said, formal)
+        for question, said, formal in _shipped(version[-1])
+        if question not in questions
+    ]
+    return _Model(version=version, table=learn(pairs), translation=translate(taught + shipped))
 
 
 SHIPPED_FAQ = Path(__file__).resolve().parent / "seed" / "faq"
 
 
-@cache
-def _shipped() -> Translations:
-    """The translation model of the FAQ shipped with the portal (learned once per process)."""
-    taught = []
+@lru_cache(maxsize=1)
+def _shipped(lexicon: object) -> list[tuple[str, list[list[str]], list[str]]]:
+    """The FAQ shipped with the portal: each entry's question, its wordings' words and its
+    answer's words (segmented as this version of the lexicon segments them)."""
+    entries = []
     for path in sorted(SHIPPED_FAQ.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 item = json.loads(line)
                 said = [segmenter.tokens(t) for t in [item["question"], *item.get("variants", [])]]
                 formal = segmenter.tokens(item["answer"])
-                taught.append((said, [w for w in formal if not _ARTICLE_NUMBER.match(w)]))
-    return translate(taught)
+                entries.append(
+                    (item["question"], said, [w for w in formal if not _ARTICLE_NUMBER.match(w)])
+                )
+    return entries
 
 
 def _current(faq: faqmatch.FaqIndex | None = None) -> _Model:
     global _model
-    version = (faq or faqmatch.current()).version
+    # The lexicon's words decide how the wordings are segmented.
+    version = ((faq or faqmatch.current()).version, versions.read().lexicon)
     if version != _model.version:
         with _lock:
             if version != _model.version:

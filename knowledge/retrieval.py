@@ -101,6 +101,7 @@ TITLE_BONUS = 0.1
 TRANSLATION_WEIGHT = 0.2
 TRANSLATED_SHARE = 0.5
 SMOOTHING = 0.2
+MIN_SPREAD = 0.1  # of the candidates' log-probabilities (natural log), below which none moves
 # Abstain when none of the first ABSTAIN_DEPTH passages covers this share of the question's
 # weight (idf of its words).
 MIN_COVERAGE = 0.12
@@ -1056,12 +1057,13 @@ class CandidateRanker:
 
 
 def _standardised(values: Mapping[int, float]) -> dict[int, float]:
-    """Each value in standard deviations from their mean (none when they do not differ)."""
+    """Each value in standard deviations from their mean (none when they hardly differ: a
+    spread under MIN_SPREAD is no reason to reorder passages)."""
     if len(values) < 2:
         return {}
     array = np.array(list(values.values()))
     spread = float(array.std())
-    if not spread:
+    if spread < MIN_SPREAD:
         return {}
     return dict(zip(values, ((array - array.mean()) / spread).tolist(), strict=True))
 

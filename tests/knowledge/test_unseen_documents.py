@@ -280,22 +280,36 @@ def test_the_translation_model_learns_from_every_kth_entry_beyond_its_memory_bud
     assert learned["说法4"][0][0] == "条文4"
 
 
+LEAVING_RULES = """# 某市职工进出办法
+
+<!-- INFO END -->
+
+第一条 企业招用职工，应当订立书面合同。
+
+第二条 职工参加技能培训，应当提前报名。
+
+第三条 离职的，应当提前办理工作交接，结清工资。
+"""
+
+
 @pytest.mark.django_db
 def test_a_base_without_faq_of_its_own_learns_from_the_faq_shipped_with_the_portal(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    publish(eddie, categories, HIRING_RULES)
-    shipped = dict(associations.translations()["社保"])
-    assert "社会保险费" in shipped
-    # Once editors write FAQ, the base's own teach (and only they).
+    publish(eddie, categories, LEAVING_RULES)
+    # No FAQ in the base: the shipped FAQ taught that a worker who 辞职 speaks of 离职 and
+    # 交接; both rules say 提前, and the one on leaving comes first.
+    assert top("我要辞职，要提前吗？") == "《某市职工进出办法》第三条"
+    # An editor's first FAQ adds to what the shipped FAQ teach, it does not replace it.
     curation.save_faq(
         question="单位给我交医保吗",
         answer="用人单位应当缴纳基本医疗保险费。",
         category=categories["rights"],
         author=eddie,
     )
-    assert "社保" not in associations.translations()
     assert "医疗保险" in dict(associations.translations()["医保"])
+    assert "社会保险费" in dict(associations.translations()["社保"])
+    assert top("我要辞职，要提前吗？") == "《某市职工进出办法》第三条"
 
 
 RESIGNATION_FAQ_RULES = """# 某市劳动合同办法
@@ -309,21 +323,9 @@ RESIGNATION_FAQ_RULES = """# 某市劳动合同办法
 第三条 用人单位应当为劳动者缴纳社会保险费。
 """
 
-HIRING_RULES = """# 某市企业用工规定
-
-<!-- INFO END -->
-
-第一条 企业招用职工，应当订立书面合同。
-
-第二条 职工参加技能培训，应当提前报名。
-
-第三条 职工解除劳动合同，应当提前通知企业。
-"""
-
-
 TAUGHT = {  # article of RESIGNATION_FAQ_RULES → workers' wordings, and the editor's answer
     "第一条": (
-        ["不干了要提前多久跟老板说", "想走人提前几天讲", "辞工要提前说吗"],
+        ["撂担子要提前多久跟老板说", "想撂担子提前几天讲"],
         "劳动者提前三十日以书面形式通知用人单位，可以解除劳动合同。",
     ),
     "第二条": (["老板要每月发工资吗", "工钱是不是按月给"], "用人单位应当按月支付劳动报酬。"),
@@ -332,31 +334,25 @@ TAUGHT = {  # article of RESIGNATION_FAQ_RULES → workers' wordings, and the ed
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("cited", [True, False], ids=["with-its-law", "answers-only"])
-def test_what_the_faq_teach_about_workers_words_ranks_a_document_without_faq(
-    eddie: User, categories: dict[str, Category], cited: bool
+def test_the_base_s_own_faq_teach_words_the_shipped_faq_do_not_know(
+    eddie: User, categories: dict[str, Category]
 ) -> None:
-    # The FAQ cite their law's articles, or (a fresh clone: the law is not in the base) only
-    # say in their answers what the articles say.
-    contracts = publish(eddie, categories, RESIGNATION_FAQ_RULES) if cited else None
-    publish(eddie, categories, HIRING_RULES)  # nobody wrote FAQ for these rules
+    contracts = publish(eddie, categories, RESIGNATION_FAQ_RULES)
+    assert "担子" not in associations.translations()  # no shipped FAQ says 撂担子
     for heading, (questions, answer) in TAUGHT.items():
         for question in questions:
             curation.save_faq(
                 question=question,
                 answer=answer,
                 category=categories["rights"],
-                segments=[contracts.segments.get(heading=heading)] if contracts else [],
+                segments=[contracts.segments.get(heading=heading)],
                 author=eddie,
             )
-    # Both rules of the new document say 提前; the FAQ taught that a worker who wants to 走人
-    # or 辞工 speaks of 解除劳动合同 and 通知: the rule on leaving comes before the one on
-    # training.
-    for question in ("我想走人，要提前吗？", "辞工要提前吗？"):
-        labels = [p.label for p in search(question).passages]
-        leaving, training = "《某市企业用工规定》第三条", "《某市企业用工规定》第二条"
-        assert leaving in labels
-        assert training not in labels or labels.index(leaving) < labels.index(training)
+    # Learned with the shipped FAQ: 撂担子 is said in words of the article its FAQ cite.
+    taught = dict(associations.translations()["担子"])
+    article = contracts.segments.get(heading="第一条")
+    assert taught and set(taught) <= set(segmenter.tokens(f"{article.context} {article.text}"))
+    assert "社会保险费" in dict(associations.translations()["社保"])
 
 
 @pytest.mark.django_db
