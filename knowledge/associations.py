@@ -31,7 +31,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,7 @@ class Association:
 
 
 Translations = dict[str, tuple[tuple[str, float], ...]]
+Taught = tuple[list[list[str]], list[str]]  # an entry's wordings' words, and its formal words
 
 
 @dataclass
@@ -199,49 +200,74 @@ def _build(version: tuple[object, ...]) -> _Model:
     # The translation model reads the article as the index does: its law, chapter and heading too.
     own_words = {seg_id: segmenter.tokens(" ".join(parts)) for seg_id, parts in texts.items()}
     pairs = []
-    taught: list[tuple[list[list[str]], list[str]]] = []
+    taught: list[Taught] = []
     questions = set()
     for faq_id, question, variants, answer in FaqEntry.objects.filter(
         status=FaqStatus.PUBLISHED
     ).values_list("id", "question", "variants", "answer"):
-        said = [segmenter.tokens(text) for text in [question, *map(str, variants)]]
-        article = words_of.get(primary.get(faq_id, -1))
-        if article:
-            pairs.append(({t for tokens in said for t in tokens}, article))
         # The editor's answer says it in the documents' words too, and is there when the
         # articles are not (an FAQ whose law is not in the base).
-        formal = segmenter.tokens(answer) + own_words.get(primary.get(faq_id, -1), [])
-        taught.append((said, [w for w in formal if not _ARTICLE_NUMBER.match(w)]))
+        entry = _taught(
+            [question, *map(str, variants)], answer, own_words.get(primary.get(faq_id, -1), [])
+        )
+        article = words_of.get(primary.get(faq_id, -1))
+        if article:
+            pairs.append(({t for tokens in entry[0] for t in tokens}, article))
+        taught.append(entry)
         questions.add(question)
     # What the FAQ shipped with the portal teach (their wordings and answers, written for this
     # portal) is how workers say the documents' words in any base: learned with the base's own
     # FAQ, an entry the base publishes (as seeded or as its editors changed it) in its place.
-    shipped = [
-        (said, formal)
-        for question, said, formal in _shipped(version[-1])
-        if question not in questions
-    ]
+    shipped = _shipped(version[-1], questions)
     return _Model(version=version, table=learn(pairs), translation=translate(taught + shipped))
+
+
+def _taught(wordings: list[str], answer: str, article: Sequence[str] = ()) -> Taught:
+    """An FAQ entry as the translation model learns from it: its wordings' words, and the words
+    of its answer and article (not an article's number)."""
+    formal = [*segmenter.tokens(answer), *article]
+    return (
+        [segmenter.tokens(text) for text in wordings],
+        [w for w in formal if not _ARTICLE_NUMBER.match(w)],
+    )
 
 
 SHIPPED_FAQ = Path(__file__).resolve().parent / "seed" / "faq"
 
 
-@lru_cache(maxsize=1)
-def _shipped(lexicon: object) -> list[tuple[str, list[list[str]], list[str]]]:
-    """The FAQ shipped with the portal: each entry's question, its wordings' words and its
-    answer's words (segmented as this version of the lexicon segments them)."""
+@cache
+def _shipped_faq() -> tuple[tuple[str, tuple[str, ...], str], ...]:
+    """The FAQ shipped with the portal: each entry's question, variants and answer."""
     entries = []
     for path in sorted(SHIPPED_FAQ.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 item = json.loads(line)
-                said = [segmenter.tokens(t) for t in [item["question"], *item.get("variants", [])]]
-                formal = segmenter.tokens(item["answer"])
-                entries.append(
-                    (item["question"], said, [w for w in formal if not _ARTICLE_NUMBER.match(w)])
-                )
-    return entries
+                variants = tuple(item.get("variants", []))
+                entries.append((item["question"], variants, item["answer"]))
+    return tuple(entries)
+
+
+# The shipped entries segmented so far (by their place in `_shipped_faq()`), and the lexicon
+# version they were segmented with.
+_segmented: tuple[object, dict[int, Taught]] = (None, {})
+
+
+def _shipped(lexicon: object, published: set[str]) -> list[Taught]:
+    """The shipped FAQ entries a base does not publish under the same question, as the model
+    learns from them: segmented when first needed (a seeded base publishes them all) and kept
+    until the lexicon changes. Called under the model's lock."""
+    global _segmented
+    if _segmented[0] != lexicon:
+        _segmented = (lexicon, {})
+    done = _segmented[1]
+    out = []
+    for number, (question, variants, answer) in enumerate(_shipped_faq()):
+        if question not in published:
+            if number not in done:
+                done[number] = _taught([question, *variants], answer)
+            out.append(done[number])
+    return out
 
 
 def _current(faq: faqmatch.FaqIndex | None = None) -> _Model:
