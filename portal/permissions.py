@@ -173,6 +173,13 @@ def ai_refusal(user: AnyUser) -> AIRefusal | None:
     return AIRefusal(reason + str(VERIFICATION_STEPS[verification]), verification, False)
 
 
+def refusal_reason(user: AnyUser, perm: Perm) -> str:
+    """Why the policy refuses `user` `perm`: for the AI services, what stands in the way
+    (`ai_refusal`, as their pages say it); else the permission's refusal."""
+    refusal = ai_refusal(user) if perm is Perm.USE_AI else None
+    return refusal.reason if refusal is not None else str(REFUSALS[perm])
+
+
 def may_read_knowledge(user: AnyUser) -> bool:
     """The published knowledge base as search and the cited documents show it: whoever may use
     the AI services, and the editors who curate it."""
@@ -232,9 +239,7 @@ def RequirePerm(
 
         @property
         def message(self) -> str:
-            # The AI services say what stands in the way, in the words their pages use.
-            refusal = ai_refusal(self.user) if perm is Perm.USE_AI and self.user else None
-            return refusal.reason if refusal is not None else str(REFUSALS[perm])
+            return refusal_reason(self.user, perm) if self.user else str(REFUSALS[perm])
 
         def has_permission(self, request: Request, view: Any) -> bool:
             self.user = request.user

@@ -59,8 +59,7 @@ def _authorise(request: HttpRequest) -> tuple[User, Request]:
         permissions.require(user, Perm.USE_AI)
     except NotPermitted as exc:
         # What stands in the way, in the words Ask's page shows (read only on a refusal).
-        refusal = permissions.ai_refusal(user)
-        reason = refusal.reason if refusal is not None else exc.message
+        reason = permissions.refusal_reason(user, Perm.USE_AI)
         raise Refused(exc.status, reason, exc.code) from exc
     return user, drf
 
