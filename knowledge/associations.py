@@ -25,6 +25,7 @@ Learned per process when the FAQ change (the FAQ matcher's version tells), like 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import threading
@@ -35,10 +36,14 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
+from django.db import connection
 
-from knowledge import faqmatch, versions
+from knowledge import faqmatch, lexicon, versions
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus, Segment
 from knowledge.text import segmenter
+
+log = logging.getLogger(__name__)
 
 # A question word needs this many FAQ entries before its associations count.
 MIN_ENTRIES = 3
@@ -196,9 +201,13 @@ def _build(version: tuple[object, ...]) -> _Model:
         "id", "context", "heading", "text"
     )
     texts = {seg_id: (context, heading, text) for seg_id, context, heading, text in segments}
-    words_of = {seg_id: set(segmenter.tokens(text)) for seg_id, (_, _, text) in texts.items()}
+    words_of = {
+        seg_id: set(segmenter.tokens(text, keep=True)) for seg_id, (_, _, text) in texts.items()
+    }
     # The translation model reads the article as the index does: its law, chapter and heading too.
-    own_words = {seg_id: segmenter.tokens(" ".join(parts)) for seg_id, parts in texts.items()}
+    own_words = {
+        seg_id: segmenter.tokens(" ".join(parts), keep=True) for seg_id, parts in texts.items()
+    }
     pairs = []
     taught: list[Taught] = []
     questions = set()
@@ -218,16 +227,16 @@ def _build(version: tuple[object, ...]) -> _Model:
     # What the FAQ shipped with the portal teach (their wordings and answers, written for this
     # portal) is how workers say the documents' words in any base: learned with the base's own
     # FAQ, an entry the base publishes (as seeded or as its editors changed it) in its place.
-    shipped = _shipped(version[-1], questions)
+    shipped = _shipped(questions)
     return _Model(version=version, table=learn(pairs), translation=translate(taught + shipped))
 
 
 def _taught(wordings: list[str], answer: str, article: Sequence[str] = ()) -> Taught:
     """An FAQ entry as the translation model learns from it: its wordings' words, and the words
     of its answer and article (not an article's number)."""
-    formal = [*segmenter.tokens(answer), *article]
+    formal = [*segmenter.tokens(answer, keep=True), *article]
     return (
-        [segmenter.tokens(text) for text in wordings],
+        [segmenter.tokens(text, keep=True) for text in wordings],
         [w for w in formal if not _ARTICLE_NUMBER.match(w)],
     )
 
@@ -248,37 +257,68 @@ def _shipped_faq() -> tuple[tuple[str, tuple[str, ...], str], ...]:
     return tuple(entries)
 
 
-# The shipped entries segmented so far (by their place in `_shipped_faq()`), and the lexicon
-# version they were segmented with.
-_segmented: tuple[object, dict[int, Taught]] = (None, {})
-
-
-def _shipped(lexicon: object, published: set[str]) -> list[Taught]:
+def _shipped(published: set[str]) -> list[Taught]:
     """The shipped FAQ entries a base does not publish under the same question, as the model
-    learns from them: segmented when first needed (a seeded base publishes them all) and kept
-    until the lexicon changes. Called under the model's lock."""
-    global _segmented
-    if _segmented[0] != lexicon:
-        _segmented = (lexicon, {})
-    done = _segmented[1]
-    out = []
-    for number, (question, variants, answer) in enumerate(_shipped_faq()):
-        if question not in published:
-            if number not in done:
-                done[number] = _taught([question, *variants], answer)
-            out.append(done[number])
-    return out
+    learns from them (a seeded base publishes them all)."""
+    return [
+        _taught([question, *variants], answer)
+        for question, variants, answer in _shipped_faq()
+        if question not in published
+    ]
 
 
-def _current(faq: faqmatch.FaqIndex | None = None) -> _Model:
+def _current(faq: faqmatch.FaqIndex | None = None, *, wait: bool = False) -> _Model:
+    """The model learned from the FAQ as `faq` stands. After a change, with a model learned
+    before it, the new one is learned in the background (KNOWLEDGE_RELEARN_IN_BACKGROUND) and
+    the one before serves meanwhile: one edited entry among thousands changes little of what
+    the FAQ teach, and no member waits a second for it. `wait`: learn it now."""
     global _model
     # The lexicon's words decide how the wordings are segmented.
     version = ((faq or faqmatch.current()).version, versions.read().lexicon)
-    if version != _model.version:
+    model = _model
+    if version == model.version:
+        return model
+    if model.version and not wait and settings.KNOWLEDGE_RELEARN_IN_BACKGROUND:
+        _relearn_in_background(version)
+        return model
+    with _lock:
+        if version != _model.version:
+            _model = _build(version)
+    return _model
+
+
+_relearning: tuple[object, ...] | None = None  # the version a background thread learns
+_relearning_lock = threading.Lock()
+
+
+def _relearn_in_background(version: tuple[object, ...]) -> None:
+    global _relearning
+    with _relearning_lock:
+        if _relearning is not None:
+            return  # the thread that runs checks the version again when it is done
+        _relearning = version
+    threading.Thread(target=_relearn, args=(version,), name="relearn-faq", daemon=True).start()
+
+
+def _relearn(version: tuple[object, ...]) -> None:
+    global _model, _relearning
+    try:
         with _lock:
             if version != _model.version:
                 _model = _build(version)
-    return _model
+    except Exception:
+        log.exception("could not learn from the FAQ again; the model learned before serves")
+    finally:
+        with _relearning_lock:
+            _relearning = None
+        connection.close()  # this thread's own database connection
+
+
+def settle() -> None:
+    """Learn from the FAQ as they stand now, if they changed (an accuracy run measures them):
+    segmented with the lexicon's words, as a search does."""
+    lexicon.current()
+    _current(wait=True)
 
 
 def current(faq: faqmatch.FaqIndex | None = None) -> dict[str, tuple[Association, ...]]:

@@ -11,6 +11,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -71,7 +72,7 @@ def _build(version: tuple[object, ...]) -> FaqIndex:
     ).values_list("id", "question", "variants"):
         index.entries[faq_id] = (question, primary.get(faq_id))
         for text in [question, *[str(v) for v in variants]]:
-            tokens = frozenset(segmenter.tokens(text)) | bigrams(text)
+            tokens = frozenset(segmenter.tokens(text, keep=True)) | bigrams(text)
             if tokens:
                 index.texts.append((faq_id, text, tokens))
     words: dict[int, set[str]] = defaultdict(set)
@@ -149,6 +150,7 @@ def current() -> FaqIndex:
     return _index
 
 
+@lru_cache(maxsize=100_000)  # every FAQ wording's, made again whenever one entry changes
 def bigrams(text: str) -> frozenset[str]:
     """Character pairs of the Chinese runs: they match where segmentation differs (被炒 / 炒了)."""
     out: set[str] = set()

@@ -17,6 +17,7 @@ MAX_TERM_CHARS = 64
 SHORT_TEXT = 16  # texts up to this long have their tokens remembered (Segmenter.tokens)
 SHORT_TEXTS_KEPT = 50_000
 RECENT_KEPT = 2_000  # precise segmentations kept (Segmenter.words)
+KEPT_TEXTS = 100_000  # texts of any length segmented with keep=True (Segmenter.tokens)
 _SPACE = re.compile(r"[ \t\u3000]+")
 _CJK_GAP = re.compile(
     r"(?<=[\u3400-\u9fff，。、；：？！（）《》“”])[ \t]+(?=[\u3400-\u9fff，。、；：？！（）《》“”])"
@@ -54,6 +55,10 @@ class Segmenter:
         self._short: dict[str, list[str]] = {}
         # Precise segmentations of recent texts: a question is cut three times per search.
         self._recent: dict[str, list[str]] = {}
+        # Segmentations of the texts models are learned from again whenever one of them
+        # changes (the FAQ wordings, answers and cited articles): one edited FAQ entry is the
+        # only text segmented anew.
+        self._kept: dict[str, list[str]] = {}
         self._generation = 0
 
     def sync_words(self, words: Iterable[str]) -> None:
@@ -74,6 +79,7 @@ class Segmenter:
             self._generation += 1
             self._short = {}
             self._recent = {}
+            self._kept = {}
 
     def load(self) -> None:
         """Load jieba's dictionary and its part-of-speech tags now (about a second), rather
@@ -126,19 +132,26 @@ class Segmenter:
         """jieba's part-of-speech tag of the word ("" when its dictionary does not know it)."""
         return _noun_tags().get(word, "")
 
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: str, *, keep: bool = False) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
-        stopwords and punctuation."""
+        stopwords and punctuation. Short texts are remembered, and any text with `keep` (a
+        text that will be segmented again: an FAQ wording, answer or cited article), until the
+        lexicon's words change."""
+        if keep:
+            return self._remembered(self._kept, text, KEPT_TEXTS)
         if len(text) > SHORT_TEXT:
             return self._tokens(text)
-        cached = self._short.get(text)
+        return self._remembered(self._short, text, SHORT_TEXTS_KEPT)
+
+    def _remembered(self, memo: dict[str, list[str]], text: str, most: int) -> list[str]:
+        cached = memo.get(text)
         if cached is None:
             generation = self._generation
             cached = self._tokens(text)
             if generation == self._generation:  # not segmented by a tokenizer since replaced
-                if len(self._short) >= SHORT_TEXTS_KEPT:
-                    self._short = {}
-                self._short[text] = cached
+                if len(memo) >= most:
+                    memo.clear()
+                memo[text] = cached
         return list(cached)
 
     def _tokens(self, text: str) -> list[str]:

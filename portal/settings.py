@@ -397,6 +397,10 @@ KNOWLEDGE_QUERY_REWRITE = env_bool("KNOWLEDGE_QUERY_REWRITE", False)
 # Up to this many indexed segments, each process keeps the posting lists in memory
 # (knowledge/memindex.py); 0 always reads them from the database.
 KNOWLEDGE_MEMORY_INDEX_SEGMENTS = env_int("KNOWLEDGE_MEMORY_INDEX_SEGMENTS", 5000, minimum=0)
+# When the FAQ or the lexicon change, each process learns the word associations and the
+# translation model again (about a second for the seed FAQ) in a thread of its own, answering
+# with the ones learned before meanwhile; false: the next search learns them, and waits.
+KNOWLEDGE_RELEARN_IN_BACKGROUND = env_bool("KNOWLEDGE_RELEARN_IN_BACKGROUND", True)
 
 # Model providers (portal/ai): circuit breaker, image limits, how long routing is cached.
 AI_BREAKER_FAILURES = env_int("AI_BREAKER_FAILURES", 3, minimum=1)

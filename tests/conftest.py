@@ -71,6 +71,9 @@ def session_clock() -> datetime | None:
 def pytest_configure(config: pytest.Config) -> None:
     # Password hashing is deliberately slow; the suite creates many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A test's FAQ live in its transaction, which a thread of its own would not see: each
+    # search learns from them itself (tests/knowledge/test_unseen_documents.py tests the thread).
+    settings.KNOWLEDGE_RELEARN_IN_BACKGROUND = False
     moved = session_clock()
     if moved is not None:
         travel = time_machine.travel(moved, tick=True)

@@ -3,6 +3,9 @@ whose key concept no passage names."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.test import override_settings
 
@@ -339,6 +342,15 @@ def test_the_base_s_own_faq_teach_words_the_shipped_faq_do_not_know(
 ) -> None:
     contracts = publish(eddie, categories, RESIGNATION_FAQ_RULES)
     assert "担子" not in associations.translations()  # no shipped FAQ says 撂担子
+    teach_taught(eddie, categories, contracts)
+    # Learned with the shipped FAQ: 撂担子 is said in words of the article its FAQ cite.
+    taught = dict(associations.translations()["担子"])
+    article = contracts.segments.get(heading="第一条")
+    assert taught and set(taught) <= set(segmenter.tokens(f"{article.context} {article.text}"))
+    assert "社会保险费" in dict(associations.translations()["社保"])
+
+
+def teach_taught(eddie: User, categories: dict[str, Category], contracts: Document) -> None:
     for heading, (questions, answer) in TAUGHT.items():
         for question in questions:
             curation.save_faq(
@@ -348,11 +360,38 @@ def test_the_base_s_own_faq_teach_words_the_shipped_faq_do_not_know(
                 segments=[contracts.segments.get(heading=heading)],
                 author=eddie,
             )
-    # Learned with the shipped FAQ: 撂担子 is said in words of the article its FAQ cite.
-    taught = dict(associations.translations()["担子"])
-    article = contracts.segments.get(heading="第一条")
-    assert taught and set(taught) <= set(segmenter.tokens(f"{article.context} {article.text}"))
-    assert "社会保险费" in dict(associations.translations()["社保"])
+
+
+@pytest.mark.django_db(transaction=True)  # the learning thread reads the FAQ as committed
+@override_settings(KNOWLEDGE_RELEARN_IN_BACKGROUND=True)
+def test_after_an_faq_edit_questions_are_answered_while_the_model_is_learned_again(
+    eddie: User, categories: dict[str, Category], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contracts = publish(eddie, categories, RESIGNATION_FAQ_RULES)
+    associations.settle()
+    assert "担子" not in associations.translations()
+    # Learning again takes as long as it takes; here, until the test lets it go on.
+    go_on = threading.Event()
+    build = associations._build
+
+    def held_build(version: tuple[object, ...]) -> associations._Model:
+        assert go_on.wait(30), "the test never let the learning go on"
+        return build(version)
+
+    monkeypatch.setattr(associations, "_build", held_build)
+    teach_taught(eddie, categories, contracts)
+    # Asked meanwhile: answered at once, with what the FAQ taught before the edit.
+    assert "担子" not in associations.translations()
+    assert top("辞职要提前多久说？") == "《某市劳动合同办法》第一条"
+    go_on.set()
+    deadline = time.monotonic() + 30
+    while "担子" not in associations.translations() or associations._relearning is not None:
+        assert time.monotonic() < deadline, "the new model was never learned"
+        time.sleep(0.05)
+    assert set(dict(associations.translations()["担子"])) <= set(
+        segmenter.tokens(contracts.segments.get(heading="第一条").text)
+        + segmenter.tokens(contracts.title)
+    )
 
 
 @pytest.mark.django_db
