@@ -39,7 +39,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
-from knowledge import faqmatch, lexicon, versions
+from knowledge import faqmatch
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus, Segment
 from knowledge.text import segmenter
 
@@ -273,8 +273,7 @@ def _current(faq: faqmatch.FaqIndex | None = None, *, wait: bool = False) -> _Mo
     the one before serves meanwhile: one edited entry among thousands changes little of what
     the FAQ teach, and no member waits a second for it. `wait`: learn it now."""
     global _model
-    # The lexicon's words decide how the wordings are segmented.
-    version = ((faq or faqmatch.current()).version, versions.read().lexicon)
+    version = (faq or faqmatch.current()).version  # the lexicon's version is part of it
     model = _model
     if version == model.version:
         return model
@@ -315,9 +314,7 @@ def _relearn(version: tuple[object, ...]) -> None:
 
 
 def settle() -> None:
-    """Learn from the FAQ as they stand now, if they changed (an accuracy run measures them):
-    segmented with the lexicon's words, as a search does."""
-    lexicon.current()
+    """Learn from the FAQ as they stand now, if they changed (an accuracy run measures them)."""
     _current(wait=True)
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from knowledge import versions
+from knowledge import lexicon, versions
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus
 from knowledge.text import HAN_RUN, normalise, segmenter
 
@@ -61,7 +61,9 @@ _index = FaqIndex()
 
 
 def version() -> tuple[object, ...]:
-    return versions.read().faq
+    """The FAQ's version, and the lexicon's: its words decide how the wordings are segmented."""
+    stats = versions.read()
+    return (*stats.faq, stats.lexicon)
 
 
 def _build(version: tuple[object, ...]) -> FaqIndex:
@@ -146,6 +148,7 @@ def current() -> FaqIndex:
     if latest != _index.version:
         with _lock:
             if latest != _index.version:
+                lexicon.current()  # the segmenter with the lexicon's words as they stand
                 _index = _build(latest)
     return _index
 

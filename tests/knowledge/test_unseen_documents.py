@@ -9,8 +9,8 @@ import time
 import pytest
 from django.test import override_settings
 
-from knowledge import associations
-from knowledge.models import Category, Document
+from knowledge import associations, faqmatch, lexicon
+from knowledge.models import Category, Document, LexiconKind
 from knowledge.retrieval import _long_forms, asks_quantity, search
 from knowledge.services import curation
 from knowledge.text import segmenter
@@ -360,6 +360,30 @@ def teach_taught(eddie: User, categories: dict[str, Category], contracts: Docume
                 segments=[contracts.segments.get(heading=heading)],
                 author=eddie,
             )
+
+
+@pytest.mark.django_db
+def test_a_word_added_to_the_lexicon_matches_the_faq_wordings_that_use_it(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    contracts = publish(eddie, categories, RESIGNATION_FAQ_RULES)
+    teach_taught(eddie, categories, contracts)
+
+    def likeness() -> float:
+        lexicon.current()  # as a search does: the lexicon first, then the FAQ index
+        index = faqmatch.current()
+        question = segmenter.tokens("撂担子要提前多久")
+        hits = faqmatch.match(dict.fromkeys(question, 1.0), index=index)
+        assert hits[0].question == "撂担子要提前多久跟老板说"
+        return hits[0].similarity
+
+    before = likeness()
+    curation.save_lexicon_entry(kind=LexiconKind.TERM, phrase="撂担子", author=eddie)
+    # The question is segmented with the new word, and so are the FAQ wordings again: the
+    # entry that says it is as alike as before (not told apart by a word it no longer has).
+    after = likeness()
+    assert "撂担子" in segmenter.tokens("撂担子要提前多久")
+    assert after == pytest.approx(before)
 
 
 @pytest.mark.django_db(transaction=True)  # the learning thread reads the FAQ as committed

@@ -83,7 +83,7 @@ def test_the_warm_up_builds_what_the_first_question_needs(cold_process: None) ->
     # before any question: the first one finds nothing to build.
     assert segmenter._tokenizer.initialized
     assert lexicon._current.version == versions.read().lexicon
-    assert faqmatch._index.version == versions.read().faq
+    assert faqmatch._index.version == faqmatch.version()
     # The URLconf is imported and its patterns compiled (Django's first resolve did it).
     assert get_resolver()._populated  # type: ignore[attr-defined]
 
