@@ -39,16 +39,14 @@ class FaqIndex:
 
     version: tuple[object, ...] = ()
     texts: list[tuple[int, str, frozenset[str]]] = field(default_factory=list)
-    postings: dict[str, list[int]] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)
-    norms: list[float] = field(default_factory=list)
     entries: dict[int, tuple[str, int | None]] = field(default_factory=dict)
     # segment → every word and character pair of the FAQ wording that cites it first
     wording: dict[int, frozenset[str]] = field(default_factory=dict)
     words: dict[int, frozenset[str]] = field(default_factory=dict)  # entry → its wording's
     rarest: float = 1.0  # the highest idf: the weight of a word no FAQ wording uses
-    # The same, as arrays for `match()` and `wording_coverage()` (`_vectorise`): a question
-    # costs numpy passes over the posting lists of its terms instead of a Python loop.
+    # As arrays for `match()` and `wording_coverage()` (`_vectorise`): a question costs numpy
+    # passes over the posting lists of its terms instead of a Python loop.
     text_postings: dict[str, npt.NDArray[np.intp]] = field(default_factory=dict)
     text_norms: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     text_faq: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -86,35 +84,51 @@ def _build(version: tuple[object, ...]) -> FaqIndex:
             wording[segment_id] |= tokens
     index.words = {k: frozenset(v) for k, v in words.items()}
     index.wording = {k: frozenset(v) for k, v in wording.items()}
-    df: dict[str, int] = defaultdict(int)
-    for _, _, tokens in index.texts:
-        for token in tokens:
-            df[token] += 1
-    n = max(len(index.texts), 1)
-    index.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-    postings: dict[str, list[int]] = defaultdict(list)
-    for i, (_, _, tokens) in enumerate(index.texts):
-        index.norms.append(math.sqrt(sum(index.idf[t] ** 2 for t in tokens)))
-        for token in tokens:
-            postings[token].append(i)
-    index.postings = dict(postings)
-    index.rarest = max(index.idf.values(), default=1.0)
     _vectorise(index)
     return index
 
 
 def _vectorise(index: FaqIndex) -> None:
-    """The arrays of `index`: text postings, norms and entries; for the wording, each term's
-    segments (as positions in `index.wording`, whose order they keep)."""
-    index.text_postings = {t: np.array(ids, dtype=np.intp) for t, ids in index.postings.items()}
-    index.text_norms = np.array(index.norms, dtype=np.float64)
+    """The arrays of `index` for `match()`: each term's texts, the texts' norms and entries;
+    for the wording, each term's segments (as positions in `index.wording`, whose order they
+    keep). In numpy, since an FAQ edit makes every process build the index again: the same
+    idf, norms and postings, to the last bit, as adding them up term by term in Python."""
+    texts = [tokens for _, _, tokens in index.texts]
+    vocabulary, terms, text_of, index.text_postings = _inverted(texts)
+    df = np.bincount(terms, minlength=len(vocabulary))
+    n = max(len(texts), 1)
+    idf = [math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df.tolist()]
+    index.idf = dict(zip(vocabulary, idf, strict=True))
+    index.rarest = max(idf, default=1.0)
+    # Each text's norm: its terms' idf squared, added in the order of its terms.
+    squares = np.array(idf, dtype=np.float64)[terms] ** 2
+    index.text_norms = np.sqrt(np.bincount(text_of, weights=squares, minlength=len(texts)))
     index.text_faq = np.array([faq_id for faq_id, _, _ in index.texts], dtype=np.int64)
     index.wording_segments = np.array(list(index.wording), dtype=np.int64)
-    by_term: dict[str, list[int]] = defaultdict(list)
-    for position, words in enumerate(index.wording.values()):
-        for word in words:
-            by_term[word].append(position)
-    index.wording_postings = {t: np.array(p, dtype=np.intp) for t, p in by_term.items()}
+    index.wording_postings = _inverted(list(index.wording.values()))[3]
+
+
+def _inverted(
+    collections: list[frozenset[str]],
+) -> tuple[
+    dict[str, int], npt.NDArray[np.intp], npt.NDArray[np.intp], dict[str, npt.NDArray[np.intp]]
+]:
+    """The terms of the collections: each term's id (in the order first met), every
+    occurrence's term and collection, and each term's collections in their order."""
+    vocabulary: dict[str, int] = {}
+    ids: list[int] = []
+    for terms in collections:
+        ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in terms])
+    term = np.array(ids, dtype=np.intp)
+    position = np.repeat(np.arange(len(collections), dtype=np.intp), [len(c) for c in collections])
+    if not vocabulary:
+        return vocabulary, term, position, {}
+    # A stable sort by term keeps each term's collections in order; cut at the term counts.
+    ordered = position[np.argsort(term, kind="stable")]
+    ends = np.cumsum(np.bincount(term, minlength=len(vocabulary))).tolist()
+    starts = [0, *ends[:-1]]
+    postings = {t: ordered[a:b] for t, a, b in zip(vocabulary, starts, ends, strict=True)}
+    return vocabulary, term, position, postings
 
 
 def _accumulate(
