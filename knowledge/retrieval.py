@@ -252,6 +252,13 @@ class Passage:
     def label(self) -> str:
         return f"《{self.title}》{self.heading}".strip()
 
+    @property
+    def words(self) -> list[str]:
+        """The question's words the passage holds: `matched` without the single characters it
+        was also searched by ("@工"), which are retrieval's business and mean nothing to an
+        editor or an API client."""
+        return [t for t in self.matched if not t.startswith(CHARACTER)]
+
     @classmethod
     def of(
         cls,

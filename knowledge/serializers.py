@@ -174,7 +174,7 @@ class PassageSerializer(serializers.Serializer[None]):
     category = serializers.CharField()
     score = serializers.FloatField()
     coverage = serializers.FloatField()
-    matched = serializers.ListField(child=serializers.CharField())
+    matched = serializers.ListField(child=serializers.CharField(), source="words")
 
 
 class ExpansionSerializer(serializers.Serializer[None]):

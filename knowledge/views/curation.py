@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from knowledge import ingest, text
+from knowledge import ingest
 from knowledge.forms import (
     DocumentForm,
     FaqForm,
@@ -334,12 +334,7 @@ def retrieval_test(request: HttpRequest) -> HttpResponse:
             form.add_error("question", exc.message)
         else:
             faq = result.faq  # what Ask would answer with, before the passages
-    # Each passage with the words it shares with the question; its single-character index
-    # terms ("@工") are retrieval's business and mean nothing to an editor.
-    passages = [
-        (p, [t for t in p.matched if not t.startswith(text.CHARACTER)])
-        for p in (result.passages if result else [])
-    ]
+    passages = [(p, p.words) for p in (result.passages if result else [])]
     return render(
         request,
         "knowledge/retrieval_test.html",
