@@ -27,10 +27,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 import threading
+import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -41,7 +43,7 @@ from django.db import connection
 
 from knowledge import faqmatch
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus, Segment
-from knowledge.text import segmenter
+from knowledge.text import BuildMemo, segmenter
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ class Association:
 
 
 Translations = dict[str, tuple[tuple[str, float], ...]]
-Taught = tuple[list[list[str]], list[str]]  # an entry's wordings' words, and its formal words
+Taught = tuple[list[Sequence[str]], list[str]]  # an entry's wordings' words, and its formal words
 
 
 @dataclass
@@ -192,6 +194,16 @@ def translate(entries: Sequence[tuple[Sequence[Sequence[str]], Sequence[str]]]) 
 
 
 def _build(version: tuple[object, ...]) -> _Model:
+    with _WORDS.build() as words:
+        return _learn(version, words)
+
+
+# The words of the texts the model learns from, kept from one learning to the next.
+_WORDS: BuildMemo[tuple[str, ...]] = BuildMemo(lambda text: tuple(segmenter.tokens(text)))
+Words = Callable[[str], Sequence[str]]
+
+
+def _learn(version: tuple[object, ...], words: Words) -> _Model:
     primary = dict(
         FaqCitation.objects.filter(position=0, faq__status=FaqStatus.PUBLISHED).values_list(
             "faq_id", "segment_id"
@@ -201,13 +213,9 @@ def _build(version: tuple[object, ...]) -> _Model:
         "id", "context", "heading", "text"
     )
     texts = {seg_id: (context, heading, text) for seg_id, context, heading, text in segments}
-    words_of = {
-        seg_id: set(segmenter.tokens(text, keep=True)) for seg_id, (_, _, text) in texts.items()
-    }
+    words_of = {seg_id: set(words(text)) for seg_id, (_, _, text) in texts.items()}
     # The translation model reads the article as the index does: its law, chapter and heading too.
-    own_words = {
-        seg_id: segmenter.tokens(" ".join(parts), keep=True) for seg_id, parts in texts.items()
-    }
+    own_words = {seg_id: words(" ".join(parts)) for seg_id, parts in texts.items()}
     pairs = []
     taught: list[Taught] = []
     questions = set()
@@ -217,7 +225,10 @@ def _build(version: tuple[object, ...]) -> _Model:
         # The editor's answer says it in the documents' words too, and is there when the
         # articles are not (an FAQ whose law is not in the base).
         entry = _taught(
-            [question, *map(str, variants)], answer, own_words.get(primary.get(faq_id, -1), [])
+            words,
+            [question, *map(str, variants)],
+            answer,
+            own_words.get(primary.get(faq_id, -1), ()),
         )
         article = words_of.get(primary.get(faq_id, -1))
         if article:
@@ -227,16 +238,20 @@ def _build(version: tuple[object, ...]) -> _Model:
     # What the FAQ shipped with the portal teach (their wordings and answers, written for this
     # portal) is how workers say the documents' words in any base: learned with the base's own
     # FAQ, an entry the base publishes (as seeded or as its editors changed it) in its place.
-    shipped = _shipped(questions)
+    shipped = [
+        _taught(words, [question, *variants], answer)
+        for question, variants, answer in _shipped_faq()
+        if question not in questions
+    ]
     return _Model(version=version, table=learn(pairs), translation=translate(taught + shipped))
 
 
-def _taught(wordings: list[str], answer: str, article: Sequence[str] = ()) -> Taught:
+def _taught(words: Words, wordings: list[str], answer: str, article: Sequence[str] = ()) -> Taught:
     """An FAQ entry as the translation model learns from it: its wordings' words, and the words
     of its answer and article (not an article's number)."""
-    formal = [*segmenter.tokens(answer, keep=True), *article]
+    formal = [*words(answer), *article]
     return (
-        [segmenter.tokens(text, keep=True) for text in wordings],
+        [words(text) for text in wordings],
         [w for w in formal if not _ARTICLE_NUMBER.match(w)],
     )
 
@@ -246,7 +261,8 @@ SHIPPED_FAQ = Path(__file__).resolve().parent / "seed" / "faq"
 
 @cache
 def _shipped_faq() -> tuple[tuple[str, tuple[str, ...], str], ...]:
-    """The FAQ shipped with the portal: each entry's question, variants and answer."""
+    """The FAQ shipped with the portal (their wordings and answers, written for this project):
+    each entry's question, variants and answer."""
     entries = []
     for path in sorted(SHIPPED_FAQ.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -255,16 +271,6 @@ def _shipped_faq() -> tuple[tuple[str, tuple[str, ...], str], ...]:
                 variants = tuple(item.get("variants", []))
                 entries.append((item["question"], variants, item["answer"]))
     return tuple(entries)
-
-
-def _shipped(published: set[str]) -> list[Taught]:
-    """The shipped FAQ entries a base does not publish under the same question, as the model
-    learns from them (a seeded base publishes them all)."""
-    return [
-        _taught([question, *variants], answer)
-        for question, variants, answer in _shipped_faq()
-        if question not in published
-    ]
 
 
 def _current(faq: faqmatch.FaqIndex | None = None, *, wait: bool = False) -> _Model:
@@ -286,36 +292,79 @@ def _current(faq: faqmatch.FaqIndex | None = None, *, wait: bool = False) -> _Mo
     return _model
 
 
-_relearning: tuple[object, ...] | None = None  # the version a background thread learns
-_relearning_lock = threading.Lock()
+# The background learning: the version the latest search asked for, whether a thread learns
+# (one per process at a time) and which, and a version that could not be learned, with when.
+RETRY_SECONDS = 60.0
+_wanted: tuple[object, ...] = ()
+_busy = False
+_thread: threading.Thread | None = None
+_failed: tuple[tuple[object, ...], float] = ((), 0.0)
+_threads_lock = threading.Lock()
 
 
 def _relearn_in_background(version: tuple[object, ...]) -> None:
-    global _relearning
-    with _relearning_lock:
-        if _relearning is not None:
-            return  # the thread that runs checks the version again when it is done
-        _relearning = version
-    threading.Thread(target=_relearn, args=(version,), name="relearn-faq", daemon=True).start()
+    global _wanted, _busy, _thread
+    with _threads_lock:
+        _wanted = version
+        if _busy:
+            return  # the thread learns `_wanted` once it is done with the one before
+        failed, when = _failed
+        if failed == version and time.monotonic() - when < RETRY_SECONDS:
+            return  # it failed moments ago: not a thread and a traceback per question
+        thread = threading.Thread(target=_relearn, name="relearn-faq", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no more threads (or the interpreter is shutting down)
+            log.warning("could not start learning from the FAQ again", exc_info=True)
+            return
+        _busy, _thread = True, thread
 
 
-def _relearn(version: tuple[object, ...]) -> None:
-    global _model, _relearning
+def _relearn() -> None:
+    """Learn what the latest search asked for, until the model is that one. The thread says it
+    is done in the same breath as it finds nothing more to learn: a version asked for after
+    that starts a thread of its own."""
+    global _model, _failed, _busy
+    done = False
     try:
-        with _lock:
-            if version != _model.version:
-                _model = _build(version)
-    except Exception:
-        log.exception("could not learn from the FAQ again; the model learned before serves")
+        while True:
+            with _threads_lock:
+                version = _wanted
+                if version == _model.version:
+                    _busy, done = False, True
+                    return
+            try:
+                with _lock:
+                    if version != _model.version:
+                        _model = _build(version)
+            except Exception:
+                log.exception("could not learn from the FAQ again; the model before serves")
+                with _threads_lock:
+                    _failed, _busy, done = (version, time.monotonic()), False, True
+                return
     finally:
-        with _relearning_lock:
-            _relearning = None
+        if not done:  # not by a return above (a BaseException)
+            with _threads_lock:
+                _busy = False
         connection.close()  # this thread's own database connection
 
 
-def settle() -> None:
-    """Learn from the FAQ as they stand now, if they changed (an accuracy run measures them)."""
-    _current(wait=True)
+def settle(faq: faqmatch.FaqIndex | None = None) -> None:
+    """Learn from the FAQ as they stand now, if they changed, after any learning in the
+    background: the warm-up, and an accuracy run, which measures them."""
+    thread = _thread
+    if thread is not None:
+        thread.join()
+    _current(faq, wait=True)
+
+
+def _after_fork() -> None:
+    """A child process (Celery's prefork pool) has none of its parent's threads."""
+    global _lock, _threads_lock, _thread, _busy
+    _lock, _threads_lock, _thread, _busy = threading.Lock(), threading.Lock(), None, False
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def current(faq: faqmatch.FaqIndex | None = None) -> dict[str, tuple[Association, ...]]:

@@ -11,14 +11,13 @@ import threading
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from knowledge import lexicon, versions
 from knowledge.models import FaqCitation, FaqEntry, FaqStatus
-from knowledge.text import HAN_RUN, normalise, segmenter
+from knowledge.text import HAN_RUN, BuildMemo, normalise, segmenter
 
 BIGRAM_WEIGHT = 1.0
 
@@ -67,14 +66,13 @@ def version() -> tuple[object, ...]:
 def _build(version: tuple[object, ...]) -> FaqIndex:
     index = FaqIndex(version=version)
     primary = dict(FaqCitation.objects.filter(position=0).values_list("faq_id", "segment_id"))
-    for faq_id, question, variants in FaqEntry.objects.filter(
-        status=FaqStatus.PUBLISHED
-    ).values_list("id", "question", "variants"):
-        index.entries[faq_id] = (question, primary.get(faq_id))
-        for text in [question, *[str(v) for v in variants]]:
-            tokens = frozenset(segmenter.tokens(text, keep=True)) | bigrams(text)
-            if tokens:
-                index.texts.append((faq_id, text, tokens))
+    entries = FaqEntry.objects.filter(status=FaqStatus.PUBLISHED)
+    with _TERMS.build() as terms_of:
+        for faq_id, question, variants in entries.values_list("id", "question", "variants"):
+            index.entries[faq_id] = (question, primary.get(faq_id))
+            for text in [question, *[str(v) for v in variants]]:
+                if tokens := terms_of(text):
+                    index.texts.append((faq_id, text, tokens))
     words: dict[int, set[str]] = defaultdict(set)
     wording: dict[int, set[str]] = defaultdict(set)
     for faq_id, _, tokens in index.texts:
@@ -100,8 +98,9 @@ def _vectorise(index: FaqIndex) -> None:
     idf = [math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df.tolist()]
     index.idf = dict(zip(vocabulary, idf, strict=True))
     index.rarest = max(idf, default=1.0)
-    # Each text's norm: its terms' idf squared, added in the order of its terms.
-    squares = np.array(idf, dtype=np.float64)[terms] ** 2
+    # Each text's norm: its terms' idf squared (by Python's pow, as it always was: numpy's
+    # square differs in the last bit now and then), added in the order of its terms.
+    squares = np.array([v**2 for v in idf], dtype=np.float64)[terms]
     index.text_norms = np.sqrt(np.bincount(text_of, weights=squares, minlength=len(texts)))
     index.text_faq = np.array([faq_id for faq_id, _, _ in index.texts], dtype=np.int64)
     index.wording_segments = np.array(list(index.wording), dtype=np.int64)
@@ -167,7 +166,14 @@ def current() -> FaqIndex:
     return _index
 
 
-@lru_cache(maxsize=100_000)  # every FAQ wording's, made again whenever one entry changes
+def _terms(text: str) -> frozenset[str]:
+    """An FAQ wording's words and character pairs."""
+    return frozenset(segmenter.tokens(text)) | bigrams(text)
+
+
+_TERMS = BuildMemo(_terms)  # each wording's, kept from one build of the index to the next
+
+
 def bigrams(text: str) -> frozenset[str]:
     """Character pairs of the Chinese runs: they match where segmentation differs (被炒 / 炒了)."""
     out: set[str] = set()

@@ -174,7 +174,11 @@ class PassageSerializer(serializers.Serializer[None]):
     category = serializers.CharField()
     score = serializers.FloatField()
     coverage = serializers.FloatField()
-    matched = serializers.ListField(child=serializers.CharField(), source="words")
+    matched = serializers.ListField(
+        child=serializers.CharField(),
+        source="words",
+        help_text="The words of the question the passage holds (not single characters).",
+    )
 
 
 class ExpansionSerializer(serializers.Serializer[None]):

@@ -6,8 +6,10 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import jieba
 
@@ -17,11 +19,11 @@ MAX_TERM_CHARS = 64
 SHORT_TEXT = 16  # texts up to this long have their tokens remembered (Segmenter.tokens)
 SHORT_TEXTS_KEPT = 50_000
 RECENT_KEPT = 2_000  # precise segmentations kept (Segmenter.words)
-KEPT_TEXTS = 100_000  # texts of any length segmented with keep=True (Segmenter.tokens)
 _SPACE = re.compile(r"[ \t\u3000]+")
 _CJK_GAP = re.compile(
     r"(?<=[\u3400-\u9fff，。、；：？！（）《》“”])[ \t]+(?=[\u3400-\u9fff，。、；：？！（）《》“”])"
 )
+T = TypeVar("T")
 _WORDLIKE = re.compile(r"[\u3400-\u9fffa-z0-9]")
 
 STOPWORDS = frozenset(
@@ -55,10 +57,6 @@ class Segmenter:
         self._short: dict[str, list[str]] = {}
         # Precise segmentations of recent texts: a question is cut three times per search.
         self._recent: dict[str, list[str]] = {}
-        # Segmentations of the texts models are learned from again whenever one of them
-        # changes (the FAQ wordings, answers and cited articles): one edited FAQ entry is the
-        # only text segmented anew.
-        self._kept: dict[str, list[str]] = {}
         self._generation = 0
 
     def sync_words(self, words: Iterable[str]) -> None:
@@ -79,7 +77,6 @@ class Segmenter:
             self._generation += 1
             self._short = {}
             self._recent = {}
-            self._kept = {}
 
     def load(self) -> None:
         """Load jieba's dictionary and its part-of-speech tags now (about a second), rather
@@ -132,26 +129,24 @@ class Segmenter:
         """jieba's part-of-speech tag of the word ("" when its dictionary does not know it)."""
         return _noun_tags().get(word, "")
 
-    def tokens(self, text: str, *, keep: bool = False) -> list[str]:
+    @property
+    def generation(self) -> int:
+        """Changes whenever the lexicon's words do (and with them every segmentation)."""
+        return self._generation
+
+    def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
-        stopwords and punctuation. Short texts are remembered, and any text with `keep` (a
-        text that will be segmented again: an FAQ wording, answer or cited article), until the
-        lexicon's words change."""
-        if keep:
-            return self._remembered(self._kept, text, KEPT_TEXTS)
+        stopwords and punctuation."""
         if len(text) > SHORT_TEXT:
             return self._tokens(text)
-        return self._remembered(self._short, text, SHORT_TEXTS_KEPT)
-
-    def _remembered(self, memo: dict[str, list[str]], text: str, most: int) -> list[str]:
-        cached = memo.get(text)
+        cached = self._short.get(text)
         if cached is None:
             generation = self._generation
             cached = self._tokens(text)
             if generation == self._generation:  # not segmented by a tokenizer since replaced
-                if len(memo) >= most:
-                    memo.clear()
-                memo[text] = cached
+                if len(self._short) >= SHORT_TEXTS_KEPT:
+                    self._short = {}
+                self._short[text] = cached
         return list(cached)
 
     def _tokens(self, text: str) -> list[str]:
@@ -212,3 +207,31 @@ def characters(text: str) -> list[str]:
     what word segmentation misses (a worker's 加班费 in a text's 加班工资, an unusual word jieba
     splits differently), so retrieval searches for them too, at a low weight."""
     return [CHARACTER + ch for ch in _HAN.findall(normalise(text))]
+
+
+class BuildMemo(Generic[T]):
+    """What a model built again and again from mostly the same texts (the FAQ index, the
+    models learned from the FAQ) made of each text, kept from one build to the next: an edited
+    FAQ entry is the only text segmented anew. Only the texts the last build used are kept, and
+    none once the lexicon's words change. One per model, used under that model's lock."""
+
+    def __init__(self, make: Callable[[str], T]) -> None:
+        self._make = make
+        self._kept: dict[str, T] = {}
+        self._generation = -1
+
+    @contextmanager
+    def build(self) -> Iterator[Callable[[str], T]]:
+        generation = segmenter.generation
+        before = self._kept if generation == self._generation else {}
+        used: dict[str, T] = {}
+
+        def made(text: str) -> T:
+            found = used.get(text)
+            if found is None:
+                found = before.get(text)
+                used[text] = found = self._make(text) if found is None else found
+            return found
+
+        yield made
+        self._kept, self._generation = used, generation

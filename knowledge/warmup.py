@@ -20,6 +20,6 @@ def warm() -> None:
     segmenter.load()
     lexicon.current()  # adds the editors' words to the segmenter
     faq = faqmatch.current()
-    associations.current(faq)
+    associations.settle(faq)  # learned now, even over a model learned before
     memindex.current()
     embedding.preload()

@@ -557,11 +557,11 @@ def execute_run(run_id: int) -> bool:
         return False
     run = AccuracyRun.objects.get(pk=run_id)
     RunResult.objects.filter(run=run).delete()
-    associations.settle()  # the FAQ as they stand now, from the first question on
     times: list[float] = []
     chars: list[int] = []
     done = 0
     try:
+        associations.settle()  # the FAQ as they stand now, from the first question on
         for batch in _batches(run):
             categories = _categories(batch)
             rows = []
