@@ -334,9 +334,6 @@ def retrieval_test(request: HttpRequest) -> HttpResponse:
             form.add_error("question", exc.message)
         else:
             faq = result.faq  # what Ask would answer with, before the passages
-    passages = [(p, p.words) for p in (result.passages if result else [])]
     return render(
-        request,
-        "knowledge/retrieval_test.html",
-        {"form": form, "result": result, "faq": faq, "passages": passages},
+        request, "knowledge/retrieval_test.html", {"form": form, "result": result, "faq": faq}
     )
