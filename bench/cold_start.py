@@ -86,13 +86,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, ask_load._terminate)
-
-    os.environ["DATABASE_URL"] = ask_load.bench_database()
-    os.environ["REDIS_URL"] = ask_load.REDIS_URL
-    import django
-
-    django.setup()
+    ask_load.setup_bench_django()
     prefix = f"cold-{int(time.time())}"
     firsts, ready = [], []
     edited: dict[str, list[float]] = {"true": [], "false": []}  # KNOWLEDGE_RELEARN_IN_BACKGROUND
