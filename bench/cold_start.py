@@ -39,6 +39,8 @@ from bench.members import create_members, remove_members  # noqa: E402
 
 # The fake's first token: its delay, then one token's delay.
 MODEL_FIRST_TOKEN_MS = (ask_load.FAKE_DELAY_S + ask_load.FAKE_TOKEN_S) * 1000
+# The variant an FAQ edit adds (taken out again at the end, and by a later run).
+EDIT_MARK = "基准测试改动"
 
 
 async def first_question(url: str, token: str, question: str) -> ask_load.Reading:
@@ -70,9 +72,6 @@ def undo_faq_edits() -> None:
     for entry in FaqEntry.objects.filter(variants__icontains=EDIT_MARK):
         entry.variants = [v for v in entry.variants if not str(v).startswith(EDIT_MARK)]
         entry.save()
-
-
-EDIT_MARK = "基准测试改动"
 
 
 def stop_server(pid: int) -> None:
