@@ -1026,32 +1026,25 @@ class CandidateRanker:
             default=0.0,
         )
         vouched = any(faq_likeness.get(p.segment_id, 0.0) >= FAQ_VOUCHES for p in shown)
-        missed_key = not vouched and _misses_key(analysis, key, shown, covered, shared)
+        # Four things then move passages up (`_moved`), and the member reads the passages in
+        # that order: the figure a question asks for may be given by them as well as by the
+        # first by score. The key concept as the abstention reads it: none when an FAQ entry
+        # vouched, an unknown kind of thing when the question names one.
+        read_key = None if vouched else key
+        moved = _moved(ranked, analysis, candidates, plain, wording, read_key)
+        final = sorted(ranked, key=lambda p: (-moved[p.segment_id], p.segment_id))
+        missed_key = not vouched and _misses_key(
+            analysis, key, shown, covered, shared, [*shown, *final[:ABSTAIN_DEPTH]]
+        )
         unfamiliar = not (vouched or missed_key) and _unfamiliar(analysis, shown, shared)
         # With an embedding model, a passage the model finds very close also answers.
         abstained = (covered < MIN_COVERAGE or missed_key or unfamiliar) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
-        # Whether to answer was decided on the scores; four things then move passages up. A
-        # passage the question is a likely translation of (`_translated`: what the FAQ taught
-        # about how workers say the documents' words) moves up, in every document; an
-        # article's own words holding most of the question count like FAQ wording does, at
-        # OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
-        # FAQ for competes with FAQ-worded neighbours; a question that asks for a figure
-        # prefers the passages that give one; and a document whose title names the key concept
-        # (as the abstention read it: none when an FAQ entry vouched) is about the very matter.
-        figure = _figure_asked(analysis.question)
-        names = _title_names(analysis.key)
-        likely = _standardised(candidates.translated)
+        if analysis.key is not read_key:
+            moved = _moved(ranked, analysis, candidates, plain, wording, analysis.key)
         for p in ranked:
-            p.score += TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
-            if any(name in p.title for name in names):
-                p.score += TITLE_BONUS
-            if plain[p.segment_id] >= WORDING_MIN:
-                lift = OWN_WORDING_WEIGHT * plain[p.segment_id] ** WORDING_POWER
-                p.score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
-            if figure is not None and figure.search(p.text):
-                p.score += FIGURE_BONUS
+            p.score = moved[p.segment_id]
         ranked.sort(key=lambda p: (-p.score, p.segment_id))
         # Precedence orders what is shown; whether to answer was decided on the scores.
         ranked = precedence.order(ranked, analysis.question)
@@ -1061,6 +1054,38 @@ class CandidateRanker:
             "coverage": covered,
             "missed_key": missed_key,
         }
+
+
+def _moved(
+    ranked: list[Passage],
+    analysis: Analysis,
+    candidates: Candidates,
+    plain: Mapping[int, float],
+    wording: Mapping[int, float],
+    key: Concept | None,
+) -> dict[int, float]:
+    """Each passage's score once four things have moved it up; whether to answer is decided on
+    the scores before. A passage the question is a likely translation of (`_translated`: what
+    the FAQ taught about how workers say the documents' words) moves up, in every document; an
+    article's own words holding most of the question count like FAQ wording does, at
+    OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote FAQ for
+    competes with FAQ-worded neighbours; a question that asks for a figure prefers the passages
+    that give one; and a document whose title names the key concept is about the very matter."""
+    figure = _figure_asked(analysis.question)
+    names = _title_names(key)
+    likely = _standardised(candidates.translated)
+    moved: dict[int, float] = {}
+    for p in ranked:
+        score = p.score + TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
+        if any(name in p.title for name in names):
+            score += TITLE_BONUS
+        if plain[p.segment_id] >= WORDING_MIN:
+            lift = OWN_WORDING_WEIGHT * plain[p.segment_id] ** WORDING_POWER
+            score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
+        if figure is not None and figure.search(p.text):
+            score += FIGURE_BONUS
+        moved[p.segment_id] = score
+    return moved
 
 
 def _standardised(values: Mapping[int, float]) -> dict[int, float]:
@@ -1088,11 +1113,12 @@ _QUANTITY = re.compile(
 # (5000元, 二倍), 能休几天 days, 百分之几 a share.
 _NUMBER = r"(?:[0-9０-９]+|[一二三四五六七八九十百千万两半]+)"
 _UNITS = [
-    (r"几[天日]|多少[天日]|多长时间|多久|几个?(?:周|星期|礼拜)", r"个?(?:[日天]|周|星期|工作日)"),
+    (r"几[天日]|多少[天日]|几个?(?:周|星期|礼拜)", r"个?(?:[日天]|周|星期|工作日)"),
+    (r"多长时间|多久", r"个?(?:[日天]|周|星期|工作日|月|年|小时)|每(?:年|季度?|月|周|星期|天|日)"),
     (r"几个?月|多少个?月", r"个?月"),
     (r"几年|多少年", r"年"),
     (r"几个?小时|多少个?小时", r"个?小时"),
-    (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|[0-9]%"),
+    (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|[0-9０-９][%％]"),
 ]
 _FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]
 _SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成")
@@ -1198,15 +1224,21 @@ def unknown_kind(analysis: Analysis) -> Concept | None:
 
 
 def _misses_key(
-    analysis: Analysis, key: Concept | None, shown: list[Passage], covered: float, shared: float
+    analysis: Analysis,
+    key: Concept | None,
+    shown: list[Passage],
+    covered: float,
+    shared: float,
+    read: list[Passage],
 ) -> bool:
     """Whether the passages miss what the question asks about: a specific thing of a known kind
     that no document names; every word of the question; a figure about the key concept that no
-    passage naming it gives;
-    the key concept itself when the question is little more than it; or, when the passages
-    share little of the question anyway, every thing the question names. (A key concept the
-    index has never seen is not enough there: in a document nobody wrote a lexicon for, the
-    worker's own word for the matter, 老板 or 厂里, is as unseen as a topic that is not covered.)
+    passage naming it gives (of the passages `read`: the first by score, and the first the
+    member reads once they are re-ranked); the key concept itself when the question is little
+    more than it; or, when the passages share little of the question anyway, every thing the
+    question names. (A key concept the index has never seen is not enough there: in a document
+    nobody wrote a lexicon for, the worker's own word for the matter, 老板 or 厂里, is as unseen
+    as a topic that is not covered.)
 
     `covered` is how far the passages cover what the question says (`_weight`);
     `shared` how much of its words they share, everyday words counted in full: a question
@@ -1246,7 +1278,7 @@ def _misses_key(
             things = asked
         if _unnamed_compound(analysis, clause, shown):
             return True
-        return not any(_answers_key(analysis, c, p) for c in things for p in shown)
+        return not any(_answers_key(analysis, c, p) for c in things for p in read)
     if any(_finds(key, p) for p in shown):
         return False
     if len(analysis.concepts) <= 2:
@@ -1455,25 +1487,42 @@ def _missing_idf(analysis: Analysis) -> float:
 
 def _finds(concept: Concept, passage: Passage) -> bool:
     """Whether the passage names the concept (by its word or a word the lexicon equates)."""
-    text = passage.context + passage.heading + passage.text
-    return (
-        any(word in text for word in concept.same)
-        or any(all(word in text for word in group) for group in concept.together)
-        or _abbreviated(concept, passage)
+    return _names(concept, passage.context + passage.heading + passage.text) or _abbreviated(
+        concept, passage
     )
+
+
+def _names(concept: Concept, text: str) -> bool:
+    """Whether the text holds the concept's word, a word the lexicon equates, or a group of
+    words that together stand for it."""
+    return any(word in text for word in concept.same) or any(
+        all(word in text for word in group) for group in concept.together
+    )
+
+
+# A sentence ends at its stop, or at the end of a line (an item of an enumeration); a clause
+# (；) does not: 未办理社会保险登记的，…；情节严重的，处1000元以上5000元以下的罚款.
+_SENTENCE = re.compile(r"[。！？!?\n]")
 
 
 def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
     """The passage names the key concept (its word or a word it expands to) and, when the
-    question asks for a figure, holds one — or, when it asks for the most there can be (违约金
-    最多赔多少), sets a cap (不得超过…培训费用)."""
+    question asks for a figure, gives one, in the unit asked for, in a sentence that names the
+    concept or the sentence after it (停工留薪期内…。停工留薪期一般不超过12个月; but not the 150 %
+    for overtime in an article that names 病假 elsewhere) — or, when it asks for the most there
+    can be (违约金最多赔多少), sets a cap there (不得超过…培训费用). A concept named only by the
+    heading or by an abbreviation is looked for in the whole text."""
     if not _finds(key, passage):
         return False
     if not asks_quantity(analysis.question):
         return True
-    return bool(_QUANTITY.search(passage.text)) or bool(
-        _CAP_ASKED.search(analysis.question) and _CAP.search(passage.text)
-    )
+    figure = _figure_asked(analysis.question) or _QUANTITY
+    cap = _CAP_ASKED.search(analysis.question) is not None
+    split = _SENTENCE.split(passage.text)
+    near = [
+        "".join(split[i : i + 2]) for i, sentence in enumerate(split) if _names(key, sentence)
+    ] or [passage.text]
+    return any(figure.search(s) or (cap and _CAP.search(s)) for s in near)
 
 
 def _title_names(key: Concept | None) -> list[str]:

@@ -74,6 +74,39 @@ def test_a_figure_the_passages_do_not_give_is_not_answered(law: Document) -> Non
     assert not search("每月最多可以延长多少小时工作时间？").abstained
 
 
+SICK_PAY_RULES = """# 某市职工工资支付办法
+
+<!-- INFO END -->
+
+第一条 安排职工延长工作时间的，支付不低于工资的百分之一百五十的工资报酬。职工请病假的，应当出具\
+医疗机构的证明。
+
+第二条 社会保险经办机构应当至少每年向职工寄送一次个人权益记录。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_figure_asked_of_a_matter_is_given_in_the_sentence_that_names_it(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, SICK_PAY_RULES)
+    # The first article names 病假 and gives a share, but the share is the overtime rate, in
+    # the sentence before.
+    assert search("请病假的话，病假期间按百分之几发？").abstained
+    # How often: "every year" answers it, without a number of days.
+    assert top("个人权益记录多久寄一次？") == "《某市职工工资支付办法》第二条"
+    publish(
+        eddie,
+        categories,
+        SICK_PAY_RULES.replace("某市职工工资支付办法", "某市职工病假办法").replace(
+            "应当出具医疗机构的证明", "病假工资不低于最低工资标准的百分之八十"
+        ),
+    )
+    assert top("请病假的话，病假期间按百分之几发？") == "《某市职工病假办法》第一条"
+
+
 TRAINING_RULES = """# 某市劳动合同办法
 
 <!-- INFO END -->
