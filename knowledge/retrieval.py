@@ -8,6 +8,7 @@ answers the question at all. DEVELOPERS.md explains the choices.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -1026,28 +1027,23 @@ class CandidateRanker:
             default=0.0,
         )
         vouched = any(faq_likeness.get(p.segment_id, 0.0) >= FAQ_VOUCHES for p in shown)
-        # Four things then move passages up (`_moved`), and the member reads the passages in
-        # that order: the figure a question asks for may be given by them as well as by the
-        # first by score. The key concept as the abstention reads it: none when an FAQ entry
-        # vouched, an unknown kind of thing when the question names one.
+        # The order the member reads (`_read_order`): the figure a question asks for may be
+        # given by its first passages as well as by the first by score. The key concept as the
+        # abstention reads it: none when an FAQ entry vouched.
+        scored = {p.segment_id: p.score for p in ranked}
+        order = functools.partial(_read_order, ranked, scored, analysis, candidates, plain, wording)
         read_key = None if vouched else key
-        moved = _moved(ranked, analysis, candidates, plain, wording, read_key)
-        final = sorted(ranked, key=lambda p: (-moved[p.segment_id], p.segment_id))
+        ranked = order(read_key)
         missed_key = not vouched and _misses_key(
-            analysis, key, shown, covered, shared, [*shown, *final[:ABSTAIN_DEPTH]]
+            analysis, key, shown, covered, shared, [*shown, *ranked[:ABSTAIN_DEPTH]]
         )
         unfamiliar = not (vouched or missed_key) and _unfamiliar(analysis, shown, shared)
         # With an embedding model, a passage the model finds very close also answers.
         abstained = (covered < MIN_COVERAGE or missed_key or unfamiliar) and not _clear_winner(
             nearest, {p.segment_id for p in ranked}
         )
-        if analysis.key is not read_key:
-            moved = _moved(ranked, analysis, candidates, plain, wording, analysis.key)
-        for p in ranked:
-            p.score = moved[p.segment_id]
-        ranked.sort(key=lambda p: (-p.score, p.segment_id))
-        # Precedence orders what is shown; whether to answer was decided on the scores.
-        ranked = precedence.order(ranked, analysis.question)
+        if analysis.key is not read_key:  # the abstention found an unknown kind of thing
+            ranked = order(analysis.key)
         return {
             "passages": ranked[:top_k],
             "abstained": abstained,
@@ -1056,27 +1052,29 @@ class CandidateRanker:
         }
 
 
-def _moved(
+def _read_order(
     ranked: list[Passage],
+    scored: Mapping[int, float],
     analysis: Analysis,
     candidates: Candidates,
     plain: Mapping[int, float],
     wording: Mapping[int, float],
     key: Concept | None,
-) -> dict[int, float]:
-    """Each passage's score once four things have moved it up; whether to answer is decided on
-    the scores before. A passage the question is a likely translation of (`_translated`: what
-    the FAQ taught about how workers say the documents' words) moves up, in every document; an
-    article's own words holding most of the question count like FAQ wording does, at
-    OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote FAQ for
-    competes with FAQ-worded neighbours; a question that asks for a figure prefers the passages
-    that give one; and a document whose title names the key concept is about the very matter."""
+) -> list[Passage]:
+    """The passages in the order the member reads them, each with its final score: `scored`
+    (the passages' scores by segment) with four things that move passages up, then precedence.
+    A passage the question is a likely translation of (`_translated`: what the FAQ taught about
+    how workers say the documents' words) moves up, in every document; an article's own words
+    holding most of the question count like FAQ wording does, at OWN_WORDING_WEIGHT (the larger
+    of the two counts), so that a document nobody wrote FAQ for competes with FAQ-worded
+    neighbours; a question that asks for a figure prefers the passages that give one; and a
+    document whose title names the key concept is about the very matter. Precedence then
+    orders near ties (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
     names = _title_names(key)
     likely = _standardised(candidates.translated)
-    moved: dict[int, float] = {}
     for p in ranked:
-        score = p.score + TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
+        score = scored[p.segment_id] + TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
         if any(name in p.title for name in names):
             score += TITLE_BONUS
         if plain[p.segment_id] >= WORDING_MIN:
@@ -1084,8 +1082,10 @@ def _moved(
             score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
         if figure is not None and figure.search(p.text):
             score += FIGURE_BONUS
-        moved[p.segment_id] = score
-    return moved
+        p.score = score
+    return precedence.order(
+        sorted(ranked, key=lambda p: (-p.score, p.segment_id)), analysis.question
+    )
 
 
 def _standardised(values: Mapping[int, float]) -> dict[int, float]:
@@ -1122,7 +1122,7 @@ _UNITS = [
 ]
 _FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]
 _SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成")
-_SHARE = re.compile(r"百分之|[0-9０-９]%|分之")
+_SHARE = re.compile(r"百分之|[0-9０-９][%％]|分之")
 # Asking for the most there can be, and a cap that answers it without a figure.
 _CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
 _CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
@@ -1502,7 +1502,7 @@ def _names(concept: Concept, text: str) -> bool:
 
 # A sentence ends at its stop, or at the end of a line (an item of an enumeration); a clause
 # (；) does not: 未办理社会保险登记的，…；情节严重的，处1000元以上5000元以下的罚款.
-_SENTENCE = re.compile(r"[。！？!?\n]")
+_SENTENCE = re.compile(r"[。！？!?\n]+")
 
 
 def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
@@ -1518,9 +1518,12 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
         return True
     figure = _figure_asked(analysis.question) or _QUANTITY
     cap = _CAP_ASKED.search(analysis.question) is not None
-    split = _SENTENCE.split(passage.text)
+    split = [sentence for sentence in _SENTENCE.split(passage.text) if sentence]
     near = [
-        "".join(split[i : i + 2]) for i, sentence in enumerate(split) if _names(key, sentence)
+        sentence
+        for i, named in enumerate(split)
+        if _names(key, named)
+        for sentence in split[i : i + 2]
     ] or [passage.text]
     return any(figure.search(s) or (cap and _CAP.search(s)) for s in near)
 

@@ -101,7 +101,7 @@ def test_a_figure_asked_of_a_matter_is_given_in_the_sentence_that_names_it(
         eddie,
         categories,
         SICK_PAY_RULES.replace("某市职工工资支付办法", "某市职工病假办法").replace(
-            "应当出具医疗机构的证明", "病假工资不低于最低工资标准的百分之八十"
+            "应当出具医疗机构的证明", "病假工资不低于最低工资标准的80％"
         ),
     )
     assert top("请病假的话，病假期间按百分之几发？") == "《某市职工病假办法》第一条"
