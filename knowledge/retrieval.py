@@ -1276,6 +1276,11 @@ def _misses_key(
             things = [asked_key]
         elif asked and asked_key is not None:  # (not a clause of everyday words: 算进公司的比例)
             things = asked
+        if asked_key is not None and not asked_key.known:
+            # What is asked about is in no document: a word most passages use (规定, 工资)
+            # beside a figure does not answer for it (婚假国家规定能休几天 against 国家规定的…
+            # 劳动。…98天产假).
+            things = [c for c in things if c.idf >= COMMON_IDF] or things
         if _unnamed_compound(analysis, clause, shown):
             return True
         return not any(_answers_key(analysis, c, p) for c in things for p in read)

@@ -107,6 +107,33 @@ def test_a_figure_asked_of_a_matter_is_given_in_the_sentence_that_names_it(
     assert top("请病假的话，病假期间按百分之几发？") == "《某市职工病假办法》第一条"
 
 
+REST_RULES = """# 某市职工休息休假办法
+
+<!-- INFO END -->
+
+第一条 用人单位应当按照国家规定安排职工休息。
+
+第二条 女职工经期不得从事国家规定的第三级体力劳动强度的劳动。女职工生育享受九十八天产假。
+
+第三条 职工加班的，用人单位按照国家规定支付加班费。
+
+第四条 本办法未规定的，按照国家有关规定执行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_word_most_passages_use_does_not_answer_for_a_matter_no_document_names(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, REST_RULES)
+    # 婚假 is in no article; 国家规定 and 用人单位 are in most, once beside the days of 产假, and
+    # they make up most of the question.
+    result = search("按照国家规定，用人单位安排女职工休婚假，能休几天？")
+    assert result.abstained
+    assert result.concept == "婚假"
+    assert top("女职工生育能休几天产假？") == "《某市职工休息休假办法》第二条"
+
+
 TRAINING_RULES = """# 某市劳动合同办法
 
 <!-- INFO END -->
