@@ -1276,10 +1276,11 @@ def _misses_key(
             things = [asked_key]
         elif asked and asked_key is not None:  # (not a clause of everyday words: 算进公司的比例)
             things = asked
-        if asked_key is not None and not asked_key.known:
-            # What is asked about is in no document: a word most passages use (规定, 工资)
-            # beside a figure does not answer for it (婚假国家规定能休几天 against 国家规定的…
-            # 劳动。…98天产假).
+        if asked and asked_key is not None and not asked_key.known:
+            # What the clause asks about is in no document: a word most passages use (规定,
+            # 工资) beside a figure does not answer for it (婚假国家规定能休几天 against
+            # 国家规定的…劳动。…98天产假). (A clause that names nothing, 一个月罚多少, leaves
+            # the question's things as they are: in a small base every word is common.)
             things = [c for c in things if c.idf >= COMMON_IDF] or things
         if _unnamed_compound(analysis, clause, shown):
             return True

@@ -128,7 +128,7 @@ def test_a_word_most_passages_use_does_not_answer_for_a_matter_no_document_names
     publish(eddie, categories, REST_RULES)
     # 婚假 is in no article; 国家规定 and 用人单位 are in most, once beside the days of 产假, and
     # they make up most of the question.
-    result = search("按照国家规定，用人单位安排女职工休婚假，能休几天？")
+    result = search("按照国家规定用人单位安排女职工休婚假能休几天？")
     assert result.abstained
     assert result.concept == "婚假"
     assert top("女职工生育能休几天产假？") == "《某市职工休息休假办法》第二条"
