@@ -1112,17 +1112,18 @@ _QUANTITY = re.compile(
 # The unit a question asks its figure in, and a figure given in it: 罚多少钱 wants a sum
 # (5000元, 二倍), 能休几天 days, 百分之几 a share.
 _NUMBER = r"(?:[0-9０-９]+|[一二三四五六七八九十百千万两半]+)"
+_PERCENT = r"[0-9０-９][%％]"  # 80%, 80％
 _UNITS = [
     (r"几[天日]|多少[天日]|几个?(?:周|星期|礼拜)", r"个?(?:[日天]|周|星期|工作日)"),
     (r"多长时间|多久", r"个?(?:[日天]|周|星期|工作日|月|年|小时)|每(?:年|季度?|月|周|星期|天|日)"),
     (r"几个?月|多少个?月", r"个?月"),
     (r"几年|多少年", r"年"),
     (r"几个?小时|多少个?小时", r"个?小时"),
-    (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|[0-9０-９][%％]"),
+    (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|" + _PERCENT),
 ]
 _FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]
 _SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成")
-_SHARE = re.compile(r"百分之|[0-9０-９][%％]|分之")
+_SHARE = re.compile(r"百分之|" + _PERCENT + r"|分之")
 # Asking for the most there can be, and a cap that answers it without a figure.
 _CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
 _CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
@@ -1520,9 +1521,9 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
     heading or by an abbreviation is looked for in the whole text."""
     if not _finds(key, passage):
         return False
-    if not asks_quantity(analysis.question):
+    figure = _figure_asked(analysis.question)
+    if figure is None:
         return True
-    figure = _figure_asked(analysis.question) or _QUANTITY
     cap = _CAP_ASKED.search(analysis.question) is not None
     split = [sentence for sentence in _SENTENCE.split(passage.text) if sentence]
     near = [
