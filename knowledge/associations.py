@@ -140,8 +140,10 @@ def translate(entries: Sequence[tuple[Sequence[Sequence[str]], Sequence[str]]]) 
     entries and 150 MB while learning)."""
     prepared = []
     for wordings, formal in entries:
-        said = Counter(w for words in wordings for w in set(words))
-        answer = set(formal)
+        # Words in the order they first come (not a set's): ids, and so the order in which the
+        # floating-point sums below add up, are the same in every process.
+        said = Counter(w for words in wordings for w in dict.fromkeys(words))
+        answer = dict.fromkeys(formal)
         if said and answer:
             prepared.append((said, answer))
     cells = sum(len(said) * (len(answer) + 1) for said, answer in prepared)

@@ -3,6 +3,9 @@ whose key concept no passage names."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -329,6 +332,41 @@ def test_the_translation_model_learns_what_workers_say_for_the_texts_words() -> 
     )
     assert translations["老板"][0][0] == "用人单位"
     assert translations["社保"][0][0] == "社会保险费"
+
+
+# Learns from entries whose words repeat across them in many orders, as FAQ do, and prints
+# every probability exactly.
+_LEARN_AND_PRINT = """
+import django
+django.setup()
+from knowledge import associations
+words = ["老板", "工资", "社保", "加班", "辞退", "合同", "年假", "工伤", "赔偿", "仲裁"]
+formal = ["用人单位", "劳动报酬", "社会保险费", "延长", "解除", "劳动合同", "年休假", "工伤",
+          "经济补偿", "仲裁"]
+entries = [
+    ([[words[(n * k) % 10] for k in range(1, 5)], [words[(n + k * 3) % 10] for k in range(3)]],
+     [formal[(n * k + 1) % 10] for k in range(1, 6)])
+    for n in range(40)
+]
+table = associations.translate(entries)
+print(sorted((q, [(a, p.hex()) for a, p in found]) for q, found in table.items()))
+"""
+
+
+def test_the_translation_model_is_the_same_in_every_process() -> None:
+    # Web processes and workers each learn the model: the same question must rank the same
+    # passages in the same order whichever process answers it (and an accuracy run is
+    # repeatable), so nothing may depend on the order in which a set yields strings, which
+    # changes from one process to the next.
+    learned = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+        run = [sys.executable, "-c", _LEARN_AND_PRINT]
+        done = subprocess.run(run, env=env, capture_output=True, text=True, check=True)  # noqa: S603
+        learned.add(done.stdout)
+    assert len(learned) == 1
+    assert "用人单位" in learned.pop()
 
 
 def test_the_translation_model_learns_from_every_kth_entry_beyond_its_memory_budget(
