@@ -26,7 +26,6 @@ from knowledge.models import (
     Segment,
 )
 from knowledge.retrieval import (
-    ABSTAIN_DEPTH,
     Analysis,
     Passage,
     SearchResult,
@@ -87,7 +86,6 @@ def faq_answer(result: SearchResult) -> FaqAnswer | None:
     entries = FaqEntry.objects.filter(
         pk__in=[h.faq_id for h in hits], status=FaqStatus.PUBLISHED
     ).in_bulk()
-    ranked = {p.segment_id for p in result.passages[:ABSTAIN_DEPTH]}
     for hit in hits:  # best first
         entry = entries.get(hit.faq_id)
         if entry is None or missing_share(result.analysis, entry) > FAQ_MAX_MISSING:
@@ -101,10 +99,11 @@ def faq_answer(result: SearchResult) -> FaqAnswer | None:
             category_id=entry.category_id,
         )
         rests_on = {p.segment_id for p in answer.passages}
-        if rests_on and not rests_on & ranked and hit.similarity < FAQ_SAME_WORDING:
-            # Its articles are in the base, yet the question's own words rank others first:
-            # the entry shares the question's words, not its matter (法律援助能代理仲裁吗 and
-            # an entry on the union's legal aid, beside the 法律援助法 itself).
+        if rests_on and not rests_on & result.unaided and hit.similarity < FAQ_SAME_WORDING:
+            # Its articles are in the base, yet the question's own words rank others first
+            # (FAQ aside: the entry's own bonus would vouch for itself): the entry shares the
+            # question's words, not its matter (法律援助能代理仲裁吗 and an entry on the union's
+            # legal aid, beside the 法律援助法 itself).
             continue
         return answer
     return None

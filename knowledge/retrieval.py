@@ -459,6 +459,8 @@ class SearchResult:
     # The published FAQ entry that answers the question by itself (`citing.faq_answer`): its
     # articles lead the passages, and the question is answered.
     faq: FaqAnswer | None = None
+    # The first passages by the question's own words, FAQ aside (segment ids).
+    unaided: frozenset[int] = frozenset()
 
     @property
     def concept(self) -> str:
@@ -953,7 +955,13 @@ class CandidateRanker:
     """Keeps the candidates that are retrievable today, notes which of the question's words
     each one contains, orders them by score and decides whether to abstain."""
 
-    @component.output_types(passages=list[Passage], abstained=bool, coverage=float, missed_key=bool)
+    @component.output_types(
+        passages=list[Passage],
+        abstained=bool,
+        coverage=float,
+        missed_key=bool,
+        unaided=frozenset[int],
+    )
     def run(
         self,
         analysis: Analysis,
@@ -1031,7 +1039,22 @@ class CandidateRanker:
         # given by its first passages as well as by the first by score. The key concept as the
         # abstention reads it: none when an FAQ entry vouched.
         scored = {p.segment_id: p.score for p in ranked}
-        order = functools.partial(_read_order, ranked, scored, analysis, candidates, plain, wording)
+        likely = _standardised(candidates.translated)
+        # The first passages by the question's own words alone (BM25, the translation model, an
+        # embedding model's), without what FAQ entries say of the articles they cite: whether
+        # an entry answers by itself is not for its own bonus to decide (`citing.faq_answer`).
+        unaided = sorted(
+            ranked,
+            key=lambda p: (
+                -(
+                    scores.get(p.segment_id, 0.0) / top_score
+                    + EMBEDDING_WEIGHT * near.get(p.segment_id, 0.0)
+                    + TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
+                ),
+                p.segment_id,
+            ),
+        )[:ABSTAIN_DEPTH]
+        order = functools.partial(_read_order, ranked, scored, analysis, likely, plain, wording)
         read_key = None if vouched else key
         ranked = order(read_key)
         missed_key = not vouched and _misses_key(
@@ -1049,6 +1072,7 @@ class CandidateRanker:
             "abstained": abstained,
             "coverage": covered,
             "missed_key": missed_key,
+            "unaided": frozenset(p.segment_id for p in unaided),
         }
 
 
@@ -1056,15 +1080,16 @@ def _read_order(
     ranked: list[Passage],
     scored: Mapping[int, float],
     analysis: Analysis,
-    candidates: Candidates,
+    likely: Mapping[int, float],
     plain: Mapping[int, float],
     wording: Mapping[int, float],
     key: Concept | None,
 ) -> list[Passage]:
     """The passages in the order the member reads them, each with its final score: `scored`
     (the passages' scores by segment) with four things that move passages up, then precedence.
-    A passage the question is a likely translation of (`_translated`: what the FAQ taught about
-    how workers say the documents' words) moves up, in every document; an article's own words
+    A passage the question is a likely translation of (`likely`: `_translated` in standard
+    deviations; what the FAQ taught about how workers say the documents' words) moves up, in
+    every document; an article's own words
     holding most of the question count like FAQ wording does, at OWN_WORDING_WEIGHT (the larger
     of the two counts), so that a document nobody wrote FAQ for competes with FAQ-worded
     neighbours; a question that asks for a figure prefers the passages that give one; and a
@@ -1072,7 +1097,6 @@ def _read_order(
     orders near ties (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
     names = _title_names(key)
-    likely = _standardised(candidates.translated)
     for p in ranked:
         score = scored[p.segment_id] + TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
         if any(name in p.title for name in names):
@@ -1730,6 +1754,7 @@ def _search(
         abstained=out["ranker"]["abstained"],
         coverage=out["ranker"]["coverage"],
         missed_key=out["ranker"]["missed_key"],
+        unaided=out["ranker"]["unaided"],
         faq_hits=list(out["faq"]["faq_hits"]),
         analysis=analysis,
         elapsed_ms=0.0,

@@ -264,6 +264,32 @@ def test_an_faq_sharing_the_questions_words_but_not_its_matter_does_not_answer(
     assert same is not None and same.faq_id == entry.pk
 
 
+def test_an_faq_whose_article_only_its_own_bonus_ranks_first_does_not_answer(
+    eddie, law, categories
+):
+    # The entry on the penalty is worded much like a question on the duty itself. Its bonus
+    # puts its article first, but the question's own words rank three others before it: it
+    # does not answer by itself (the passages still follow the ranking).
+    aid = make_document(eddie, categories, body=LEGAL_AID, title="某市法律援助办法")
+    penalty = aid.segments.get(heading="第二条")
+    entry = faq(
+        categories,
+        question="律师不做法律援助会被处罚吗？",
+        answer="无正当理由拒绝的，由司法行政部门给予警告。",
+        variants=(),
+        segments=(penalty,),
+    )
+    result = search("律师必须做法律援助吗？")
+    hit = next(h for h in result.faq_hits if h.faq_id == entry.pk)
+    assert 0.5 <= hit.similarity < 0.8, hit.similarity  # close enough to answer by itself
+    assert result.passages[0].segment_id == penalty.pk  # its bonus ranks it first…
+    assert penalty.pk not in result.unaided  # …not the question's own words
+    assert result.faq is None
+    # Asked as the entry asks it, the entry answers.
+    same = search("律师拒绝做法律援助会被处罚吗？").faq
+    assert same is not None and same.faq_id == entry.pk
+
+
 UNION_HELP = """# 某市工会帮扶办法
 
 <!-- INFO END -->
