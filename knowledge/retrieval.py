@@ -572,7 +572,10 @@ class QuestionAnalyser:
                     concept.word in exp.phrase or exp.phrase in concept.word
                 ):
                     concept.terms.update(targets)
-                    if exp.kind in _SAME_KINDS and exp.target not in concept.word:
+                    # What a part of the word means is not what the word names: 工资's synonym
+                    # 报酬 does not name 病假工资 (searched for, it is no evidence of it).
+                    part = exp.phrase != concept.word and exp.phrase in concept.word
+                    if exp.kind in _SAME_KINDS and exp.target not in concept.word and not part:
                         group = (
                             several.get(exp.phrase) if exp.kind == LexiconKind.COLLOQUIAL else None
                         )

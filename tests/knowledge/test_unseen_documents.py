@@ -110,6 +110,34 @@ def test_a_figure_asked_of_a_matter_is_given_in_the_sentence_that_names_it(
     assert top("请病假的话，病假期间按百分之几发？") == "《某市职工病假办法》第一条"
 
 
+PAY_RULES = """# 某市职工报酬支付办法
+
+<!-- INFO END -->
+
+第一条 职工加班的，用人单位按照不低于报酬的百分之一百五十支付。
+
+第二条 职工请病假的，应当出具医疗机构的证明。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_synonym_of_part_of_a_word_does_not_name_the_word(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, PAY_RULES)
+    curation.save_lexicon_entry(
+        kind=LexiconKind.SYNONYM, phrase="工资", targets=["报酬"], author=eddie
+    )
+    curation.save_lexicon_entry(kind=LexiconKind.TERM, phrase="病假工资", author=eddie)
+    # The editors equate 工资 with 报酬, and know the word 病假工资, which no document names.
+    # The overtime rate is a share of 报酬: no answer to a share of 病假工资.
+    assert search("病假工资按百分之几发？").abstained
+    # Asked of 工资 itself, the synonym names it.
+    assert top("加班的话工资按百分之几发？") == "《某市职工报酬支付办法》第一条"
+
+
 REST_RULES = """# 某市职工休息休假办法
 
 <!-- INFO END -->
