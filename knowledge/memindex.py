@@ -53,6 +53,14 @@ class MemoryIndex:
     vocabulary: dict[str, tuple[int, int]]  # text → (term id, df), df > 0
     postings: dict[int, PostingList]  # term id → its posting list
     ids: npt.NDArray[np.int64]  # the indexed segments' ids, ascending
+    # The forward index: segment i's terms (ascending) and their tf are `terms[starts[i] :
+    # starts[i + 1]]`, `tf[…]`; `lengths[i]` its length. A candidate's postings are read from
+    # its own few hundred terms, not from the posting lists of every term asked for (a
+    # question's translations name a thousand terms, the commonest of the law among them).
+    starts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    terms_of: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    tf_of: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    lengths: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     # first character → the terms of several characters that start with it (`terms_starting`)
     by_first: dict[str, list[str]] = field(default_factory=dict)
 
@@ -106,13 +114,21 @@ class Postings:
         of = np.repeat(np.array([position[r[0]] for r in rows], dtype=np.int64), counts)
         length = np.repeat(np.array([r[3] for r in rows], dtype=np.float64), counts)
         segment = np.repeat(np.array([r[0] for r in rows], dtype=np.int64), counts)
-        kept = np.isin(term, np.array(term_ids, dtype=np.int64))
-        order = np.lexsort((segment[kept], term[kept]))  # by term, then segment id
+        return cls.of_terms(cls(of=of, term=term, tf=tf, length=length), segment, term_ids)
+
+    @classmethod
+    def of_terms(
+        cls, rows: Postings, segment: npt.NDArray[np.int64], term_ids: Sequence[int]
+    ) -> Postings:
+        """Of forward-index rows (`segment`: each row's segment id), those of these terms, by
+        term, then segment."""
+        kept = np.isin(rows.term, np.array(term_ids, dtype=np.int64))
+        order = np.lexsort((segment[kept], rows.term[kept]))  # by term, then segment id
         return cls(
-            of=of[kept][order],
-            term=term[kept][order],
-            tf=tf[kept][order],
-            length=length[kept][order],
+            of=rows.of[kept][order],
+            term=rows.term[kept][order],
+            tf=rows.tf[kept][order],
+            length=rows.length[kept][order],
         )
 
 
@@ -202,6 +218,10 @@ def _load(now: versions.Versions) -> MemoryIndex:
     for text in vocabulary:
         if len(text) > 1:
             by_first.setdefault(text[0], []).append(text)
+    # The forward index: the rows by segment, each segment's terms still ascending.
+    by_segment = np.argsort(position, kind="stable")
+    lengths = np.zeros(len(ids))
+    lengths[position] = length
     return MemoryIndex(
         by_first=by_first,
         version=now.index,
@@ -210,6 +230,10 @@ def _load(now: versions.Versions) -> MemoryIndex:
         vocabulary=vocabulary,
         postings=postings,
         ids=ids,
+        starts=np.searchsorted(position[by_segment], np.arange(len(ids) + 1)).astype(np.int64),
+        terms_of=rows_all[by_segment, 0].copy(),
+        tf_of=rows_all[by_segment, 2].astype(np.int32),
+        lengths=lengths,
     )
 
 
@@ -360,16 +384,16 @@ def postings_of(
     at = np.searchsorted(index.ids, asked)
     inside = at < len(index.ids)
     inside[inside] = index.ids[at[inside]] == asked[inside]
-    slot = np.full(len(index.ids), -1, dtype=np.int64)  # a segment's place in segment_ids
-    slot[at[inside]] = np.flatnonzero(inside)
-    terms, lists = _lists(index, term_ids)
-    if not lists or not inside.any():
+    if not len(term_ids) or not inside.any():
         return Postings.from_rows(segment_ids, [])
-    of = slot[np.concatenate([p.rows for p in lists])]
-    hit = of >= 0
-    return Postings(
-        of=of[hit],
-        term=np.repeat(terms, [len(p.rows) for p in lists])[hit],
-        tf=np.concatenate([p.tf for p in lists])[hit],
-        length=np.concatenate([p.length for p in lists])[hit],
+    position = at[inside]  # the segments' places in the index
+    first, counts = index.starts[position], np.diff(index.starts)[position]
+    # Each segment's rows of the forward index, one segment after the other.
+    rows = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    found = Postings(
+        of=np.repeat(np.flatnonzero(inside), counts),
+        term=index.terms_of[rows],
+        tf=index.tf_of[rows].astype(np.float64),
+        length=np.repeat(index.lengths[position], counts),
     )
+    return Postings.of_terms(found, np.repeat(asked[inside], counts), term_ids)

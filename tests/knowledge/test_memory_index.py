@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from knowledge import indexing, versions
-from knowledge.models import Category, Document, Segment
+from knowledge import indexing, memindex, versions
+from knowledge.models import Category, Document, IndexTerm, Segment
 from knowledge.retrieval import (
     CANDIDATES,
     KeywordRetriever,
     QuestionAnalyser,
     SearchResult,
+    _forward_sql,
     candidate_rows,
     search,
 )
@@ -50,6 +52,26 @@ def test_memory_and_database_give_the_same_answers_to_the_last_digit(law: Docume
         from_database = [_found(search(q, k=5)) for q in QUESTIONS]
     assert from_memory == from_database
     assert all(from_memory)
+
+
+@pytest.mark.django_db
+def test_candidates_postings_from_memory_are_those_of_the_databases_forward_index(
+    law: Document, eddie: User, categories: dict[str, Category]
+) -> None:
+    make_document(eddie, categories, body=MINI_LAW.replace("测试", "示例"), title="示例法")
+    memory = memindex.current()
+    assert memory is not None
+    # Candidates in no particular order, one of them not in the index; every other term, and
+    # one the index does not hold.
+    segments = [*Segment.objects.order_by("-id").values_list("id", flat=True), 10**9]
+    terms = [*IndexTerm.objects.order_by("id").values_list("id", flat=True)[::2], 10**9]
+    from_memory = memindex.postings_of(memory, segments, terms)
+    with connection.cursor() as cursor:
+        cursor.execute(_forward_sql(segments))
+        from_database = memindex.Postings.from_packed(segments, cursor.fetchall(), terms)
+    assert len(from_memory.term) > 100
+    for column in ("of", "term", "tf", "length"):
+        assert np.array_equal(getattr(from_memory, column), getattr(from_database, column))
 
 
 @pytest.mark.django_db
