@@ -16,9 +16,18 @@ CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chro
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
+# How long a page's actions and its assertions wait for what they wait for (an answer that
+# streams in, a job's progress). Playwright's assertions wait 5 s by default, not the page's
+# own timeout: on a busy shared machine the first question after seeding waits longer than
+# that for the FAQ's models to be learned, and a test failed that waited for the right thing.
+DEADLINE_MS = 15_000
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=DEADLINE_MS)
 
     if not Path(CHROMIUM).exists():
         pytest.fail(
@@ -66,7 +75,7 @@ def phone(browser) -> Iterator[object]:
     """A page the size of a phone screen (390 px wide)."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(DEADLINE_MS)
     yield page
     context.close()
 
