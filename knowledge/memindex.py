@@ -387,7 +387,8 @@ def postings_of(
     if not len(term_ids) or not inside.any():
         return Postings.from_rows(segment_ids, [])
     position = at[inside]  # the segments' places in the index
-    first, counts = index.starts[position], np.diff(index.starts)[position]
+    first = index.starts[position]
+    counts = index.starts[position + 1] - first
     # Each segment's rows of the forward index, one segment after the other.
     rows = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
     found = Postings(

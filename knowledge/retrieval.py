@@ -1038,10 +1038,6 @@ class CandidateRanker:
             default=0.0,
         )
         vouched = any(faq_likeness.get(p.segment_id, 0.0) >= FAQ_VOUCHES for p in shown)
-        # The order the member reads (`_read_order`): the figure a question asks for may be
-        # given by its first passages as well as by the first by score. The key concept as the
-        # abstention reads it: none when an FAQ entry vouched.
-        scored = {p.segment_id: p.score for p in ranked}
         likely = _standardised(candidates.translated)
         # The first passages by the question's own words alone (BM25, the translation model, an
         # embedding model's), without what FAQ entries say of the articles they cite: whether
@@ -1057,6 +1053,10 @@ class CandidateRanker:
                 p.segment_id,
             ),
         )[:ABSTAIN_DEPTH]
+        # The order the member reads (`_read_order`): the figure a question asks for may be
+        # given by its first passages as well as by the first by score. The key concept as the
+        # abstention reads it: none when an FAQ entry vouched.
+        scored = {p.segment_id: p.score for p in ranked}
         order = functools.partial(_read_order, ranked, scored, analysis, likely, plain, wording)
         read_key = None if vouched else key
         ranked = order(read_key)
@@ -1092,12 +1092,11 @@ def _read_order(
     (the passages' scores by segment) with four things that move passages up, then precedence.
     A passage the question is a likely translation of (`likely`: `_translated` in standard
     deviations; what the FAQ taught about how workers say the documents' words) moves up, in
-    every document; an article's own words
-    holding most of the question count like FAQ wording does, at OWN_WORDING_WEIGHT (the larger
-    of the two counts), so that a document nobody wrote FAQ for competes with FAQ-worded
-    neighbours; a question that asks for a figure prefers the passages that give one; and a
-    document whose title names the key concept is about the very matter. Precedence then
-    orders near ties (`precedence.order`)."""
+    every document; an article's own words holding most of the question count like FAQ wording
+    does, at OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
+    FAQ for competes with FAQ-worded neighbours; a question that asks for a figure prefers the
+    passages that give one; and a document whose title names the key concept is about the very
+    matter. Precedence then orders near ties (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
     names = _title_names(key)
     for p in ranked:
