@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
+import os
 import re
+import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -14,6 +19,7 @@ from typing import Generic, TypeVar
 import jieba
 
 jieba.setLogLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 MAX_TERM_CHARS = 64
 SHORT_TEXT = 16  # texts up to this long have their tokens remembered (Segmenter.tokens)
@@ -25,10 +31,12 @@ _CJK_GAP = re.compile(
 )
 T = TypeVar("T")
 _WORDLIKE = re.compile(r"[\u3400-\u9fffa-z0-9]")
+_STOPWORDS_FILE = Path(__file__).parent / "stopwords.txt"
+STORE_FORMAT = "segmentations/1"
 
 STOPWORDS = frozenset(
     word
-    for line in (Path(__file__).parent / "stopwords.txt").read_text(encoding="utf-8").splitlines()
+    for line in _STOPWORDS_FILE.read_text(encoding="utf-8").splitlines()
     if not line.startswith("#")
     for word in line.split()
 )
@@ -58,6 +66,9 @@ class Segmenter:
         # Precise segmentations of recent texts: a question is cut three times per search.
         self._recent: dict[str, list[str]] = {}
         self._generation = 0
+        # While `stored()` runs: segmentations an earlier process kept, and the texts asked for.
+        self._stored: dict[str, list[str]] | None = None
+        self._asked: dict[str, list[str]] = {}
 
     def sync_words(self, words: Iterable[str]) -> None:
         wanted = frozenset(w for w in (normalise(w) for w in words) if len(w) > 1)
@@ -134,9 +145,44 @@ class Segmenter:
         """Changes whenever the lexicon's words do (and with them every segmentation)."""
         return self._generation
 
+    def fingerprint(self) -> str:
+        """What a segmentation depends on besides the text: jieba (its version and dictionary),
+        the lexicon's words, and this module's rules (its source and the stopwords)."""
+        digest = hashlib.sha256()
+        for part in (
+            STORE_FORMAT,
+            jieba.__version__,
+            str(self._tokenizer.dictionary),
+            Path(__file__).read_text(encoding="utf-8"),
+            _STOPWORDS_FILE.read_text(encoding="utf-8"),
+            *sorted(self._words),
+        ):
+            digest.update(part.encode() + b"\0")
+        return digest.hexdigest()
+
+    @contextmanager
+    def stored(self, path: Path) -> Iterator[None]:
+        """Within the block, search-mode segmentations are read from `path`, where an earlier
+        process kept those its warm-up made (with the same `fingerprint`: anything else that
+        could change a segmentation makes the file another's). At the end the file keeps
+        those asked for in the block, when they differ from what it held. Segmenting the FAQ
+        and the articles they cite is most of a warm-up (about 3 s of CPU per process); a
+        process started again with the same texts reads them in a tenth of a second."""
+        fingerprint, generation = self.fingerprint(), self._generation
+        self._stored, self._asked = _read_store(path, fingerprint), {}
+        try:
+            yield
+        finally:
+            stored, asked = self._stored, self._asked
+            self._stored, self._asked = None, {}
+            if generation == self._generation and asked.keys() != stored.keys():
+                _write_store(path, fingerprint, asked)
+
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
         stopwords and punctuation."""
+        if self._stored is not None:
+            return list(self._from_store(text))
         if len(text) > SHORT_TEXT:
             return self._tokens(text)
         cached = self._short.get(text)
@@ -148,6 +194,14 @@ class Segmenter:
                     self._short = {}
                 self._short[text] = cached
         return list(cached)
+
+    def _from_store(self, text: str) -> list[str]:
+        stored = self._stored
+        found = stored.get(text) if stored is not None else None
+        if found is None:
+            found = self._tokens(text)
+        self._asked[text] = found
+        return found
 
     def _tokens(self, text: str) -> list[str]:
         out = []
@@ -176,6 +230,40 @@ class Segmenter:
             if token and token not in STOPWORDS and _WORDLIKE.search(token):
                 out.append(token[:MAX_TERM_CHARS])
         return out
+
+
+def _read_store(path: Path, fingerprint: str) -> dict[str, list[str]]:
+    """The segmentations kept at `path` for `fingerprint`; none when it is missing, unreadable
+    or another's."""
+    try:
+        kept = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        log.warning("segmentations kept in %s are unreadable; segmenting anew", path)
+        return {}
+    if not isinstance(kept, dict) or kept.get("fingerprint") != fingerprint:
+        return {}
+    texts = kept.get("texts")
+    return texts if isinstance(texts, dict) else {}
+
+
+def _write_store(path: Path, fingerprint: str, texts: dict[str, list[str]]) -> None:
+    """Keep `texts` at `path`, whole or not at all (processes warming up together each write
+    theirs; the last one stays)."""
+    body = json.dumps({"fingerprint": fingerprint, "texts": texts}, ensure_ascii=False)
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            out.write(body.encode())
+        os.replace(temporary, path)
+    except OSError:
+        log.warning("could not keep segmentations in %s", path, exc_info=True)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 _NOUN_TAGS = frozenset({"n", "nz", "ns", "l", "vn"})

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import importlib
 
+from django.conf import settings
+
 from knowledge import associations, embedding, faqmatch, lexicon, memindex
 from knowledge.text import segmenter
 
 # Imported by the first search otherwise: haystack imports its tools (and jsonschema) the first
 # time a pipeline copies its inputs; citing is imported by search() when it runs.
 MODULES = ("haystack.tools", "knowledge.citing")
+# What segmenting the FAQ and their articles made, for the next process to start
+# (`Segmenter.stored`).
+SEGMENTATIONS = settings.VAR_DIR / "cache" / "segmentations.json"
 
 
 def warm() -> None:
@@ -19,7 +24,8 @@ def warm() -> None:
         importlib.import_module(module)
     segmenter.load()
     lexicon.current()  # adds the editors' words to the segmenter
-    faq = faqmatch.current()
-    associations.settle(faq)  # learned now, even over a model learned before
+    with segmenter.stored(SEGMENTATIONS):
+        faq = faqmatch.current()
+        associations.settle(faq)  # learned now, even over a model learned before
     memindex.current()
     embedding.preload()

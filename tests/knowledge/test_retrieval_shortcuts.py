@@ -1,18 +1,21 @@
 """search()'s short ways give what the long ways give: the components called directly rank as
 the haystack Pipeline of the same components does, the FAQ matcher's best few entries are
-the first of its whole ranking, and a short form is found where the regular expression it
-replaced found it."""
+the first of its whole ranking, a short form is found where the regular expression it
+replaced found it, and segmentations an earlier process kept are those segmenting makes."""
 
 from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from knowledge import faqmatch, retrieval
 from knowledge.models import Category, Document
 from knowledge.seed import seed_demo_knowledge
+from knowledge.text import Segmenter
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +100,39 @@ def test_a_short_form_matches_where_its_regular_expression_matched() -> None:
     assert compared > 1000  # the texts matched often enough to compare the ends
     assert retrieval._abbreviation("社保") is not None
     assert retrieval._abbreviation("社") is None and retrieval._abbreviation("社保1") is None
+
+
+ASKED = "职工申请工伤认定需要准备哪些材料呢请问"
+
+
+def test_a_process_reads_the_segmentations_an_earlier_one_kept(tmp_path: Path) -> None:
+    kept = tmp_path / "segmentations.json"
+    first = Segmenter()
+    with first.stored(kept):
+        made = first.tokens(ASKED)
+    assert "工伤" in made and kept.exists()
+    later = Segmenter()
+    with mock.patch.object(later, "_tokens", side_effect=AssertionError("segmented anew")):
+        with later.stored(kept):
+            assert later.tokens(ASKED) == made
+        # Outside the block the segmenter segments, as before.
+        with pytest.raises(AssertionError, match="segmented anew"):
+            later.tokens(ASKED)
+
+
+def test_segmentations_kept_with_other_lexicon_words_are_not_read(tmp_path: Path) -> None:
+    kept = tmp_path / "segmentations.json"
+    before = Segmenter()
+    with before.stored(kept):
+        assert "准备哪些材料" not in before.tokens(ASKED)
+    # An editor's new word changes how the text is cut: what was kept before is another's.
+    after = Segmenter()
+    after.sync_words(["准备哪些材料"])
+    with after.stored(kept):
+        assert "准备哪些材料" in after.tokens(ASKED)
+    # A file that cannot be read is segmented anew, and replaced.
+    kept.write_text("{not json", encoding="utf-8")
+    again = Segmenter()
+    with again.stored(kept):
+        assert "工伤" in again.tokens(ASKED)
+    assert ASKED in kept.read_text(encoding="utf-8")
