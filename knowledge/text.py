@@ -68,6 +68,7 @@ class Segmenter:
         self._generation = 0
         # While `stored()` runs: segmentations an earlier process kept, and the texts asked for.
         self._stored: dict[str, list[str]] | None = None
+        self._stored_generation = -1
         self._asked: dict[str, list[str]] = {}
 
     def sync_words(self, words: Iterable[str]) -> None:
@@ -170,6 +171,7 @@ class Segmenter:
         process started again with the same texts reads them in a tenth of a second."""
         fingerprint, generation = self.fingerprint(), self._generation
         self._stored, self._asked = _read_store(path, fingerprint), {}
+        self._stored_generation = generation
         try:
             yield
         finally:
@@ -181,7 +183,7 @@ class Segmenter:
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
         stopwords and punctuation."""
-        if self._stored is not None:
+        if self._stored is not None and self._generation == self._stored_generation:
             return list(self._from_store(text))
         if len(text) > SHORT_TEXT:
             return self._tokens(text)
@@ -196,11 +198,15 @@ class Segmenter:
         return list(cached)
 
     def _from_store(self, text: str) -> list[str]:
-        stored = self._stored
+        stored, generation = self._stored, self._generation
         found = stored.get(text) if stored is not None else None
         if found is None:
             found = self._tokens(text)
         self._asked[text] = found
+        # The short texts' segmentations serve questions later (`tokens`), as when segmented.
+        short = len(text) <= SHORT_TEXT and len(self._short) < SHORT_TEXTS_KEPT
+        if short and generation == self._generation:
+            self._short.setdefault(text, found)
         return found
 
     def _tokens(self, text: str) -> list[str]:

@@ -103,19 +103,22 @@ def test_a_short_form_matches_where_its_regular_expression_matched() -> None:
 
 
 ASKED = "职工申请工伤认定需要准备哪些材料呢请问"
+SHORT = "工伤认定要多久"  # a short text: its segmentation serves later questions too
 
 
 def test_a_process_reads_the_segmentations_an_earlier_one_kept(tmp_path: Path) -> None:
     kept = tmp_path / "segmentations.json"
     first = Segmenter()
     with first.stored(kept):
-        made = first.tokens(ASKED)
-    assert "工伤" in made and kept.exists()
+        made = first.tokens(ASKED), first.tokens(SHORT)
+    assert "工伤" in made[0] and kept.exists()
     later = Segmenter()
     with mock.patch.object(later, "_tokens", side_effect=AssertionError("segmented anew")):
         with later.stored(kept):
-            assert later.tokens(ASKED) == made
-        # Outside the block the segmenter segments, as before.
+            assert (later.tokens(ASKED), later.tokens(SHORT)) == made
+        # After the block, a short text's is remembered as a segmented one is; a long text
+        # is segmented, as before.
+        assert later.tokens(SHORT) == made[1]
         with pytest.raises(AssertionError, match="segmented anew"):
             later.tokens(ASKED)
 
