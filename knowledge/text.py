@@ -264,6 +264,7 @@ def _write_store(path: Path, fingerprint: str, texts: dict[str, list[str]]) -> N
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
             out.write(body.encode())
+            os.fchmod(out.fileno(), 0o644)  # the web's and the workers' (texts, no secret)
         os.replace(temporary, path)
     except OSError:
         log.warning("could not keep segmentations in %s", path, exc_info=True)
