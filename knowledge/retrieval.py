@@ -1064,10 +1064,12 @@ class CandidateRanker:
             analysis, key, shown, covered, shared, [*shown, *ranked[:ABSTAIN_DEPTH]]
         )
         unfamiliar = not (vouched or missed_key) and _unfamiliar(analysis, shown, shared)
+        # An FAQ entry that vouches for a passage does not give the figure the passage lacks.
+        unfigured = not _gives_figure(analysis.question, [*shown, *ranked[:ABSTAIN_DEPTH]])
         # With an embedding model, a passage the model finds very close also answers.
-        abstained = (covered < MIN_COVERAGE or missed_key or unfamiliar) and not _clear_winner(
-            nearest, {p.segment_id for p in ranked}
-        )
+        abstained = (
+            covered < MIN_COVERAGE or missed_key or unfamiliar or unfigured
+        ) and not _clear_winner(nearest, {p.segment_id for p in ranked})
         if analysis.key is not read_key:  # the abstention found an unknown kind of thing
             ranked = order(analysis.key)
         return {
@@ -1559,6 +1561,19 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
         for sentence in split[i : i + 2]
     ] or [passage.text]
     return any(figure.search(s) or (cap and _CAP.search(s)) for s in near)
+
+
+def _gives_figure(question: str, passages: Sequence[Passage]) -> bool:
+    """Whether one of the passages gives a figure in the unit the question asks for one in (a
+    sum for 赔多少钱, days for 几天, a share for 百分之几), or, when it asks for the most there can
+    be, sets a cap (不得超过…培训费用); True when it asks for no figure in a unit. An article on
+    the very matter that says who sets the sum (由省人民政府确定) does not say how much it is:
+    "今年…具体多少" is a near miss, and a model, when there is one, judges the passages."""
+    figure = _figure_asked(question)
+    if figure is None or figure is _QUANTITY:
+        return True
+    cap = figure is not _SHARE and _CAP_ASKED.search(question) is not None
+    return any(figure.search(p.text) or (cap and _CAP.search(p.text)) for p in passages)
 
 
 def _title_names(key: Concept | None) -> list[str]:

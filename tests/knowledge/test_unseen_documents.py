@@ -77,6 +77,37 @@ def test_a_figure_the_passages_do_not_give_is_not_answered(law: Document) -> Non
     assert not search("每月最多可以延长多少小时工作时间？").abstained
 
 
+WAGE_STANDARD_RULES = """# 某市职工工资办法
+
+<!-- INFO END -->
+
+第一条 职工工资的具体标准，由用人单位与工会协商确定，不得低于当地最低工资标准。
+
+第二条 用人单位应当按月以货币形式支付职工工资。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_sum_is_not_answered_by_the_article_that_says_who_sets_it(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, WAGE_STANDARD_RULES)
+    # Everyday words only (公司, 工资: no key concept to look for), and an article on the very
+    # matter that says who sets the sum, not how much it is.
+    assert search("公司一个月给多少钱工资？").abstained
+    assert top("工资是按月发吗？") == "《某市职工工资办法》第二条"
+    publish(
+        eddie,
+        categories,
+        WAGE_STANDARD_RULES.replace("某市职工工资办法", "某市职工工资标准").replace(
+            "由用人单位与工会协商确定，不得低于当地最低工资标准", "为每月不低于2000元"
+        ),
+    )
+    assert top("公司一个月给多少钱工资？") == "《某市职工工资标准》第一条"
+
+
 SICK_PAY_RULES = """# 某市职工工资支付办法
 
 <!-- INFO END -->
