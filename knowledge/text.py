@@ -13,6 +13,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -66,10 +67,11 @@ class Segmenter:
         # Precise segmentations of recent texts: a question is cut three times per search.
         self._recent: dict[str, list[str]] = {}
         self._generation = 0
-        # While `stored()` runs: segmentations an earlier process kept, and the texts asked for.
-        self._stored: dict[str, list[str]] | None = None
-        self._stored_generation = -1
-        self._asked: dict[str, list[str]] = {}
+        # Whether the user words were added at once to a fresh tokenizer, as a new process does:
+        # jieba's suggest_freq depends on the words added before, so a tokenizer that took
+        # them change by change may segment otherwise (`stored` keeps nothing of it).
+        self._canonical = True
+        self._store: _Store | None = None  # while `stored()` runs
 
     def sync_words(self, words: Iterable[str]) -> None:
         wanted = frozenset(w for w in (normalise(w) for w in words) if len(w) > 1)
@@ -81,6 +83,7 @@ class Segmenter:
                 # (工伤); only a fresh tokenizer segments as a fresh process would.
                 self._tokenizer = jieba.Tokenizer()
                 self._words = frozenset()
+            self._canonical = not self._words
             # In a fixed order: jieba's suggest_freq depends on the words added before, and set
             # order differs between processes (PYTHONHASHSEED), so segmentation did too.
             for word in sorted(wanted - self._words):
@@ -154,6 +157,7 @@ class Segmenter:
             STORE_FORMAT,
             jieba.__version__,
             str(self._tokenizer.dictionary),
+            unicodedata.unidata_version,  # `normalise`'s NFKC
             Path(__file__).read_text(encoding="utf-8"),
             _STOPWORDS_FILE.read_text(encoding="utf-8"),
             *sorted(self._words),
@@ -163,28 +167,37 @@ class Segmenter:
 
     @contextmanager
     def stored(self, path: Path) -> Iterator[None]:
-        """Within the block, search-mode segmentations are read from `path`, where an earlier
-        process kept those its warm-up made (with the same `fingerprint`: anything else that
-        could change a segmentation makes the file another's). At the end the file keeps
-        those asked for in the block, when they differ from what it held. Segmenting the FAQ
-        and the articles they cite is most of a warm-up (about 3 s of CPU per process); a
-        process started again with the same texts reads them in a tenth of a second."""
-        fingerprint, generation = self.fingerprint(), self._generation
-        self._stored, self._asked = _read_store(path, fingerprint), {}
-        self._stored_generation = generation
+        """Within the block, this thread's search-mode segmentations are read from `path`,
+        where an earlier process kept those its warm-up made (with the same `fingerprint`:
+        anything else that could change a segmentation makes the file another's). Once the
+        block has run, the file keeps those asked for in it, when they differ from what it
+        held. Other threads segment as ever: a member's question asked meanwhile (a warm-up in
+        the background) is never kept. Segmenting the FAQ and the articles they cite is half
+        of a warm-up (about 2.5 s of CPU per process); reading them back takes a tenth of that.
+        """
+        if not self._canonical:
+            yield  # a long-running process whose words came change by change: as ever
+            return
+        fingerprint = self.fingerprint()
+        store = _Store(_read_store(path, fingerprint), self._generation, threading.get_ident())
+        self._store = store
         try:
             yield
         finally:
-            stored, asked = self._stored, self._asked
-            self._stored, self._asked = None, {}
-            if generation == self._generation and asked.keys() != stored.keys():
-                _write_store(path, fingerprint, asked)
+            self._store = None
+        if store.generation == self._generation and store.asked.keys() != store.kept.keys():
+            _write_store(path, fingerprint, store.asked)
 
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
         stopwords and punctuation."""
-        if self._stored is not None and self._generation == self._stored_generation:
-            return list(self._from_store(text))
+        store = self._store
+        if (
+            store is not None
+            and store.thread == threading.get_ident()
+            and store.generation == self._generation
+        ):
+            return list(self._from_store(store, text))
         if len(text) > SHORT_TEXT:
             return self._tokens(text)
         cached = self._short.get(text)
@@ -197,15 +210,14 @@ class Segmenter:
                 self._short[text] = cached
         return list(cached)
 
-    def _from_store(self, text: str) -> list[str]:
-        stored, generation = self._stored, self._generation
-        found = stored.get(text) if stored is not None else None
+    def _from_store(self, store: _Store, text: str) -> list[str]:
+        found = store.kept.get(text)
         if found is None:
             found = self._tokens(text)
-        self._asked[text] = found
+        store.asked[text] = found
         # The short texts' segmentations serve questions later (`tokens`), as when segmented.
         short = len(text) <= SHORT_TEXT and len(self._short) < SHORT_TEXTS_KEPT
-        if short and generation == self._generation:
+        if short and store.generation == self._generation:
             self._short.setdefault(text, found)
         return found
 
@@ -238,6 +250,17 @@ class Segmenter:
         return out
 
 
+@dataclass
+class _Store:
+    """A warm-up's kept segmentations (`Segmenter.stored`): those read, the lexicon's words'
+    generation and the thread they serve, and the texts asked for."""
+
+    kept: dict[str, list[str]]
+    generation: int
+    thread: int
+    asked: dict[str, list[str]] = field(default_factory=dict)
+
+
 def _read_store(path: Path, fingerprint: str) -> dict[str, list[str]]:
     """The segmentations kept at `path` for `fingerprint`; none when it is missing, unreadable
     or another's."""
@@ -256,17 +279,17 @@ def _read_store(path: Path, fingerprint: str) -> dict[str, list[str]]:
 
 def _write_store(path: Path, fingerprint: str, texts: dict[str, list[str]]) -> None:
     """Keep `texts` at `path`, whole or not at all (processes warming up together each write
-    theirs; the last one stays)."""
-    body = json.dumps({"fingerprint": fingerprint, "texts": texts}, ensure_ascii=False)
+    theirs; the last one stays). A cache: failing to write it fails nothing else."""
     temporary = None
     try:
+        body = json.dumps({"fingerprint": fingerprint, "texts": texts}, ensure_ascii=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
             out.write(body.encode())
             os.fchmod(out.fileno(), 0o644)  # the web's and the workers' (texts, no secret)
         os.replace(temporary, path)
-    except OSError:
+    except Exception:
         log.warning("could not keep segmentations in %s", path, exc_info=True)
         if temporary is not None:
             with contextlib.suppress(OSError):

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -112,6 +113,17 @@ def _real_services() -> None:
             "run the tests through `make test` (PostgreSQL and Redis)"
         )
         assert settings.REDIS_URL, "run the tests through `make test` (PostgreSQL and Redis)"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kept_segmentations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' warm-ups keep their segmentations in the run's own directory, not in the
+    checkout's var/ (`knowledge.warmup.SEGMENTATIONS`)."""
+    from knowledge import warmup
+
+    kept = tmp_path_factory.mktemp("cache") / "segmentations.json"
+    with mock.patch.object(warmup, "SEGMENTATIONS", kept):
+        yield
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from pathlib import Path
 from unittest import mock
 
@@ -139,3 +140,28 @@ def test_segmentations_kept_with_other_lexicon_words_are_not_read(tmp_path: Path
     with again.stored(kept):
         assert "工伤" in again.tokens(ASKED)
     assert ASKED in kept.read_text(encoding="utf-8")
+    # Words added change by change may segment otherwise than all at once (jieba's suggested
+    # frequencies depend on the words before): such a segmenter neither reads nor keeps.
+    grown, elsewhere = Segmenter(), tmp_path / "grown.json"
+    grown.sync_words(["工伤认定"])
+    grown.sync_words(["工伤认定", "准备哪些材料"])
+    with grown.stored(elsewhere):
+        assert "准备哪些材料" in grown.tokens(ASKED)
+    assert not elsewhere.exists()
+
+
+def test_a_question_segmented_by_another_thread_during_a_warm_up_is_not_kept(
+    tmp_path: Path,
+) -> None:
+    # A warm-up in the background (the first /healthz of a server without a startup) while a
+    # member's question is searched: the question is nobody's to keep on disk.
+    kept = tmp_path / "segmentations.json"
+    segmenter = Segmenter()
+    question = "我叫张三，身份证号不想写在这里，工伤认定要多久"
+    with segmenter.stored(kept):
+        segmenter.tokens(ASKED)
+        asked = threading.Thread(target=segmenter.tokens, args=(question,))
+        asked.start()
+        asked.join()
+    text = kept.read_text(encoding="utf-8")
+    assert ASKED in text and question not in text
