@@ -1066,10 +1066,12 @@ class CandidateRanker:
         unfamiliar = not (vouched or missed_key) and _unfamiliar(analysis, shown, shared)
         # An FAQ entry that vouches for a passage does not give the figure the passage lacks.
         unfigured = not _gives_figure(analysis.question, [*shown, *ranked[:ABSTAIN_DEPTH]])
-        # With an embedding model, a passage the model finds very close also answers.
-        abstained = (
-            covered < MIN_COVERAGE or missed_key or unfamiliar or unfigured
-        ) and not _clear_winner(nearest, {p.segment_id for p in ranked})
+        # With an embedding model, a passage the model finds very close also answers, though
+        # not with a figure it does not give (the article on the very matter is the closest).
+        abstained = unfigured or (
+            (covered < MIN_COVERAGE or missed_key or unfamiliar)
+            and not _clear_winner(nearest, {p.segment_id for p in ranked})
+        )
         if analysis.key is not read_key:  # the abstention found an unknown kind of thing
             ranked = order(analysis.key)
         return {
@@ -1150,6 +1152,15 @@ _UNITS = [
     (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|" + _PERCENT),
 ]
 _FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]
+_SUM = _FIGURE_UNITS[-1][1]  # a sum of money (多少钱, 赔多少)
+_MONTHS_PAY = re.compile(_NUMBER + r"个月的?(?:本人)?(?:月?工资|工资)")
+# A cap on a sum, in the clause that sets it: 违约金的数额不得超过…培训费用, not
+# 最长不超过二十四个月.
+_SUM_CAP = re.compile(
+    r"(?:不得超过|不超过|不得高于|不高于)[^，。；]{0,24}?(?:费用|工资|报酬|数额|金额|收入|基数)"
+)
+# How a question asks for a figure itself, not as part of its story (十几年, 好几天).
+_ASKS_HOW_MUCH = re.compile(r"(?<![好了那这十])几|多少|多久|多长时间")
 _SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成")
 _SHARE = re.compile(r"百分之|" + _PERCENT + r"|分之")
 # Asking for the most there can be, and a cap that answers it without a figure.
@@ -1545,7 +1556,8 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
     question asks for a figure, gives one, in the unit asked for, in a sentence that names the
     concept or the sentence after it (停工留薪期内…。停工留薪期一般不超过12个月; but not the 150 %
     for overtime in an article that names 病假 elsewhere) — or, when it asks for the most there
-    can be (违约金最多赔多少), sets a cap there (不得超过…培训费用). A concept named only by the
+    can be (违约金最多赔多少), sets a cap there (不得超过…培训费用), as a cap on a sum or a number
+    of months' wages answers a sum (`_answering`). A concept named only by the
     heading or by an abbreviation is looked for in the whole text."""
     if not _finds(key, passage):
         return False
@@ -1560,20 +1572,34 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
         if _names(key, named)
         for sentence in split[i : i + 2]
     ] or [passage.text]
-    return any(figure.search(s) or (cap and _CAP.search(s)) for s in near)
+    given = _answering(figure, cap)
+    return any(pattern.search(s) for s in near for pattern in given)
 
 
 def _gives_figure(question: str, passages: Sequence[Passage]) -> bool:
-    """Whether one of the passages gives a figure in the unit the question asks for one in (a
-    sum for 赔多少钱, days for 几天, a share for 百分之几), or, when it asks for the most there can
-    be, sets a cap (不得超过…培训费用); True when it asks for no figure in a unit. An article on
-    the very matter that says who sets the sum (由省人民政府确定) does not say how much it is:
-    "今年…具体多少" is a near miss, and a model, when there is one, judges the passages."""
-    figure = _figure_asked(question)
+    """Whether one of the passages gives a figure in the unit the question's own ask (its last
+    clause: 几天, 多少钱, 百分之几) asks for one in; for the most there can be, a cap; for a sum, a
+    cap on a sum (违约金的数额不得超过…培训费用) or a number of months' wages (13个月的本人工资).
+    True when it asks for no figure in a unit. An article on the very matter that says who
+    sets the sum (由省人民政府确定) does not say how much it is: "今年…具体多少" is a near miss,
+    and a model, when there is one, judges the passages. A figure in the story (没读过几年书,
+    干了十几年) or a bare 比例 (比例有限制吗) is not what the question asks."""
+    clauses: list[str] = _CLAUSE.findall(question)
+    asked = clauses[-1] if clauses else ""
+    if not _ASKS_HOW_MUCH.search(asked):
+        return True
+    figure = _figure_asked(asked)
     if figure is None or figure is _QUANTITY:
         return True
-    cap = figure is not _SHARE and _CAP_ASKED.search(question) is not None
-    return any(figure.search(p.text) or (cap and _CAP.search(p.text)) for p in passages)
+    given = _answering(figure, figure is not _SHARE and _CAP_ASKED.search(asked) is not None)
+    return any(pattern.search(p.text) for p in passages for pattern in given)
+
+
+def _answering(figure: re.Pattern[str], cap: bool) -> list[re.Pattern[str]]:
+    """What gives the figure asked for: the figure in its unit; a cap, when the most there can
+    be is asked (`cap`); for a sum, also a cap on a sum or a number of months' wages."""
+    given = [figure, _CAP] if cap else [figure]
+    return [*given, _MONTHS_PAY, _SUM_CAP] if figure is _SUM else given
 
 
 def _title_names(key: Concept | None) -> list[str]:

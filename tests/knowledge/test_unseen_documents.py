@@ -95,9 +95,14 @@ def test_a_sum_is_not_answered_by_the_article_that_says_who_sets_it(
 ) -> None:
     publish(eddie, categories, WAGE_STANDARD_RULES)
     # Everyday words only (公司, 工资: no key concept to look for), and an article on the very
-    # matter that says who sets the sum, not how much it is.
-    assert search("公司一个月给多少钱工资？").abstained
+    # matter that says who sets the sum, not how much it is. Abstained softly: a model, where
+    # there is one, judges the article (`missed_key` is false).
+    result = search("公司一个月给多少钱工资？")
+    assert result.abstained and not result.missed_key
+    assert result.passages[0].label == "《某市职工工资办法》第一条"
     assert top("工资是按月发吗？") == "《某市职工工资办法》第二条"
+    # A figure in the story is not the one asked for.
+    assert top("干了十几年了，工资是按月发吗？") == "《某市职工工资办法》第二条"
     publish(
         eddie,
         categories,
@@ -215,6 +220,8 @@ def test_the_most_there_can_be_is_answered_by_a_cap_without_a_figure(
     assert not result.abstained
     assert result.passages[0].title == "某市劳动合同办法"
     assert "违约金不得超过用人单位提供的培训费用" in result.passages[0].text
+    # Asked for the sum itself, the cap on it answers too.
+    assert top("签了服务期提前走，违约金要赔多少钱？") == result.passages[0].label
 
 
 CHILD_LABOUR_PENALTIES = """# 某市禁止使用童工规定
