@@ -191,34 +191,32 @@ class Segmenter:
     def tokens(self, text: str) -> list[str]:
         """Search-mode segmentation (whole words and their dictionary sub-words), without
         stopwords and punctuation."""
-        store = self._store
-        if (
-            store is not None
-            and store.thread == threading.get_ident()
-            and store.generation == self._generation
-        ):
-            return list(self._from_store(store, text))
         if len(text) > SHORT_TEXT:
-            return self._tokens(text)
+            return list(self._segmented(text))
         cached = self._short.get(text)
         if cached is None:
             generation = self._generation
-            cached = self._tokens(text)
+            cached = self._segmented(text)
             if generation == self._generation:  # not segmented by a tokenizer since replaced
                 if len(self._short) >= SHORT_TEXTS_KEPT:
                     self._short = {}
                 self._short[text] = cached
         return list(cached)
 
-    def _from_store(self, store: _Store, text: str) -> list[str]:
+    def _segmented(self, text: str) -> list[str]:
+        """`_tokens`, or, in the thread of a warm-up that reads kept segmentations, what an
+        earlier process kept (`stored`)."""
+        store = self._store
+        if (
+            store is None
+            or store.thread != threading.get_ident()
+            or store.generation != self._generation
+        ):
+            return self._tokens(text)
         found = store.kept.get(text)
         if found is None:
             found = self._tokens(text)
         store.asked[text] = found
-        # The short texts' segmentations serve questions later (`tokens`), as when segmented.
-        short = len(text) <= SHORT_TEXT and len(self._short) < SHORT_TEXTS_KEPT
-        if short and store.generation == self._generation:
-            self._short.setdefault(text, found)
         return found
 
     def _tokens(self, text: str) -> list[str]:
