@@ -1149,6 +1149,9 @@ _UNITS = [
     (r"几个?月|多少个?月", r"个?月"),
     (r"几年|多少年", r"年"),
     (r"几个?小时|多少个?小时", r"个?小时"),
+    # An age (十六周岁; not 满十五年 beside 法定退休年龄), a number of times (每年一次; not 一次性).
+    (r"几岁|多少岁|多少周岁", r"周?岁"),
+    (r"几次|多少次", r"次(?!性)"),
     (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|" + _PERCENT),
 ]
 _FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]

@@ -146,6 +146,33 @@ def test_a_figure_asked_of_a_matter_is_given_in_the_sentence_that_names_it(
     assert top("请病假的话，病假期间按百分之几发？") == "《某市职工病假办法》第一条"
 
 
+RETIREMENT_RULES = """# 某市职工待遇办法
+
+<!-- INFO END -->
+
+第一条 职工达到法定退休年龄时累计缴费满十五年的，按月领取基本养老金。
+
+第二条 职工探亲，每年给予探亲假二十天。
+
+第三条 用人单位不得招用未满十六周岁的未成年人。
+
+第四条 社会保险经办机构应当每年向职工寄送一次个人权益记录。
+"""
+
+
+@pytest.mark.django_db
+def test_an_age_or_a_number_of_times_is_answered_only_by_one(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, RETIREMENT_RULES)
+    # The article names the retirement age and gives years of contributions, not an age; the
+    # one on leave for family visits gives its days, not how many times it may be taken.
+    assert search("法定退休年龄是多少岁？").abstained
+    assert search("探亲假一年可以休几次？").abstained
+    assert top("单位招用未成年人，最少要满多少岁？") == "《某市职工待遇办法》第三条"
+    assert top("个人权益记录一年寄几次？") == "《某市职工待遇办法》第四条"
+
+
 PAY_RULES = """# 某市职工报酬支付办法
 
 <!-- INFO END -->
