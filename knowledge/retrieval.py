@@ -1133,7 +1133,7 @@ def _standardised(values: Mapping[int, float]) -> dict[int, float]:
 # "好几个月", "请了几天" and "那几天" tell the story, they do not ask; "按什么标准" asks for a
 # rule, which an article usually states without a figure (按上年度职工月平均工资).
 _QUANTITY_ASKED = re.compile(
-    r"(?<![好了那这])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成)|比例"
+    r"(?<![好了那这])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|几个(?:百分)?点)|比例"
 )
 _CLAUSE = re.compile(r"[^，。；！？,;!?\s]+")
 _QUANTITY = re.compile(
@@ -1164,7 +1164,7 @@ _SUM_CAP = re.compile(
 )
 # How a question asks for a figure itself, not as part of its story (十几年, 好几天).
 _ASKS_HOW_MUCH = re.compile(r"(?<![好了那这十])几|多少|多久|多长时间")
-_SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成")
+_SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成|几个(?:百分)?点")
 _SHARE = re.compile(r"百分之|" + _PERCENT + r"|分之")
 # Asking for the most there can be, and a cap that answers it without a figure.
 _CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")

@@ -157,11 +157,15 @@ RETIREMENT_RULES = """# 某市职工待遇办法
 第三条 用人单位不得招用未满十六周岁的未成年人。
 
 第四条 社会保险经办机构应当每年向职工寄送一次个人权益记录。
+
+第五条 基本养老保险费由用人单位和职工共同缴纳。
+
+第六条 用人单位按照全部职工工资总额的百分之二拨缴工会经费。
 """
 
 
 @pytest.mark.django_db
-def test_an_age_or_a_number_of_times_is_answered_only_by_one(
+def test_an_age_a_number_of_times_or_points_are_answered_only_by_one(
     eddie: User, categories: dict[str, Category]
 ) -> None:
     publish(eddie, categories, RETIREMENT_RULES)
@@ -171,6 +175,10 @@ def test_an_age_or_a_number_of_times_is_answered_only_by_one(
     assert search("探亲假一年可以休几次？").abstained
     assert top("单位招用未成年人，最少要满多少岁？") == "《某市职工待遇办法》第三条"
     assert top("个人权益记录一年寄几次？") == "《某市职工待遇办法》第四条"
+    # 几个点: a share. The article on pension contributions gives none; the one share in the
+    # rules is of union funds.
+    assert search("养老保险单位和个人各交几个点？").abstained
+    assert top("工会经费按工资总额交几个点？") == "《某市职工待遇办法》第六条"
 
 
 PAY_RULES = """# 某市职工报酬支付办法
