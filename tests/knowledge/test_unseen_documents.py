@@ -181,6 +181,28 @@ def test_an_age_a_number_of_times_or_points_are_answered_only_by_one(
     assert top("工会经费按工资总额交几个点？") == "《某市职工待遇办法》第六条"
 
 
+HOTLINE_RULES = """# 某市职工维权办法
+
+<!-- INFO END -->
+
+第一条 职工合法权益受到侵害的，可以拨打职工服务热线12351。
+
+第二条 用人单位招用未满十六周岁的童工的，任何单位或者个人都可以向劳动保障行政部门举报。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_telephone_number_is_answered_only_by_one(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, HOTLINE_RULES)
+    assert top("职工服务热线是多少？") == "《某市职工维权办法》第一条"
+    # The article on reporting child labour gives an age, not a number to call.
+    assert search("举报童工的电话是多少？").abstained
+
+
 PAY_RULES = """# 某市职工报酬支付办法
 
 <!-- INFO END -->
