@@ -1153,7 +1153,7 @@ _UNITS = [
     (r"几岁|多少岁|多少周岁", r"周?岁"),
     (r"几次|多少次", r"次(?!性)"),
     # A telephone number: five digits or more (12351), not any figure of the article.
-    (r"(?:电话|热线|号码)(?:号码)?(?:是)?多少", r"(?<=[0-9]{5})"),
+    (r"(?:电话|热线|号码)(?:号码)?(?:是)?多少", r"(?<=[0-9０-９]{5})"),
     (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|" + _PERCENT),
 ]
 _FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]

@@ -197,10 +197,13 @@ HOTLINE_RULES = """# 某市职工维权办法
 def test_a_telephone_number_is_answered_only_by_one(
     eddie: User, categories: dict[str, Category]
 ) -> None:
-    publish(eddie, categories, HOTLINE_RULES)
+    # In full-width digits, as notices often write them.
+    publish(eddie, categories, HOTLINE_RULES.replace("12351", "１２３５１"))
     assert top("职工服务热线是多少？") == "《某市职工维权办法》第一条"
     # The article on reporting child labour gives an age, not a number to call.
     assert search("举报童工的电话是多少？").abstained
+    publish(eddie, categories, HOTLINE_RULES.replace("某市", "某县"))
+    assert top("某县职工服务热线是多少？") == "《某县职工维权办法》第一条"
 
 
 PAY_RULES = """# 某市职工报酬支付办法
