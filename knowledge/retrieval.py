@@ -1131,9 +1131,13 @@ def _standardised(values: Mapping[int, float]) -> dict[int, float]:
 
 
 # "好几个月", "请了几天" and "那几天" tell the story, they do not ask; "按什么标准" asks for a
-# rule, which an article usually states without a figure (按上年度职工月平均工资).
+# rule, which an article usually states without a figure (按上年度职工月平均工资). 几个点 asks
+# for a share (交几个点), not 哪几个点要注意.
+_POINTS = r"(?<![好了那这哪有])几个(?:百分)?点(?!要|需|值得)"
 _QUANTITY_ASKED = re.compile(
-    r"(?<![好了那这])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|几个(?:百分)?点)|比例"
+    r"(?<![好了那这])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|"
+    + _POINTS
+    + r")|比例"
 )
 _CLAUSE = re.compile(r"[^，。；！？,;!?\s]+")
 _QUANTITY = re.compile(
@@ -1143,17 +1147,28 @@ _QUANTITY = re.compile(
 # (5000元, 二倍), 能休几天 days, 百分之几 a share.
 _NUMBER = r"(?:[0-9０-９]+|[一二三四五六七八九十百千万两半]+)"
 _PERCENT = r"[0-9０-９][%％]"  # 80%, 80％
+# A figure in the worker's story (五十几岁, 好几次, 第几次) is not the one asked for.
+_STORY = r"(?<![好了那这十第哪])"
 _UNITS = [
-    (r"几[天日]|多少[天日]|几个?(?:周|星期|礼拜)", r"个?(?:[日天]|周|星期|工作日)"),
-    (r"多长时间|多久", r"个?(?:[日天]|周|星期|工作日|月|年|小时)|每(?:年|季度?|月|周|星期|天|日)"),
+    # An age (十六周岁; not 满十五年 beside 法定退休年龄), before weeks: 几周岁 is an age.
+    (_STORY + r"几周?岁|多少周?岁", r"周?岁"),
+    (r"几[天日]|多少[天日]|几个?(?:周(?!岁)|星期|礼拜)", r"个?(?:[日天]|周(?!岁)|星期|工作日)"),
+    (
+        r"多长时间|多久",
+        r"个?(?:[日天]|周(?!岁)|星期|工作日|月|年|小时)|每(?:年|季度?|月|周|星期|天|日)",
+    ),
     (r"几个?月|多少个?月", r"个?月"),
     (r"几年|多少年", r"年"),
     (r"几个?小时|多少个?小时", r"个?小时"),
-    # An age (十六周岁; not 满十五年 beside 法定退休年龄), a number of times (每年一次; not 一次性).
-    (r"几岁|多少岁|多少周岁", r"周?岁"),
-    (r"几次|多少次", r"次(?!性)"),
-    # A telephone number: five digits or more (12351), not any figure of the article.
-    (r"(?:电话|热线|号码)(?:号码)?(?:是)?多少", r"(?<=[0-9０-９]{5})"),
+    # A number of times (每年一次; not 一次性).
+    (_STORY + r"几次|多少次", r"次(?!性)"),
+    # A telephone number: five digits or more (12351), or in groups (400-100-1234, 8888-1234);
+    # not a sum (10000元) nor a year.
+    (
+        r"(?:电话|热线)(?:号码?)?是?多少(?![钱元块])|号码是?多少",
+        r"(?:(?<=[0-9０-９]{5})|(?<=[0-9０-９]{3})[-－—][0-9０-９]{3,}(?:[-－—][0-9０-９]{3,})?)"
+        r"(?![0-9０-９元万%％年])",
+    ),
     (r"多少钱|罚多少|赔多少|多少元|多少块", r"(?:元|万元|倍)|百分之|" + _PERCENT),
 ]
 _FIGURE_UNITS = [(re.compile(asked), re.compile(_NUMBER + given)) for asked, given in _UNITS]
@@ -1166,8 +1181,8 @@ _SUM_CAP = re.compile(
 )
 # How a question asks for a figure itself, not as part of its story (十几年, 好几天).
 _ASKS_HOW_MUCH = re.compile(r"(?<![好了那这十])几|多少|多久|多长时间")
-_SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成|几个(?:百分)?点")
-_SHARE = re.compile(r"百分之|" + _PERCENT + r"|分之")
+_SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成|" + _POINTS + r"|多少个(?:百分)?点")
+_SHARE = re.compile(r"百分之|" + _PERCENT + r"|分之|个?百分点")
 # Asking for the most there can be, and a cap that answers it without a figure.
 _CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
 _CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")

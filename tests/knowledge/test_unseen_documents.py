@@ -161,6 +161,10 @@ RETIREMENT_RULES = """# 某市职工待遇办法
 第五条 基本养老保险费由用人单位和职工共同缴纳。
 
 第六条 用人单位按照全部职工工资总额的百分之二拨缴工会经费。
+
+第七条 职工因工死亡的，其近亲属领取一次性工亡补助金。
+
+第八条 用人单位克扣职工工资的，处2000元以上20000元以下的罚款。
 """
 
 
@@ -179,6 +183,10 @@ def test_an_age_a_number_of_times_or_points_are_answered_only_by_one(
     # rules is of union funds.
     assert search("养老保险单位和个人各交几个点？").abstained
     assert top("工会经费按工资总额交几个点？") == "《某市职工待遇办法》第六条"
+    # 一次性 is not a number of times.
+    assert search("一次性工亡补助金能领几次？").abstained
+    # A figure of the worker's story (好几次) is not the one asked for (多少钱).
+    assert top("单位克扣了我好几次工资，要罚款多少钱？") == "《某市职工待遇办法》第八条"
 
 
 HOTLINE_RULES = """# 某市职工维权办法
@@ -197,11 +205,26 @@ HOTLINE_RULES = """# 某市职工维权办法
 def test_a_telephone_number_is_answered_only_by_one(
     eddie: User, categories: dict[str, Category]
 ) -> None:
+    # A sum in five digits is no telephone number.
+    publish(
+        eddie,
+        categories,
+        HOTLINE_RULES.replace("某市", "某镇").replace(
+            "拨打职工服务热线12351", "拨打职工服务热线举报，查实的奖励10000元"
+        ),
+    )
+    assert search("某镇职工服务热线是多少？").abstained
+    # A number in groups.
+    publish(
+        eddie, categories, HOTLINE_RULES.replace("某市", "某区").replace("12351", "400-100-1234")
+    )
+    assert top("某区职工服务热线是多少？") == "《某区职工维权办法》第一条"
     # In full-width digits, as notices often write them.
     publish(eddie, categories, HOTLINE_RULES.replace("12351", "１２３５１"))
     assert top("职工服务热线是多少？") == "《某市职工维权办法》第一条"
     # The article on reporting child labour gives an age, not a number to call.
     assert search("举报童工的电话是多少？").abstained
+    # In ASCII digits.
     publish(eddie, categories, HOTLINE_RULES.replace("某市", "某县"))
     assert top("某县职工服务热线是多少？") == "《某县职工维权办法》第一条"
 
@@ -713,6 +736,9 @@ def test_a_figure_told_in_the_story_is_not_a_figure_asked_for() -> None:
     assert not asks_quantity("申请仲裁好几个月了一直没结果，能直接去法院吗？")
     assert not asks_quantity("我爸去世请了几天丧假，单位说不发工资，对吗")
     assert not asks_quantity("来例假那几天，班长还让我进冷库干活，可以这样吗？")
+    # 几个点 asks for a share; 哪几个点 for points to heed.
+    assert asks_quantity("企业年金公司一般交几个点？")
+    assert not asks_quantity("签劳动合同要注意哪几个点？")
     # A standard is usually a rule (按上年度职工月平均工资), not a figure.
     assert not asks_quantity("经济困难的标准是谁来定的？")
 
