@@ -1130,12 +1130,12 @@ def _standardised(values: Mapping[int, float]) -> dict[int, float]:
     return dict(zip(values, ((array - array.mean()) / spread).tolist(), strict=True))
 
 
-# "好几个月", "请了几天" and "那几天" tell the story, they do not ask; "按什么标准" asks for a
-# rule, which an article usually states without a figure (按上年度职工月平均工资). 几个点 asks
-# for a share (交几个点), not 哪几个点要注意.
+# "好几个月", "请了几天", "那几天" and "十几岁" tell the story, they do not ask; "按什么标准"
+# asks for a rule, which an article usually states without a figure (按上年度职工月平均工资).
+# 几个点 asks for a share (交几个点), not 哪几个点要注意.
 _POINTS = r"(?<![好了那这哪有])几个(?:百分)?点(?!要|需|值得)"
 _QUANTITY_ASKED = re.compile(
-    r"(?<![好了那这])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|"
+    r"(?<![好了那这十])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|"
     + _POINTS
     + r")|比例"
 )

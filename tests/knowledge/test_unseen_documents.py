@@ -736,6 +736,7 @@ def test_a_figure_told_in_the_story_is_not_a_figure_asked_for() -> None:
     assert not asks_quantity("申请仲裁好几个月了一直没结果，能直接去法院吗？")
     assert not asks_quantity("我爸去世请了几天丧假，单位说不发工资，对吗")
     assert not asks_quantity("来例假那几天，班长还让我进冷库干活，可以这样吗？")
+    assert not asks_quantity("我十几岁就出来打工了，以前的工龄怎么算？")
     # 几个点 asks for a share; 哪几个点 for points to heed.
     assert asks_quantity("企业年金公司一般交几个点？")
     assert not asks_quantity("签劳动合同要注意哪几个点？")
