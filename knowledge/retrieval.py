@@ -1130,12 +1130,13 @@ def _standardised(values: Mapping[int, float]) -> dict[int, float]:
     return dict(zip(values, ((array - array.mean()) / spread).tolist(), strict=True))
 
 
-# "好几个月", "请了几天", "那几天" and "十几岁" tell the story, they do not ask; "按什么标准"
-# asks for a rule, which an article usually states without a figure (按上年度职工月平均工资).
-# 几个点 asks for a share (交几个点), not 哪几个点要注意.
+# "好几个月", "请了几天", "那几天" and "十几岁" tell the story, they do not ask (a 几 after one
+# of `_TOLD`); "按什么标准" asks for a rule, which an article usually states without a figure
+# (按上年度职工月平均工资). 几个点 asks for a share (交几个点), not 哪几个点要注意.
+_TOLD = "好了那这十"
 _POINTS = r"(?<![好了那这哪有])几个(?:百分)?点(?!要|需|值得)"
 _QUANTITY_ASKED = re.compile(
-    r"(?<![好了那这十])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|"
+    rf"(?<![{_TOLD}])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|"
     + _POINTS
     + r")|比例"
 )
@@ -1148,7 +1149,7 @@ _QUANTITY = re.compile(
 _NUMBER = r"(?:[0-9０-９]+|[一二三四五六七八九十百千万两半]+)"
 _PERCENT = r"[0-9０-９][%％]"  # 80%, 80％
 # A figure in the worker's story (五十几岁, 好几次, 第几次) is not the one asked for.
-_STORY = r"(?<![好了那这十第哪])"
+_STORY = rf"(?<![{_TOLD}第哪])"
 _UNITS = [
     # An age (十六周岁; not 满十五年 beside 法定退休年龄), before weeks: 几周岁 is an age.
     (_STORY + r"几周?岁|多少周?岁", r"周?岁"),
@@ -1180,7 +1181,7 @@ _SUM_CAP = re.compile(
     r"(?:不得超过|不超过|不得高于|不高于)[^，。；]{0,24}?(?:费用|工资|报酬|数额|金额|收入|基数)"
 )
 # How a question asks for a figure itself, not as part of its story (十几年, 好几天).
-_ASKS_HOW_MUCH = re.compile(r"(?<![好了那这十])几|多少|多久|多长时间")
+_ASKS_HOW_MUCH = re.compile(rf"(?<![{_TOLD}])几|多少|多久|多长时间")
 _SHARE_ASKED = re.compile(r"百分之几|百分之多少|比例|几成|" + _POINTS + r"|多少个(?:百分)?点")
 _SHARE = re.compile(r"百分之|" + _PERCENT + r"|分之|个?百分点")
 # Asking for the most there can be, and a cap that answers it without a figure.
