@@ -91,6 +91,10 @@ CANDIDATES = 60
 # A question that asks for a figure (罚多少钱, 几天) prefers, by this much of the best score, the
 # passages that give one: of two articles on the fine for child labour, the one with the sum.
 FIGURE_BONUS = 0.2
+# A question that asks where, who pays, who must prove or which body decides prefers, by this
+# much of the best score, the passages that say it the way laws do (`_KINDS_ASKED`), as a
+# question asking for a figure prefers those that give one.
+KIND_BONUS = 0.2
 # A passage of a document whose title names the question's key concept (禁止使用童工规定 for a
 # question about 童工): the document about that very matter, FAQ or not.
 TITLE_BONUS = 0.1
@@ -1093,15 +1097,17 @@ def _read_order(
     key: Concept | None,
 ) -> list[Passage]:
     """The passages in the order the member reads them, each with its final score: `scored`
-    (the passages' scores by segment) with four things that move passages up, then precedence.
+    (the passages' scores by segment) with five things that move passages up, then precedence.
     A passage the question is a likely translation of (`likely`: `_translated` in standard
     deviations; what the FAQ taught about how workers say the documents' words) moves up, in
     every document; an article's own words holding most of the question count like FAQ wording
     does, at OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
     FAQ for competes with FAQ-worded neighbours; a question that asks for a figure prefers the
-    passages that give one; and a document whose title names the key concept is about the very
-    matter. Precedence then orders near ties (`precedence.order`)."""
+    passages that give one, and one that asks where, who pays, who must prove or which body
+    decides, those that say it (`_kind_asked`); and a document whose title names the key
+    concept is about the very matter. Precedence then orders near ties (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
+    kind = _kind_asked(analysis.question)
     names = _title_names(key)
     for p in ranked:
         score = scored[p.segment_id] + TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
@@ -1112,6 +1118,8 @@ def _read_order(
             score += max(0.0, lift - WORDING_WEIGHT * wording.get(p.segment_id, 0.0))
         if figure is not None and figure.search(p.text):
             score += FIGURE_BONUS
+        if kind is not None and kind.search(p.text):
+            score += KIND_BONUS
         p.score = score
     return precedence.order(
         sorted(ranked, key=lambda p: (-p.score, p.segment_id)), analysis.question
@@ -1187,6 +1195,37 @@ _SHARE = re.compile(r"百分之|" + _PERCENT + r"|分之|个?百分点")
 # Asking for the most there can be, and a cap that answers it without a figure.
 _CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
 _CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
+
+
+# What else a question may ask for, and how laws say it (the first kind asked for counts).
+_KINDS_ASKED = [
+    # Who must prove (谁来拿证据): the burden of proof.
+    (r"谁来?(?:拿出?|出示?|提供|举)证", r"举证"),
+    # Who bears a cost (医药费谁出, 工钱找谁要): 由…承担, 负担…费用.
+    (
+        r"谁来?(?:出|掏|付|赔|承担|负担|负责|买单)|[找向问]谁要",
+        r"由[^，。；]{0,20}(?:承担|负担|支付|负责|赔偿|缴纳)|(?:承担|负担)[^，。；]{0,6}费用",
+    ),
+    # Where (去哪里申请, 哪个法院): a place named by what is there (用人单位所在地, 合同履行地);
+    # not what money is spent on (花在哪, 用在哪).
+    (
+        r"哪里|哪儿|什么地方|哪个地方|(?<![花用])在哪|哪边|哪个法院",
+        r"所在地|住所地|发生地|履行地|户籍地|经常居住地|登记地",
+    ),
+    # Which body (找谁举报, 哪个部门管): a department, a board, a court.
+    (
+        r"[找向]谁(?!要)|谁管|哪个部门|什么部门|哪些部门|归谁管",
+        r"行政部门|主管部门|监察机构|经办机构|委员会|人民法院",
+    ),
+]
+_KINDS = [(re.compile(asked), re.compile(given)) for asked, given in _KINDS_ASKED]
+
+
+def _kind_asked(question: str) -> re.Pattern[str] | None:
+    """How a passage says what the question asks for besides a figure (`_KINDS_ASKED`); None
+    when it asks for none of those. Unlike a figure, a passage that does not say it may still
+    answer: this only orders passages, it never abstains."""
+    return next((given for asked, given in _KINDS if asked.search(question)), None)
 
 
 def _figure_asked(question: str) -> re.Pattern[str] | None:

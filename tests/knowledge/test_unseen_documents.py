@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from knowledge import associations, faqmatch, lexicon
 from knowledge.models import Category, Document, LexiconKind
-from knowledge.retrieval import _long_forms, asks_quantity, search
+from knowledge.retrieval import _kind_asked, _long_forms, asks_quantity, search
 from knowledge.services import curation
 from knowledge.text import segmenter
 from portal.models import User
@@ -879,6 +879,44 @@ def test_a_question_asking_for_a_figure_prefers_the_article_that_gives_one(
     publish(eddie, categories, CHILD_LABOUR_RULES)
     # The first article names child labour and its fine; only the second says how much.
     assert top("厂里用童工罚多少钱？") == "《某市禁止使用童工办法》第二条"
+
+
+DISPUTE_RULES = """# 某市劳动争议处理办法
+
+<!-- INFO END -->
+
+第一条 劳动争议仲裁委员会收到仲裁材料和证据之日起五日内，认为符合受理条件的，应当受理。
+
+第二条 劳动争议由劳动合同履行地或者用人单位所在地的劳动争议仲裁委员会管辖。
+
+第三条 职工被开除发生争议，拿不准的，可以先行协商。
+
+第四条 职工被开除发生争议的，用人单位负举证责任。
+
+第五条 童工受伤的，治疗费用应当及时结算。
+
+第六条 童工受伤的，治疗费用由用人单位承担。
+
+第七条 职工工资被拖欠的，可以先行协商。
+
+第八条 职工工资被拖欠的，可以向劳动行政部门投诉。
+"""
+
+
+@pytest.mark.django_db
+def test_a_question_asking_where_who_pays_who_proves_or_which_body_prefers_the_article_that_says_it(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, DISPUTE_RULES)
+    # In each pair the first article holds as much of the question's words or more; the second
+    # says what is asked: where (所在地), who proves (举证), who pays (由…承担), which body.
+    assert top("我想申请劳动仲裁，该去哪里申请？") == "《某市劳动争议处理办法》第二条"
+    assert top("被开除了发生争议，该谁拿出证据？") == "《某市劳动争议处理办法》第四条"
+    assert top("童工受伤的治疗费用谁出？") == "《某市劳动争议处理办法》第六条"
+    assert top("工资被拖欠，该找谁？") == "《某市劳动争议处理办法》第八条"
+    # What money is spent on (花在哪) is no place; a sum asked for from someone is who pays.
+    assert _kind_asked("单位交的钱最后都花在哪了？") is None
+    assert _kind_asked("工钱找谁要？") is _kind_asked("医药费谁出？")
 
 
 WAGE_RULES = """# 某市职工工资支付办法
