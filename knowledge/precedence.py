@@ -168,7 +168,8 @@ def guess_authority(title: str, body: str = "", kind: str = "") -> str:
             return AuthorityLevel.REGULATION
         if local:
             return AuthorityLevel.LOCAL_RULE
-        if re.search(r"部令|部长|委员会令|总局令", header):
+        # A ministry's order, or its adoption at the ministry's own meeting (部务会议).
+        if re.search(r"部令|部长|委员会令|总局令|[部委局]务会议", header):
             return AuthorityLevel.DEPARTMENT_RULE
         return AuthorityLevel.NOTICE
     return AuthorityLevel.OTHER

@@ -118,6 +118,11 @@ def test_rules_on_different_matters_keep_their_order():
             "人力资源和社会保障部令第1号",
             AuthorityLevel.DEPARTMENT_RULE,
         ),
+        (
+            "最低工资规定",
+            "2003年12月30日 经劳动和社会保障部第7次部务会议通过",
+            AuthorityLevel.DEPARTMENT_RULE,
+        ),
         ("广东省工资支付条例", "", AuthorityLevel.LOCAL_REGULATION),
         ("最高人民法院关于审理劳动争议案件适用法律问题的解释（一）", "", AuthorityLevel.JUDICIAL),
         ("中国工会章程", "", AuthorityLevel.UNION_RULE),
