@@ -169,7 +169,7 @@ def guess_authority(title: str, body: str = "", kind: str = "") -> str:
         if local:
             return AuthorityLevel.LOCAL_RULE
         # A ministry's order, or its adoption at the ministry's own meeting (部务会议).
-        if re.search(r"部令|部长|委员会令|总局令|[部委局]务会议", header):
+        if re.search(r"部令|部长|委员会令|总局令|部务会议|委务会议", header):
             return AuthorityLevel.DEPARTMENT_RULE
         return AuthorityLevel.NOTICE
     return AuthorityLevel.OTHER

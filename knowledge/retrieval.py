@@ -1076,8 +1076,9 @@ class CandidateRanker:
             (covered < MIN_COVERAGE or missed_key or unfamiliar)
             and not _clear_winner(nearest, {p.segment_id for p in ranked})
         )
-        if analysis.key is not read_key:  # the abstention found an unknown kind of thing
-            ranked = order(analysis.key)
+        # The order shown: with the key concept the abstention found (an unknown kind of thing
+        # where there is one), and what else the question asks for (`_kind_asked`).
+        ranked = order(analysis.key, kinds=True)
         return {
             "passages": ranked[:top_k],
             "abstained": abstained,
@@ -1095,6 +1096,7 @@ def _read_order(
     plain: Mapping[int, float],
     wording: Mapping[int, float],
     key: Concept | None,
+    kinds: bool = False,
 ) -> list[Passage]:
     """The passages in the order the member reads them, each with its final score: `scored`
     (the passages' scores by segment) with five things that move passages up, then precedence.
@@ -1103,11 +1105,12 @@ def _read_order(
     every document; an article's own words holding most of the question count like FAQ wording
     does, at OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
     FAQ for competes with FAQ-worded neighbours; a question that asks for a figure prefers the
-    passages that give one, and one that asks where, who pays, who must prove or which body
-    decides, those that say it (`_kind_asked`); and a document whose title names the key
-    concept is about the very matter. Precedence then orders near ties (`precedence.order`)."""
+    passages that give one, and, with `kinds` (the order shown, not the one the abstention
+    reads), one that asks where, who pays, who must prove or which body decides those that say
+    it (`_kind_asked`); and a document whose title names the key concept is about the very
+    matter. Precedence then orders near ties (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
-    kind = _kind_asked(analysis.question)
+    kind = _kind_asked(analysis.question) if kinds else None
     names = _title_names(key)
     for p in ranked:
         score = scored[p.segment_id] + TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
@@ -1197,25 +1200,27 @@ _CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
 _CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
 
 
-# What else a question may ask for, and how laws say it (the first kind asked for counts).
+# What else a question may ask for, and how laws say it. The clause that asks decides, the last
+# first; in a clause, the first kind of this list it asks for.
 _KINDS_ASKED = [
-    # Who must prove (谁来拿证据): the burden of proof.
-    (r"谁来?(?:拿出?|出示?|提供|举)证", r"举证"),
-    # Who bears a cost (医药费谁出, 工钱找谁要): 由…承担, 负担…费用.
+    # Who must prove (谁来拿证据, 举证责任由谁承担): the burden of proof.
+    (r"举证|谁[^，。？]{0,4}证据", r"举证"),
+    # Who bears a cost (医药费谁出, 工钱找谁要): 由…承担, 负担…费用 (not 谁出面, 谁出的主意).
     (
-        r"谁来?(?:出|掏|付|赔|承担|负担|负责|买单)|[找向问]谁要",
-        r"由[^，。；]{0,20}(?:承担|负担|支付|负责|赔偿|缴纳)|(?:承担|负担)[^，。；]{0,6}费用",
+        r"谁来?(?:出(?![面主示])|掏|付|赔|承担|负担|买单)|[找向问]谁要|由谁(?:出|付|赔|承担|负担)",
+        r"(?<![理自])由[^，。；]{0,20}(?:承担|负担|支付|赔偿|缴纳)|(?:承担|负担)[^，。；]{0,16}费用",
     ),
-    # Where (去哪里申请, 哪个法院): a place named by what is there (用人单位所在地, 合同履行地);
-    # not what money is spent on (花在哪, 用在哪).
+    # Which body (找谁举报, 哪个部门管, 去哪里投诉): a passage that names a department, a board or
+    # a court. (Requiring 向/由 before it lost an answer on the development sets and won none.)
     (
-        r"哪里|哪儿|什么地方|哪个地方|(?<![花用])在哪|哪边|哪个法院",
-        r"所在地|住所地|发生地|履行地|户籍地|经常居住地|登记地",
-    ),
-    # Which body (找谁举报, 哪个部门管): a department, a board, a court.
-    (
-        r"[找向]谁(?!要)|谁管|哪个部门|什么部门|哪些部门|归谁管",
+        r"[找向]谁(?!要)|归?谁管|归谁负责|(?:哪个|什么|哪些)部门|哪[里儿]?[^，。？]{0,2}(?:投诉|举报|反映)",
         r"行政部门|主管部门|监察机构|经办机构|委员会|人民法院",
+    ),
+    # Where to go (该去哪里申请, 哪个法院): a place named by what is there (用人单位所在地, 合同
+    # 履行地); not 区别在哪里, 花在哪 nor 我哪里做错了.
+    (
+        r"(?<![别题处点花用])[去到在]哪(?:里|儿)?|[去到在](?:什么|哪个)地方|哪个(?:法院|仲裁委)",
+        r"所在地|住所地|发生地|履行地|户籍地|经常居住地|登记地",
     ),
 ]
 _KINDS = [(re.compile(asked), re.compile(given)) for asked, given in _KINDS_ASKED]
@@ -1224,8 +1229,12 @@ _KINDS = [(re.compile(asked), re.compile(given)) for asked, given in _KINDS_ASKE
 def _kind_asked(question: str) -> re.Pattern[str] | None:
     """How a passage says what the question asks for besides a figure (`_KINDS_ASKED`); None
     when it asks for none of those. Unlike a figure, a passage that does not say it may still
-    answer: this only orders passages, it never abstains."""
-    return next((given for asked, given in _KINDS if asked.search(question)), None)
+    answer: this only orders the passages shown, never those the abstention reads."""
+    for clause in reversed(_CLAUSE.findall(question)):
+        for asked, given in _KINDS:
+            if asked.search(clause):
+                return given
+    return None
 
 
 def _figure_asked(question: str) -> re.Pattern[str] | None:
