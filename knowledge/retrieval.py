@@ -1078,7 +1078,9 @@ class CandidateRanker:
         )
         # The order shown: with the key concept the abstention found (an unknown kind of thing
         # where there is one), and what else the question asks for (`_kind_asked`).
-        ranked = order(analysis.key, kinds=True)
+        kind = _kind_asked(analysis.question)
+        if analysis.key is not read_key or kind is not None:
+            ranked = order(analysis.key, kind)
         return {
             "passages": ranked[:top_k],
             "abstained": abstained,
@@ -1096,7 +1098,7 @@ def _read_order(
     plain: Mapping[int, float],
     wording: Mapping[int, float],
     key: Concept | None,
-    kinds: bool = False,
+    kind: re.Pattern[str] | None = None,
 ) -> list[Passage]:
     """The passages in the order the member reads them, each with its final score: `scored`
     (the passages' scores by segment) with five things that move passages up, then precedence.
@@ -1105,12 +1107,11 @@ def _read_order(
     every document; an article's own words holding most of the question count like FAQ wording
     does, at OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
     FAQ for competes with FAQ-worded neighbours; a question that asks for a figure prefers the
-    passages that give one, and, with `kinds` (the order shown, not the one the abstention
-    reads), one that asks where, who pays, who must prove or which body decides those that say
-    it (`_kind_asked`); and a document whose title names the key concept is about the very
-    matter. Precedence then orders near ties (`precedence.order`)."""
+    passages that give one, and, given `kind` (in the order shown, not in the one the
+    abstention reads), one that asks where, who pays, who must prove or which body decides
+    those that say it (`_kind_asked`); and a document whose title names the key concept is
+    about the very matter. Precedence then orders near ties (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
-    kind = _kind_asked(analysis.question) if kinds else None
     names = _title_names(key)
     for p in ranked:
         score = scored[p.segment_id] + TRANSLATION_WEIGHT * likely.get(p.segment_id, 0.0)
