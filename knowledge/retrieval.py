@@ -1201,8 +1201,9 @@ _CAP_ASKED = re.compile(r"最多|最高|上限|顶多|封顶")
 _CAP = re.compile(r"不得超过|不超过|不得高于|不高于|最高不|最多不|以内")
 
 
-# What else a question may ask for, and how laws say it. The clause that asks decides, the last
-# first; in a clause, the first kind of this list it asks for.
+# What else a question may ask for, and how laws say it. The clause that asks decides (the last
+# of a sentence, the last sentence first; not the story before it); in it, the first kind of
+# this list it asks for.
 _KINDS_ASKED = [
     # Who must prove (谁来拿证据, 举证责任由谁承担): the burden of proof.
     (r"举证|谁[^，。？]{0,4}证据", r"举证"),
@@ -1217,6 +1218,11 @@ _KINDS_ASKED = [
         r"[找向]谁(?!要)|归?谁管|归谁负责|(?:哪个|什么|哪些)部门|哪[里儿]?[^，。？]{0,2}(?:投诉|举报|反映)",
         r"行政部门|主管部门|监察机构|经办机构|委员会|人民法院",
     ),
+    # A time limit (有没有时间限制, 来得及吗): 之日起…内, 期限, 时效.
+    (
+        r"时间限制|时限|期限|时效|时间规定|多长时间内|多久之内|多久以内|来得及|过期",
+        r"日内|之日起|期限|时效|以内|届满",
+    ),
     # Where to go (该去哪里申请, 哪个法院): a place named by what is there (用人单位所在地, 合同
     # 履行地); not 区别在哪里, 花在哪 nor 我哪里做错了.
     (
@@ -1225,13 +1231,15 @@ _KINDS_ASKED = [
     ),
 ]
 _KINDS = [(re.compile(asked), re.compile(given)) for asked, given in _KINDS_ASKED]
+_SENTENCE_ASKED = re.compile(r"[^。！？!?]+")  # a sentence; its last clause asks
 
 
 def _kind_asked(question: str) -> re.Pattern[str] | None:
     """How a passage says what the question asks for besides a figure (`_KINDS_ASKED`); None
     when it asks for none of those. Unlike a figure, a passage that does not say it may still
     answer: this only orders the passages shown, never those the abstention reads."""
-    for clause in reversed(_CLAUSE.findall(question)):
+    for sentence in reversed(_SENTENCE_ASKED.findall(question)):
+        clause = (_CLAUSE.findall(sentence) or [""])[-1]
         for asked, given in _KINDS:
             if asked.search(clause):
                 return given

@@ -900,6 +900,10 @@ DISPUTE_RULES = """# 某市劳动争议处理办法
 第七条 职工工资被拖欠的，可以先行协商。
 
 第八条 职工工资被拖欠的，可以向劳动行政部门投诉。
+
+第九条 职工申请工伤认定的，应当提交工伤认定申请表。
+
+第十条 职工申请工伤认定的，应当自受伤之日起一年内提出。
 """
 
 
@@ -909,13 +913,21 @@ def test_a_question_asking_where_who_pays_who_proves_or_which_body_prefers_the_a
 ) -> None:
     publish(eddie, categories, DISPUTE_RULES)
     # In each pair the first article holds as much of the question's words or more; the second
-    # says what is asked: where (所在地), who proves (举证), who pays (由…承担), which body.
+    # says what is asked: where (所在地), who proves (举证), who pays (由…承担), which body, a
+    # time limit (之日起…内).
     assert top("我想申请劳动仲裁，该去哪里申请？") == "《某市劳动争议处理办法》第二条"
     assert top("被开除了发生争议，该谁拿出证据？") == "《某市劳动争议处理办法》第四条"
     assert top("童工受伤的治疗费用谁出？") == "《某市劳动争议处理办法》第六条"
     assert top("工资被拖欠，该找谁？") == "《某市劳动争议处理办法》第八条"
-    # What money is spent on, a difference, a mistake: no place asked for.
-    for question in ("单位交的钱最后都花在哪里了？", "两种合同的区别在哪里？", "我哪里做错了？"):
+    assert top("受伤了想申请工伤认定，现在还来得及吗？") == "《某市劳动争议处理办法》第十条"
+    # What money is spent on, a difference, a mistake: no place asked for; and the story's
+    # 期限 (营业期限到了) is no time limit asked for.
+    for question in (
+        "单位交的钱最后都花在哪里了？",
+        "两种合同的区别在哪里？",
+        "我哪里做错了？",
+        "公司营业期限到了就不干了，员工能拿补偿吗？",
+    ):
         assert _kind_asked(question) is None
 
 
