@@ -91,9 +91,9 @@ CANDIDATES = 60
 # A question that asks for a figure (罚多少钱, 几天) prefers, by this much of the best score, the
 # passages that give one: of two articles on the fine for child labour, the one with the sum.
 FIGURE_BONUS = 0.2
-# A question that asks where, who pays, who must prove or which body decides prefers, by this
-# much of the best score, the passages that say it the way laws do (`_KINDS_ASKED`), as a
-# question asking for a figure prefers those that give one.
+# A question that asks who must prove, who pays, which body decides, a time limit or where
+# prefers, by this much of the best score, the passages that say it the way laws do
+# (`_KINDS_ASKED`), as a question asking for a figure prefers those that give one.
 KIND_BONUS = 0.2
 # A passage of a document whose title names the question's key concept (禁止使用童工规定 for a
 # question about 童工): the document about that very matter, FAQ or not.
@@ -1108,8 +1108,8 @@ def _read_order(
     does, at OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
     FAQ for competes with FAQ-worded neighbours; a question that asks for a figure prefers the
     passages that give one, and, given `kind` (in the order shown, not in the one the
-    abstention reads), one that asks where, who pays, who must prove or which body decides
-    those that say it (`_kind_asked`); and a document whose title names the key concept is
+    abstention reads), one that asks who must prove, who pays, which body, a time limit or
+    where those that say it (`_kind_asked`); and a document whose title names the key concept is
     about the very matter. Precedence then orders near ties (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
     names = _title_names(key)
@@ -1231,14 +1231,13 @@ _KINDS_ASKED = [
     ),
 ]
 _KINDS = [(re.compile(asked), re.compile(given)) for asked, given in _KINDS_ASKED]
-_SENTENCE_ASKED = re.compile(r"[^。！？!?]+")  # a sentence; its last clause asks
 
 
 def _kind_asked(question: str) -> re.Pattern[str] | None:
     """How a passage says what the question asks for besides a figure (`_KINDS_ASKED`); None
     when it asks for none of those. Unlike a figure, a passage that does not say it may still
     answer: this only orders the passages shown, never those the abstention reads."""
-    for sentence in reversed(_SENTENCE_ASKED.findall(question)):
+    for sentence in reversed(_SENTENCE.split(question)):
         clause = (_CLAUSE.findall(sentence) or [""])[-1]
         for asked, given in _KINDS:
             if asked.search(clause):
