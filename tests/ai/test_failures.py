@@ -92,6 +92,37 @@ def test_a_stream_that_stalls_times_out(configure, fake_openai):
         list(ai.stream_chat(QUESTION, feature="ask"))
 
 
+async def _read_all(stream: ai.AsyncChatStream) -> list[str]:
+    from portal.ai import sse
+
+    try:
+        return [piece async for piece in stream]
+    finally:
+        await sse.aclose()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_stream_that_stalls_times_out_but_a_slow_one_goes_on(configure, fake_openai):
+    from portal.ai import metering
+
+    configure("deepseek", f"{fake_openai.url}/v1", timeout=0.5, max_retries=0)
+    fake_openai.tokens = ["慢", "慢", "来", "。"]
+    # A token every 0.3 s: 1.2 s in all, more than the read timeout, never silent that long.
+    fake_openai.then(Behaviour(token_delay=0.3))
+    assert asyncio.run(_read_all(ai.astream_chat(QUESTION, feature="ask"))) == fake_openai.tokens
+
+    fake_openai.then(Behaviour(token_delay=3))  # silent after the first chunk
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout):
+        asyncio.run(_read_all(ai.astream_chat(QUESTION, feature="ask")))
+    assert time.monotonic() - started < 2.5  # not the 3 s the token would have taken
+    metering.flush()
+    assert list(Usage.objects.order_by("created_at").values_list("outcome", flat=True)) == [
+        Outcome.OK,
+        Outcome.ERROR,
+    ]
+
+
 def test_an_answer_that_is_not_json_is_a_typed_error(configure, fake_openai):
     configure("deepseek", f"{fake_openai.url}/v1", max_retries=0)
     fake_openai.then(Behaviour(malformed=True))
