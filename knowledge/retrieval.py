@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import string
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, ItemsView, Iterator, Mapping, Sequence
@@ -1399,6 +1400,13 @@ def _misses_key(
             # 国家规定的…劳动。…98天产假). (A clause that names nothing, 一个月罚多少, leaves
             # the question's things as they are: in a small base every word is common.)
             things = [c for c in things if c.idf >= COMMON_IDF] or things
+        elif asked and asked_key is not None and not _most_documents_use(asked_key):
+            # The clause asks about a specific thing the documents name: a word most of the
+            # documents use (工资, 规定) beside a figure does not answer for it either
+            # (病假工资按工资的百分之几 against 加班…工资的百分之一百五十). Counted by document,
+            # not by passage: in a base of few documents, the matter of one of them (残疾人 in
+            # a regulation on their employment) is in most of its passages, and still specific.
+            things = [c for c in things if not _most_documents_use(c)]
         if _unnamed_compound(analysis, clause, shown):
             return True
         return not any(_answers_key(analysis, c, p) for c in things for p in read)
@@ -1410,6 +1418,51 @@ def _misses_key(
         return False
     things = [c for c in analysis.concepts if _is_thing(c)]
     return not any(_finds(c, p) for c in things for p in shown)
+
+
+class _DocumentCounts:
+    """Per index version: how many indexed documents there are, and how many use a word."""
+
+    KEPT = 10_000  # words counted per version (then counted afresh)
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.documents: int | None = None
+        self.using: dict[frozenset[str], int] = {}
+
+
+_document_counts = _DocumentCounts(-1)
+_document_counts_lock = threading.Lock()
+
+
+def _most_documents_use(concept: Concept) -> bool:
+    """Whether at least half of the indexed documents hold the concept's word (or a word that
+    names the same thing): the documents' common word, not a specific thing. One query per
+    new word and index version (and one for the number of documents)."""
+    global _document_counts
+    version = versions.read().index
+    with _document_counts_lock:
+        if (
+            _document_counts.version != version
+            or len(_document_counts.using) > _DocumentCounts.KEPT
+        ):
+            _document_counts = _DocumentCounts(version)
+        counts = _document_counts
+        words = frozenset(concept.same | {concept.word})
+        documents, using = counts.documents, counts.using.get(words)
+    if documents is None:
+        documents = SegmentTerms.objects.values("segment__document").distinct().count()
+    if using is None:
+        using = (
+            Posting.objects.filter(term__text__in=sorted(words))
+            .values("segment__document")
+            .distinct()
+            .count()
+        )
+    with _document_counts_lock:
+        counts.documents = documents
+        counts.using[words] = using
+    return documents > 0 and using * 2 >= documents
 
 
 def _unfamiliar(analysis: Analysis, shown: list[Passage], shared: float) -> bool:

@@ -257,6 +257,59 @@ def test_a_synonym_of_part_of_a_word_does_not_name_the_word(
     assert top("加班的话工资按百分之几发？") == "《某市职工报酬支付办法》第一条"
 
 
+WAGE_PAYMENT_RULES = """# 某市工资支付办法
+
+<!-- INFO END -->
+
+第一条 安排职工延长工作时间的，支付不低于工资的百分之一百五十的工资报酬。
+
+第二条 职工病假期间的病假工资，由用人单位按照国家有关规定支付。
+
+第三条 本办法自公布之日起施行。
+"""
+
+HOLIDAY_RULES = """# 某市职工休假办法
+
+<!-- INFO END -->
+
+第一条 职工在年休假期间享受与正常工作期间相同的工资收入。
+"""
+
+CONTRACT_ENDING_RULES = """# 某市劳动合同终止办法
+
+<!-- INFO END -->
+
+第一条 劳动合同解除或者终止的，用人单位应当一次付清劳动者的工资。
+"""
+
+DISABLED_EMPLOYMENT_RULES = """# 某市残疾人就业办法
+
+<!-- INFO END -->
+
+第一条 用人单位安排残疾人就业的比例不得低于本单位在职职工总数的百分之一点五。
+
+第二条 残疾人就业服务机构应当免费为残疾人提供职业指导。
+
+第三条 残疾人职工享有与其他职工平等的劳动报酬。
+"""
+
+
+@pytest.mark.django_db
+def test_a_word_most_documents_use_does_not_answer_for_the_thing_a_figure_is_asked_of(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    for rules in (WAGE_PAYMENT_RULES, HOLIDAY_RULES, CONTRACT_ENDING_RULES):
+        publish(eddie, categories, rules)
+    # 病假工资 is named, without a share; 工资, in every document, is beside the overtime rate.
+    assert search("病假工资按工资的百分之几发？").abstained
+    # Asked of 工资 itself, the common word answers.
+    assert top("加班的话工资按百分之几发？") == "《某市工资支付办法》第一条"
+    # Counted by document: 残疾人, in every article of one document of four, is specific, and
+    # the share asked of it is answered.
+    publish(eddie, categories, DISABLED_EMPLOYMENT_RULES)
+    assert top("公司至少要招多少比例的残疾人？") == "《某市残疾人就业办法》第一条"
+
+
 REST_RULES = """# 某市职工休息休假办法
 
 <!-- INFO END -->
