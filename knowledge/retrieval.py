@@ -1406,7 +1406,7 @@ def _misses_key(
             # (病假工资按工资的百分之几 against 加班…工资的百分之一百五十). Counted by document,
             # not by passage: in a base of few documents, the matter of one of them (残疾人 in
             # a regulation on their employment) is in most of its passages, and still specific.
-            things = [c for c in things if not _most_documents_use(c)]
+            things = [c for c in things if c is asked_key or not _most_documents_use(c)]
         if _unnamed_compound(analysis, clause, shown):
             return True
         return not any(_answers_key(analysis, c, p) for c in things for p in read)
@@ -1420,10 +1420,12 @@ def _misses_key(
     return not any(_finds(c, p) for c in things for p in shown)
 
 
-class _DocumentCounts:
-    """Per index version: how many indexed documents there are, and how many use a word."""
+DOCUMENT_COUNTS_KEPT = 10_000  # word groups counted per index version (then counted afresh)
 
-    KEPT = 10_000  # words counted per version (then counted afresh)
+
+class _DocumentCounts:
+    """Per index version, in each process: how many documents the index holds, and how many
+    of them hold a word group (a concept's word and the words that name the same thing)."""
 
     def __init__(self, version: int) -> None:
         self.version = version
@@ -1437,14 +1439,16 @@ _document_counts_lock = threading.Lock()
 
 def _most_documents_use(concept: Concept) -> bool:
     """Whether at least half of the indexed documents hold the concept's word (or a word that
-    names the same thing): the documents' common word, not a specific thing. One query per
-    new word and index version (and one for the number of documents)."""
+    names the same thing) as an index term: the documents' common word, not a specific thing.
+    Documents are counted as indexed (published, enabled), whether in force today or not, as
+    idf counts passages. One query per new word group and index version in each process, and
+    one for the number of documents; within search() the version is the pinned one."""
     global _document_counts
     version = versions.read().index
     with _document_counts_lock:
         if (
             _document_counts.version != version
-            or len(_document_counts.using) > _DocumentCounts.KEPT
+            or len(_document_counts.using) > DOCUMENT_COUNTS_KEPT
         ):
             _document_counts = _DocumentCounts(version)
         counts = _document_counts

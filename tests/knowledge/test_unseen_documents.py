@@ -304,8 +304,8 @@ def test_a_word_most_documents_use_does_not_answer_for_the_thing_a_figure_is_ask
     assert search("病假工资按工资的百分之几发？").abstained
     # Asked of 工资 itself, the common word answers.
     assert top("加班的话工资按百分之几发？") == "《某市工资支付办法》第一条"
-    # Counted by document: 残疾人, in every article of one document of four, is specific, and
-    # the share asked of it is answered.
+    # A document's own matter stays specific however many of its articles name it (残疾人, in
+    # every article of one document of four): the share asked of it is answered.
     publish(eddie, categories, DISABLED_EMPLOYMENT_RULES)
     assert top("公司至少要招多少比例的残疾人？") == "《某市残疾人就业办法》第一条"
 
