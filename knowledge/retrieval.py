@@ -1704,7 +1704,9 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
         sentence
         for i, named in enumerate(split)
         if _names(key, named)
-        for sentence in split[i : i + 2]
+        # The sentence after it, unless it is an item of an enumeration (its line ends with ；):
+        # the next item is about another thing (（一）会员缴纳的会费；（二）…工资总额的百分之二).
+        for sentence in split[i : i + (1 if named.rstrip().endswith(("；", ";")) else 2)]
     ] or [passage.text]
     given = _answering(figure, cap)
     return any(pattern.search(s) for s in near for pattern in given)

@@ -294,18 +294,85 @@ DISABLED_EMPLOYMENT_RULES = """# 某市残疾人就业办法
 """
 
 
+UNION_FUNDS_RULES = """# 某市工会经费办法
+
+<!-- INFO END -->
+
+第一条 工会经费的来源：
+
+（一）工会会员缴纳的会费；
+
+（二）用人单位按每月全部职工工资总额的百分之二向工会拨缴的经费；
+
+（三）人民政府的补助。
+
+第二条 工会经费主要用于为职工服务和工会活动。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+DISMISSAL_RULES = """# 某市解除劳动合同办法
+
+<!-- INFO END -->
+
+第一条 用人单位解除劳动合同，应当事先将理由通知工会，并一次付清劳动者的工资。
+"""
+
+BARGAINING_RULES = """# 某市集体协商办法
+
+<!-- INFO END -->
+
+第一条 工会代表职工与用人单位就工资等事项进行集体协商。
+"""
+
+
 @pytest.mark.django_db
-def test_a_word_most_documents_use_does_not_answer_for_the_thing_a_figure_is_asked_of(
+@pytest.mark.parametrize(
+    ("documents", "unanswered", "answered", "label"),
+    [
+        # 病假工资 is named without a share; 工资, in every document, is beside the overtime
+        # rate. Asked of 工资 itself, the common word answers.
+        pytest.param(
+            (WAGE_PAYMENT_RULES, HOLIDAY_RULES, CONTRACT_ENDING_RULES),
+            "病假工资按工资的百分之几发？",
+            "加班的话工资按百分之几发？",
+            "《某市工资支付办法》第一条",
+            id="a word most documents use",
+        ),
+        # 工会 and 工资 are in every document, 会员 and 会费 only in the first item of the funds:
+        # the share in the second item is of the payroll, not of the dues. Asked of what the
+        # second item names, its share answers.
+        pytest.param(
+            (UNION_FUNDS_RULES, DISMISSAL_RULES, BARGAINING_RULES),
+            "工会会员每月交的会费是工资的百分之几？",
+            "用人单位按工资总额的百分之几向工会拨缴经费？",
+            "《某市工会经费办法》第一条",
+            id="the next item of an enumeration",
+        ),
+    ],
+)
+def test_a_figure_asked_of_a_specific_thing_is_given_only_beside_it(
+    eddie: User,
+    categories: dict[str, Category],
+    documents: tuple[str, ...],
+    unanswered: str,
+    answered: str,
+    label: str,
+) -> None:
+    for rules in documents:
+        publish(eddie, categories, rules)
+    assert search(unanswered).abstained
+    assert top(answered) == label
+
+
+@pytest.mark.django_db
+def test_a_documents_own_matter_stays_specific_however_many_of_its_articles_name_it(
     eddie: User, categories: dict[str, Category]
 ) -> None:
+    # 残疾人 is in every article of one document of four: the share asked of it is answered.
     for rules in (WAGE_PAYMENT_RULES, HOLIDAY_RULES, CONTRACT_ENDING_RULES):
         publish(eddie, categories, rules)
-    # 病假工资 is named, without a share; 工资, in every document, is beside the overtime rate.
-    assert search("病假工资按工资的百分之几发？").abstained
-    # Asked of 工资 itself, the common word answers.
-    assert top("加班的话工资按百分之几发？") == "《某市工资支付办法》第一条"
-    # A document's own matter stays specific however many of its articles name it (残疾人, in
-    # every article of one document of four): the share asked of it is answered.
     publish(eddie, categories, DISABLED_EMPLOYMENT_RULES)
     assert top("公司至少要招多少比例的残疾人？") == "《某市残疾人就业办法》第一条"
 
