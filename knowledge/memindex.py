@@ -30,7 +30,7 @@ from django.db.models import Q
 
 from knowledge import versions
 from knowledge.indexing import PACKED_TERM, PACKED_TF
-from knowledge.models import IndexTerm, Posting
+from knowledge.models import IndexTerm, Posting, SegmentTerms
 
 FETCH = 20_000  # posting rows per fetch while loading
 TERM_CACHE = 100_000  # terms kept per index version for a large index (then cleared)
@@ -154,6 +154,8 @@ class _TermCache:
     terms: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     # first character → the terms of several characters that start with it
     starting: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    documents: int | None = None  # the indexed documents (`documents_using`)
+    using: dict[frozenset[str], int] = field(default_factory=dict)  # word group → documents
 
 
 _lock = threading.Lock()
@@ -261,6 +263,7 @@ def _version_cache() -> _TermCache:
             _terms.version != version
             or len(_terms.terms) > TERM_CACHE
             or len(_terms.starting) > PREFIX_CACHE
+            or len(_terms.using) > TERM_CACHE
         ):
             _terms = _TermCache(version)
         return _terms
@@ -270,6 +273,27 @@ def _cached_terms(words: Sequence[str], starting: Collection[str]) -> dict[str, 
     cache = _version_cache()
     _read_terms(cache, [w for w in words if w not in cache.terms], starting)
     return {w: hit for w in words if (hit := cache.terms.get(w)) is not None}
+
+
+def documents_using(words: Collection[str]) -> tuple[int, int]:
+    """How many indexed documents (published, enabled; in force today or not) hold one of the
+    words as an index term, and how many are indexed: one query per new word group and one for
+    the number of documents, per index version and process."""
+    cache = _version_cache()
+    group = frozenset(words)
+    documents, using = cache.documents, cache.using.get(group)
+    if documents is None:
+        documents = cache.documents = (
+            SegmentTerms.objects.values("segment__document").distinct().count()
+        )
+    if using is None:
+        using = cache.using[group] = (
+            Posting.objects.filter(term__text__in=sorted(group))
+            .values("segment__document")
+            .distinct()
+            .count()
+        )
+    return using, documents
 
 
 def _read_terms(cache: _TermCache, words: Sequence[str], starting: Collection[str]) -> None:

@@ -14,7 +14,6 @@ import logging
 import math
 import re
 import string
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, ItemsView, Iterator, Mapping, Sequence
@@ -1420,52 +1419,11 @@ def _misses_key(
     return not any(_finds(c, p) for c in things for p in shown)
 
 
-DOCUMENT_COUNTS_KEPT = 10_000  # word groups counted per index version (then counted afresh)
-
-
-class _DocumentCounts:
-    """Per index version, in each process: how many documents the index holds, and how many
-    of them hold a word group (a concept's word and the words that name the same thing)."""
-
-    def __init__(self, version: int) -> None:
-        self.version = version
-        self.documents: int | None = None
-        self.using: dict[frozenset[str], int] = {}
-
-
-_document_counts = _DocumentCounts(-1)
-_document_counts_lock = threading.Lock()
-
-
 def _most_documents_use(concept: Concept) -> bool:
     """Whether at least half of the indexed documents hold the concept's word (or a word that
-    names the same thing) as an index term: the documents' common word, not a specific thing.
-    Documents are counted as indexed (published, enabled), whether in force today or not, as
-    idf counts passages. One query per new word group and index version in each process, and
-    one for the number of documents; within search() the version is the pinned one."""
-    global _document_counts
-    version = versions.read().index
-    with _document_counts_lock:
-        if (
-            _document_counts.version != version
-            or len(_document_counts.using) > DOCUMENT_COUNTS_KEPT
-        ):
-            _document_counts = _DocumentCounts(version)
-        counts = _document_counts
-        words = frozenset(concept.same | {concept.word})
-        documents, using = counts.documents, counts.using.get(words)
-    if documents is None:
-        documents = SegmentTerms.objects.values("segment__document").distinct().count()
-    if using is None:
-        using = (
-            Posting.objects.filter(term__text__in=sorted(words))
-            .values("segment__document")
-            .distinct()
-            .count()
-        )
-    with _document_counts_lock:
-        counts.documents = documents
-        counts.using[words] = using
+    names the same thing): the documents' common word, not a specific thing. Documents, like
+    idf's passages, are counted as indexed (`memindex.documents_using`)."""
+    using, documents = memindex.documents_using(concept.same | {concept.word})
     return documents > 0 and using * 2 >= documents
 
 
