@@ -1008,15 +1008,25 @@ class CandidateRanker:
             for k, v in wording.items()
             if v >= WORDING_MIN and _worded(matched.get(k, ()))
         }
+        ids = {*scores, *faq_bonus, *nearest}
+        # The candidates' rows read with their postings serve a search in every category.
+        rows = candidate_rows(list(ids), categories, None if categories else candidates.rows)
+        # An FAQ entry on the matter does not give the figure its article lacks (用童工会被罚多少
+        # cites the article that fines without a sum): what FAQ say of an article lifts it only
+        # when the question asks for no figure or the article gives one.
+        figure = _figure_asked(analysis.question)
+        if figure is not None:
+            for seg in rows:
+                if not figure.search(seg.text):
+                    faq_bonus.pop(seg.id, None)
+                    wording.pop(seg.id, None)
         fused = {
             seg_id: scores.get(seg_id, 0.0) / top_score
             + FAQ_WEIGHT * faq_bonus.get(seg_id, 0.0)
             + WORDING_WEIGHT * wording.get(seg_id, 0.0)
             + EMBEDDING_WEIGHT * near.get(seg_id, 0.0)
-            for seg_id in {*scores, *faq_bonus, *nearest}
+            for seg_id in ids
         }
-        # The candidates' rows read with their postings serve a search in every category.
-        rows = candidate_rows(list(fused), categories, None if categories else candidates.rows)
         missing = [s.id for s in rows if s.id not in matched]  # found through the FAQ only
         hits = {**matched, **_matched_terms(missing, analysis)}
         covers = _coverage(analysis)

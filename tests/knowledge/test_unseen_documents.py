@@ -462,6 +462,26 @@ def test_on_a_near_tie_the_document_whose_title_names_the_matter_comes_first(
 
 
 @pytest.mark.django_db
+def test_an_faq_does_not_carry_its_article_past_one_that_gives_the_figure_asked(
+    eddie: User, categories: dict[str, Category], law: Document
+) -> None:
+    # An entry on the fine for child labour cites the general rules' article, which fines
+    # without a sum; the rules on child labour, which nobody wrote FAQ for, give the sum.
+    safety = publish(eddie, categories, SAFETY_RULES)
+    publish(eddie, categories, CHILD_LABOUR_PENALTIES)
+    curation.save_faq(
+        question="用童工会被罚多少",
+        answer="见条文。",
+        category=categories["rights"],
+        segments=[safety.segments.get(heading="第二条")],
+        author=eddie,
+    )
+    assert top("厂里用了童工，罚款是多少钱？") == "《某市禁止使用童工规定》第二条"
+    # Asked whether, not how much, the entry still brings its own article first.
+    assert top("单位用童工要被处罚吗？") == "《某市劳动保护办法》第二条"
+
+
+@pytest.mark.django_db
 def test_a_question_outside_the_domain_is_abstained_on(law: Document) -> None:
     result = search("下一届世界杯在哪个国家举办？")
     assert result.abstained
