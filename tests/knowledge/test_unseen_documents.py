@@ -189,6 +189,36 @@ def test_an_age_a_number_of_times_or_points_are_answered_only_by_one(
     assert top("单位克扣了我好几次工资，要罚款多少钱？") == "《某市职工待遇办法》第八条"
 
 
+SHIFT_RULES = """# 某市职工作息办法
+
+<!-- INFO END -->
+
+第一条 为保障职工休息的权利，制定本办法。
+
+第二条 职工每日工作时间不超过八小时，夜班工作时间不超过七小时。
+
+第三条 本办法自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_a_time_of_day_is_answered_only_by_one(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, SHIFT_RULES)
+    # Hours of work are not the time of day a night shift begins.
+    assert search("晚上几点以后上班算夜班？").abstained
+    publish(
+        eddie,
+        categories,
+        SHIFT_RULES.replace("某市职工作息办法", "某市夜班管理办法").replace(
+            "职工每日工作时间不超过八小时，夜班工作时间不超过七小时",
+            "本办法所称夜班，是指当日22时至次日6时之间从事的劳动",
+        ),
+    )
+    assert top("晚上几点以后上班算夜班？") == "《某市夜班管理办法》第二条"
+
+
 HOTLINE_RULES = """# 某市职工维权办法
 
 <!-- INFO END -->
