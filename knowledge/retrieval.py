@@ -1154,13 +1154,14 @@ def _standardised(values: Mapping[int, float]) -> dict[int, float]:
 
 # 几点 asks for a time of day (几点开球, 几点下班); not 要注意几点, how many points to note.
 _CLOCK = r"几点钟?(?!要|需|值得|注意)"
+_DISCOUNT = r"几折|打多少折"
 # "好几个月", "请了几天", "那几天" and "十几岁" tell the story, they do not ask (a 几 after one
 # of `_TOLD`); "按什么标准" asks for a rule, which an article usually states without a figure
 # (按上年度职工月平均工资). 几个点 asks for a share (交几个点), not 哪几个点要注意.
 _TOLD = "好了那这十"
 _POINTS = r"(?<![好了那这哪有])几个(?:百分)?点(?!要|需|值得)"
 _QUANTITY_ASKED = re.compile(
-    rf"(?<![{_TOLD}])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|{_CLOCK}|"
+    rf"(?<![{_TOLD}])(?:几[天日周月年次倍岁号]|几个月|几个小时|多少|百分之几|多久|多长时间|几成|{_CLOCK}|{_DISCOUNT}|"
     + _POINTS
     + r")|比例"
 )
@@ -1186,6 +1187,8 @@ _UNITS = [
     (r"几年|多少年", r"年"),
     # A time of day: 22时, 八点, 9:00 (not 时间, 时候).
     (_STORY + _CLOCK, r"(?:点钟?|时(?![间候期段])|[:：][0-5][0-9])"),
+    # A discount: 九折, 8.5折 (not 折算, 折合).
+    (_DISCOUNT, r"(?:[.．][0-9０-９])?折(?![算合旧价])"),
     (r"几个?小时|多少个?小时", r"个?小时"),
     # A number of times (每年一次; not 一次性).
     (_STORY + r"几次|多少次", r"次(?!性)"),

@@ -200,23 +200,55 @@ SHIFT_RULES = """# 某市职工作息办法
 第三条 本办法自公布之日起施行。
 """
 
+MEMBER_OFFERS = """# 某市工会会员优惠办法
+
+<!-- INFO END -->
+
+第一条 为做好工会会员服务，制定本办法。
+
+第二条 工会会员凭会员卡在签约超市购物，享受优惠。
+
+第三条 本办法自公布之日起施行。
+"""
+
 
 @pytest.mark.django_db
-def test_a_time_of_day_is_answered_only_by_one(
-    eddie: User, categories: dict[str, Category]
-) -> None:
-    publish(eddie, categories, SHIFT_RULES)
-    # Hours of work are not the time of day a night shift begins.
-    assert search("晚上几点以后上班算夜班？").abstained
-    publish(
-        eddie,
-        categories,
-        SHIFT_RULES.replace("某市职工作息办法", "某市夜班管理办法").replace(
+@pytest.mark.parametrize(
+    ("rules", "question", "without", "with_figure"),
+    [
+        # Hours of work are not the time of day a night shift begins.
+        pytest.param(
+            SHIFT_RULES,
+            "晚上几点以后上班算夜班？",
             "职工每日工作时间不超过八小时，夜班工作时间不超过七小时",
             "本办法所称夜班，是指当日22时至次日6时之间从事的劳动",
+            id="a time of day",
         ),
-    )
-    assert top("晚上几点以后上班算夜班？") == "《某市夜班管理办法》第二条"
+        pytest.param(
+            MEMBER_OFFERS,
+            "会员卡在超市购物能打几折？",
+            "享受优惠",
+            "享受九折优惠",
+            id="a discount",
+        ),
+    ],
+)
+def test_a_time_of_day_or_a_discount_is_answered_only_by_one(
+    eddie: User,
+    categories: dict[str, Category],
+    rules: str,
+    question: str,
+    without: str,
+    with_figure: str,
+) -> None:
+    publish(eddie, categories, rules)
+    assert search(question).abstained
+    title = rules.splitlines()[0].removeprefix("# ")
+    revised = rules.replace(title, f"{title}（修订）").replace(without, with_figure)
+    publish(eddie, categories, revised)
+    result = search(question)
+    assert not result.abstained
+    assert any(with_figure in p.text for p in result.passages)
 
 
 HOTLINE_RULES = """# 某市职工维权办法
