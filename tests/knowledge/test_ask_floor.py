@@ -118,8 +118,9 @@ GUIDE = """# 职工服务指南
 职工申请法律援助的，应当准备身份证明、劳动合同和工资条等材料，到工会服务窗口办理。
 """
 
-# Nothing but everyday words (比赛, 直播), a few characters shared with the contest guide.
-MATCH_TONIGHT = "比赛今晚几点开始直播？"
+# Nothing but everyday words (比赛, 直播), a few characters shared with the contest guide. (Not
+# 几点: a time of day is a figure no passage gives, abstained on with or without a lexicon.)
+MATCH_TONIGHT = "今晚的比赛在哪个台直播？"
 # A thing the documents never name (老家, 小学), and a word of the legal-aid guide (材料).
 SCHOOL_TRANSFER = "孩子在老家上小学，想转学到城里来读，要准备什么材料"
 
