@@ -35,6 +35,7 @@ from knowledge import associations, embedding, faqmatch, memindex, precedence, v
 from knowledge import lexicon as lexicon_module
 from knowledge.errors import KnowledgeErrorCode
 from knowledge.models import (
+    DocumentKind,
     DocumentStatus,
     LexiconKind,
     Posting,
@@ -98,6 +99,10 @@ KIND_BONUS = 0.2
 # A passage of a document whose title names the question's key concept (禁止使用童工规定 for a
 # question about 童工): the document about that very matter, FAQ or not.
 TITLE_BONUS = 0.1
+# A guide or a news item explains or reports rules; the rule's own text answers. A passage of
+# one comes this much of the best score after the passages of other documents.
+SECONDARY_PENALTY = 0.3
+SECONDARY_KINDS = frozenset({DocumentKind.GUIDE, DocumentKind.NEWS})
 # How probable the question is as a translation of a passage (the FAQ's translation model,
 # `associations.translate`), in standard deviations from the candidates' mean, moves it by this
 # much of the best score; the question's words are translated from the passage's words with
@@ -252,6 +257,7 @@ class Passage:
     dated: date | None = None
     # The document's category as read with the passage (Ask files its question under it).
     category_id: int | None = None
+    document_kind: str = ""  # a guide's or a news item's passages come after the rules'
 
     @property
     def label(self) -> str:
@@ -286,6 +292,7 @@ class Passage:
             doc.authority,
             doc.promulgated_on,
             doc.category_id,
+            doc.kind,
         )
         return cls.of_row(row, score=score, coverage=coverage, matched=matched or [])
 
@@ -308,6 +315,7 @@ class Passage:
             authority=row.authority,
             dated=row.dated,
             category_id=row.category_id,
+            document_kind=row.document_kind,
         )
 
 
@@ -324,6 +332,7 @@ class CandidateRow(NamedTuple):
     authority: str
     dated: date | None
     category_id: int | None
+    document_kind: str
 
 
 _CANDIDATE_FIELDS = (
@@ -337,6 +346,7 @@ _CANDIDATE_FIELDS = (
     "document__authority",
     "document__promulgated_on",
     "document__category_id",
+    "document__kind",
 )
 
 
@@ -1111,7 +1121,8 @@ def _read_order(
     kind: re.Pattern[str] | None = None,
 ) -> list[Passage]:
     """The passages in the order the member reads them, each with its final score: `scored`
-    (the passages' scores by segment) with five things that move passages up, then precedence.
+    (the passages' scores by segment) with five things that move passages up, one that moves them
+    down, then precedence.
     A passage the question is a likely translation of (`likely`: `_translated` in standard
     deviations; what the FAQ taught about how workers say the documents' words) moves up, in
     every document; an article's own words holding most of the question count like FAQ wording
@@ -1120,7 +1131,9 @@ def _read_order(
     passages that give one, and, given `kind` (in the order shown, not in the one the
     abstention reads), one that asks who must prove, who pays, which body, a time limit or
     where those that say it (`_kind_asked`); and a document whose title names the key concept is
-    about the very matter. Precedence then orders near ties (`precedence.order`)."""
+    about the very matter. A guide's or a news item's passages move down: the rule's own text
+    answers before what explains or reports it. Precedence then orders near ties
+    (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
     names = _title_names(key)
     for p in ranked:
@@ -1134,6 +1147,8 @@ def _read_order(
             score += FIGURE_BONUS
         if kind is not None and kind.search(p.text):
             score += KIND_BONUS
+        if p.document_kind in SECONDARY_KINDS:
+            score -= SECONDARY_PENALTY
         p.score = score
     return precedence.order(
         sorted(ranked, key=lambda p: (-p.score, p.segment_id)), analysis.question

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from knowledge.models import AuthorityLevel, Category, Document
+from knowledge.models import AuthorityLevel, Category, Document, DocumentKind
 from knowledge.precedence import Standing, beats, guess_authority, guess_date, order
 from knowledge.retrieval import search
 from portal.models import User
@@ -78,6 +78,30 @@ def test_the_newer_rule_on_the_same_matter_comes_first(categories):
         )
     top = search(QUESTION).passages[0]
     assert Document.objects.get(pk=top.document_id).promulgated_on == date(2024, 3, 1)
+
+
+PROBATION_GUIDE = """# 职工入职指南
+
+## 试用期
+
+合同期限两年的，试用期最长两个月。
+
+## 服务热线
+
+职工遇到劳动纠纷，可以拨打职工服务热线12351咨询。
+"""
+
+
+def test_a_rules_own_article_comes_before_the_guide_that_explains_it(categories):
+    publish(categories, "中华人民共和国测试合同法")
+    make_document(
+        None, categories, title="职工入职指南", body=PROBATION_GUIDE, kind=DocumentKind.GUIDE
+    )
+    # The guide says it in the question's words; the law's article is what binds.
+    result = search(QUESTION)
+    assert [p.title for p in result.passages[:2]] == ["中华人民共和国测试合同法", "职工入职指南"]
+    # What only the guide says, it answers.
+    assert search("职工服务热线电话是多少？").passages[0].label == "《职工入职指南》服务热线"
 
 
 def test_precedence_breaks_near_ties_only(categories):
