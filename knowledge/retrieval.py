@@ -99,9 +99,10 @@ KIND_BONUS = 0.2
 # A passage of a document whose title names the question's key concept (禁止使用童工规定 for a
 # question about 童工): the document about that very matter, FAQ or not.
 TITLE_BONUS = 0.1
-# A guide or a news item explains or reports rules; the rule's own text answers. A passage of
-# one comes this much of the best score after the passages of other documents.
-SECONDARY_PENALTY = 0.3
+# A guide or a news item explains or reports rules; the rule's own text answers. The passages
+# of other documents go up by this much of the best score (up, not the guides down: a score
+# stays positive, and Ask quotes the passages within half of the best).
+RULES_FIRST = 0.3
 SECONDARY_KINDS = frozenset({DocumentKind.GUIDE, DocumentKind.NEWS})
 # How probable the question is as a translation of a passage (the FAQ's translation model,
 # `associations.translate`), in standard deviations from the candidates' mean, moves it by this
@@ -1121,8 +1122,7 @@ def _read_order(
     kind: re.Pattern[str] | None = None,
 ) -> list[Passage]:
     """The passages in the order the member reads them, each with its final score: `scored`
-    (the passages' scores by segment) with five things that move passages up, one that moves them
-    down, then precedence.
+    (the passages' scores by segment) with six things that move passages up, then precedence.
     A passage the question is a likely translation of (`likely`: `_translated` in standard
     deviations; what the FAQ taught about how workers say the documents' words) moves up, in
     every document; an article's own words holding most of the question count like FAQ wording
@@ -1131,8 +1131,8 @@ def _read_order(
     passages that give one, and, given `kind` (in the order shown, not in the one the
     abstention reads), one that asks who must prove, who pays, which body, a time limit or
     where those that say it (`_kind_asked`); and a document whose title names the key concept is
-    about the very matter. A guide's or a news item's passages move down: the rule's own text
-    answers before what explains or reports it. Precedence then orders near ties
+    about the very matter; and the rule's own text answers before a guide or a news item that
+    explains or reports it (`RULES_FIRST`). Precedence then orders near ties
     (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
     names = _title_names(key)
@@ -1147,8 +1147,8 @@ def _read_order(
             score += FIGURE_BONUS
         if kind is not None and kind.search(p.text):
             score += KIND_BONUS
-        if p.document_kind in SECONDARY_KINDS:
-            score -= SECONDARY_PENALTY
+        if p.document_kind not in SECONDARY_KINDS:
+            score += RULES_FIRST
         p.score = score
     return precedence.order(
         sorted(ranked, key=lambda p: (-p.score, p.segment_id)), analysis.question
