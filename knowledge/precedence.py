@@ -130,13 +130,14 @@ def order(passages: list[P], question: str) -> list[P]:
     while pending:
         winner = pending[0]
         for rival in pending[1:]:
-            if rival.score < winner.score * (1 - max(NEAR_TIE, NAMED_TIE)):
+            # Within a share of the winner's score, below zero too (a guide's, lowered).
+            if rival.score < winner.score - abs(winner.score) * max(NEAR_TIE, NAMED_TIE):
                 break
             if rival.document_id == winner.document_id:
                 continue
             a, b = standing[rival.document_id], standing[winner.document_id]
             tie = NAMED_TIE if named and _implements(a, b) else NEAR_TIE
-            if rival.score >= winner.score * (1 - tie) and beats(a, b, question):
+            if rival.score >= winner.score - abs(winner.score) * tie and beats(a, b, question):
                 winner = rival
         pending.remove(winner)
         ordered.append(winner)

@@ -99,10 +99,10 @@ KIND_BONUS = 0.2
 # A passage of a document whose title names the question's key concept (禁止使用童工规定 for a
 # question about 童工): the document about that very matter, FAQ or not.
 TITLE_BONUS = 0.1
-# A guide or a news item explains or reports rules; the rule's own text answers. The passages
-# of other documents go up by this much of the best score (up, not the guides down: a score
-# stays positive, and Ask quotes the passages within half of the best).
-RULES_FIRST = 0.3
+# A guide or a news item explains or reports rules; the rule's own text answers. A guide's or a
+# news item's passages go down by this much of the best score (down, not the rules up: a base
+# without guides keeps its scores, and with them the ratios precedence and Ask's quotes read).
+GUIDES_AFTER = 0.3
 SECONDARY_KINDS = frozenset({DocumentKind.GUIDE, DocumentKind.NEWS})
 # How probable the question is as a translation of a passage (the FAQ's translation model,
 # `associations.translate`), in standard deviations from the candidates' mean, moves it by this
@@ -1024,11 +1024,12 @@ class CandidateRanker:
         rows = candidate_rows(list(ids), categories, None if categories else candidates.rows)
         # An FAQ entry on the matter does not give the figure its article lacks (用童工会被罚多少
         # cites the article that fines without a sum): what FAQ say of an article lifts it only
-        # when the question asks for no figure or the article gives one.
-        figure = _figure_asked(analysis.question)
-        if figure is not None:
+        # when the question asks for no figure in a unit or the article gives one, as the
+        # abstention reads it (`_gives_figure`).
+        given = _figure_given(analysis.question)
+        if given is not None:
             for seg in rows:
-                if not figure.search(seg.text):
+                if not any(pattern.search(seg.text) for pattern in given):
                     faq_bonus.pop(seg.id, None)
                     wording.pop(seg.id, None)
         fused = {
@@ -1121,19 +1122,19 @@ def _read_order(
     key: Concept | None,
     kind: re.Pattern[str] | None = None,
 ) -> list[Passage]:
-    """The passages in the order the member reads them, each with its final score: `scored`
-    (the passages' scores by segment) with six things that move passages up, then precedence.
-    A passage the question is a likely translation of (`likely`: `_translated` in standard
-    deviations; what the FAQ taught about how workers say the documents' words) moves up, in
-    every document; an article's own words holding most of the question count like FAQ wording
-    does, at OWN_WORDING_WEIGHT (the larger of the two counts), so that a document nobody wrote
-    FAQ for competes with FAQ-worded neighbours; a question that asks for a figure prefers the
-    passages that give one, and, given `kind` (in the order shown, not in the one the
-    abstention reads), one that asks who must prove, who pays, which body, a time limit or
-    where those that say it (`_kind_asked`); and a document whose title names the key concept is
-    about the very matter; and the rule's own text answers before a guide or a news item that
-    explains or reports it (`RULES_FIRST`). Precedence then orders near ties
-    (`precedence.order`)."""
+    """The passages in the order the member reads them, each with its final score: `scored` (the
+    passages' scores by segment) with five things that move passages up and one that moves them
+    down, then precedence. A passage the question is a likely translation of (`likely`:
+    `_translated` in standard deviations; what the FAQ taught about how workers say the
+    documents' words) moves up, in every document; an article's own words holding most of the
+    question count like FAQ wording does, at OWN_WORDING_WEIGHT (the larger of the two counts),
+    so that a document nobody wrote FAQ for competes with FAQ-worded neighbours; a question that
+    asks for a figure prefers the passages that give one, and, given `kind` (in the order shown,
+    not in the one the abstention reads), one that asks who must prove, who pays, which body, a
+    time limit or where those that say it (`_kind_asked`); and a document whose title names the
+    key concept is about the very matter. A guide's or a news item's passages move down: the
+    rule's own text answers before what explains or reports it (`GUIDES_AFTER`). Precedence then
+    orders near ties (`precedence.order`)."""
     figure = _figure_asked(analysis.question)
     names = _title_names(key)
     for p in ranked:
@@ -1147,8 +1148,8 @@ def _read_order(
             score += FIGURE_BONUS
         if kind is not None and kind.search(p.text):
             score += KIND_BONUS
-        if p.document_kind not in SECONDARY_KINDS:
-            score += RULES_FIRST
+        if p.document_kind in SECONDARY_KINDS:
+            score -= GUIDES_AFTER
         p.score = score
     return precedence.order(
         sorted(ranked, key=lambda p: (-p.score, p.segment_id)), analysis.question
@@ -1167,8 +1168,9 @@ def _standardised(values: Mapping[int, float]) -> dict[int, float]:
     return dict(zip(values, ((array - array.mean()) / spread).tolist(), strict=True))
 
 
-# 几点 asks for a time of day (几点开球, 几点下班); not 要注意几点, how many points to note.
-_CLOCK = r"几点钟?(?!要|需|值得|注意)"
+# 几点 asks for a time of day (几点开球, 几点下班); not 要注意几点, 哪几点 or 有几点要注意, how many
+# points to note.
+_CLOCK = r"(?<![哪有这那])(?<!注意)几点(?!钟?(?:要|需|值得|注意|事项))钟?"
 _DISCOUNT = r"几折|打多少折"
 # "好几个月", "请了几天", "那几天" and "十几岁" tell the story, they do not ask (a 几 after one
 # of `_TOLD`); "按什么标准" asks for a rule, which an article usually states without a figure
@@ -1200,8 +1202,11 @@ _UNITS = [
     ),
     (r"几个?月|多少个?月", r"个?月"),
     (r"几年|多少年", r"年"),
-    # A time of day: 22时, 八点, 9:00 (not 时间, 时候).
-    (_STORY + _CLOCK, r"(?:点钟?|时(?![间候期段])|[:：][0-5][0-9])"),
+    # A time of day: 22时, 八点, 9:00 (not 时间, 时候; nor 百分之一点五 nor 一点儿).
+    (
+        _STORY + _CLOCK,
+        r"(?:点钟?(?![0-9０-９一二三四五六七八九十半儿])|时(?![间候期段])|[:：][0-5][0-9](?![0-9]))",
+    ),
     # A discount: 九折, 8.5折 (not 折算, 折合).
     (_DISCOUNT, r"(?:[.．][0-9０-９])?折(?![算合旧价])"),
     (r"几个?小时|多少个?小时", r"个?小时"),
@@ -1710,15 +1715,21 @@ def _gives_figure(question: str, passages: Sequence[Passage]) -> bool:
     sets the sum (由省人民政府确定) does not say how much it is: "今年…具体多少" is a near miss,
     and a model, when there is one, judges the passages. A figure in the story (没读过几年书,
     干了十几年) or a bare 比例 (比例有限制吗) is not what the question asks."""
+    given = _figure_given(question)
+    return given is None or any(pattern.search(p.text) for p in passages for pattern in given)
+
+
+def _figure_given(question: str) -> list[re.Pattern[str]] | None:
+    """What gives the figure the question's own ask (its last clause) asks for in a unit
+    (`_answering`); None when it asks for none in a unit."""
     clauses: list[str] = _CLAUSE.findall(question)
     asked = clauses[-1] if clauses else ""
     if not _ASKS_HOW_MUCH.search(asked):
-        return True
+        return None
     figure = _figure_asked(asked)
     if figure is None or figure is _QUANTITY:
-        return True
-    given = _answering(figure, figure is not _SHARE and _CAP_ASKED.search(asked) is not None)
-    return any(pattern.search(p.text) for p in passages for pattern in given)
+        return None
+    return _answering(figure, figure is not _SHARE and _CAP_ASKED.search(asked) is not None)
 
 
 def _answering(figure: re.Pattern[str], cap: bool) -> list[re.Pattern[str]]:

@@ -382,7 +382,8 @@ def _passage_plan(result: SearchResult, model: bool) -> Plan:
     extractive answer quotes, and the passages cited."""
     passages = result.passages
     best = passages[0].score if passages else 0.0
-    quoted = [p for p in passages[:EXTRACTS] if p.score >= best * 0.5]
+    # Within half of the best (a score may be below zero: a guide's, `GUIDES_AFTER`).
+    quoted = [p for p in passages[:EXTRACTS] if p.score >= best - abs(best) * 0.5]
     if result.abstained and not (model and passages and in_band(result)):
         mode, passages = "abstain", []
     elif model:

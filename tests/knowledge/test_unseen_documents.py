@@ -251,6 +251,27 @@ def test_a_time_of_day_or_a_discount_is_answered_only_by_one(
     assert any(with_figure in p.text for p in result.passages)
 
 
+CONTRACT_RULES = """# 某市劳动合同指引
+
+<!-- INFO END -->
+
+第一条 为规范劳动合同的订立，制定本指引。
+
+第二条 签订劳动合同应当注意合同期限、工作内容、劳动报酬和社会保险等条款。
+
+第三条 本指引自公布之日起施行。
+"""
+
+
+@pytest.mark.django_db
+def test_points_to_note_are_not_asked_as_a_time_of_day(
+    eddie: User, categories: dict[str, Category]
+) -> None:
+    publish(eddie, categories, CONTRACT_RULES)
+    for question in ["签劳动合同要注意几点？", "签劳动合同需要注意哪几点？"]:
+        assert top(question) == "《某市劳动合同指引》第二条", question
+
+
 HOTLINE_RULES = """# 某市职工维权办法
 
 <!-- INFO END -->
