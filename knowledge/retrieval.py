@@ -16,7 +16,7 @@ import re
 import string
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, ItemsView, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -1025,11 +1025,11 @@ class CandidateRanker:
         # An FAQ entry on the matter does not give the figure its article lacks (用童工会被罚多少
         # cites the article that fines without a sum): what FAQ say of an article lifts it only
         # when the question asks for no figure in a unit or the article gives one, as the
-        # abstention reads it (`_gives_figure`).
+        # abstention reads it (`_figure_given`).
         given = _figure_given(analysis.question)
         if given is not None:
             for seg in rows:
-                if not any(pattern.search(seg.text) for pattern in given):
+                if not _gives_figure(given, [seg.text]):
                     faq_bonus.pop(seg.id, None)
                     wording.pop(seg.id, None)
         fused = {
@@ -1091,7 +1091,7 @@ class CandidateRanker:
         )
         unfamiliar = not (vouched or missed_key) and _unfamiliar(analysis, shown, shared)
         # An FAQ entry that vouches for a passage does not give the figure the passage lacks.
-        unfigured = not _gives_figure(analysis.question, [*shown, *ranked[:ABSTAIN_DEPTH]])
+        unfigured = not _gives_figure(given, (p.text for p in [*shown, *ranked[:ABSTAIN_DEPTH]]))
         # With an embedding model, a passage the model finds very close also answers, though
         # not with a figure it does not give (the article on the very matter is the closest).
         abstained = unfigured or (
@@ -1707,21 +1707,20 @@ def _answers_key(analysis: Analysis, key: Concept, passage: Passage) -> bool:
     return any(pattern.search(s) for s in near for pattern in given)
 
 
-def _gives_figure(question: str, passages: Sequence[Passage]) -> bool:
-    """Whether one of the passages gives a figure in the unit the question's own ask (its last
-    clause: 几天, 多少钱, 百分之几) asks for one in; for the most there can be, a cap; for a sum, a
-    cap on a sum (违约金的数额不得超过…培训费用) or a number of months' wages (13个月的本人工资).
-    True when it asks for no figure in a unit. An article on the very matter that says who
-    sets the sum (由省人民政府确定) does not say how much it is: "今年…具体多少" is a near miss,
-    and a model, when there is one, judges the passages. A figure in the story (没读过几年书,
-    干了十几年) or a bare 比例 (比例有限制吗) is not what the question asks."""
-    given = _figure_given(question)
-    return given is None or any(pattern.search(p.text) for p in passages for pattern in given)
+def _gives_figure(given: list[re.Pattern[str]] | None, texts: Iterable[str]) -> bool:
+    """Whether one of the texts gives the figure the question asks for (`given`, from
+    `_figure_given`); True when it asks for none in a unit."""
+    return given is None or any(pattern.search(text) for text in texts for pattern in given)
 
 
 def _figure_given(question: str) -> list[re.Pattern[str]] | None:
-    """What gives the figure the question's own ask (its last clause) asks for in a unit
-    (`_answering`); None when it asks for none in a unit."""
+    """What gives the figure the question's own ask (its last clause: 几天, 多少钱, 百分之几) asks
+    for in a unit: the figure in that unit; for the most there can be, a cap; for a sum, a cap
+    on a sum (违约金的数额不得超过…培训费用) or a number of months' wages (13个月的本人工资)
+    (`_answering`). None when it asks for no figure in a unit. An article on the very matter
+    that says who sets the sum (由省人民政府确定) does not say how much it is: "今年…具体多少"
+    is a near miss, and a model, when there is one, judges the passages. A figure in the story
+    (没读过几年书, 干了十几年) or a bare 比例 (比例有限制吗) is not what the question asks."""
     clauses: list[str] = _CLAUSE.findall(question)
     asked = clauses[-1] if clauses else ""
     if not _ASKS_HOW_MUCH.search(asked):
