@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Func, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -461,8 +461,8 @@ def lineage(request: ImageRequest) -> list[ImageRequest]:
     """The lineage the request belongs to, 原图 first, in the order it grew."""
     root_id = request.root_id or request.pk
     return list(
-        ImageRequest.objects.filter(owner_id=request.owner_id, pk=root_id)
-        .union(ImageRequest.objects.filter(owner_id=request.owner_id, root_id=root_id))
+        ImageRequest.objects.filter(owner_id=request.owner_id)
+        .filter(Q(pk=root_id) | Q(root_id=root_id))
         .order_by("step", "id")
     )
 
