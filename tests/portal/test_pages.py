@@ -20,6 +20,18 @@ def test_home_shows_the_three_services_to_everyone(client: Client) -> None:
 
 
 @pytest.mark.django_db
+def test_home_invites_a_visitor_to_sign_in_or_register_and_not_someone_signed_in(
+    client: Client, alice: User
+) -> None:
+    # On a phone the menu is folded away: the page itself leads to signing in.
+    page = client.get("/").content.decode()
+    invitation = page.split('data-testid="sign-in"')[1].split("</p>")[0]
+    assert 'href="/accounts/login/"' in invitation and 'href="/accounts/register/"' in invitation
+    client.force_login(alice)
+    assert 'data-testid="sign-in"' not in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
 def test_beta_page_shows_places_left_and_invites_anonymous_visitors_to_sign_in(
     client: Client, open_programme: BetaProgramme, alice
 ) -> None:
