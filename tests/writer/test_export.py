@@ -116,6 +116,31 @@ def test_the_pdf_is_rendered_by_a_worker_cached_per_revision_and_labelled(
     assert again.status_code == 200 and b"".join(again.streaming_content).startswith(b"%PDF")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_pdf_page_waits_then_says_the_pdf_is_ready_and_downloads_it(
+    celery_threads_worker: Any, templates: Any, sam: User, client: Any, writer_model: FakeOpenAI
+) -> None:
+    draft = settled(drafting.create_draft(sam, "spring-autumn-outing", OUTING_FORM).pk)
+    url = f"/writer/drafts/{draft.pk}/export/pdf/"
+    client.force_login(sam)
+    first = client.get(url)
+    # Rendering: the page asks again, as one that waits; a download would leave it as it is.
+    assert first.status_code == 202 and "正在生成 PDF" in first.content.decode()
+    assert f'url={url}?waiting=1"' in first.content.decode()
+    ready = wait_for(
+        lambda: (r := client.get(url, {"waiting": "1"})).status_code != 202 and r,
+        timeout=90,
+        what="the PDF",
+    )
+    page = ready.content.decode()
+    # The waiting page now says the PDF is there, and its download starts from it.
+    assert ready.status_code == 200 and "PDF 已生成" in page and "正在生成" not in page
+    assert f'href="{url}"' in page and f'url={url}"' in page
+    download = client.get(url)
+    assert download["Content-Type"] == "application/pdf"
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+
+
 @pytest.mark.django_db
 def test_a_title_with_a_line_break_or_quotes_still_downloads(
     templates: Any, sam: User, api: Any

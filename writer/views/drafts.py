@@ -117,8 +117,17 @@ def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
             raise
         messages.error(request, exc.message)
         return redirect("writer_draft", pk=pk)
-    if response.status_code == 202:  # the PDF is being rendered: this page asks again
-        return render(request, "writer/export_wait.html", {"pk": pk, "fmt": fmt}, status=202)
+    # A PDF being rendered: this page asks again (`?waiting=1`). When it is ready, a page that
+    # was waiting says so and starts the download: a download does not replace the page, which
+    # would otherwise go on saying it is rendering.
+    waiting = request.GET.get("waiting") == "1"
+    if response.status_code == 202 or (waiting and response.status_code == 200):
+        return render(
+            request,
+            "writer/export_wait.html",
+            {"pk": pk, "fmt": fmt, "ready": response.status_code == 200},
+            status=response.status_code,
+        )
     return response
 
 
