@@ -204,6 +204,8 @@ def test_citations_are_numbered_across_the_document_and_listed_at_the_end() -> N
         "1.《中华人民共和国劳动法》第六十八条",
         "2.《中华人民共和国工会法》第三十一条",
     ]
+    # The heading is never left alone at the foot of a page: it keeps with its first source.
+    assert document.paragraphs[start].paragraph_format.keep_with_next
     # Section three's own [1] is the document's second source.
     line = _starting(document, "1.2026年3月31日前")
     marks = [run for run in line.runs if run.text == "[2]"]

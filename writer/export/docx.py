@@ -590,7 +590,8 @@ class OfficialDocx:
         if not self.citations:
             return
         self._blank()
-        self._line([Span("附：参考依据")], align=WD_ALIGN_PARAGRAPH.LEFT)
+        # The heading goes to the next page with its first source, never alone at a page's foot.
+        self._line([Span("附：参考依据")], align=WD_ALIGN_PARAGRAPH.LEFT, heading=True)
         for number, source in enumerate(self.citations, start=1):
             self._line([Span(f"{number}.{source}")], align=WD_ALIGN_PARAGRAPH.LEFT)
 
