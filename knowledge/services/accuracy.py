@@ -393,6 +393,25 @@ def _too_many(total: int) -> AccuracyError:
     )
 
 
+def create_set(editor: User, name: str) -> QuestionSet:
+    """An empty set, to be filled from the analytics lists (加入测试集) or by a file later."""
+    check_may_edit(editor)
+    with transaction.atomic():
+        return _new_set(editor, name)
+
+
+def _new_set(editor: User, name: str) -> QuestionSet:
+    name = name.strip()[:100]
+    if not name:
+        raise AccuracyError(_("请给问题集起个名称。"), code=KnowledgeErrorCode.QUESTION_SET_ERROR)
+    if QuestionSet.objects.filter(name=name).exists():
+        raise AccuracyError(
+            _("已有名为“%(name)s”的问题集。") % {"name": name},
+            code=KnowledgeErrorCode.QUESTION_SET_ERROR,
+        )
+    return QuestionSet.objects.create(name=name, created_by=editor)
+
+
 def import_questions(
     editor: User, *, text: str, name: str = "", question_set: QuestionSet | None = None
 ) -> ImportReport:
@@ -410,17 +429,7 @@ def import_questions(
         raise AccuracyError(_("文件里没有问题。"), code=KnowledgeErrorCode.BAD_QUESTION_FILE)
     with transaction.atomic():
         if question_set is None:
-            name = name.strip()[:100]
-            if not name:
-                raise AccuracyError(
-                    _("请给问题集起个名称。"), code=KnowledgeErrorCode.QUESTION_SET_ERROR
-                )
-            if QuestionSet.objects.filter(name=name).exists():
-                raise AccuracyError(
-                    _("已有名为“%(name)s”的问题集。") % {"name": name},
-                    code=KnowledgeErrorCode.QUESTION_SET_ERROR,
-                )
-            question_set = QuestionSet.objects.create(name=name, created_by=editor)
+            question_set = _new_set(editor, name)
         else:
             question_set = QuestionSet.objects.select_for_update().get(pk=question_set.pk)
             total = question_set.questions.count() + len(resolved.cases)

@@ -28,8 +28,20 @@ RUNS_SHOWN = 20
 def sets(request: HttpRequest) -> HttpResponse:
     """The sets with their latest figures, and the import form."""
     editor = permissions.require_user(request, Perm.CURATE_KNOWLEDGE)
-    error = ""
-    if request.method == "POST":
+    error = created_error = ""
+    if request.method == "POST" and request.POST.get("action") == "create":
+        try:
+            made = accuracy.create_set(editor, request.POST.get("name", ""))
+        except PortalError as exc:
+            created_error = exc.message
+        else:
+            messages.success(
+                request,
+                _("已新建问题集“%(name)s”。可在“提问分析”里把职工的提问加入。")
+                % {"name": made.name},
+            )
+            return redirect("knowledge_accuracy_set", pk=made.pk)
+    elif request.method == "POST":
         upload = request.FILES.get("file")
         try:
             if upload is None:
@@ -71,6 +83,7 @@ def sets(request: HttpRequest) -> HttpResponse:
         {
             "sets": question_sets,
             "error": error,
+            "created_error": created_error,
             "max_questions": accuracy.MAX_QUESTIONS,
             "name": request.POST.get("name", ""),
         },

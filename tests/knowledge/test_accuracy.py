@@ -151,11 +151,16 @@ def test_evaluate_retrieval_and_the_page_read_questions_alike(eddie, law, tmp_pa
 
 @pytest.mark.django_db
 def test_an_unanswered_question_joins_a_set_with_its_article_or_as_should_abstain(eddie, law):
-    chosen = QuestionSet.objects.create(name="来自提问分析")
     asked = AskedQuestion.objects.create(text="每个月加班最多多少小时", abstained=True)
     weather = AskedQuestion.objects.create(text=OFF_TOPIC, abstained=True)
     second = law.segments.get(heading="第二条")
     client = client_for(eddie)
+    # A base with no set yet: the editor starts an empty one on the accuracy page, no file.
+    made = client.post("/knowledge/accuracy/", {"action": "create", "name": " 来自提问分析 "})
+    chosen = QuestionSet.objects.get()
+    assert chosen.name == "来自提问分析" and made["Location"] == f"/knowledge/accuracy/{chosen.pk}/"
+    again = client.post("/knowledge/accuracy/", {"action": "create", "name": "来自提问分析"})
+    assert "已有名为“来自提问分析”的问题集。" in again.content.decode()
 
     form = client.get(f"/knowledge/analytics/questions/{asked.pk}/accuracy/")
     client.post(
@@ -282,8 +287,12 @@ def test_members_and_staff_may_not_see_or_run_accuracy(who, request, eddie, law)
     assert client.post(f"/knowledge/accuracy/{chosen.pk}/run/").status_code == 403
     assert client.post(f"/knowledge/accuracy/{chosen.pk}/delete/").status_code == 403
     assert upload(client, QUESTIONS, name="偷偷导入").status_code == 403
+    created = client.post("/knowledge/accuracy/", {"action": "create", "name": "偷偷新建"})
+    assert created.status_code == 403
     with pytest.raises(NotPermitted):
         accuracy.start_run(user, chosen)
+    with pytest.raises(NotPermitted):
+        accuracy.create_set(user, "偷偷新建")
     assert AccuracyRun.objects.count() == 1 and QuestionSet.objects.count() == 1
 
 
