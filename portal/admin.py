@@ -41,7 +41,7 @@ class MemberProfileInline(admin.StackedInline[MemberProfile, User]):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin[User]):
-    list_display = ("username", "display_name", "role", "union_unit", "is_active", "last_login")
+    list_display = ("username", "name", "role", "union_unit", "is_active", "last_login")
     list_filter = ("role", "is_active")
     search_fields = ("username", "member_profile__real_name", "member_profile__member_no")
     inlines = [MemberProfileInline]
@@ -55,6 +55,10 @@ class UserAdmin(BaseUserAdmin[User]):
         (None, {"fields": ("username", "password1", "password2", "role", "union_unit")}),
     )
     readonly_fields = ("last_login", "date_joined")
+
+    @admin.display(description=_("姓名"))
+    def name(self, obj: User) -> str:
+        return obj.display_name
 
     def save_model(
         self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool
