@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
@@ -75,3 +76,16 @@ class NotPermitted(PortalError, PermissionDenied):
 class NotFound(PortalError):
     code = PortalErrorCode.NOT_FOUND
     status = 404
+
+
+class RefusalWithoutTraceback(logging.Filter):
+    """On `django.request`: a request refused with a 4xx (403 permission denied, 404, 400) is one
+    WARNING line, as Django words it, without the traceback of the exception that refused it. A
+    refusal is the policy at work, not a bug; the traceback made every 403 look like one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500 and record.exc_info:
+            record.exc_info = None
+            record.exc_text = None
+        return True

@@ -4,9 +4,9 @@ characters."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -19,6 +19,7 @@ from django.http import (
     HttpResponseBase,
     JsonResponse,
     QueryDict,
+    StreamingHttpResponse,
 )
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.urls import Resolver404, resolve
@@ -63,9 +64,20 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
                 static_file = self.files.get(path)
             if static_file is not None:
                 response: HttpResponseBase = await sync_to_async(self.serve)(static_file, request)
+                if isinstance(response, StreamingHttpResponse) and not response.is_async:
+                    # Served as an async iterator: Django would otherwise read the whole file
+                    # into a list in a thread and log a Warning for every static file.
+                    blocks = cast(Iterator[bytes], response.streaming_content)
+                    response.streaming_content = _blocks(blocks)
                 return response
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         return await get_response(request)
+
+
+async def _blocks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A static file's blocks (a local file, read 8 KB at a time: no wait worth a thread)."""
+    for chunk in chunks:
+        yield chunk
 
 
 NUL = "\x00"

@@ -362,13 +362,17 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # An overload is one WARNING line (portal.overload), not an ERROR with a traceback.
-    "filters": {"quiet_overload": {"()": "portal.overload.QuietOverloadFilter"}},
+    # A refusal (4xx) is one WARNING line, without the traceback of the exception behind it.
+    "filters": {
+        "quiet_overload": {"()": "portal.overload.QuietOverloadFilter"},
+        "quiet_refusal": {"()": "portal.errors.RefusalWithoutTraceback"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django's own logging config adds a console handler of its own; use ours only.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.request": {"filters": ["quiet_overload"]},
+        "django.request": {"filters": ["quiet_overload", "quiet_refusal"]},
         "axes": {"level": "WARNING"},
         # haystack logs every component run at INFO.
         "haystack": {"level": "WARNING"},

@@ -49,6 +49,7 @@ urlpatterns = [
     path("writer/", include("writer.urls.pages")),
     path("images/", include("imaging.urls.pages")),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -255,6 +256,12 @@ def roster_status(request: HttpRequest, pk: int) -> HttpResponse:
             }
         )
     return render(request, "portal/roster_status.html", {"job": job})
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's): the portal's."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @require_GET

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -141,6 +142,25 @@ def test_home_leads_staff_to_writing_and_tells_members_who_writes(
     page = client.get("/").content.decode()
     assert 'href="/writer/"' not in page
     assert "供工会干部使用" in page
+
+
+def test_a_browser_asking_for_favicon_ico_gets_the_portals_icon(client: Client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+    assert client.get(response["Location"]).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_refusal_is_logged_as_one_line_without_a_traceback(
+    client: Client, alice: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    client.force_login(alice)
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert client.get("/writer/").status_code == 403
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.levelname == "WARNING"
+    assert record.getMessage() == "Forbidden (Permission denied): /writer/"
+    assert record.exc_info is None and "Traceback" not in caplog.text
 
 
 def _ai_refusal_notice(page: str) -> str:

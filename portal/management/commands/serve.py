@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,15 @@ def model_worker_argv(slots: int) -> list[str]:
         "--hostname",
         "models@%h",
     ]
+
+
+def _answers(url: str) -> bool:
+    """Whether /healthz says the web server is ready (200), within half a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:  # noqa: S310  (our own)
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
 
 
 class Command(BaseCommand):
@@ -69,7 +79,13 @@ class Command(BaseCommand):
         web += ["--host", options["host"], "--port", str(options["port"]), "--no-access-log"]
         web += ["--workers", str(options["workers"])]
         children = [subprocess.Popen(argv) for argv in (default, waiting, web)]  # noqa: S603
-        self.stdout.write(f"Portal on http://{options['host']}:{options['port']}/  (Ctrl-C stops)")
+        url = f"http://{options['host']}:{options['port']}/"
+        # Each web process warms retrieval before it takes connections (knowledge/warmup.py):
+        # the address answers only then, so say when it does, not only where it will.
+        self.stdout.write(f"Starting the portal on {url} (ready once warm, about half a minute)")
+        local = options["host"] if options["host"] not in ("0.0.0.0", "::") else "127.0.0.1"  # noqa: S104
+        health = f"http://{local}:{options['port']}/healthz"
+        ready = False
 
         def stop(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
@@ -78,6 +94,9 @@ class Command(BaseCommand):
         code = 0
         try:
             while all(child.poll() is None for child in children):
+                if not ready and _answers(health):
+                    ready = True
+                    self.stdout.write(f"Portal ready on {url}  (Ctrl-C stops)")
                 time.sleep(0.5)
             code = 1  # one of them died on its own
         except KeyboardInterrupt:
