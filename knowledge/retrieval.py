@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import string
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping, Sequence
@@ -400,11 +401,40 @@ def candidate_rows(
         segment_ids = [s for s in segment_ids if s not in read]
     if not segment_ids:
         return rows
+    if not categories and (kept := kept_rows()) is not None:
+        return rows + [row for s in segment_ids if (row := kept.get(s)) is not None]
     compiled = _compiled(len(segment_ids), categories)
     sql, params = compiled.statement(segment_ids)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return rows + compiled.rows(cursor.fetchall())
+
+
+_kept: tuple[tuple[object, ...], dict[int, CandidateRow]] | None = None
+_kept_lock = threading.Lock()
+
+
+def kept_rows() -> dict[int, CandidateRow] | None:
+    """With a small index (`memindex`'s limit), every segment retrievable today as the ranker
+    reads it, kept in process memory: a search then reads no candidate from the database.
+    Read again when the index, a document or a category changes (`versions`), or the day
+    does (documents come into force and expire by date); None above the limit."""
+    global _kept
+    now = versions.read()
+    if now.segments > memindex.limit():
+        _kept = None
+        return None
+    database = (connection.alias, connection.settings_dict["NAME"])
+    key: tuple[object, ...] = (*database, now.index, now.documents, timezone.localdate())
+    kept = _kept
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    with _kept_lock:
+        if _kept is None or _kept[0] != key:
+            # The versions were read first: a change committed in between makes the next
+            # search read again, never keeps newer rows under older versions.
+            _kept = (key, {row.id: row for row in passage_rows(answerable_segments())})
+        return _kept[1]
 
 
 def _compiled(count: int, categories: list[str] | None) -> _CompiledRows:

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from knowledge.models import FaqCitation, FaqEntry, IndexStats, LexiconEntry, SegmentEmbedding
+from knowledge.models import (
+    Category,
+    Document,
+    FaqCitation,
+    FaqEntry,
+    IndexStats,
+    LexiconEntry,
+    SegmentEmbedding,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,9 @@ class Versions:
     terms: int  # IndexStats: their total length
     index: int  # IndexStats.version: new with every write of the index
     embeddings: bool  # whether any segment has an embedding
+    # Documents and categories: count, last change. What retrieval keeps of them with a small
+    # index (titles, categories, levels, whether in force) is read again when they change.
+    documents: tuple[object, ...] = ()
 
 
 def _sql() -> str:
@@ -36,13 +47,17 @@ def _sql() -> str:
     cites = FaqCitation._meta.db_table
     stats = IndexStats._meta.db_table
     vectors = SegmentEmbedding._meta.db_table
+    documents = Document._meta.db_table
+    categories = Category._meta.db_table
     return (
         f"SELECT (SELECT COUNT(*) FROM {lexicon}), (SELECT MAX(updated_at) FROM {lexicon}),"  # noqa: S608
         f" (SELECT COUNT(*) FROM {faq}), (SELECT MAX(updated_at) FROM {faq}),"
         f" (SELECT COUNT(*) FROM {cites}), (SELECT MAX(id) FROM {cites}),"
         f" (SELECT segments FROM {stats} WHERE id = 1), (SELECT terms FROM {stats} WHERE id = 1),"
         f" (SELECT version FROM {stats} WHERE id = 1),"
-        f" EXISTS (SELECT 1 FROM {vectors})"
+        f" EXISTS (SELECT 1 FROM {vectors}),"
+        f" (SELECT COUNT(*) FROM {documents}), (SELECT MAX(updated_at) FROM {documents}),"
+        f" (SELECT COUNT(*) FROM {categories}), (SELECT MAX(updated_at) FROM {categories})"
     )
 
 
@@ -50,7 +65,7 @@ def _query() -> Versions:
     with connection.cursor() as cursor:
         cursor.execute(_sql())
         row = cursor.fetchone()
-    lex_n, lex_last, faq_n, faq_last, cite_n, cite_last, segments, terms, index, vectors = row
+    lex_n, lex_last, faq_n, faq_last, cite_n, cite_last, segments, terms, index, vectors = row[:10]
     return Versions(
         lexicon=(lex_n, lex_last),
         faq=(faq_n, faq_last, cite_n, cite_last),
@@ -58,6 +73,7 @@ def _query() -> Versions:
         terms=terms or 0,
         index=index or 0,
         embeddings=bool(vectors),
+        documents=tuple(row[10:]),
     )
 
 

@@ -8,7 +8,7 @@ import importlib
 
 from django.conf import settings
 
-from knowledge import associations, embedding, faqmatch, lexicon, memindex
+from knowledge import associations, embedding, faqmatch, lexicon, memindex, retrieval
 from knowledge.text import segmenter
 
 # Imported by the first search otherwise: haystack imports its tools (and jsonschema) the first
@@ -28,4 +28,5 @@ def warm() -> None:
         faq = faqmatch.current()
         associations.settle(faq)  # learned now, even over a model learned before
     memindex.current()
+    retrieval.kept_rows()  # a small base's passages, with the posting lists
     embedding.preload()

@@ -7,12 +7,13 @@ from datetime import date
 
 import numpy as np
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from knowledge import indexing, memindex, versions
-from knowledge.models import Category, Document, IndexTerm, Segment
+from knowledge.models import AuthorityLevel, Category, Document, IndexTerm, Segment
 from knowledge.retrieval import (
     CANDIDATES,
     KeywordRetriever,
@@ -40,9 +41,39 @@ def test_a_small_knowledge_base_answers_without_reading_the_index_tables(law: Do
         result = search(QUESTIONS[1])
     assert result.top is not None and result.top.heading == "第四条"
     tables = " ".join(q["sql"] for q in queries.captured_queries)
-    # One query tells whether anything changed; the only other one reads the candidates' text.
-    assert len(queries.captured_queries) == 2
+    # One query tells whether anything changed; the candidates' text is in memory too.
+    assert len(queries.captured_queries) == 1
     assert "knowledge_posting" not in tables and "FROM knowledge_indexterm" not in tables
+    assert "FROM knowledge_segment " not in tables and 'knowledge_segment"' not in tables
+
+
+@pytest.mark.django_db
+def test_what_the_passages_say_of_their_document_follows_every_change(
+    law: Document, categories: dict[str, Category]
+) -> None:
+    """The passages kept in memory carry their document's title, category, level and dates:
+    the next question sees an editor's change to any of them, and a document coming into force
+    on a later day is answered from that day on."""
+    question = QUESTIONS[1]
+    assert search(question).top is not None
+    category = law.category
+    category.name = "职工权益与保障"
+    category.save()
+    assert search(question).top.category == "职工权益与保障"  # type: ignore[union-attr]
+    law.authority = AuthorityLevel.REGULATION
+    law.promulgated_on = date(2024, 5, 1)
+    law.save()
+    top = search(question).top
+    assert top is not None and (top.authority, top.dated) == ("regulation", date(2024, 5, 1))
+    law.category = categories["legal-aid"]
+    law.save()
+    assert search(question).top.category_id == categories["legal-aid"].pk  # type: ignore[union-attr]
+    with time_machine.travel("2031-06-30T12:00:00+08:00", tick=True):
+        law.effective_from = date(2031, 7, 1)
+        law.save()
+        assert search(question).top is None  # not in force yet
+    with time_machine.travel("2031-07-01T09:00:00+08:00", tick=True):
+        assert search(question).top is not None  # in force from today
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import clear_url_caches, get_resolver
 
-from knowledge import faqmatch, lexicon, versions
+from knowledge import faqmatch, lexicon, retrieval, versions
 from knowledge.text import segmenter
 from portal import readiness
 from portal.celery import app
@@ -78,12 +78,15 @@ def test_a_process_that_is_not_warm_yet_answers_503_starting_then_ready(
 @pytest.mark.django_db
 def test_the_warm_up_builds_what_the_first_question_needs(cold_process: None) -> None:
     clear_url_caches()
+    setattr(retrieval, "_kept", None)  # noqa: B010  (mypy would take it for None below)
     assert readiness.warm().status == readiness.READY
     # jieba's dictionary, the lexicon and the FAQ index as the database holds them are there
     # before any question: the first one finds nothing to build.
     assert segmenter._tokenizer.initialized
     assert lexicon._current.version == versions.read().lexicon
     assert faqmatch._index.version == faqmatch.version()
+    # A small base's passages as the ranker reads them, for the index as it stands.
+    assert retrieval._kept is not None and retrieval._kept[0][2] == versions.read().index
     # The URLconf is imported and its patterns compiled (Django's first resolve did it).
     assert get_resolver()._populated  # type: ignore[attr-defined]
 
