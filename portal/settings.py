@@ -70,7 +70,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "axes",
+    "portal.lockout.AxesConfig",  # django-axes, named in Chinese
 ]
 
 MIDDLEWARE = [
@@ -296,6 +296,8 @@ WRITER_UNCLAIMED_SECONDS = env_int("WRITER_UNCLAIMED_SECONDS", 120, minimum=10)
 
 # Internationalisation: Chinese for users, stored in UTC, shown in Asia/Shanghai.
 LANGUAGE_CODE = "zh-hans"
+# Chinese for what our dependencies ship without it (django-axes' admin).
+LOCALE_PATHS = [BASE_DIR / "portal" / "locale"]
 LANGUAGES = [("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
