@@ -75,6 +75,13 @@ def reindex(segment_ids: Iterable[int]) -> list[int]:
     return ids
 
 
+def touch() -> None:
+    """A new index version with the same postings: what retrieval keeps of the passages
+    besides their words changed (a category's name, `retrieval.kept_rows`)."""
+    with transaction.atomic():
+        _save(lock())
+
+
 def lock() -> IndexStats:
     """Take the index lock (the statistics row). Services that lock content rows take this
     first, so that every writer locks in the same order."""

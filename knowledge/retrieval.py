@@ -410,15 +410,16 @@ def candidate_rows(
         return rows + compiled.rows(cursor.fetchall())
 
 
-_kept: tuple[tuple[object, ...], dict[int, CandidateRow]] | None = None
+_kept: tuple[tuple[object, ...], dict[int, CandidateRow] | None] | None = None
 _kept_lock = threading.Lock()
 
 
 def kept_rows() -> dict[int, CandidateRow] | None:
     """With a small index (`memindex`'s limit), every segment retrievable today as the ranker
     reads it, kept in process memory: a search then reads no candidate from the database.
-    Read again when the index, a document or a category changes (`versions`), or the day
-    does (documents come into force and expire by date); None above the limit."""
+    Read again when the index (a category's rename writes it too) or a document changes
+    (`versions`), or the day does (documents come into force and expire by date); None above
+    the limit."""
     global _kept
     now = versions.read()
     if now.segments > memindex.limit():
@@ -433,7 +434,10 @@ def kept_rows() -> dict[int, CandidateRow] | None:
         if _kept is None or _kept[0] != key:
             # The versions were read first: a change committed in between makes the next
             # search read again, never keeps newer rows under older versions.
-            _kept = (key, {row.id: row for row in passage_rows(answerable_segments())})
+            limit = memindex.limit()
+            rows = passage_rows(answerable_segments().order_by("id")[: limit + 1])
+            # More than the index's statistics said (they are missing or behind): read per search.
+            _kept = (key, {row.id: row for row in rows} if len(rows) <= limit else None)
         return _kept[1]
 
 

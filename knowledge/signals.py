@@ -9,11 +9,11 @@ from functools import partial
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models.signals import post_delete, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from knowledge import indexing
-from knowledge.models import FaqCitation, IndexStats, Segment
+from knowledge.models import Category, FaqCitation, IndexStats, Segment
 
 # Django sends every pre_delete signal of a delete before it deletes any row: taking the index
 # lock here keeps the one lock order of all index writers (the index first, then content rows)
@@ -51,6 +51,13 @@ def _lock_once(using: str) -> IndexStats:
     if block is not None:
         _held.block, _held.stats = weakref.ref(block), stats
     return stats
+
+
+@receiver(post_save, sender=Category)
+def _category_saved(sender: type[Category], instance: Category, **kwargs: Any) -> None:
+    # Passages carry their category's name: a rename is a new version of what search reads.
+    if not kwargs.get("created") and not kwargs.get("raw"):
+        indexing.touch()
 
 
 @receiver(pre_delete, sender=Segment)

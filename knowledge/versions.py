@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from django.db import connection
 
 from knowledge.models import (
-    Category,
     Document,
     FaqCitation,
     FaqEntry,
@@ -36,8 +35,9 @@ class Versions:
     terms: int  # IndexStats: their total length
     index: int  # IndexStats.version: new with every write of the index
     embeddings: bool  # whether any segment has an embedding
-    # Documents and categories: count, last change. What retrieval keeps of them with a small
-    # index (titles, categories, levels, whether in force) is read again when they change.
+    # Documents: count, last change. Every edit through `curation` also writes the index (a
+    # new version); this catches a document saved otherwise, whose title, level or dates
+    # retrieval keeps with a small index.
     documents: tuple[object, ...] = ()
 
 
@@ -48,7 +48,6 @@ def _sql() -> str:
     stats = IndexStats._meta.db_table
     vectors = SegmentEmbedding._meta.db_table
     documents = Document._meta.db_table
-    categories = Category._meta.db_table
     return (
         f"SELECT (SELECT COUNT(*) FROM {lexicon}), (SELECT MAX(updated_at) FROM {lexicon}),"  # noqa: S608
         f" (SELECT COUNT(*) FROM {faq}), (SELECT MAX(updated_at) FROM {faq}),"
@@ -56,8 +55,7 @@ def _sql() -> str:
         f" (SELECT segments FROM {stats} WHERE id = 1), (SELECT terms FROM {stats} WHERE id = 1),"
         f" (SELECT version FROM {stats} WHERE id = 1),"
         f" EXISTS (SELECT 1 FROM {vectors}),"
-        f" (SELECT COUNT(*) FROM {documents}), (SELECT MAX(updated_at) FROM {documents}),"
-        f" (SELECT COUNT(*) FROM {categories}), (SELECT MAX(updated_at) FROM {categories})"
+        f" (SELECT COUNT(*) FROM {documents}), (SELECT MAX(updated_at) FROM {documents})"
     )
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from portal import permissions, readiness
 from portal.audit import AuditOrigin
@@ -258,10 +258,11 @@ def roster_status(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "portal/roster_status.html", {"job": job})
 
 
-@require_GET
+@require_safe
 def favicon(request: HttpRequest) -> HttpResponse:
-    """Browsers ask for /favicon.ico on pages that name no icon (the admin's): the portal's."""
-    return redirect(static("favicon.svg"), permanent=True)
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's): the portal's.
+    Not a permanent redirect: browsers would keep it after the icon's hashed name changed."""
+    return redirect(static("favicon.svg"))
 
 
 @require_GET

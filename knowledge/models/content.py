@@ -48,8 +48,6 @@ class Category(models.Model):
     name = models.CharField(_("名称"), max_length=50, unique=True)
     description = models.TextField(_("说明"), blank=True)
     position = models.PositiveSmallIntegerField(_("排序"), default=0)
-    # A rename reaches the passages retrieval keeps in memory (`knowledge.versions`).
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
         verbose_name = _("知识分类")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -409,7 +409,14 @@ def _new_set(editor: User, name: str) -> QuestionSet:
             _("已有名为“%(name)s”的问题集。") % {"name": name},
             code=KnowledgeErrorCode.QUESTION_SET_ERROR,
         )
-    return QuestionSet.objects.create(name=name, created_by=editor)
+    try:
+        with transaction.atomic():  # a savepoint: two editors naming a set alike at once
+            return QuestionSet.objects.create(name=name, created_by=editor)
+    except IntegrityError:
+        raise AccuracyError(
+            _("已有名为“%(name)s”的问题集。") % {"name": name},
+            code=KnowledgeErrorCode.QUESTION_SET_ERROR,
+        ) from None
 
 
 def import_questions(

@@ -84,8 +84,9 @@ def sets(request: HttpRequest) -> HttpResponse:
             "sets": question_sets,
             "error": error,
             "created_error": created_error,
+            "new_name": request.POST.get("name", "") if created_error else "",
             "max_questions": accuracy.MAX_QUESTIONS,
-            "name": request.POST.get("name", ""),
+            "name": "" if created_error else request.POST.get("name", ""),
         },
     )
 

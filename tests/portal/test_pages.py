@@ -146,7 +146,7 @@ def test_home_leads_staff_to_writing_and_tells_members_who_writes(
 
 def test_a_browser_asking_for_favicon_ico_gets_the_portals_icon(client: Client) -> None:
     response = client.get("/favicon.ico")
-    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+    assert response.status_code == 302 and response["Location"].endswith("favicon.svg")
     assert client.get(response["Location"]).status_code == 200
 
 

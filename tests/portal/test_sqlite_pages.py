@@ -57,6 +57,7 @@ def test_the_first_pages_work_on_the_sqlite_database_make_run_uses(tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+        "REDIS_URL": "",  # make run's embedded defaults, not the suite's Redis
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "DJANGO_DEBUG": "false",
         "PYTHONPATH": str(ROOT),

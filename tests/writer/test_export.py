@@ -139,6 +139,9 @@ def test_the_pdf_page_waits_then_says_the_pdf_is_ready_and_downloads_it(
     download = client.get(url)
     assert download["Content-Type"] == "application/pdf"
     assert b"".join(download.streaming_content).startswith(b"%PDF")
+    # A .docx is never waited for: the same parameter on it still downloads the file.
+    docx_file = client.get(f"/writer/drafts/{draft.pk}/export/docx/", {"waiting": "1"})
+    assert docx_file["Content-Type"].startswith("application/vnd.openxmlformats")
 
 
 @pytest.mark.django_db

@@ -120,8 +120,9 @@ def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
     # A PDF being rendered: this page asks again (`?waiting=1`). When it is ready, a page that
     # was waiting says so and starts the download: a download does not replace the page, which
     # would otherwise go on saying it is rendering.
-    waiting = request.GET.get("waiting") == "1"
+    waiting = fmt == "pdf" and request.GET.get("waiting") == "1"
     if response.status_code == 202 or (waiting and response.status_code == 200):
+        response.close()  # the file the ready page does not send (it starts the download)
         return render(
             request,
             "writer/export_wait.html",

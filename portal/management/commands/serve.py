@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,15 @@ def model_worker_argv(slots: int) -> list[str]:
     ]
 
 
-def _answers(url: str) -> bool:
-    """Whether /healthz says the web server is ready (200), within half a second."""
+def _health(url: str) -> int | None:
+    """/healthz's status once the web server answers (it does once warm), None before."""
     try:
         with urllib.request.urlopen(url, timeout=0.5) as response:  # noqa: S310  (our own)
-            return bool(response.status == 200)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
     except (OSError, ValueError):
-        return False
+        return None
 
 
 class Command(BaseCommand):
@@ -94,9 +97,13 @@ class Command(BaseCommand):
         code = 0
         try:
             while all(child.poll() is None for child in children):
-                if not ready and _answers(health):
-                    ready = True
-                    self.stdout.write(f"Portal ready on {url}  (Ctrl-C stops)")
+                if not ready and (status := _health(health)) is not None:
+                    ready = True  # asked once it answers: /healthz is not polled for ever
+                    self.stdout.write(
+                        f"Portal ready on {url}  (Ctrl-C stops)"
+                        if status == 200
+                        else f"Portal up on {url}, but {health} answers {status}: see the log"
+                    )
                 time.sleep(0.5)
             code = 1  # one of them died on its own
         except KeyboardInterrupt:
