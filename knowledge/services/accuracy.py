@@ -404,13 +404,8 @@ def _new_set(editor: User, name: str) -> QuestionSet:
     name = name.strip()[:100]
     if not name:
         raise AccuracyError(_("请给问题集起个名称。"), code=KnowledgeErrorCode.QUESTION_SET_ERROR)
-    if QuestionSet.objects.filter(name=name).exists():
-        raise AccuracyError(
-            _("已有名为“%(name)s”的问题集。") % {"name": name},
-            code=KnowledgeErrorCode.QUESTION_SET_ERROR,
-        )
     try:
-        with transaction.atomic():  # a savepoint: two editors naming a set alike at once
+        with transaction.atomic():  # a savepoint: the name is unique, taken before or meanwhile
             return QuestionSet.objects.create(name=name, created_by=editor)
     except IntegrityError:
         raise AccuracyError(

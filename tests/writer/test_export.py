@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import docx
@@ -28,6 +29,11 @@ def written(user: User) -> Draft:
         drafting.run_section(section.pk)
     draft.refresh_from_db()
     return draft
+
+
+def rendered(fetch: Callable[[], Any], what: str) -> Any:
+    """The first answer of `fetch` that is not 202 (the PDF still being rendered)."""
+    return wait_for(lambda: (r := fetch()).status_code != 202 and r, timeout=90, what=what)
 
 
 @pytest.mark.django_db
@@ -93,11 +99,7 @@ def test_the_pdf_is_rendered_by_a_worker_cached_per_revision_and_labelled(
     url = f"/api/v1/drafts/{draft.pk}/export/"
     first = api(sam).get(url, {"format": "pdf"})
     assert first.status_code in (200, 202)
-    response = wait_for(
-        lambda: (r := api(sam).get(url, {"format": "pdf"})).status_code != 202 and r,
-        timeout=90,
-        what="the PDF",
-    )
+    response = rendered(lambda: api(sam).get(url, {"format": "pdf"}), "the PDF")
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     reader = pypdf.PdfReader(io.BytesIO(b"".join(response.streaming_content)))
     assert reader.metadata is not None
@@ -108,11 +110,7 @@ def test_the_pdf_is_rendered_by_a_worker_cached_per_revision_and_labelled(
     assert DraftExport.objects.filter(draft=draft).count() == 1
     # A cached PDF gone from the store is rendered again, never a broken download.
     default_storage.delete(DraftExport.objects.get(draft=draft).file)
-    again = wait_for(
-        lambda: (r := api(sam).get(url, {"format": "pdf"})).status_code != 202 and r,
-        timeout=90,
-        what="the PDF rendered again",
-    )
+    again = rendered(lambda: api(sam).get(url, {"format": "pdf"}), "the PDF rendered again")
     assert again.status_code == 200 and b"".join(again.streaming_content).startswith(b"%PDF")
 
 
@@ -127,11 +125,7 @@ def test_the_pdf_page_waits_then_says_the_pdf_is_ready_and_downloads_it(
     # Rendering: the page asks again, as one that waits; a download would leave it as it is.
     assert first.status_code == 202 and "正在生成 PDF" in first.content.decode()
     assert f'url={url}?waiting=1"' in first.content.decode()
-    ready = wait_for(
-        lambda: (r := client.get(url, {"waiting": "1"})).status_code != 202 and r,
-        timeout=90,
-        what="the PDF",
-    )
+    ready = rendered(lambda: client.get(url, {"waiting": "1"}), "the PDF")
     page = ready.content.decode()
     # The waiting page now says the PDF is there, and its download starts from it.
     assert ready.status_code == 200 and "PDF 已生成" in page and "正在生成" not in page
