@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +25,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal import audit, overload, permissions
 from portal.audit import AuditOrigin
-from portal.auth import issue_token, tokens_named
+from portal.auth import ExpiringTokenAuthentication, issue_token, revoke_token, tokens_named
 from portal.errors import NotFound, PortalError, PortalErrorCode
 from portal.models import AuditAction, User
 from portal.serializers import (
@@ -113,6 +113,29 @@ class TokenView(APIView):
             origin=AuditOrigin.of(http_request),
         )
         return Response({"token": token.key, "expires_at": token.created + settings.API_TOKEN_TTL})
+
+    @extend_schema(
+        request=None,
+        responses={204: None, 401: ErrorSerializer},
+        summary="Revoke the API token this request is signed with",
+    )
+    def get_authenticate_header(self, request: Request) -> str:
+        return "Token"  # revoking without a (valid) token is a 401, as everywhere else
+
+    def delete(self, request: Request) -> Response:
+        http_request = request._request
+        signed = ExpiringTokenAuthentication().authenticate(http_request)  # type: ignore[arg-type]
+        if signed is None:
+            raise NotAuthenticated(_("请在 Authorization 头中给出要撤销的令牌。"))
+        user, token = signed
+        revoke_token(token)
+        audit.record(
+            AuditAction.TOKEN_REVOKED,
+            actor=user,
+            target=user.username,
+            origin=AuditOrigin.of(http_request),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _programme_data(state: beta.ProgrammeState) -> dict[str, Any]:

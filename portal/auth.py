@@ -98,3 +98,8 @@ def issue_token(user: User) -> Token:
         if token is not None:
             token.delete()
         return Token.objects.create(user=user)
+
+
+def revoke_token(token: Token) -> None:
+    """The token stops working at once (a sign-in issues a new one)."""
+    Token.objects.filter(pk=token.pk).delete()

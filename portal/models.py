@@ -124,7 +124,27 @@ class User(AbstractUser):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "role" in update_fields:
             kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
+        saves_password = update_fields is None or "password" in update_fields
+        revoke = self._credentials_changed and saves_password and not self._state.adding
         super().save(*args, **kwargs)
+        if saves_password:
+            self._credentials_changed = False
+        if revoke:
+            # A new password (or none) ends the API tokens issued under the old one, as it
+            # ends the other browser sessions (Django's session hash).
+            from rest_framework.authtoken.models import Token
+
+            Token.objects.filter(user=self).delete()
+
+    _credentials_changed = False
+
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        self._credentials_changed = True
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._credentials_changed = True
 
     @property
     def display_name(self) -> str:
@@ -190,6 +210,7 @@ class AuditAction(models.TextChoices):
     LOCKED_OUT = "locked_out", _("账户锁定")
     LOGOUT = "logout", _("退出登录")
     TOKEN_ISSUED = "token_issued", _("签发API令牌")
+    TOKEN_REVOKED = "token_revoked", _("撤销API令牌")
     REGISTERED = "registered", _("注册")
     ACTIVATED = "activated", _("激活账户")
     ACTIVATION_FAILED = "activation_failed", _("激活失败")
@@ -197,6 +218,7 @@ class AuditAction(models.TextChoices):
     ROLE_CHANGED = "role_changed", _("角色变更")
     ACCOUNT_STATUS = "account_status", _("账户启用/停用")
     PROFILE_REPLACED = "profile_replaced", _("未审核实名信息被名册替换")
+    PASSWORD_RESET_BY_ROSTER = "roster_password_reset", _("名册认证后需重新激活")
     ROSTER_IMPORTED = "roster_imported", _("名册导入")
     BETA_ENROLLED = "beta_enrolled", _("内测报名")
     BETA_PROMOTED = "beta_promoted", _("候补递补")

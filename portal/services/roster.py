@@ -347,6 +347,14 @@ def _apply(
                 profile.verification_source = VerificationSource.ROSTER
                 dirty += ["verified_at", "verified_by", "verification_source"]
                 event(AuditAction.VERIFIED, user.username, source=VerificationSource.ROSTER)
+                if user.has_usable_password():
+                    # A registration under the roster's user name proves nobody's identity:
+                    # anyone who knew the member's ID number could have made it. Its password
+                    # goes (and with it its sessions and API tokens); the member sets a new one
+                    # on the activation page with their membership number and ID.
+                    user.set_unusable_password()
+                    user.save(update_fields=["password"])
+                    event(AuditAction.PASSWORD_RESET_BY_ROSTER, user.username)
             if profile._state.adding:
                 profile.save()
                 created += 1

@@ -197,3 +197,61 @@ def test_a_token_brings_its_member_with_profile_and_unit_in_one_query(alice: Use
         assert (user, token.key) == (alice, key)
         assert user.member_profile.user_id == alice.pk and user.union_unit == alice.union_unit
     assert len(queries) == 1
+
+
+def token_of(api, username: str, password: str) -> str:
+    response = api(None).post(
+        "/api/v1/auth/token/", {"username": username, "password": password}, format="json"
+    )
+    assert response.status_code == 200
+    return str(response.json()["token"])
+
+
+@pytest.mark.django_db
+def test_changing_the_password_ends_the_api_tokens_issued_before(
+    api, client: Client, alice: User
+) -> None:
+    old = token_of(api, "alice", PASSWORD)
+    login(client, "alice", PASSWORD)
+    changed = client.post(
+        "/accounts/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-brand-new-pass-9",
+            "new_password2": "a-brand-new-pass-9",
+        },
+    )
+    assert changed.status_code == 302
+    assert client.get("/me/").status_code == 200  # this browser stays signed in
+    stolen = api(None)
+    stolen.credentials(HTTP_AUTHORIZATION=f"Token {old}")
+    assert stolen.get("/api/v1/me/").status_code == 401
+    assert token_of(api, "alice", "a-brand-new-pass-9") != old
+
+
+@pytest.mark.django_db
+def test_a_token_is_revoked_by_whoever_holds_it(api, alice: User, bob: User) -> None:
+    mine, theirs = token_of(api, "alice", PASSWORD), token_of(api, "bob", PASSWORD)
+    holder = api(None)
+    holder.credentials(HTTP_AUTHORIZATION=f"Token {mine}")
+
+    assert holder.delete("/api/v1/auth/token/").status_code == 204
+
+    assert holder.get("/api/v1/me/").status_code == 401
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED, actor=alice).exists()
+    other = api(None)
+    other.credentials(HTTP_AUTHORIZATION=f"Token {theirs}")
+    assert other.get("/api/v1/me/").status_code == 200  # bob's token lives on
+    assert token_of(api, "alice", PASSWORD) != mine  # signing in again issues a new one
+
+
+@pytest.mark.django_db
+def test_revoking_needs_the_token_itself(api, alice: User) -> None:
+    token_of(api, "alice", PASSWORD)
+    anonymous = api(None).delete("/api/v1/auth/token/")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "not_authenticated"
+    forged = api(None)
+    forged.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert forged.delete("/api/v1/auth/token/").status_code == 401
+    assert Token.objects.filter(user=alice).exists()

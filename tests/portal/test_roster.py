@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from portal.models import AuditAction, AuditEvent, MemberProfile, RosterImport, UnionUnit, User
 from portal.services import roster
@@ -131,6 +133,74 @@ def test_an_unverified_member_on_the_roster_becomes_verified(tmp_path: Path, cha
     call_command("import_roster", str(write(tmp_path, body)))
     charlie.member_profile.refresh_from_db()
     assert charlie.member_profile.is_verified
+    # The password chosen at registration proved nobody's identity: the member activates.
+    charlie.refresh_from_db()
+    assert not charlie.has_usable_password()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.PASSWORD_RESET_BY_ROSTER, target="charlie"
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_a_registration_under_a_roster_name_with_a_stolen_id_gains_nothing(
+    tmp_path: Path, units
+) -> None:
+    """Someone who knows a member's ID number registers under the user name the roster will
+    use. The roster verifies that account: the impostor's password must not come with it, and
+    the real member activates it with the membership number only they hold."""
+    impostor = Client()
+    impostor.post(
+        "/accounts/register/",
+        {
+            "username": "wangwu",
+            "password": "impostor-pass-123",
+            "password_again": "impostor-pass-123",
+            "real_name": "王五",
+            "id_number": id_number(77),
+            "member_no": "FAKE77",
+            "union_unit": units["factory"].pk,
+            "phone": "13900000077",
+        },
+    )
+    assert (
+        impostor.post(
+            "/api/v1/auth/token/",
+            {"username": "wangwu", "password": "impostor-pass-123"},
+            content_type="application/json",
+        ).status_code
+        == 200
+    )
+    token = Token.objects.get(user__username="wangwu").key
+    impostor.post("/accounts/login/", {"username": "wangwu", "password": "impostor-pass-123"})
+    assert impostor.get("/me/").status_code == 200
+
+    body = f"wangwu,王五,{id_number(77)},DG077,{UNIT},13800000077\n"
+    call_command("import_roster", str(write(tmp_path, body)))
+
+    wangwu = User.objects.get(username="wangwu")
+    assert wangwu.is_verified_member
+    assert impostor.get("/me/").status_code == 302  # signed out: its session is over
+    signed_in = Client().post(
+        "/accounts/login/", {"username": "wangwu", "password": "impostor-pass-123"}
+    )
+    assert signed_in.status_code == 200  # the form again: the old password is refused
+    assert Client().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 401
+    activated = Client().post(
+        "/accounts/activate/",
+        {
+            "member_no": "DG077",
+            "id_number": id_number(77),
+            "password": "the-real-wang-wu-1",
+            "password_again": "the-real-wang-wu-1",
+        },
+    )
+    assert activated.status_code == 302
+    assert (
+        Client()
+        .post("/accounts/login/", {"username": "wangwu", "password": "the-real-wang-wu-1"})
+        .status_code
+        == 302
+    )
 
 
 @pytest.mark.django_db
