@@ -26,12 +26,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import close_old_connections, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from portal.models import User
+    from portal.permissions import Perm
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +119,17 @@ def claim(model: type[J], job_id: int) -> uuid.UUID | None:
         error_detail="",
     )
     return token if taken else None
+
+
+def refusal(person: User | None, perm: Perm) -> str | None:
+    """Why the person a job works for may no longer have it done: their account was disabled,
+    their role changed or their AI access ended after they asked. None when they still may.
+    Every job that acts for a person asks (after its claim, before anything costly) and fails
+    with this reason, as the page would have refused them."""
+    from portal import permissions  # the policy reads models that import this module
+
+    user = person if person is not None else AnonymousUser()
+    return None if permissions.has_perm(user, perm) else permissions.refusal_reason(user, perm)
 
 
 def _mine(model: type[J], job_id: int, token: uuid.UUID) -> models.QuerySet[J]:

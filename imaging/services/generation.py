@@ -30,6 +30,7 @@ from imaging.services.requests import refund, remove_files
 from portal import ai, jobs
 from portal.ai.errors import AIError, ProviderTimeout
 from portal.jobs import JobStatus
+from portal.permissions import Perm
 
 log = logging.getLogger("imaging")
 
@@ -235,6 +236,9 @@ def run(request_id: int) -> str:
     request = ImageRequest.objects.select_related("owner__union_unit").filter(pk=request_id).first()
     if request is None:  # deleted by its owner since it was claimed
         return "deleted"
+    if refused := jobs.refusal(request.owner, Perm.USE_AI):
+        _end(request, token, JobStatus.FAILED, refused, "refused: the owner may no longer use AI")
+        return "refused"
     try:
         with jobs.heartbeat(
             ImageRequest, request_id, token, every=settings.IMAGING_HEARTBEAT_SECONDS

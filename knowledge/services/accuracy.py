@@ -566,7 +566,10 @@ def execute_run(run_id: int) -> bool:
     token = jobs.claim(AccuracyRun, run_id)
     if token is None:
         return False
-    run = AccuracyRun.objects.get(pk=run_id)
+    run = AccuracyRun.objects.select_related("started_by").get(pk=run_id)
+    if refused := jobs.refusal(run.started_by, Perm.CURATE_KNOWLEDGE):
+        jobs.fail(AccuracyRun, run_id, token, refused, "refused: may no longer curate")
+        return False
     RunResult.objects.filter(run=run).delete()
     times: list[float] = []
     chars: list[int] = []

@@ -247,6 +247,21 @@ def test_a_request_cancelled_before_a_worker_takes_it_is_never_drawn(
     assert not fake_openai.hits("/v1/images/generations")
 
 
+def test_a_member_disabled_after_asking_gets_no_drawing_and_the_quota_back(
+    draw_model, fake_openai, alice, submit, transactional_db
+):
+    made = submit(alice)
+    alice.is_active = False  # an admin disables the account while the request waits
+    alice.save(update_fields=["is_active"])
+
+    assert tasks.run_image_request.apply(args=(made.pk,)).get() == "refused"
+
+    made.refresh_from_db()
+    assert made.status == JobStatus.FAILED and made.error
+    assert not fake_openai.hits("/v1/images/generations")
+    assert used(alice) == 0
+
+
 def test_the_rewritten_prompt_is_shown_and_checked_by_the_word_list(
     celery_worker, configure, fake_openai, alice, submit
 ):

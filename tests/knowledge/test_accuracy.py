@@ -25,7 +25,7 @@ from knowledge.models import (
 from knowledge.services import accuracy, curation
 from portal import jobs
 from portal.errors import NotPermitted
-from portal.models import User
+from portal.models import Role, User
 from tests.waiting import wait_for
 
 OVERTIME = "延长工作时间每月不得超过多少小时？"
@@ -265,6 +265,23 @@ def test_a_run_whose_worker_died_is_put_back_by_the_sweep(
 
 
 # --- who may not -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_run_started_by_an_editor_who_is_no_longer_one_is_not_run(
+    eddie, law, django_capture_on_commit_callbacks
+):
+    chosen = accuracy.import_questions(eddie, text=QUESTIONS, name="换岗").question_set
+    with django_capture_on_commit_callbacks(execute=False):
+        run = accuracy.start_run(eddie, chosen)
+    eddie.role = Role.MEMBER
+    eddie.save(update_fields=["role"])
+
+    assert accuracy.execute_run(run.pk) is False
+
+    run.refresh_from_db()
+    assert run.status == jobs.JobStatus.FAILED and run.error
+    assert not RunResult.objects.filter(run=run).exists()
 
 
 @pytest.mark.django_db

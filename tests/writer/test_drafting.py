@@ -13,7 +13,7 @@ from django.utils import timezone
 from portal import jobs
 from portal.celery import app
 from portal.jobs import JobStatus
-from portal.models import User
+from portal.models import Role, User
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Behaviour
 from tests.waiting import wait_for
@@ -219,6 +219,24 @@ def test_a_section_job_run_twice_writes_once(templates: Any, sam: User) -> None:
     drafting.run_section(section.pk)
     assert section.revisions.count() == 1
     assert Draft.objects.get(pk=draft.pk).sections_done == 1
+
+
+def test_a_section_is_not_written_for_someone_who_may_no_longer_draft(
+    templates: Any, writer_model: FakeOpenAI, sam: User
+) -> None:
+    draft = start(sam)
+    app.control.purge()
+    sam.role = Role.MEMBER  # moved out of the union's staff while the draft waited
+    sam.save(update_fields=["role"])
+    section = draft.sections.get(position=1)
+
+    drafting.run_section(section.pk)
+
+    section.refresh_from_db()
+    assert section.status == JobStatus.FAILED and section.error
+    assert not section.revisions.exists()
+    assert not writer_model.hits("/v1/chat/completions")
+    assert Draft.objects.get(pk=draft.pk).sections_failed == 1
 
 
 def test_the_model_reads_the_form_by_its_labels(

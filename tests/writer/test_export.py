@@ -15,6 +15,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from portal import aigc
+from portal.jobs import JobStatus
 from portal.models import User
 from tests.fakes.openai import FakeOpenAI
 from tests.waiting import wait_for
@@ -41,6 +42,22 @@ def test_a_draft_written_with_no_model_carries_no_ai_label(templates: Any, sam: 
     draft = written(sam)
     sections = list(draft.sections.all())
     assert exporting.ai_label(draft, sections, exporting.revision_key(draft, sections)) is None
+
+
+@pytest.mark.django_db
+def test_no_pdf_is_rendered_for_someone_who_may_no_longer_draft(
+    templates: Any, sam: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    draft = written(sam)
+    with django_capture_on_commit_callbacks(execute=False):
+        export = exporting.request_pdf(sam, draft.pk)
+    sam.is_active = False  # disabled while the PDF waited for a worker
+    sam.save(update_fields=["is_active"])
+
+    exporting.run_pdf(export.pk)
+
+    export.refresh_from_db()
+    assert export.status == JobStatus.FAILED and export.error and not export.file
 
 
 @pytest.mark.django_db(transaction=True)

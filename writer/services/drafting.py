@@ -186,6 +186,9 @@ def run_section(section_id: int) -> None:
         return
     section = DraftSection.objects.select_related("draft__owner").get(pk=section_id)
     draft = section.draft
+    if refused := jobs.refusal(draft.owner, Perm.DRAFT_MATERIALS):
+        _failed(section, token, refused, "refused: the owner may no longer draft")
+        return
     with jobs.heartbeat(DraftSection, section_id, token, HEARTBEAT_EVERY):
         passages = _passages(section, draft)
         by_model = ai.has_models(FEATURE)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from portal import aigc, jobs
 from portal.jobs import ACTIVE, JobStatus
 from portal.models import User
+from portal.permissions import Perm
 from writer.errors import Conflict, WriterErrorCode
 from writer.export.document import ExportSection, OfficialDocument
 from writer.export.docx import build_docx
@@ -141,8 +142,11 @@ def run_pdf(export_id: int) -> None:
     token = jobs.claim(DraftExport, export_id)
     if token is None:
         return
-    export = DraftExport.objects.select_related("draft").get(pk=export_id)
+    export = DraftExport.objects.select_related("draft__owner", "requested_by").get(pk=export_id)
     draft = export.draft
+    if refused := jobs.refusal(export.requested_by or draft.owner, Perm.DRAFT_MATERIALS):
+        jobs.fail(DraftExport, export_id, token, refused, "refused: may no longer draft")
+        return
     with jobs.heartbeat(DraftExport, export_id, token, 5.0):
         sections = list(draft.sections.order_by("position"))
         key = revision_key(draft, sections)
