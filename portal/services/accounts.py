@@ -37,18 +37,32 @@ class Registration:
     phone: str = ""
 
 
+# A registration refused because its ID or membership number has an account says so (the
+# person should sign in or ask their union); from one address, only this many times in the
+# lock's time, so the form is no free oracle for whose ID numbers have accounts.
+REGISTRATION_TAKEN_LIMIT = 5
+REGISTRATION_LOCK_SECONDS = 15 * 60
+
+
 def register_member(data: Registration, *, origin: AuditOrigin = AuditOrigin.SYSTEM) -> User:
     """A new, not yet verified member account with its real-name profile."""
     number = idcard.normalise(data.id_number)
     digest = idcard.id_hash(number)
-    if MemberProfile.objects.filter(id_hash=digest).exists():
-        raise ValidationError(
-            {"id_number": _("该身份证号已登记过账户，请直接登录或联系所在工会。")}
-        )
-    if MemberProfile.objects.filter(member_no=data.member_no).exists():
-        raise ValidationError({"member_no": _("该会员证号已登记过账户。")})
     user = User(username=data.username, role=Role.MEMBER, union_unit=data.union_unit)
-    validate_password(data.password, user)
+    validate_password(data.password, user)  # a whole, valid form before anything is looked up
+    taken_key = f"registration-taken:{origin.address}"
+    if origin.address and (cache.get(taken_key) or 0) >= REGISTRATION_TAKEN_LIMIT:
+        raise ValidationError(_("尝试次数过多，请15分钟后再试，或联系所在工会。"))
+    taken = None
+    if MemberProfile.objects.filter(id_hash=digest).exists():
+        taken = {"id_number": _("该身份证号已登记过账户，请直接登录或联系所在工会。")}
+    elif MemberProfile.objects.filter(member_no=data.member_no).exists():
+        taken = {"member_no": _("该会员证号已登记过账户。")}
+    if taken is not None:
+        if origin.address:
+            cache.add(taken_key, 0, REGISTRATION_LOCK_SECONDS)
+            cache.incr(taken_key)
+        raise ValidationError(taken)
     try:
         with transaction.atomic():
             user.set_password(data.password)

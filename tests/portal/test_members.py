@@ -186,3 +186,41 @@ def test_deactivating_an_account_in_the_admin_site_is_audited(
     assert not alice.is_active
     event = AuditEvent.objects.get(action=AuditAction.ACCOUNT_STATUS)
     assert (event.actor, event.target, event.detail) == (ada, "alice", {"active": False})
+
+
+@pytest.mark.django_db
+def test_registration_is_no_free_oracle_for_whose_id_number_has_an_account(
+    client: Client, units, alice
+) -> None:
+    probe = {"REMOTE_ADDR": "10.9.9.9"}
+    for attempt in range(accounts.REGISTRATION_TAKEN_LIMIT):
+        taken = client.post(
+            "/accounts/register/",
+            form(units, username=f"probe{attempt}", id_number=id_number(1)),
+            **probe,
+        )
+        assert "已登记" in taken.content.decode()
+    # From that address, even a number nobody holds is not looked up any more.
+    refused = client.post(
+        "/accounts/register/", form(units, id_number=id_number(62), member_no="DG062"), **probe
+    )
+    assert "尝试次数过多" in refused.content.decode()
+    assert not User.objects.filter(username="newbie").exists()
+    # Someone else registers as usual.
+    elsewhere = Client().post(
+        "/accounts/register/",
+        form(units, id_number=id_number(62), member_no="DG062"),
+        REMOTE_ADDR="10.1.1.1",
+    )
+    assert elsewhere.status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_weak_password_is_refused_before_the_id_number_is_looked_up(
+    client: Client, units, alice
+) -> None:
+    response = client.post(
+        "/accounts/register/",
+        form(units, id_number=id_number(1), password="12345678", password_again="12345678"),
+    )
+    assert "已登记" not in response.content.decode()
