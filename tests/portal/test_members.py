@@ -192,17 +192,19 @@ def test_deactivating_an_account_in_the_admin_site_is_audited(
 def test_registration_is_no_free_oracle_for_whose_id_number_has_an_account(
     client: Client, units, alice
 ) -> None:
-    probe = {"REMOTE_ADDR": "10.9.9.9"}
+    probe = "10.9.9.9"
     for attempt in range(accounts.REGISTRATION_TAKEN_LIMIT):
         taken = client.post(
             "/accounts/register/",
             form(units, username=f"probe{attempt}", id_number=id_number(1)),
-            **probe,
+            REMOTE_ADDR=probe,
         )
         assert "已登记" in taken.content.decode()
     # From that address, even a number nobody holds is not looked up any more.
     refused = client.post(
-        "/accounts/register/", form(units, id_number=id_number(62), member_no="DG062"), **probe
+        "/accounts/register/",
+        form(units, id_number=id_number(62), member_no="DG062"),
+        REMOTE_ADDR=probe,
     )
     assert "尝试次数过多" in refused.content.decode()
     assert not User.objects.filter(username="newbie").exists()
