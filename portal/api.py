@@ -114,14 +114,15 @@ class TokenView(APIView):
         )
         return Response({"token": token.key, "expires_at": token.created + settings.API_TOKEN_TTL})
 
+    def get_authenticate_header(self, request: Request) -> str:
+        return "Token"  # revoking without a (valid) token is a 401, as everywhere else
+
     @extend_schema(
         request=None,
         responses={204: None, 401: ErrorSerializer},
         summary="Revoke the API token this request is signed with",
+        auth=[{"tokenAuth": []}],  # type: ignore[list-item]
     )
-    def get_authenticate_header(self, request: Request) -> str:
-        return "Token"  # revoking without a (valid) token is a 401, as everywhere else
-
     def delete(self, request: Request) -> Response:
         http_request = request._request
         signed = ExpiringTokenAuthentication().authenticate(http_request)  # type: ignore[arg-type]

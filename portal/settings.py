@@ -29,7 +29,6 @@ VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
 PORTAL_ENV = env_choice("PORTAL_ENV", ("development", "production"), "development")
 PRODUCTION = PORTAL_ENV == "production"
-DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 
 
 def _secret(name: str) -> str:
@@ -50,6 +49,11 @@ PORTAL_AI_KEY = _secret("PORTAL_AI_KEY")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production")
+# Debug pages (every URL pattern on a 404, settings on a 500) only on a machine of one's own:
+# a server that answers to another name is a deployment, whatever PORTAL_ENV says, unless
+# DJANGO_DEBUG asks for them.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1", "testserver"})
+DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION and set(ALLOWED_HOSTS) <= LOCAL_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Number of reverse proxies in front of us whose X-Forwarded-For we trust.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)

@@ -69,6 +69,28 @@ def test_production_refuses_to_start_without_a_shared_cache() -> None:
     assert result.returncode != 0 and "REDIS_URL" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("environ", "debug"),
+    [
+        ({}, "True"),  # make run on one's own machine
+        ({"ALLOWED_HOSTS": "ai.union.example"}, "False"),  # PORTAL_ENV forgotten on a server
+        ({"ALLOWED_HOSTS": "ai.union.example", "DJANGO_DEBUG": "true"}, "True"),  # asked for
+    ],
+)
+def test_debug_pages_only_on_a_machine_of_ones_own(
+    environ: dict[str, str], debug: str, tmp_path: Path
+) -> None:
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        PORTAL_VAR_DIR=str(tmp_path),
+        **environ,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == debug
+
+
 def test_a_secret_can_come_from_a_file(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "key").write_text("from-a-file\n")
     monkeypatch.setenv("SOME_SECRET_FILE", str(tmp_path / "key"))
