@@ -18,6 +18,7 @@ from knowledge.models import DocumentStatus, Segment, SegmentEmbedding
 from portal import ai
 from portal.ai.errors import CircuitOpen
 from portal.models import User
+from portal.privacy import mask_personal_numbers
 
 logger = logging.getLogger(__name__)
 BATCH = 64
@@ -73,7 +74,9 @@ def embed_segments(segment_ids: list[int]) -> int:
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         texts = [own_text(s) for s in batch]
-        vectors = ai.embed(texts)  # outside any transaction: a model call takes seconds
+        # Outside any transaction: a model call takes seconds. A document's personal numbers
+        # never reach the model.
+        vectors = ai.embed([mask_personal_numbers(t) for t in texts])
         with transaction.atomic():
             indexing.lock()
             now = _segments([s.id for s in batch])

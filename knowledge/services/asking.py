@@ -257,8 +257,9 @@ def _source_label(citation: dict[str, Any]) -> str:
 
 
 def _quoted(text: str) -> str:
-    # Brackets and quotes would let a document or a question close the tag it sits in.
-    return text.replace("<", "＜").replace(">", "＞").replace('"', "＂")
+    # Brackets and quotes would let a document or a question close the tag it sits in. A
+    # document may hold somebody's ID or mobile number: masked, as the question is.
+    return mask_personal_numbers(text).replace("<", "＜").replace(">", "＞").replace('"', "＂")
 
 
 def build_prompt(
@@ -272,7 +273,8 @@ def build_prompt(
     messages = [{"role": "system", "content": SYSTEM_PROMPT}]
     for asked, answered in history:
         messages.append({"role": "user", "content": f"<问题>\n{_quoted(asked)}\n</问题>"})
-        messages.append({"role": "assistant", "content": answered[:HISTORY_ANSWER_CHARS]})
+        earlier = mask_personal_numbers(answered[:HISTORY_ANSWER_CHARS])  # it quoted passages
+        messages.append({"role": "assistant", "content": earlier})
     sources = "\n".join(
         f'<资料 编号="{c["n"]}" 出处="{_quoted(_source_label(c))}">\n{_quoted(c["text"])}\n</资料>'
         for c in citations

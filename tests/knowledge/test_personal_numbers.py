@@ -1,4 +1,5 @@
-"""Identity-card and mobile numbers never reach a model: search() masks them, whoever calls it."""
+"""Identity-card and mobile numbers never reach a model: search() masks the question, whoever
+calls it, and a document's own numbers are masked in what the embedding and chat models read."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rest_framework.test import APIClient
 from knowledge import embedding
 from knowledge.models import Document
 from knowledge.retrieval import search
+from portal.ai import metering
 from portal.models import User
 from tests.fakes.openai import FakeOpenAI
 from tests.people import id_number
@@ -99,4 +101,45 @@ def test_query_rewriting_sends_the_chat_model_the_question_with_numbers_masked(
     assert response.status_code == 200
     search(f"手机{MOBILE[:3]}-{MOBILE[3:7]}-{MOBILE[7:]}，身份证{ID_NUMBER}，单位欠社保")
 
+    assert_masked(sent_texts(fake_openai, "/v1/chat/completions"))
+
+
+NOTICE = (
+    "# 测试社保通知\n\n第一条 用人单位未按时足额缴纳社会保险费的，职工可以联系工会干部张三，"
+    f"手机{MOBILE}，身份证号{ID_NUMBER}。\n"
+)
+
+
+@pytest.mark.django_db
+def test_a_documents_numbers_are_masked_in_what_the_embedding_model_reads(
+    configure, fake_openai: FakeOpenAI, eddie: User, categories
+) -> None:
+    from tests.knowledge.conftest import make_document
+
+    notice = make_document(eddie, categories, title="测试社保通知", body=NOTICE)
+    configure("bge", f"{fake_openai.url}/v1", chat=None, embedding="bge-m3", use_for=["embedding"])
+
+    embedding.embed_segments(list(notice.segments.values_list("id", flat=True)))
+
+    assert_masked(sent_texts(fake_openai, "/v1/embeddings"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_documents_numbers_are_masked_in_the_passages_ask_gives_the_model(
+    configure, fake_openai: FakeOpenAI, eddie: User, alice: User, categories
+) -> None:
+    from tests.knowledge.conftest import make_document
+
+    make_document(eddie, categories, title="测试社保通知", body=NOTICE)
+    configure("deepseek", f"{fake_openai.url}/v1", use_for=["ask"])
+    fake_openai.reply = "可以联系工会干部[1]。"
+    client = APIClient()
+    client.force_authenticate(alice)
+
+    response = client.post(
+        "/api/v1/ask/", {"question": "单位不按时缴纳社会保险费找谁？"}, format="json"
+    )
+    metering.flush()  # the meter's rows are in before the test's flush
+
+    assert response.status_code == 200 and response.json()["mode"] == "llm"
     assert_masked(sent_texts(fake_openai, "/v1/chat/completions"))
