@@ -60,3 +60,10 @@ def mask_personal_numbers(text: str) -> str:
     for start, end, masked in sorted(spans, reverse=True):
         text = text[:start] + masked + text[end:]
     return text
+
+
+@lru_cache(maxsize=4096)
+def mask_recurring(text: str) -> str:
+    """`mask_personal_numbers` for texts that come again and again (a document's passages, given
+    to the model for question after question): each one folded and searched once."""
+    return mask_personal_numbers(text)

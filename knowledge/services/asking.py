@@ -55,7 +55,7 @@ from portal.ai.threads import pooled
 from portal.errors import NotFound, PortalError
 from portal.models import User
 from portal.permissions import Perm
-from portal.privacy import mask_personal_numbers
+from portal.privacy import mask_personal_numbers, mask_recurring
 
 log = logging.getLogger("knowledge.ask")
 
@@ -259,7 +259,7 @@ def _source_label(citation: dict[str, Any]) -> str:
 def _quoted(text: str) -> str:
     # Brackets and quotes would let a document or a question close the tag it sits in. A
     # document may hold somebody's ID or mobile number: masked, as the question is.
-    return mask_personal_numbers(text).replace("<", "＜").replace(">", "＞").replace('"', "＂")
+    return mask_recurring(text).replace("<", "＜").replace(">", "＞").replace('"', "＂")
 
 
 def build_prompt(
