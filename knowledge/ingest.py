@@ -76,7 +76,36 @@ def extract(filename: str, data: bytes) -> Extracted:
         result = _html(decode(data))
     if not result.text.strip():
         raise IngestError(_("文件里没有可以识别的文字。"), code=KnowledgeErrorCode.NO_TEXT)
+    if _made_up(result.title, filename):
+        result.title = ""
+    result.title = result.title.strip() or title_line(result.text)
     return result
+
+
+# A title line: short, no sentence inside it, not an article. (A document opens with its title,
+# 关于…的通知 or …实施办法, before anything else; a letter or a story opens with a sentence.)
+_TITLE_LINE = re.compile(r"[^。；;！!？?：:]{2,60}")
+_ARTICLE_LINE = re.compile(r"第[一二三四五六七八九十百千零〇\d]+[条章节]")
+
+
+def title_line(text: str) -> str:
+    """The document's own title when its first line is one (a Word document's first heading or
+    Title-styled paragraph, a text file's first line), else ''."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = first.lstrip("#").strip()
+    if _TITLE_LINE.fullmatch(first) and not _ARTICLE_LINE.match(first):
+        return first
+    return ""
+
+
+def _made_up(title: str, filename: str) -> bool:
+    """A title a tool wrote, not the author: the file's own name (Microsoft Word - 办法.docx)."""
+    plain = title.strip()
+    return bool(plain) and (
+        plain == PurePath(filename).stem
+        or plain.startswith("Microsoft Word - ")
+        or PurePath(plain).suffix.lower() in (".doc", ".docx", ".pdf", ".wps", ".txt")
+    )
 
 
 def from_upload(upload: UploadedFile) -> Extracted:

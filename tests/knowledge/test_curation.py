@@ -97,7 +97,7 @@ def test_an_editor_uploads_a_law_and_it_is_split_and_revised(
     )
     document = Document.objects.get()
     assert response.status_code == 302
-    assert document.title == "测试法"
+    assert document.title == "中华人民共和国测试劳动法"  # its own first line, not the file's name
     assert document.segments.count() == 5
     assert DocumentRevision.objects.filter(document=document, author=eddie).count() == 1
     page = client.get(reverse("knowledge_document", args=[document.pk]))

@@ -59,6 +59,27 @@ def test_a_docx_keeps_its_headings_and_paragraphs() -> None:
     assert "申请人应当是工会会员。" in text
 
 
+def test_a_file_without_a_title_of_its_own_is_titled_by_its_first_line() -> None:
+    document = docx.Document()
+    document.add_heading("东莞市职工互助保障计划实施办法", level=0)  # the Title style
+    document.add_paragraph("第一条 为了保障职工的合法权益，制定本办法。")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert ingest.extract("huzhu.docx", buffer.getvalue()).title == "东莞市职工互助保障计划实施办法"
+
+    notice = "关于开展安全生产月活动的通知\n\n各基层工会：\n现将有关事项通知如下。".encode()
+    assert ingest.extract("jiqi.txt", notice).title == "关于开展安全生产月活动的通知"
+
+
+def test_a_tools_title_or_a_sentence_is_not_taken_for_the_documents_title() -> None:
+    assert not ingest._made_up("困难职工帮扶办法", "huzhu.pdf")
+    assert ingest._made_up("Microsoft Word - huzhu.docx", "huzhu.pdf")
+    assert ingest._made_up("huzhu", "huzhu.pdf")
+    # A letter opens with a sentence, a law text with its first article: no title line.
+    assert ingest.title_line("各位会员：\n今年的体检安排如下。") == ""
+    assert ingest.title_line("第一条 为了保护劳动者的合法权益，制定本法。") == ""
+
+
 def test_html_is_reduced_to_text_without_scripts() -> None:
     page = (
         "<html><head><title>入会指南</title><script>alert('x')</script></head>"
