@@ -354,6 +354,8 @@ def edit_segment(
         indexing.lock()
         segment = Segment.objects.select_for_update().select_related("document").get(pk=segment.pk)
         fields = ["edited_by", "edited_at"]
+        notes = []
+        name = segment.heading or _("第%(n)d段") % {"n": segment.position + 1}
         if text is not None:
             text = text.strip()
             if not text:
@@ -363,16 +365,41 @@ def edit_segment(
                     _("片段不能超过 %(max)d 字。") % {"max": ingest.MAX_SEGMENT_CHARS},
                     code=KnowledgeErrorCode.SEGMENT_TOO_LONG,
                 )
+            if text != segment.text:
+                _patch_body(segment.document, segment.text, text)
+                notes.append(_("修改片段“%(name)s”") % {"name": name})
             segment.text = text
             fields.append("text")
         if enabled is not None:
+            if enabled != segment.enabled:
+                notes.append(
+                    (_("启用片段“%(name)s”") if enabled else _("停用片段“%(name)s”"))
+                    % {"name": name}
+                )
             segment.enabled = enabled
             fields.append("enabled")
         segment.edited_by = author
         segment.edited_at = timezone.now()
         segment.save(update_fields=fields)
+        if notes:  # a change of the document like any other: a revision with its author
+            document = segment.document
+            document.version += 1
+            document.save(update_fields=["body", "content_hash", "version", "updated_at"])
+            _revise(document, author, "；".join(notes))
         _reindex([segment.pk])
     return segment
+
+
+def _patch_body(document: Document, old: str, new: str) -> None:
+    """The document's text with the segment's old text replaced by its new one, when the old
+    text stands in it once as it was cut (the revision then keeps the text as edited); else the
+    text stays, and the revision's note says what changed."""
+    if document.body.count(old) != 1:
+        return
+    body = document.body.replace(old, new)
+    digest = ingest.content_hash(body)
+    if not Document.objects.filter(content_hash=digest).exclude(pk=document.pk).exists():
+        document.body, document.content_hash = body, digest
 
 
 def save_faq(

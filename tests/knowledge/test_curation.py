@@ -351,3 +351,25 @@ def test_members_and_staff_may_not_use_any_curation_endpoint(
         FaqEntry.objects.filter(pk=faq.pk).exists()
         and LexiconEntry.objects.filter(pk=entry.pk).exists()
     )
+
+
+@pytest.mark.django_db
+def test_an_edited_segment_is_a_revision_of_its_document_with_its_author(
+    client: Client, eddie: User, law: Document
+) -> None:
+    logged_in(client, eddie)
+    third = law.segments.get(heading="第三条")
+    edited = "法定休假日安排劳动者工作的，支付不低于工资的百分之三百的工资报酬，并另行安排补休。"
+
+    form = {"text": edited, "enabled": "on"}
+    response = client.post(reverse("knowledge_segment", args=[third.pk]), form)
+    assert response.status_code == 302
+    client.post(reverse("knowledge_segment", args=[third.pk]), form)  # nothing changes
+
+    law.refresh_from_db()
+    latest = law.revisions.order_by("-version").first()
+    assert latest is not None and latest.author == eddie
+    assert latest.note == "修改片段“第三条”"
+    assert latest.version == law.version == 2 and "另行安排补休" in latest.body
+    page = client.get(reverse("knowledge_document", args=[law.pk])).content.decode()
+    assert "v2" in page and "修改片段" in page
