@@ -121,6 +121,41 @@ def test_pages_hold_22_lines_of_28_characters() -> None:
     assert len(lines[:-1]) == 22
 
 
+def test_punctuation_at_the_end_of_a_line_is_in_the_pdf() -> None:
+    """A 、 or 。 that falls after the 28th character of a line is in the PDF: LibreOffice hung
+    it in the margin of the justified line and never drew it (劳动模范、先进工作者 came out as
+    劳动模范 / 先进工作者). And no line starts with a closing mark."""
+    text = (
+        "对在劳动竞赛中表现突出的职工，优先安排劳动模范、先进工作者、一线职工参加疗休养。"
+        "各单位要高度重视、认真组织、确保安全，严格遵守纪律、注意安全、服从安排。"
+        "疗休养经费从工会经费中列支，人均标准不得超过规定。请各单位报送名单、联系人、"
+        "联系电话等材料。活动结束后要总结经验、查找不足、改进工作，形成书面材料。"
+    )
+    # The same text pushed along a character at a time puts a mark at the end of some line
+    # whatever the fonts' widths.
+    paragraphs = ["根据市总工会的统一部署"[:shift] + text for shift in range(8)]
+    doc = OfficialDocument(
+        title="标点测试",
+        issuer="某某市总工会",
+        date=NOTICE.date,
+        sections=(ExportSection("标点", "\n".join(paragraphs)),),
+    )
+    pages = _pages(_pdf(doc))
+    lines = [
+        line.strip()
+        for page in pages
+        for line in page.splitlines()
+        if line.strip() and line != _page_number(page)
+    ]
+    assert not [line for line in lines if line[0] in "，。、；：？！）》”’」』"], lines
+    body = re.sub(r"\s+", "", "".join(lines))
+    source = "".join(paragraphs)
+    for mark in "、。，":
+        assert body.count(mark) >= source.count(mark), mark
+    for paragraph in paragraphs:
+        assert paragraph in body
+
+
 def _words(pdf: bytes) -> list[list[tuple[float, float, str]]]:
     """Each page's words as (x, y, text) of their boxes' top left corner (pdftotext -bbox)."""
     result = subprocess.run(

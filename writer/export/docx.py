@@ -14,6 +14,9 @@ for East Asian text (w:eastAsia; python-docx's `font.name` sets only the Latin o
 font table gives Word a fallback (w:altName) for a PC without the GB2312 fonts. LibreOffice
 finds its substitutes through fontconfig (writer/export/fonts.conf).
 
+Punctuation does not hang in the margin in LibreOffice (w:overflowPunct in the document
+defaults): its PDF export drops a hanging 、。， from a justified line.
+
 Markdown is parsed by markdown-it-py; headings, lists and numbered lines become the four levels
 一、 （一） 1. （1）, numbered in order when the text has no number of its own.
 """
@@ -129,6 +132,10 @@ _AFTER_PPR_SNAP = (
     *("w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap"),
     *("w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl"),
     *("w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange"),
+)
+_AFTER_PPR_OVERFLOW_PUNCT = (
+    *("w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd"),
+    *("w:snapToGrid", *_AFTER_PPR_SNAP),
 )
 
 
@@ -441,6 +448,26 @@ class OfficialDocx:
         lang = child(rpr, "w:lang", _AFTER_RPR_LANG)
         lang.set(qn("w:val"), "en-US")
         lang.set(qn("w:eastAsia"), "zh-CN")
+        # No hanging punctuation in LibreOffice. LibreOffice hangs a 、。，that falls after a
+        # full line's last character in the right margin, and on a justified line (the line's
+        # slack spread over its characters) LibreOffice 7.4 never draws it: the mark was in the
+        # .docx and missing from the PDF ("劳动模范、先进工作者" came out as "劳动模范 先进工作者").
+        # Without hanging, its kinsoku rules carry the character before the mark to the next
+        # line with it, so no line starts with a closing mark either. LibreOffice reads
+        # w:overflowPunct inverted (its DOCX import: hanging = val == 0; its export writes it the
+        # ECMA way round), so val="1" turns its hanging off; for Word and WPS val="1" is their
+        # default (允许标点溢出边界), so what they show does not change. Should LibreOffice
+        # read it the ECMA way one day, test_punctuation_at_the_end_of_a_line_is_in_the_pdf
+        # (tests/writer/test_export_pdf.py) fails.
+        ppr_default = defaults.find(qn("w:pPrDefault"))
+        if ppr_default is None:
+            ppr_default = OxmlElement("w:pPrDefault")
+            defaults.append(ppr_default)
+        ppr = ppr_default.find(qn("w:pPr"))
+        if ppr is None:
+            ppr = OxmlElement("w:pPr")
+            ppr_default.append(ppr)
+        child(ppr, "w:overflowPunct", _AFTER_PPR_OVERFLOW_PUNCT).set(qn("w:val"), "1")
         normal = self.docx.styles["Normal"]
         set_fonts(normal.element.get_or_add_rPr(), BODY_FONT)
         normal.font.size = BODY_SIZE
