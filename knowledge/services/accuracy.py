@@ -114,7 +114,11 @@ def _line(number: int, raw: str) -> Line:
     try:
         item = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ValueError(_("不是有效的 JSON（%(error)s）") % {"error": exc.msg}) from exc
+        # Python's own message is English (Expecting property name…): the column tells where.
+        raise ValueError(
+            _("不是有效的 JSON（第 %(column)d 个字符附近有误，请检查引号、逗号和括号）")
+            % {"column": exc.colno}
+        ) from exc
     if not isinstance(item, dict):
         raise ValueError(_("每行应是一个 JSON 对象"))
     question = _text(item, "question", MAX_QUESTION_CHARS)

@@ -92,6 +92,7 @@ def test_broken_lines_are_reported_by_number_and_nothing_is_imported(eddie, law)
     for number in (2, 4, 5, 6):
         assert f"第 {number} 行" in page
     assert "第 1 行" not in page and "第 3 行" not in page
+    assert "第 2 个字符附近有误" in page and "Expecting" not in page  # said in Chinese
     assert "未导入任何问题" in page
     assert not QuestionSet.objects.exists() and not SetQuestion.objects.exists()
 
