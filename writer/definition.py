@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 from writer.errors import FieldErrors, WriterErrorCode
 
 FIELD_TYPES = ("text", "long_text", "date", "number", "choice", "unit")
+MAX_DECIMALS = 6  # a number field's `decimals`: 0 (the default) is a whole number
+NUMBER_LIMIT = Decimal(10) ** 15  # beyond any sensible figure of a document, bounds or not
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]{0,39})\s*\}\}")
 ANY_BRACES = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -44,10 +46,26 @@ class Field:
     max: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    # A number field's decimal places: 0 (the default) takes whole numbers only (a year, days,
+    # people); a sum of money says 2.
+    decimals: int = 0
 
     @property
     def limit(self) -> int:
         return self.max_length or DEFAULT_MAX.get(self.type, 200)
+
+    @property
+    def step(self) -> str:
+        """The HTML number input's step: "1" for a whole number, "0.01" for two places."""
+        return "1" if self.decimals <= 0 else f"0.{'0' * (self.decimals - 1)}1"
+
+    @property
+    def min_text(self) -> str:
+        return "" if self.min is None else _num(self.min)
+
+    @property
+    def max_text(self) -> str:
+        return "" if self.max is None else _num(self.max)
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,21 @@ def _parse_field(raw: Any, key: str, errors: dict[str, list[str]]) -> Field | No
     except ValueError:
         errors.setdefault(key, []).append(_("最小值和最大值应为数字。"))
         low = high = None
+    if low is not None and high is not None and low > high:
+        errors.setdefault(key, []).append(_("最小值不能大于最大值。"))
+    decimals = raw.get("decimals", 0)
+    if (
+        not isinstance(decimals, int)
+        or isinstance(decimals, bool)
+        or not 0 <= decimals <= MAX_DECIMALS
+    ):
+        errors.setdefault(f"{key}.decimals", []).append(
+            _("小数位数应为 0 到 %(n)d 之间的整数（0 表示只能填整数）。") % {"n": MAX_DECIMALS}
+        )
+        decimals = 0
+    elif decimals and kind != "number":
+        errors.setdefault(f"{key}.decimals", []).append(_("只有数字字段可以设置小数位数。"))
+        decimals = 0
     max_length = raw.get("max_length")
     if max_length is not None and (
         not isinstance(max_length, int)
@@ -167,6 +200,7 @@ def _parse_field(raw: Any, key: str, errors: dict[str, list[str]]) -> Field | No
         max=high,
         choices=tuple(choices),
         help=_text(raw.get("help"), f"{key}.help", errors, limit=200, required=False),
+        decimals=decimals,
     )
 
 
@@ -320,22 +354,13 @@ def clean_values(definition: Definition, raw: Any, *, unit_name: str = "") -> Fi
             continue
         if f.type == "number":
             try:
-                number = Decimal(str(value).strip()) if not isinstance(value, bool) else None
-            except InvalidOperation:
-                number = None
-            if number is None or not number.is_finite():
-                errors.setdefault(f.name, []).append(_("“%(l)s”应为数字。") % {"l": f.label})
+                number = _clean_number(f, value)
+            except ValueError as exc:
+                errors.setdefault(f.name, []).append(str(exc))
                 continue
-            if (f.min is not None and number < Decimal(str(f.min))) or (
-                f.max is not None and number > Decimal(str(f.max))
-            ):
-                errors.setdefault(f.name, []).append(
-                    _("“%(l)s”应在 %(a)s 到 %(b)s 之间。")
-                    % {"l": f.label, "a": _num(f.min), "b": _num(f.max)}
-                )
-                continue
-            filled.text[f.name] = _num(float(number))
-            filled.raw[f.name] = float(number) if number % 1 else int(number)
+            filled.text[f.name] = _plain(number)
+            whole = number == number.to_integral_value()
+            filled.raw[f.name] = int(number) if whole else float(number)
             continue
         if not isinstance(value, str):
             errors.setdefault(f.name, []).append(_("“%(l)s”应为文字。") % {"l": f.label})
@@ -370,6 +395,42 @@ def clean_values(definition: Definition, raw: Any, *, unit_name: str = "") -> Fi
     if errors:
         raise FieldErrors(_("表单有错误，请修改后再提交。"), errors)
     return filled
+
+
+def _clean_number(f: Field, value: Any) -> Decimal:
+    """A number field's value, or ValueError with the message for the drafter: a number, with
+    no more decimal places than the field allows (none unless it says so), within its bounds."""
+    try:
+        number = Decimal(str(value).strip()) if isinstance(value, (str, int, float)) else None
+    except InvalidOperation:
+        number = None
+    if isinstance(value, bool) or number is None or not number.is_finite():
+        raise ValueError(_("“%(l)s”应为数字。") % {"l": f.label})
+    if abs(number) >= NUMBER_LIMIT:
+        raise ValueError(_("“%(l)s”的数值太大了。") % {"l": f.label})
+    places = max(f.decimals, 0)
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        if places == 0:
+            raise ValueError(_("“%(l)s”应为整数，请不要填小数。") % {"l": f.label})
+        raise ValueError(_("“%(l)s”最多保留 %(n)d 位小数。") % {"l": f.label, "n": places})
+    low = None if f.min is None else Decimal(str(f.min))
+    high = None if f.max is None else Decimal(str(f.max))
+    if (low is not None and number < low) or (high is not None and number > high):
+        if low is not None and high is not None:
+            message = _("“%(l)s”应在 %(a)s 到 %(b)s 之间。")
+        elif low is not None:
+            message = _("“%(l)s”不能小于 %(a)s。")
+        else:
+            message = _("“%(l)s”不能大于 %(b)s。")
+        raise ValueError(message % {"l": f.label, "a": _num(f.min), "b": _num(f.max)})
+    return number
+
+
+def _plain(number: Decimal) -> str:
+    """A number as a document writes it: no exponent, no trailing zeros (2026, 2.5, 200.05)."""
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number, "f").rstrip("0").rstrip(".")
 
 
 def _num(value: float | None) -> str:
