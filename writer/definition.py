@@ -317,8 +317,65 @@ def load(data: Mapping[str, Any]) -> Definition:
 
 def fill(text: str, values: Mapping[str, str]) -> str:
     """`{{field}}` replaced by its value, in one pass (a value is never read as a template);
-    every other character, braces included, stays as it is."""
+    every other character, braces included, stays as it is. A document's title is filled by
+    `fill_title()`."""
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+# What a value may not end with inside a title: a title carries no closing punctuation.
+TITLE_TRAILING = " \t\r\n\u3000。．.，,；;：:、！!？?"
+# The least a repeated stretch must hold to count as words said twice: one character alike on
+# both sides of the seam is usually two words (电工 + 工会, 目的 + 的通知).
+MIN_REPEAT = 2
+
+
+def fill_title(pattern: str, values: Mapping[str, str]) -> str:
+    """A title from its pattern, like `fill()`, written as a title reads: a value that already
+    says the words the pattern puts around it does not get them twice. 关于{{subject}}的通知
+    with 关于开展安全生产月活动 (or 开展安全生产月活动的通知, …活动通知) gives
+    关于开展安全生产月活动的通知; {{unit}}关于{{matter}}的请示 with 虎门镇总工会关于…的请示
+    names the unit once; {{meeting}}纪要 with 第三次会议纪要 says 纪要 once (GB/T 9704:
+    发文机关 关于 事由 的 文种).
+
+    A value's start is compared with what the title holds before it, its end with the
+    pattern's words after it (up to the next placeholder); a repeat of two characters or more
+    is said once, and the value is never cut to nothing. Closing punctuation of a value is
+    left out. Like `fill()`, one pass: a value is never read as a pattern."""
+    out: list[str] = []
+    last = 0
+    matches = list(PLACEHOLDER.finditer(pattern))
+    for i, match in enumerate(matches):
+        out.append(pattern[last : match.start()])
+        last = match.end()
+        value = values.get(match.group(1))
+        if value is None:
+            out.append(match.group(0))
+            continue
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(pattern)
+        value = value.strip().rstrip(TITLE_TRAILING)
+        value = _without_lead("".join(out), value)
+        out.append(_without_tail(value, pattern[match.end() : end]))
+    out.append(pattern[last:])
+    return "".join(out)
+
+
+def _without_lead(before: str, value: str) -> str:
+    """`value` less its start when the text before it already ends so (关于 + 关于开展…):
+    the longest such stretch."""
+    for n in range(min(len(before), len(value) - 1), MIN_REPEAT - 1, -1):
+        if before.endswith(value[:n]):
+            return value[n:].lstrip()
+    return value
+
+
+def _without_tail(value: str, after: str) -> str:
+    """`value` less its end when the words after it start so (…活动的通知 + 的通知): the
+    longest such stretch. After 的 the rest counts too: …活动通知 + 的通知 reads …活动的通知."""
+    for rest in (after, after[1:] if after.startswith("的") else ""):
+        for n in range(min(len(rest), len(value) - 1), MIN_REPEAT - 1, -1):
+            if value.endswith(rest[:n]):
+                return value[:-n].rstrip()
+    return value
 
 
 def chinese_date(day: datetime.date) -> str:

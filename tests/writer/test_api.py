@@ -147,6 +147,37 @@ def test_a_whole_number_may_be_written_with_zero_decimals_and_a_sum_takes_cents(
     assert "人均200.5元" in draft.sections.get(position=5).fixed_text
 
 
+NOTICE_FORM = {
+    "recipients": "各基层工会",
+    "subject": "开展职工技能培训",
+    "details": "培训安排如下。",
+    "contact": "王建国",
+    "doc_date": "2026-12-04",
+}
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "关于开展安全生产月活动",
+        "开展安全生产月活动的通知",
+        "关于开展安全生产月活动的通知。",
+        "开展安全生产月活动通知",
+    ],
+)
+def test_a_notice_says_关于_and_的通知_once_whatever_the_subject_already_says(
+    templates: Any, sam: User, api: Any, subject: str
+) -> None:
+    created = api(sam).post(
+        "/api/v1/drafts/",
+        {"template": "notice", "fields": {**NOTICE_FORM, "subject": subject}},
+        format="json",
+    )
+    assert created.status_code == 202
+    shown = api(sam).get(f"/api/v1/drafts/{created.json()['id']}/").json()
+    assert shown["title"] == "关于开展安全生产月活动的通知"
+
+
 @pytest.mark.parametrize(
     "body", [{"template": "no-such", "fields": {}}, {"template": "notice", "fields": "x"}, ["x"]]
 )
@@ -231,6 +262,21 @@ def test_the_form_page_asks_for_whole_numbers_and_refuses_decimals(
         assert f'<small class="error">“{label}”应为整数，请不要填小数。</small>' in page
     assert 'value="2.5"' in page  # the form keeps what was typed, to be corrected
     assert not Draft.objects.exists() and not WriterUsage.objects.exists()
+
+
+def test_the_notice_page_titles_a_subject_that_starts_with_关于_once(
+    templates: Any, sam: User, client: Client
+) -> None:
+    client.force_login(sam)
+    created = client.post(
+        "/writer/new/notice/",
+        {**NOTICE_FORM, "unit": "虎门镇总工会", "subject": "关于开展安全生产月活动"},
+    )
+    draft = Draft.objects.get()
+    assert created.status_code == 302 and created["Location"] == f"/writer/drafts/{draft.pk}/"
+    assert draft.title == "关于开展安全生产月活动的通知"
+    page = client.get(created["Location"]).content.decode()
+    assert "关于开展安全生产月活动的通知" in page and "关于关于" not in page
 
 
 def test_export_of_a_draft_still_generating_is_refused_clearly(

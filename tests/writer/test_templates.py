@@ -117,6 +117,46 @@ def test_other_template_and_format_syntax_stays_literal() -> None:
     assert filled == "{% load static %}春游{{unit}}{0}{0.__class__}{subject}{# c #}春游{{unit}}{0}"
 
 
+@pytest.mark.parametrize(
+    ("pattern", "values", "title"),
+    [
+        ("关于{{s}}的通知", {"s": "关于开展安全生产月活动"}, "关于开展安全生产月活动的通知"),
+        ("关于{{s}}的通知", {"s": "开展安全生产月活动的通知"}, "关于开展安全生产月活动的通知"),
+        ("关于{{s}}的通知", {"s": "开展安全生产月活动通知"}, "关于开展安全生产月活动的通知"),
+        ("关于{{s}}的通知", {"s": " 关于开展安全生产月活动。"}, "关于开展安全生产月活动的通知"),
+        (
+            "关于{{s}}的通知",
+            {"s": "转发市总工会关于做好春节慰问工作的通知"},
+            "关于转发市总工会关于做好春节慰问工作的通知",
+        ),
+        (
+            "{{unit}}关于{{matter}}的请示",
+            {"unit": "虎门镇总工会", "matter": "虎门镇总工会关于申请活动经费的请示"},
+            "虎门镇总工会关于申请活动经费的请示",
+        ),
+        (
+            "{{unit}}{{period}}工作总结",
+            {"unit": "虎门镇总工会", "period": "2026年度工作"},
+            "虎门镇总工会2026年度工作总结",
+        ),
+        ("{{meeting}}纪要", {"meeting": "工会委员会第三次会议纪要"}, "工会委员会第三次会议纪要"),
+        ("{{theme}}倡议书", {"theme": "安全生产月倡议"}, "安全生产月倡议书"),
+        ("关于{{s}}情况的调研报告", {"s": "权益保障情况"}, "关于权益保障情况的调研报告"),
+        # Left as they are: one character alike is two words, a value is never cut to nothing.
+        ("关于{{s}}的通知", {"s": "明确活动目的"}, "关于明确活动目的的通知"),
+        ("{{trade}}工会", {"trade": "电工"}, "电工工会"),
+        ("关于{{s}}的通知", {"s": "通知"}, "关于通知的通知"),
+        ("关于{{s}}的通知", {"s": "开展职工技能培训"}, "关于开展职工技能培训的通知"),
+        # Still one pass: a value is never read as a pattern.
+        ("关于{{s}}的通知{{x}}", {"s": "关于{{x}}"}, "关于{{x}}的通知{{x}}"),
+    ],
+)
+def test_a_title_says_the_words_around_a_value_once(
+    pattern: str, values: dict[str, str], title: str
+) -> None:
+    assert defs.fill_title(pattern, values) == title
+
+
 def number_fields(**money: Any) -> dict[str, Any]:
     definition = simple()
     definition["fields"] += [
