@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 from writer.errors import FieldErrors, WriterErrorCode
 
 FIELD_TYPES = ("text", "long_text", "date", "number", "choice", "unit")
+MAX_DECIMALS = 6  # a number field's `decimals`: 0 (the default) is a whole number
+NUMBER_LIMIT = Decimal(10) ** 15  # beyond any sensible figure of a document, bounds or not
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]{0,39})\s*\}\}")
 ANY_BRACES = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -44,10 +46,26 @@ class Field:
     max: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    # A number field's decimal places: 0 (the default) takes whole numbers only (a year, days,
+    # people); a sum of money says 2.
+    decimals: int = 0
 
     @property
     def limit(self) -> int:
         return self.max_length or DEFAULT_MAX.get(self.type, 200)
+
+    @property
+    def step(self) -> str:
+        """The HTML number input's step: "1" for a whole number, "0.01" for two places."""
+        return "1" if self.decimals <= 0 else f"0.{'0' * (self.decimals - 1)}1"
+
+    @property
+    def min_text(self) -> str:
+        return "" if self.min is None else _num(self.min)
+
+    @property
+    def max_text(self) -> str:
+        return "" if self.max is None else _num(self.max)
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,21 @@ def _parse_field(raw: Any, key: str, errors: dict[str, list[str]]) -> Field | No
     except ValueError:
         errors.setdefault(key, []).append(_("最小值和最大值应为数字。"))
         low = high = None
+    if low is not None and high is not None and low > high:
+        errors.setdefault(key, []).append(_("最小值不能大于最大值。"))
+    decimals = raw.get("decimals", 0)
+    if (
+        not isinstance(decimals, int)
+        or isinstance(decimals, bool)
+        or not 0 <= decimals <= MAX_DECIMALS
+    ):
+        errors.setdefault(f"{key}.decimals", []).append(
+            _("小数位数应为 0 到 %(n)d 之间的整数（0 表示只能填整数）。") % {"n": MAX_DECIMALS}
+        )
+        decimals = 0
+    elif decimals and kind != "number":
+        errors.setdefault(f"{key}.decimals", []).append(_("只有数字字段可以设置小数位数。"))
+        decimals = 0
     max_length = raw.get("max_length")
     if max_length is not None and (
         not isinstance(max_length, int)
@@ -167,6 +200,7 @@ def _parse_field(raw: Any, key: str, errors: dict[str, list[str]]) -> Field | No
         max=high,
         choices=tuple(choices),
         help=_text(raw.get("help"), f"{key}.help", errors, limit=200, required=False),
+        decimals=decimals,
     )
 
 
@@ -283,8 +317,65 @@ def load(data: Mapping[str, Any]) -> Definition:
 
 def fill(text: str, values: Mapping[str, str]) -> str:
     """`{{field}}` replaced by its value, in one pass (a value is never read as a template);
-    every other character, braces included, stays as it is."""
+    every other character, braces included, stays as it is. A document's title is filled by
+    `fill_title()`."""
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+# What a value may not end with inside a title: a title carries no closing punctuation.
+TITLE_TRAILING = " \t\r\n\u3000。．.，,；;：:、！!？?"
+# The least a repeated stretch must hold to count as words said twice: one character alike on
+# both sides of the seam is usually two words (电工 + 工会, 目的 + 的通知).
+MIN_REPEAT = 2
+
+
+def fill_title(pattern: str, values: Mapping[str, str]) -> str:
+    """A title from its pattern, like `fill()`, written as a title reads: a value that already
+    says the words the pattern puts around it does not get them twice. 关于{{subject}}的通知
+    with 关于开展安全生产月活动 (or 开展安全生产月活动的通知, …活动通知) gives
+    关于开展安全生产月活动的通知; {{unit}}关于{{matter}}的请示 with 虎门镇总工会关于…的请示
+    names the unit once; {{meeting}}纪要 with 第三次会议纪要 says 纪要 once (GB/T 9704:
+    发文机关 关于 事由 的 文种).
+
+    A value's start is compared with what the title holds before it, its end with the
+    pattern's words after it (up to the next placeholder); a repeat of two characters or more
+    is said once, and the value is never cut to nothing. Closing punctuation of a value is
+    left out. Like `fill()`, one pass: a value is never read as a pattern."""
+    out: list[str] = []
+    last = 0
+    matches = list(PLACEHOLDER.finditer(pattern))
+    for i, match in enumerate(matches):
+        out.append(pattern[last : match.start()])
+        last = match.end()
+        value = values.get(match.group(1))
+        if value is None:
+            out.append(match.group(0))
+            continue
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(pattern)
+        value = value.strip().rstrip(TITLE_TRAILING)
+        value = _without_lead("".join(out), value)
+        out.append(_without_tail(value, pattern[match.end() : end]))
+    out.append(pattern[last:])
+    return "".join(out)
+
+
+def _without_lead(before: str, value: str) -> str:
+    """`value` less its start when the text before it already ends so (关于 + 关于开展…):
+    the longest such stretch."""
+    for n in range(min(len(before), len(value) - 1), MIN_REPEAT - 1, -1):
+        if before.endswith(value[:n]):
+            return value[n:].lstrip()
+    return value
+
+
+def _without_tail(value: str, after: str) -> str:
+    """`value` less its end when the words after it start so (…活动的通知 + 的通知): the
+    longest such stretch. After 的 the rest counts too: …活动通知 + 的通知 reads …活动的通知."""
+    for rest in (after, after[1:] if after.startswith("的") else ""):
+        for n in range(min(len(rest), len(value) - 1), MIN_REPEAT - 1, -1):
+            if value.endswith(rest[:n]):
+                return value[:-n].rstrip()
+    return value
 
 
 def chinese_date(day: datetime.date) -> str:
@@ -320,22 +411,13 @@ def clean_values(definition: Definition, raw: Any, *, unit_name: str = "") -> Fi
             continue
         if f.type == "number":
             try:
-                number = Decimal(str(value).strip()) if not isinstance(value, bool) else None
-            except InvalidOperation:
-                number = None
-            if number is None or not number.is_finite():
-                errors.setdefault(f.name, []).append(_("“%(l)s”应为数字。") % {"l": f.label})
+                number = _clean_number(f, value)
+            except ValueError as exc:
+                errors.setdefault(f.name, []).append(str(exc))
                 continue
-            if (f.min is not None and number < Decimal(str(f.min))) or (
-                f.max is not None and number > Decimal(str(f.max))
-            ):
-                errors.setdefault(f.name, []).append(
-                    _("“%(l)s”应在 %(a)s 到 %(b)s 之间。")
-                    % {"l": f.label, "a": _num(f.min), "b": _num(f.max)}
-                )
-                continue
-            filled.text[f.name] = _num(float(number))
-            filled.raw[f.name] = float(number) if number % 1 else int(number)
+            filled.text[f.name] = _plain(number)
+            whole = number == number.to_integral_value()
+            filled.raw[f.name] = int(number) if whole else float(number)
             continue
         if not isinstance(value, str):
             errors.setdefault(f.name, []).append(_("“%(l)s”应为文字。") % {"l": f.label})
@@ -370,6 +452,42 @@ def clean_values(definition: Definition, raw: Any, *, unit_name: str = "") -> Fi
     if errors:
         raise FieldErrors(_("表单有错误，请修改后再提交。"), errors)
     return filled
+
+
+def _clean_number(f: Field, value: Any) -> Decimal:
+    """A number field's value, or ValueError with the message for the drafter: a number, with
+    no more decimal places than the field allows (none unless it says so), within its bounds."""
+    try:
+        number = Decimal(str(value).strip()) if isinstance(value, (str, int, float)) else None
+    except InvalidOperation:
+        number = None
+    if isinstance(value, bool) or number is None or not number.is_finite():
+        raise ValueError(_("“%(l)s”应为数字。") % {"l": f.label})
+    if abs(number) >= NUMBER_LIMIT:
+        raise ValueError(_("“%(l)s”的数值太大了。") % {"l": f.label})
+    places = max(f.decimals, 0)
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        if places == 0:
+            raise ValueError(_("“%(l)s”应为整数，请不要填小数。") % {"l": f.label})
+        raise ValueError(_("“%(l)s”最多保留 %(n)d 位小数。") % {"l": f.label, "n": places})
+    low = None if f.min is None else Decimal(str(f.min))
+    high = None if f.max is None else Decimal(str(f.max))
+    if (low is not None and number < low) or (high is not None and number > high):
+        if low is not None and high is not None:
+            message = _("“%(l)s”应在 %(a)s 到 %(b)s 之间。")
+        elif low is not None:
+            message = _("“%(l)s”不能小于 %(a)s。")
+        else:
+            message = _("“%(l)s”不能大于 %(b)s。")
+        raise ValueError(message % {"l": f.label, "a": _num(f.min), "b": _num(f.max)})
+    return number
+
+
+def _plain(number: Decimal) -> str:
+    """A number as a document writes it: no exponent, no trailing zeros (2026, 2.5, 200.05)."""
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number, "f").rstrip("0").rstrip(".")
 
 
 def _num(value: float | None) -> str:

@@ -23,6 +23,11 @@ class TemplateFieldSerializer(serializers.Serializer[Any]):
     max_length = serializers.IntegerField(allow_null=True)
     min = serializers.FloatField(allow_null=True)
     max = serializers.FloatField(allow_null=True)
+    decimals = serializers.IntegerField(
+        allow_null=True,
+        help_text="A number field's decimal places: 0 takes whole numbers only; null for "
+        "other types.",
+    )
     help = serializers.CharField()
 
 
@@ -45,6 +50,7 @@ class TemplateSerializer(serializers.ModelSerializer[WritingTemplate]):
                 "max_length": f.get("max_length"),
                 "min": f.get("min"),
                 "max": f.get("max"),
+                "decimals": f.get("decimals", 0) if f["type"] == "number" else None,
                 "help": f.get("help", ""),
             }
             for f in template.definition.get("fields", [])

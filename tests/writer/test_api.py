@@ -33,8 +33,12 @@ def test_templates_list_their_typed_fields(templates: Any, sam: User, api: Any) 
         "max_length": None,
         "min": None,
         "max": None,
+        "decimals": None,
         "help": "",
     }
+    # Years, days and people are whole numbers; the sum per person may have cents.
+    numbers = {f["name"]: f["decimals"] for f in outing["fields"] if f["type"] == "number"}
+    assert numbers == {"year": 0, "days": 0, "participants": 0, "budget": 2}
     assert {f["type"] for f in outing["fields"]} == {
         "unit",
         "number",
@@ -81,6 +85,13 @@ def test_a_draft_is_accepted_with_202_and_shown_queued(templates: Any, sam: User
         ({"destination": None}, "destination", "请填写"),
         ({"days": "三天"}, "days", "应为数字"),
         ({"days": 30}, "days", "应在 1 到 7 之间"),
+        ({"year": 2026.5}, "year", "“年度”应为整数"),
+        ({"days": 2.5}, "days", "“天数”应为整数"),
+        ({"participants": "120.7"}, "participants", "“参加人数”应为整数"),
+        ({"days": 0.5}, "days", "“天数”应为整数"),
+        ({"budget": 200.555}, "budget", "“人均标准（元）”最多保留 2 位小数"),
+        ({"year": "1e30"}, "year", "数值太大"),
+        ({"days": [1]}, "days", "应为数字"),
         ({"start_date": "下周六"}, "start_date", "应为日期"),
         ({"season": "冬游"}, "season", "只能选"),
         ({"highlights": "长" * 50_000}, "highlights", "太长了（50000 字）"),
@@ -100,6 +111,71 @@ def test_a_bad_form_is_400_with_the_fields_errors_and_saves_nothing(
     assert body["code"] == "bad_fields" and words in " ".join(body["errors"][field])
     assert not Draft.objects.exists() and not DraftSection.objects.exists()
     assert not WriterUsage.objects.exists()
+
+
+def test_decimals_in_whole_number_fields_are_refused_each_by_its_label(
+    templates: Any, sam: User, api: Any
+) -> None:
+    form = {**OUTING_FORM, "year": 2026.5, "days": 2.5, "participants": 120.7}
+    refused = api(sam).post(
+        "/api/v1/drafts/", {"template": "spring-autumn-outing", "fields": form}, format="json"
+    )
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["code"] == "bad_fields"
+    assert body["errors"] == {
+        "year": ["“年度”应为整数，请不要填小数。"],
+        "days": ["“天数”应为整数，请不要填小数。"],
+        "participants": ["“参加人数”应为整数，请不要填小数。"],
+    }
+    assert not Draft.objects.exists() and not DraftSection.objects.exists()
+    assert not WriterUsage.objects.exists()
+
+
+def test_a_whole_number_may_be_written_with_zero_decimals_and_a_sum_takes_cents(
+    templates: Any, sam: User, api: Any
+) -> None:
+    form = {**OUTING_FORM, "year": "2026.0", "days": 2.0, "budget": "200.50"}
+    created = api(sam).post(
+        "/api/v1/drafts/", {"template": "spring-autumn-outing", "fields": form}, format="json"
+    )
+    assert created.status_code == 202
+    draft = Draft.objects.get()
+    assert draft.title == "虎门镇总工会关于组织开展2026年职工春游活动的方案"
+    assert draft.values["year"]["value"] == 2026 and draft.values["days"]["value"] == 2
+    assert draft.values["budget"]["value"] == 200.5
+    assert "人均200.5元" in draft.sections.get(position=5).fixed_text
+
+
+NOTICE_FORM = {
+    "recipients": "各基层工会",
+    "subject": "开展职工技能培训",
+    "details": "培训安排如下。",
+    "contact": "王建国",
+    "doc_date": "2026-12-04",
+}
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "关于开展安全生产月活动",
+        "开展安全生产月活动的通知",
+        "关于开展安全生产月活动的通知。",
+        "开展安全生产月活动通知",
+    ],
+)
+def test_a_notice_says_关于_and_的通知_once_whatever_the_subject_already_says(
+    templates: Any, sam: User, api: Any, subject: str
+) -> None:
+    created = api(sam).post(
+        "/api/v1/drafts/",
+        {"template": "notice", "fields": {**NOTICE_FORM, "subject": subject}},
+        format="json",
+    )
+    assert created.status_code == 202
+    shown = api(sam).get(f"/api/v1/drafts/{created.json()['id']}/").json()
+    assert shown["title"] == "关于开展安全生产月活动的通知"
 
 
 @pytest.mark.parametrize(
@@ -160,6 +236,47 @@ def test_the_form_page_creates_a_draft_or_shows_the_fields_errors(
     assert good.status_code == 302 and good["Location"] == f"/writer/drafts/{draft.pk}/"
     page = client.get(good["Location"]).content.decode()
     assert "虎门镇总工会关于组织开展2026年职工春游活动的方案" in page
+
+
+def test_the_form_page_asks_for_whole_numbers_and_refuses_decimals(
+    templates: Any, sam: User, client: Client
+) -> None:
+    client.force_login(sam)
+    page = client.get("/writer/new/spring-autumn-outing/").content.decode()
+    assert 'step="any"' not in page
+    assert (
+        'name="year" type="number" inputmode="numeric" step="1" value="" min="2020" max="2100"'
+        in page
+    )
+    assert 'name="days" type="number" inputmode="numeric" step="1"' in page
+    assert 'name="budget" type="number" inputmode="decimal" step="0.01"' in page
+
+    refused = client.post(
+        "/writer/new/spring-autumn-outing/",
+        {**OUTING_FORM, "year": "2026.5", "days": "2.5", "participants": "120.7"},
+    )
+
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    for label in ("年度", "天数", "参加人数"):
+        assert f'<small class="error">“{label}”应为整数，请不要填小数。</small>' in page
+    assert 'value="2.5"' in page  # the form keeps what was typed, to be corrected
+    assert not Draft.objects.exists() and not WriterUsage.objects.exists()
+
+
+def test_the_notice_page_titles_a_subject_that_starts_with_关于_once(
+    templates: Any, sam: User, client: Client
+) -> None:
+    client.force_login(sam)
+    created = client.post(
+        "/writer/new/notice/",
+        {**NOTICE_FORM, "unit": "虎门镇总工会", "subject": "关于开展安全生产月活动"},
+    )
+    draft = Draft.objects.get()
+    assert created.status_code == 302 and created["Location"] == f"/writer/drafts/{draft.pk}/"
+    assert draft.title == "关于开展安全生产月活动的通知"
+    page = client.get(created["Location"]).content.decode()
+    assert "关于开展安全生产月活动的通知" in page and "关于关于" not in page
 
 
 def test_export_of_a_draft_still_generating_is_refused_clearly(

@@ -117,6 +117,110 @@ def test_other_template_and_format_syntax_stays_literal() -> None:
     assert filled == "{% load static %}春游{{unit}}{0}{0.__class__}{subject}{# c #}春游{{unit}}{0}"
 
 
+@pytest.mark.parametrize(
+    ("pattern", "values", "title"),
+    [
+        ("关于{{s}}的通知", {"s": "关于开展安全生产月活动"}, "关于开展安全生产月活动的通知"),
+        ("关于{{s}}的通知", {"s": "开展安全生产月活动的通知"}, "关于开展安全生产月活动的通知"),
+        ("关于{{s}}的通知", {"s": "开展安全生产月活动通知"}, "关于开展安全生产月活动的通知"),
+        ("关于{{s}}的通知", {"s": " 关于开展安全生产月活动。"}, "关于开展安全生产月活动的通知"),
+        (
+            "关于{{s}}的通知",
+            {"s": "转发市总工会关于做好春节慰问工作的通知"},
+            "关于转发市总工会关于做好春节慰问工作的通知",
+        ),
+        (
+            "{{unit}}关于{{matter}}的请示",
+            {"unit": "虎门镇总工会", "matter": "虎门镇总工会关于申请活动经费的请示"},
+            "虎门镇总工会关于申请活动经费的请示",
+        ),
+        (
+            "{{unit}}{{period}}工作总结",
+            {"unit": "虎门镇总工会", "period": "2026年度工作"},
+            "虎门镇总工会2026年度工作总结",
+        ),
+        ("{{meeting}}纪要", {"meeting": "工会委员会第三次会议纪要"}, "工会委员会第三次会议纪要"),
+        ("{{theme}}倡议书", {"theme": "安全生产月倡议"}, "安全生产月倡议书"),
+        ("关于{{s}}情况的调研报告", {"s": "权益保障情况"}, "关于权益保障情况的调研报告"),
+        # Left as they are: one character alike is two words, a value is never cut to nothing.
+        ("关于{{s}}的通知", {"s": "明确活动目的"}, "关于明确活动目的的通知"),
+        ("{{trade}}工会", {"trade": "电工"}, "电工工会"),
+        ("关于{{s}}的通知", {"s": "通知"}, "关于通知的通知"),
+        ("关于{{s}}的通知", {"s": "开展职工技能培训"}, "关于开展职工技能培训的通知"),
+        # Still one pass: a value is never read as a pattern.
+        ("关于{{s}}的通知{{x}}", {"s": "关于{{x}}"}, "关于{{x}}的通知{{x}}"),
+    ],
+)
+def test_a_title_says_the_words_around_a_value_once(
+    pattern: str, values: dict[str, str], title: str
+) -> None:
+    assert defs.fill_title(pattern, values) == title
+
+
+def number_fields(**money: Any) -> dict[str, Any]:
+    definition = simple()
+    definition["fields"] += [
+        {"name": "days", "label": "天数", "type": "number", "min": 1, "max": 7},
+        {"name": "sum", "label": "金额（元）", "type": "number", "min": 0, **money},
+        {"name": "people", "label": "人数", "type": "number", "required": False, "max": 500},
+    ]
+    return definition
+
+
+def test_number_fields_take_whole_numbers_unless_the_template_gives_decimals(
+    categories: Any,
+) -> None:
+    definition = defs.parse(number_fields(decimals=2), categories=service.category_slugs())
+    assert [(f.name, f.decimals, f.step) for f in definition.fields if f.type == "number"] == [
+        ("days", 0, "1"),
+        ("sum", 2, "0.01"),
+        ("people", 0, "1"),
+    ]
+    form = {"unit": "虎门镇总工会", "subject": "春游"}
+    filled = defs.clean_values(definition, {**form, "days": "3", "sum": "1234.50"})
+    assert (filled.text["days"], filled.text["sum"]) == ("3", "1234.5")
+    assert (filled.raw["days"], filled.raw["sum"]) == (3, 1234.5)
+    with pytest.raises(FieldErrors) as refused:
+        defs.clean_values(definition, {**form, "days": 2.5, "sum": "0.125", "people": "-1"})
+    assert refused.value.code == WriterErrorCode.BAD_FIELDS
+    assert refused.value.errors == {  # people has no least value: -1 is one
+        "days": ["“天数”应为整数，请不要填小数。"],
+        "sum": ["“金额（元）”最多保留 2 位小数。"],
+    }
+    # Without the option a sum is whole too.
+    whole = defs.parse(number_fields(), categories=service.category_slugs())
+    with pytest.raises(FieldErrors) as refused:
+        defs.clean_values(whole, {**form, "days": 2, "sum": "0.5", "people": 600})
+    assert refused.value.errors == {
+        "sum": ["“金额（元）”应为整数，请不要填小数。"],
+        "people": ["“人数”不能大于 500。"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"decimals": "2"}, "fields[3].decimals"),
+        ({"decimals": 7}, "fields[3].decimals"),
+        ({"decimals": -1}, "fields[3].decimals"),
+        ({"decimals": True}, "fields[3].decimals"),
+        ({"type": "text", "decimals": 2}, "fields[3].decimals"),
+        ({"min": 10, "max": 5}, "fields[3]"),
+    ],
+)
+def test_a_number_fields_decimals_and_bounds_are_checked_when_saved(
+    categories: Any, eddie: User, change: dict[str, Any], key: str
+) -> None:
+    definition = number_fields()
+    definition["fields"][3].update(change)
+    with pytest.raises(FieldErrors) as refused:
+        service.save_template(
+            eddie, slug="t", kind="notice", title="通知", description="", definition=definition
+        )
+    assert refused.value.code == WriterErrorCode.BAD_TEMPLATE and key in refused.value.errors
+    assert not WritingTemplate.objects.exists()
+
+
 def test_every_save_is_a_new_version_and_old_versions_stay(categories: Any, eddie: User) -> None:
     first = service.save_template(
         eddie, slug="t", kind="notice", title="通知", description="", definition=simple()

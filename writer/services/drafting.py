@@ -82,7 +82,7 @@ def create_draft(user: User, template_slug: Any, raw_values: Any) -> Draft:
             template_title=template.title,
             version_number=template.version,
             kind=template.kind,
-            title=defs.fill(definition.doc_title, values)[:200],
+            title=defs.fill_title(definition.doc_title, values)[:200],
             issuer=defs.fill(definition.issuer, values)[:200],
             recipient=defs.fill(definition.recipient, values)[:200],
             doc_date=filled.date or timezone.localdate(),
