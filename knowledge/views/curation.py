@@ -222,7 +222,8 @@ def faq_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         qs = qs.filter(Q(question__icontains=query) | Q(answer__icontains=query))
-    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    # The latest changed first: an entry just saved is at the top of the first page.
+    page = Paginator(qs.order_by("-updated_at", "-id"), 30).get_page(request.GET.get("page"))
     return render(request, "knowledge/faq_list.html", {"page": page, "q": query})
 
 

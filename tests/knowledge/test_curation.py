@@ -20,6 +20,7 @@ from knowledge.models import (
     LexiconEntry,
     Segment,
 )
+from knowledge.services import curation
 from portal.models import User
 from tests.knowledge.conftest import MINI_LAW
 
@@ -255,6 +256,33 @@ def test_an_editor_adds_an_faq_citing_an_article_by_name(
     faq = FaqEntry.objects.get()
     assert faq.variants == ["国庆上班几倍工资", "春节值班给多少钱"]
     assert [s.heading for s in faq.segments.all()] == ["第三条"]
+
+
+@pytest.mark.django_db
+def test_the_faq_list_shows_the_entry_just_saved_first_and_says_when_a_search_finds_none(
+    client: Client, eddie: User, law: Document, categories: dict[str, Category]
+) -> None:
+    for n in range(35):  # more than a page, in a category listed before the new entry's
+        curation.save_faq(
+            question=f"第{n}个问题",
+            answer="答。",
+            category=categories["rights"],
+            author=eddie,
+        )
+    logged_in(client, eddie)
+    client.post(
+        reverse("knowledge_faq_new"),
+        {
+            "question": "刚刚新增的问题",
+            "answer": "新的解答。",
+            "category": max(categories.values(), key=lambda c: c.pk).pk,
+            "status": "published",
+        },
+    )
+    listing = client.get(reverse("knowledge_faq")).content.decode()
+    assert listing.index("刚刚新增的问题") < listing.index("第34个问题")
+    searched = client.get(reverse("knowledge_faq"), {"q": "没有这个词"}).content.decode()
+    assert "没有找到包含“没有这个词”的常见问题" in searched
 
 
 @pytest.mark.django_db
