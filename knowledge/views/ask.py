@@ -8,15 +8,18 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from knowledge.models import Document, DocumentStatus, MessageRole
+from knowledge.retrieval import MAX_QUESTION_CHARS
 from knowledge.services import asking
 from portal import permissions
 from portal.errors import NotFound
 from portal.permissions import Perm
 
 
+@never_cache  # private, and a deleted conversation must not come back with the Back button
 @login_required
 def chat(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     user = permissions.require_user(request)
@@ -44,6 +47,7 @@ def chat(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "conversation": conversation,
             "turns": turns,
             "hotline": asking.HOTLINE,
+            "max_question_chars": MAX_QUESTION_CHARS,
         },
     )
 

@@ -255,10 +255,22 @@
     list.prepend(item);
   };
 
+  // A question over the limit is kept as typed (a maxlength would cut a pasted one silently)
+  // and said too long until it fits.
+  const tooLong = document.querySelector("[data-too-long]");
+  const checkLength = () => {
+    const over = input.value.trim().length > Number(input.dataset.max);
+    tooLong.hidden = !over;
+    tooLong.textContent = over ? words.tooLong.replace("%(n)s", input.value.trim().length) : "";
+    input.setAttribute("aria-invalid", over ? "true" : "false");
+    return !over;
+  };
+  input.addEventListener("input", checkLength);
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const question = input.value.trim();
-    if (!question || sendButton.disabled) return;
+    if (!question || sendButton.disabled || !checkLength()) return;
     input.value = "";
     ask(question);
   });

@@ -175,3 +175,26 @@ def test_a_model_s_abstention_is_not_labelled_as_ai_generated_streamed_or_reload
     assert Message.objects.get(role=MessageRole.ASSISTANT).mode == "llm"
     assert "知识库里没有找到" in streamed[0]
     assert streamed == stored and streamed[1] == ""
+
+
+def test_a_pasted_question_over_the_limit_is_kept_and_said_too_long(asgi_server, phone) -> None:
+    units = people.make_units()
+    people.make_user("member", unit=units["factory"], serial=7)
+    sign_in(phone, asgi_server, "member")
+    phone.goto(f"{asgi_server}/ask/")
+    box = phone.get_by_label("您的问题")
+
+    box.fill("老板拖欠工资" * 100)  # 600 characters, pasted
+    phone.get_by_role("button", name="发送").click()
+
+    expect(phone.locator("[data-too-long]")).to_contain_text("500 字以内，现在是 600 字")
+    assert len(box.input_value()) == 600  # nothing cut away behind the member's back
+    assert phone.locator("[data-answer]").count() == 0  # not sent
+    box.fill("老板拖欠工资怎么办？")
+    expect(phone.locator("[data-too-long]")).to_be_hidden()
+
+
+def test_a_deleted_conversation_is_not_served_from_the_cache(asgi_server, phone) -> None:
+    abstention_streamed_and_reloaded(phone, asgi_server, "下一届世界杯在哪个国家举办？")
+    response = phone.request.get(phone.url)
+    assert "no-store" in response.headers["cache-control"]
