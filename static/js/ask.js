@@ -253,6 +253,8 @@
     const item = el("li", { class: "current" });
     item.append(el("a", { href: url }, question.slice(0, 40)));
     list.prepend(item);
+    const count = document.querySelector("[data-conversation-count]");
+    count.textContent = String(list.querySelectorAll("li:not([data-empty])").length);
   };
 
   // A question over the limit is kept as typed (a maxlength would cut a pasted one silently)

@@ -139,6 +139,8 @@ def abstention_streamed_and_reloaded(
         answer.locator("[data-answer-text]").inner_text(),
         answer.locator(".answer-meta").inner_text(),
     )
+    # The first answer opened a conversation: the list counts it without a reload.
+    expect(phone.locator("[data-conversation-count]")).to_have_text("1")
 
     phone.reload()  # the page's address is the conversation's now
     stored = phone.locator("[data-answer]").last
