@@ -221,9 +221,12 @@ class QuestionField(serializers.CharField):
 
 
 class AskRequestSerializer(serializers.Serializer[None]):
-    question = QuestionField()
-    conversation = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    stream = serializers.BooleanField(required=False, default=False)
+    # Labels in Chinese: a refusal names the field the way the member reads it.
+    question = QuestionField(label=_("问题"))
+    conversation = serializers.IntegerField(
+        label=_("对话"), required=False, allow_null=True, min_value=1
+    )
+    stream = serializers.BooleanField(label=_("流式输出"), required=False, default=False)
 
 
 class MessageSerializer(serializers.ModelSerializer[Message]):

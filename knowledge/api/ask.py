@@ -133,7 +133,8 @@ def _parse(request: HttpRequest) -> dict[str, Any]:
         field, problems = next(iter(data.errors.items()))
         if field == "question" and problems[0].code == "max_length":
             raise Refused(400, str(problems[0]), KnowledgeErrorCode.QUESTION_TOO_LONG)
-        raise Refused(400, f"{field}: {problems[0]}", PortalErrorCode.INVALID)
+        label = data.fields[field].label if field in data.fields else None
+        raise Refused(400, f"{label or field}：{problems[0]}", PortalErrorCode.INVALID)
     return dict(data.validated_data)
 
 
