@@ -71,7 +71,7 @@ def load_untrusted(data: bytes) -> Image.Image:
     Raises UnsafeImage with code `not_an_image`, `image_too_large` or `image_truncated`."""
     kind = sniff(data)
     if kind is None:
-        raise UnsafeImage("not_an_image", _("返回的内容不是图片（只接受 PNG、JPEG 或 WebP）。"))
+        raise UnsafeImage("not_an_image", _("这不是可用的图片（只接受 PNG、JPEG 或 WebP 格式）。"))
     if len(data) > MAX_BYTES:
         raise _too_large()
     if kind == "PNG":

@@ -109,3 +109,11 @@ def test_a_members_preset_is_applied_to_a_request(alice, bob, submit):
     assert (made.style, made.extra, made.negative_prompt) == ("festive", "灯笼", "文字")
     with pytest.raises(ImagingError):
         submit(bob, preset_id=preset.pk)  # someone else's preset is not found
+
+
+def test_a_logo_that_is_no_image_is_refused_in_words_about_the_upload(sam, units):
+    with pytest.raises(ImagingError) as refused:
+        brands.save_kit(
+            sam, units["town"].pk, organiser="虎门镇总工会", colours=[], logo=b"%PDF-1.4"
+        )
+    assert "返回" not in str(refused.value) and "PNG、JPEG 或 WebP" in str(refused.value)
