@@ -24,7 +24,8 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case as SqlCase
+from django.db.models import Count, Q, QuerySet, When
 from django.utils.translation import gettext as _
 
 from knowledge import associations
@@ -33,6 +34,7 @@ from knowledge.models import (
     AccuracyRun,
     AskedQuestion,
     Document,
+    DocumentStatus,
     QuestionSet,
     QuestionSource,
     RunResult,
@@ -172,8 +174,11 @@ def find_documents(laws: Iterable[str]) -> dict[str, Document]:
         | Q(origin__in=[f"corpus:{n}" for n in names])
         | Q(original_name__in=names)
         | Q(title__in=names)
-    ).only("id", "title", "source", "origin", "original_name")
-    for document in documents:
+    ).only("id", "title", "source", "origin", "original_name", "status")
+    # Two documents of one name (a Word and a PDF of the same rules): the published one, then
+    # the newest, is the one the questions mean.
+    published_first = SqlCase(When(status=DocumentStatus.PUBLISHED, then=0), default=1)
+    for document in documents.order_by(published_first, "-id"):
         for name in (document.source, document.origin.removeprefix("corpus:"), document.title):
             if name in names:
                 found.setdefault(name, document)

@@ -604,6 +604,10 @@ def resolve_cites(lines: Iterable[str]) -> list[Segment]:
         exact = [s for s in candidates if s.document.title in (title, f"中华人民共和国{title}")]
         matches = exact or [s for s in candidates if title in s.document.title]
         documents = {s.document_id for s in matches}
+        if len(documents) > 1:  # of two documents of one name, the one members can read
+            published = [s for s in matches if s.document.status == DocumentStatus.PUBLISHED]
+            if len({s.document_id for s in published}) == 1:
+                matches, documents = published, {published[0].document_id}
         if not matches:
             raise KnowledgeError(
                 _("找不到“%(line)s”。") % {"line": line}, code=KnowledgeErrorCode.UNKNOWN_CITE

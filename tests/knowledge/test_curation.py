@@ -401,3 +401,24 @@ def test_an_edited_segment_is_a_revision_of_its_document_with_its_author(
     assert latest.version == law.version == 2 and "另行安排补休" in latest.body
     page = client.get(reverse("knowledge_document", args=[law.pk])).content.decode()
     assert "v2" in page and "修改片段" in page
+
+
+@pytest.mark.django_db
+def test_of_two_documents_of_one_name_a_cite_and_a_question_set_mean_the_published_one(
+    eddie: User, law: Document, categories: dict[str, Category]
+) -> None:
+    from knowledge.services import accuracy
+    from tests.knowledge.conftest import make_document
+
+    draft = make_document(
+        eddie,
+        categories,
+        body=MINI_LAW.replace("制定本法。", "制定本法（草稿）。"),
+        status=DocumentStatus.DRAFT,
+    )
+    assert draft.title == law.title
+
+    [cited] = curation.resolve_cites([f"《{law.title}》第三条"])
+    assert cited.document_id == law.pk
+    found = accuracy.find_documents([law.title])
+    assert found[law.title].pk == law.pk
