@@ -111,8 +111,11 @@ def _week_axis(chart: Chart, weeks: Sequence[WeekFigure], left: float, bottom: f
     """Week labels (month/day of the Monday) under the plot, a few of them; returns the step."""
     step = (WIDTH - left) / max(len(weeks), 1)
     every = max(1, math.ceil(len(weeks) / 6))
+    last = len(weeks) - 1
     for i, week in enumerate(weeks):
-        if i % every == 0 or i == len(weeks) - 1:
+        # Counted back from the latest week, which is always named: evenly spaced, never two
+        # side by side (11/30 and 12/7 ran into each other).
+        if (last - i) % every == 0:
             x = left + step * (i + 0.5)
             chart.labels.append(
                 Label(x, bottom + 14, f"{week.week.month}/{week.week.day}", "middle", "axis")
