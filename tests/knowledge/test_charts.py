@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 import pytest
@@ -21,7 +22,7 @@ def test_the_week_axis_names_the_latest_week_and_never_two_weeks_side_by_side(co
     latest = weeks[-1].week
     assert named[-1].text == f"{latest.month}/{latest.day}"
     xs = sorted(label.x for label in named)
-    gaps = [b - a for a, b in zip(xs, xs[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(xs)]
     # Room for a label such as 12/28 between any two: at most six across the plot.
     assert all(gap >= (charts.WIDTH - 30) / 6 - 1e-6 for gap in gaps), gaps
     assert len({round(gap, 6) for gap in gaps}) <= 1  # evenly spaced
