@@ -173,7 +173,15 @@ if REDIS_URL:
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis (make run's default) the web processes and the worker still share one
+    # cache, in files: the rate limits, the circuit breakers and the sensitive-word list's
+    # version would otherwise go each process its own way.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # Accounts

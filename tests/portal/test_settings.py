@@ -91,6 +91,21 @@ def test_debug_pages_only_on_a_machine_of_ones_own(
     assert result.stdout.strip().splitlines()[-1] == debug
 
 
+def test_without_redis_every_process_shares_one_cache(tmp_path: Path) -> None:
+    """make run's default: two web processes and the worker count one member's questions
+    against one rate limit and see one word list."""
+    shared = {"PORTAL_VAR_DIR": str(tmp_path), "REDIS_URL": ""}
+    wrote = manage(
+        "shell", "-c", "from django.core.cache import cache; cache.set('seen', 'yes', 60)", **shared
+    )
+    assert wrote.returncode == 0, wrote.stderr
+    read = manage(
+        "shell", "-c", "from django.core.cache import cache; print(cache.get('seen'))", **shared
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip().splitlines()[-1] == "yes"
+
+
 def test_a_secret_can_come_from_a_file(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "key").write_text("from-a-file\n")
     monkeypatch.setenv("SOME_SECRET_FILE", str(tmp_path / "key"))
