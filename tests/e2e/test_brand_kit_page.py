@@ -31,7 +31,7 @@ def test_staff_set_the_brand_kit_that_members_posters_carry(
     phone.goto(f"{live_server.url}/images/brand/")
     phone.get_by_label("主办单位署名").fill("虎门镇总工会")
     phone.get_by_label("颜色 1").fill("#C8102E")
-    phone.get_by_label("标志（PNG/JPEG，不超过2MB）").set_input_files(str(logo))
+    phone.get_by_label("标志（PNG、JPEG 或 WebP，不超过2MB）").set_input_files(str(logo))
     phone.get_by_role("button", name="保存").click()
 
     expect(phone.get_by_role("status")).to_contain_text("品牌套件已保存")
