@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from writer import markdown
-from writer.models import Draft, DraftSection, WritingTemplate
+from writer.models import Draft, DraftSection, DraftStatus, WritingTemplate
 
 
 class TemplateFieldSerializer(serializers.Serializer[Any]):
@@ -111,7 +111,12 @@ class ProgressSerializer(serializers.Serializer[Any]):
 
 
 class DraftSerializer(serializers.ModelSerializer[Draft]):
-    status = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=DraftStatus.choices,
+        read_only=True,
+        help_text="queued, generating, ready; once every section has ended with failures: "
+        "partial (some sections written) or failed (none written).",
+    )
     progress = serializers.SerializerMethodField()
     sections = SectionSerializer(many=True)
     template = serializers.CharField(source="template_title")

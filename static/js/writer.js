@@ -9,7 +9,8 @@
   const mayEdit = root.dataset.mayEdit === "1";
   const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
   const LABELS = { queued: "排队中", writing: "正在写作…", done: "已完成", failed: "失败" };
-  const DRAFT_LABELS = { queued: "排队中", generating: "生成中", ready: "已完成", failed: "部分失败" };
+  const DRAFT_LABELS = { queued: "排队中", generating: "生成中", ready: "已完成", partial: "部分失败", failed: "生成失败" };
+  const badgeClass = (status) => "badge" + (["done", "ready"].includes(status) ? " badge-ok" : ["failed", "partial"].includes(status) ? " badge-err" : " badge-wait");
   let state = JSON.parse(document.getElementById("draft-data").textContent);
   let timer = null;
 
@@ -55,7 +56,7 @@
     box.dataset.status = section.status;
     box.dataset.version = section.version;
     box.querySelector("[data-status-label]").textContent = LABELS[section.status] || section.status;
-    box.querySelector("[data-status-label]").className = "badge" + (section.status === "done" ? " badge-ok" : section.status === "failed" ? " badge-err" : " badge-wait");
+    box.querySelector("[data-status-label]").className = badgeClass(section.status);
     const error = box.querySelector("[data-error]");
     error.hidden = section.status !== "failed";
     box.querySelector("[data-error-text]").textContent = section.error || "";
@@ -77,7 +78,9 @@
     const { done, total } = data.progress;
     document.querySelector("[data-progress]").textContent = `${done}/${total} 段完成`;
     document.querySelector("[data-progress-bar]").style.width = `${Math.round((100 * done) / total)}%`;
-    document.querySelector("[data-draft-status]").textContent = DRAFT_LABELS[data.status] || data.status;
+    const badge = document.querySelector("[data-draft-status]");
+    badge.textContent = DRAFT_LABELS[data.status] || data.status;
+    badge.className = badgeClass(data.status);
     const busy = data.sections.some((s) => s.status === "queued" || s.status === "writing");
     document.querySelectorAll("[data-export]").forEach((a) => a.classList.toggle("disabled", busy));
     document.querySelector("[data-export-wait]").hidden = !busy;

@@ -4,10 +4,12 @@ text arriving, one failing and retried, hangs, thinking, the sweep, the no-model
 from __future__ import annotations
 
 import json
+import socket
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from portal import jobs
@@ -89,12 +91,12 @@ def test_a_provider_failing_in_one_section_fails_that_section_alone_and_retry_me
 ) -> None:
     writer_model.then(Behaviour(status=400))  # not retried: the section fails
     draft = settled(start(sam).pk)
-    assert draft.status == DraftStatus.FAILED
+    assert (draft.status, draft.status_label) == (DraftStatus.PARTIAL, "部分失败")
     failed = draft.sections.get(status=JobStatus.FAILED)
     assert failed.error and failed.content == ""
     assert draft.sections.filter(status=JobStatus.SUCCEEDED).count() == 5
     shown = api(sam).get(f"/api/v1/drafts/{draft.pk}/").json()
-    assert shown["status"] == "failed" and shown["progress"] == {"done": 5, "total": 6}
+    assert shown["status"] == "partial" and shown["progress"] == {"done": 5, "total": 6}
     assert shown["sections"][failed.position - 1]["status"] == "failed"
     assert shown["sections"][failed.position - 1]["error"] == failed.error
     retried = api(sam).post(f"/api/v1/drafts/{draft.pk}/sections/{failed.position}/regenerate/")
@@ -102,6 +104,40 @@ def test_a_provider_failing_in_one_section_fails_that_section_alone_and_retry_me
     draft = settled(draft.pk)
     assert draft.status == DraftStatus.READY and draft.sections_failed == 0
     assert DraftSection.objects.get(pk=failed.pk).content == writer_model.reply
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_model_nobody_can_reach_fails_every_section_and_the_draft_says_so(
+    templates: Any, corpus: Any, configure: Any, sam: User, api: Any, client: Client
+) -> None:
+    configure("down", f"http://127.0.0.1:{_closed_port()}/v1", use_for=("writer",), max_retries=0)
+    draft = start(sam)
+    app.control.purge()  # written here, one after another
+    for section in draft.sections.all():
+        drafting.run_section(section.pk)
+
+    draft.refresh_from_db()
+    assert (draft.status, draft.status_label) == (DraftStatus.FAILED, "生成失败")
+    sections = list(draft.sections.all())
+    # Each keeps its reason and its retry; none gets the template's text in the model's place.
+    assert all(s.status == JobStatus.FAILED and s.error for s in sections)
+    assert all(s.content == "" and not s.by_model for s in sections)
+    assert not SectionRevision.objects.filter(section__draft=draft).exists()
+    shown = api(sam).get(f"/api/v1/drafts/{draft.pk}/").json()
+    assert shown["status"] == "failed" and shown["progress"] == {"done": 0, "total": 6}
+    client.force_login(sam)
+    page = client.get(f"/writer/drafts/{draft.pk}/").content.decode()
+    assert 'badge-err" data-draft-status>生成失败</span>' in page and "部分失败" not in page
+    assert page.count("data-retry>") == 6
+    listed = client.get("/writer/").content.decode()
+    assert '<span class="badge badge-err">生成失败</span>' in listed
 
 
 def test_a_hanging_provider_ends_in_a_failed_section_with_a_reason(
