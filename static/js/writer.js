@@ -38,7 +38,9 @@
   function renderCitations(box, section) {
     box.replaceChildren();
     if (!section.citations.length) return;
-    box.append(el("p", { class: "citations-head" }, "引用"));
+    // A model's text cites these ([n]); a template's text is the draft and these are what the
+    // knowledge base holds for it, to work from. Either way the export lists them once, at the end.
+    box.append(el("p", { class: "citations-head" }, section.by_model ? "引用" : "参考资料"));
     const list = el("ol", { class: "citations" });
     section.citations.forEach((c) => {
       const item = el("li", { id: `s${section.position}-cite-${c.n}`, value: String(c.n) });

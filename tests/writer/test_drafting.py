@@ -63,24 +63,25 @@ def test_sections_are_written_at_the_same_time_with_the_text_arriving(
     assert "13812345678" not in sent and "138****5678" in sent and "松山湖" in sent
 
 
-def test_with_no_model_the_template_text_is_filled_and_the_passages_quoted(
+def test_with_no_model_the_template_text_is_filled_and_the_passages_are_its_citations(
     celery_threads_worker: Any, templates: Any, corpus: Any, sam: User
 ) -> None:
     draft = settled(start(sam).pk)
     assert draft.status == DraftStatus.READY
     first, _second, _third, _fourth, funds, safety = draft.sections.order_by("position")
-    assert first.content.startswith(
+    # The text is the template's, filled, as a draft reads: the passages are not quoted in it.
+    assert first.content == (
         "为丰富职工业余文化生活，增强职工队伍的凝聚力和向心力，让职工在紧张工作之余放松身心，"
         "经研究，虎门镇总工会决定于2026年4月18日组织开展2026年职工春游活动。"
     )
     assert "{{" not in "".join(s.content for s in draft.sections.all())
     assert "人均200元" in funds.content
-    assert (
-        "**参考资料**" in first.content and "> [1] 《职工疗休养管理办法（测试）》" in first.content
-    )
+    assert not any("参考资料" in s.content or "\n> " in s.content for s in draft.sections.all())
+    # ...they are its citations, listed under it, as a model's are.
     assert first.citations[0]["label"].startswith("《职工疗休养管理办法（测试）》")
+    assert first.citations[0]["text"] not in first.content
     # A section searches its own categories only: safety draws on 安全生产, not 疗休养.
-    assert "参考资料" not in safety.content and safety.citations == []
+    assert safety.citations == []
     assert not any(s.by_model for s in draft.sections.all())
     assert draft.title == "虎门镇总工会关于组织开展2026年职工春游活动的方案"
     assert draft.doc_date.isoformat() == "2026-03-20"

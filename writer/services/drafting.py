@@ -1,6 +1,7 @@
 """Drafting: the form becomes a draft and its sections in one transaction, one job per section
 (queue `llm`, sent on commit); each section job retrieves from its knowledge categories and
-writes with the `writer` model, streamed into the row, or fills the template's text.
+writes with the `writer` model, streamed into the row, or fills the template's text (the
+passages found are then its citations, as a model's are).
 
 A section ends in the same transaction as its revision and the draft's atomic counter
 (`sections_done` or `sections_failed`): no chord, no lock on the draft. A job is claimed by
@@ -201,7 +202,11 @@ def run_section(section_id: int) -> None:
                     _failed(section, token, _("模型没有写出内容，请重试。"))
                     return
             else:
-                text = prompts.fixed_with_sources(section.fixed_text, passages)
+                # The template's text is the draft. The passages are its citations, listed
+                # under the section and exported under 附：参考依据 (as a model's are), never
+                # quoted into the text as well. They get no [n] marks: the template's words do
+                # not draw on them, they are there for the drafter to work from.
+                text = section.fixed_text.strip()
         except _Lost:
             return
         except _Blocked:
