@@ -148,7 +148,13 @@ class DraftCreatedSerializer(serializers.Serializer[Any]):
 
 
 class RegenerateSerializer(serializers.Serializer[Any]):
-    instruction = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    instruction = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="补充要求 for the model. Without a writer model the section is the template's "
+        "text again and an instruction is refused (503 instruction_needs_model); send none.",
+    )
 
 
 class SectionSaveSerializer(serializers.Serializer[Any]):

@@ -138,7 +138,8 @@
       out.hidden = false;
     } else if (target.matches("[data-regen-open]")) {
       box.querySelector("[data-regen]").hidden = false;
-      box.querySelector("[data-instruction]").focus();
+      // No model: no instruction to type (the form says why), only the button.
+      (box.querySelector("[data-instruction]") || box.querySelector("[data-regen] [type=submit]")).focus();
     } else if (target.matches("[data-retry]")) {
       const result = await send(`${api}sections/${n}/regenerate/`, "POST", {});
       if (!result.ok) box.querySelector("[data-error-text]").textContent = result.data.detail || "重试失败";
@@ -164,9 +165,8 @@
       form.querySelector("[data-preview-out]").hidden = true;
       await poll();
     } else if (form.matches("[data-regen]")) {
-      const result = await send(`${api}sections/${n}/regenerate/`, "POST", {
-        instruction: form.querySelector("[data-instruction]").value,
-      });
+      const input = form.querySelector("[data-instruction]");
+      const result = await send(`${api}sections/${n}/regenerate/`, "POST", input ? { instruction: input.value } : {});
       if (!result.ok) {
         form.querySelector("[data-regen-msg]").textContent = result.data.detail || "操作失败";
         return;

@@ -10,8 +10,9 @@ from django.test import Client
 
 from portal.models import AuditAction, AuditEvent, Role, User
 from tests import people
+from tests.fakes.openai import FakeOpenAI
 from tests.writer.conftest import OUTING_FORM
-from writer.models import Draft, DraftShare, RevisionKind
+from writer.models import Draft, DraftShare, RevisionKind, WriterAction, WriterUsage
 from writer.services import drafting, editing, sharing
 
 pytestmark = pytest.mark.django_db
@@ -135,8 +136,11 @@ def test_the_share_page_form_and_the_draft_page_of_a_stranger(
 
 
 def test_regenerating_a_section_queues_it_again_with_the_extra_instruction(
-    draft: Draft, sam: User, api: Any
+    draft: Draft, sam: User, api: Any, client: Client, writer_model: FakeOpenAI
 ) -> None:
+    client.force_login(sam)
+    page = client.get(f"/writer/drafts/{draft.pk}/").content.decode()
+    assert page.count("data-instruction") == 6 and "data-regen-no-model" not in page
     response = api(sam).post(
         f"/api/v1/drafts/{draft.pk}/sections/3/regenerate/", {"instruction": "突出一线职工"}
     )
@@ -156,6 +160,41 @@ def test_regenerating_a_section_queues_it_again_with_the_extra_instruction(
     drafting.run_section(section.pk)
     draft.refresh_from_db()
     assert draft.status == "ready" and draft.sections.get(position=3).revisions.count() == 2
+    sent = writer_model.hits("/v1/chat/completions")[-1].json()["messages"][1]["content"]
+    assert "补充要求：突出一线职工" in sent
+
+
+def test_without_a_model_an_extra_instruction_is_refused_and_the_page_says_so_first(
+    draft: Draft, sam: User, api: Any, client: Client
+) -> None:
+    client.force_login(sam)
+    page = client.get(f"/writer/drafts/{draft.pk}/").content.decode()
+    # Before anything is typed: no instruction to type, and why.
+    assert "data-instruction" not in page
+    assert page.count("data-regen-no-model") == 6 and "不能按补充要求改写" in page
+    url = f"/api/v1/drafts/{draft.pk}/sections/3/regenerate/"
+    before = draft.sections.get(position=3)
+
+    refused = api(sam).post(url, {"instruction": "突出一线职工"}, format="json")
+
+    assert (refused.status_code, refused.json()["code"]) == (503, "instruction_needs_model")
+    assert "补充要求不会起作用" in refused.json()["detail"]
+    section = draft.sections.get(position=3)
+    assert (section.status, section.version, section.extra_instruction) == (
+        before.status,
+        before.version,
+        "",
+    )
+    draft.refresh_from_db()
+    assert draft.status == "ready"
+    assert not WriterUsage.objects.filter(action=WriterAction.REGENERATE).exists()
+    # With no instruction it is the template's text again, as the page says.
+    for body in ({}, {"instruction": "  "}):
+        again = api(sam).post(url, body, format="json")
+        assert again.status_code == 202
+        drafting.run_section(section.pk)
+    section.refresh_from_db()
+    assert section.content == before.content and section.revisions.count() == 3
 
 
 def test_the_preview_is_rendered_and_sanitised_on_the_server(sam: User, client: Client) -> None:

@@ -101,6 +101,7 @@ def draft_page(request: HttpRequest, pk: int) -> HttpResponse:
             "shares": shares,
             "has_model": ai.has_models("writer"),
             "no_model_reason": str(tools.NO_MODEL),
+            "regenerate_without_model": str(drafting.REGENERATE_WITHOUT_MODEL),
             "model_tools": [(key, str(label)) for key, (label, _p) in tools.MODEL_TOOLS.items()],
         },
     )
