@@ -59,7 +59,10 @@ class TemplateSerializer(serializers.ModelSerializer[WritingTemplate]):
 
 class DraftRequestSerializer(serializers.Serializer[Any]):
     template = serializers.CharField(help_text="The template's slug.")
-    fields = serializers.DictField(help_text="The form: field name → value.")  # type: ignore[assignment]
+    fields = serializers.DictField(  # type: ignore[assignment]
+        help_text="The form: field name → value. A required field sent empty is refused "
+        "(400 bad_fields, per field); a `unit` field left out takes the drafter's union unit."
+    )
 
 
 class CitationSerializer(serializers.Serializer[Any]):
