@@ -3,6 +3,7 @@ this process (no model), so no worker is needed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -120,6 +121,53 @@ def test_sharing_within_the_unit_view_or_edit_and_nobody_else(
     assert AuditEvent.objects.filter(
         action=AuditAction.DRAFT_UNSHARED, actor=sam, target=f"draft {draft.pk} → tina"
     ).exists()
+
+
+def test_a_draft_shared_view_only_shows_no_editing_tools_and_the_server_refuses_them(
+    draft: Draft, sam: User, tina: User, otto: User, client: Client
+) -> None:
+    sharing.share(sam, draft.pk, "tina", can_edit=False)
+    edited = editing.save_section(sam, draft.pk, 1, content="山姆改过的一段。", version=1)
+    page_url = f"/writer/drafts/{draft.pk}/"
+    client.force_login(tina)
+
+    page = client.get(page_url).content.decode()
+
+    assert "sam 共享（仅查看）" in page and "一、活动目的" in page
+    for control in ("润色", "扩写", "替换选中的文字", "规范检查", "data-tool", "data-edit"):
+        assert control not in page, control
+    assert "data-regen" not in page and "data-retry" not in page
+    history = client.get(f"/writer/drafts/{draft.pk}/sections/1/revisions/").content.decode()
+    assert "第 1 版" in history and "恢复此版" not in history
+
+    def tool(name: str) -> Any:
+        return client.post(
+            f"/api/v1/writer/tools/{name}/",
+            json.dumps({"text": "大家一起搞定它", "draft": draft.pk}),
+            content_type="application/json",
+        )
+
+    # The server refuses what the page does not offer.
+    for name in ("polish", "expand"):
+        refused = tool(name)
+        assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted"), name
+        assert "只共享给您查看" in refused.json()["detail"]
+    assert tool("check").status_code == 200  # 规范检查 reads only
+    restore = client.post(
+        f"/writer/drafts/{draft.pk}/sections/1/restore/", {"revision": 1, "version": 2}
+    )
+    assert restore.status_code == 302
+    section = draft.sections.get(position=1)
+    assert (section.version, section.content) == (edited.version, "山姆改过的一段。")
+    assert not WriterUsage.objects.filter(action=WriterAction.TOOL, detail="polish").exists()
+    # Someone it was not shared with does not learn it exists; its editors keep the tools.
+    client.force_login(otto)
+    assert tool("polish").status_code == 404 and tool("check").status_code == 404
+    sharing.share(sam, draft.pk, "tina", can_edit=True)
+    client.force_login(tina)
+    page = client.get(page_url).content.decode()
+    assert "（仅查看）" not in page and 'data-tool="polish"' in page and "data-edit" in page
+    assert (tool("polish").status_code, tool("polish").json()["code"]) == (503, "tool_unavailable")
 
 
 def test_the_share_page_form_and_the_draft_page_of_a_stranger(
