@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
         "DocumentKindEnum": "knowledge.models.DocumentKind",
         "FaqStatusEnum": "knowledge.models.FaqStatus",
         "LexiconKindEnum": "knowledge.models.LexiconKind",
+        "DraftStatusEnum": "writer.models.DraftStatus",
         "NewDocumentStatusEnum": [("draft", "草稿"), ("review", "待审核"), ("published", "已发布")],
         "ErrorCodeEnum": "portal.serializers.ERROR_CODE_CHOICES",
     },

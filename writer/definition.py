@@ -392,7 +392,12 @@ class Filled:
 
 
 def clean_values(definition: Definition, raw: Any, *, unit_name: str = "") -> Filled:
-    """Validate a drafter's form against the fields: FieldErrors per field, or the values."""
+    """Validate a drafter's form against the fields: FieldErrors per field, or the values.
+
+    A required field sent empty is refused with its label, whatever its type. A `unit` field
+    left out of the submission altogether (an API client that does not name it) takes
+    `unit_name`, the drafter's union unit: the form shows that value filled in, so a drafter
+    who clears it has said it is empty, and is asked to fill it in."""
     if not isinstance(raw, Mapping):
         raise FieldErrors(_("表单内容应为对象。"), {"fields": [_("表单内容应为对象。")]})
     errors: dict[str, list[str]] = {}
@@ -402,7 +407,7 @@ def clean_values(definition: Definition, raw: Any, *, unit_name: str = "") -> Fi
         errors["fields"] = [_("模板没有这些字段：%(f)s。") % {"f": "、".join(map(str, unknown))}]
     for f in definition.fields:
         value = raw.get(f.name)
-        if f.type == "unit" and (value is None or value == ""):
+        if f.type == "unit" and f.name not in raw:
             value = unit_name
         if value is None or (isinstance(value, str) and not value.strip()):
             if f.required:

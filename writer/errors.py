@@ -19,6 +19,7 @@ class WriterErrorCode(ErrorCode):
     DRAFT_NOT_FOUND = "draft_not_found"
     SECTION_NOT_FOUND = "section_not_found"
     SECTION_BUSY = "section_busy"
+    INSTRUCTION_NEEDS_MODEL = "instruction_needs_model"  # 补充要求 with no model to follow it
     EDIT_CONFLICT = "edit_conflict"
     CONTENT_TOO_LONG = "content_too_long"
     REVISION_NOT_FOUND = "revision_not_found"
@@ -48,7 +49,8 @@ class Conflict(WriterError):
 
 
 class Unavailable(WriterError):
-    """A part that is not there: no model for the tools, no LibreOffice for PDF."""
+    """A part that is not there: no model for the tools or for an extra instruction, no
+    LibreOffice for PDF."""
 
     status = 503
 

@@ -1,4 +1,4 @@
-"""What a section's model call is told, and the no-model text. Everything sent is masked
+"""What a section's model call is told, and what a section cites. Everything sent is masked
 (`mask_personal_numbers`) and passed as quoted data: angle brackets inside become full-width,
 so no field value or passage can close a tag and speak as the instructions."""
 
@@ -59,18 +59,6 @@ def messages(brief: SectionBrief, passages: Sequence[Passage]) -> list[dict[str,
     ask.append(f"篇幅：约{brief.length}字。")
     user = "\n".join(ask) + f"\n\n<表单>\n{form}\n</表单>\n\n<资料>\n{sources or '（无）'}\n</资料>"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
-
-
-def fixed_with_sources(fixed_text: str, passages: Sequence[Passage]) -> str:
-    """The no-model section: the template's text, then the best passages quoted with their
-    source, for the drafter to work from."""
-    if not passages:
-        return fixed_text
-    quoted = [
-        f"> [{n}] {p.label}：{p.text.strip()}".replace("\n", "\n> ")
-        for n, p in enumerate(passages, start=1)
-    ]
-    return fixed_text.rstrip() + "\n\n**参考资料**\n\n" + "\n\n".join(quoted)
 
 
 def citation(n: int, passage: Passage) -> dict[str, object]:

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from writer import markdown
-from writer.models import Draft, DraftSection, WritingTemplate
+from writer.models import Draft, DraftSection, DraftStatus, WritingTemplate
 
 
 class TemplateFieldSerializer(serializers.Serializer[Any]):
@@ -59,7 +59,10 @@ class TemplateSerializer(serializers.ModelSerializer[WritingTemplate]):
 
 class DraftRequestSerializer(serializers.Serializer[Any]):
     template = serializers.CharField(help_text="The template's slug.")
-    fields = serializers.DictField(help_text="The form: field name → value.")  # type: ignore[assignment]
+    fields = serializers.DictField(  # type: ignore[assignment]
+        help_text="The form: field name → value. A required field sent empty is refused "
+        "(400 bad_fields, per field); a `unit` field left out takes the drafter's union unit."
+    )
 
 
 class CitationSerializer(serializers.Serializer[Any]):
@@ -111,7 +114,12 @@ class ProgressSerializer(serializers.Serializer[Any]):
 
 
 class DraftSerializer(serializers.ModelSerializer[Draft]):
-    status = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=DraftStatus.choices,
+        read_only=True,
+        help_text="queued, generating, ready; once every section has ended with failures: "
+        "partial (some sections written) or failed (none written).",
+    )
     progress = serializers.SerializerMethodField()
     sections = SectionSerializer(many=True)
     template = serializers.CharField(source="template_title")
@@ -143,7 +151,13 @@ class DraftCreatedSerializer(serializers.Serializer[Any]):
 
 
 class RegenerateSerializer(serializers.Serializer[Any]):
-    instruction = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    instruction = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="补充要求 for the model. Without a writer model the section is the template's "
+        "text again and an instruction is refused (503 instruction_needs_model); send none.",
+    )
 
 
 class SectionSaveSerializer(serializers.Serializer[Any]):

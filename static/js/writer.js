@@ -9,7 +9,8 @@
   const mayEdit = root.dataset.mayEdit === "1";
   const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
   const LABELS = { queued: "排队中", writing: "正在写作…", done: "已完成", failed: "失败" };
-  const DRAFT_LABELS = { queued: "排队中", generating: "生成中", ready: "已完成", failed: "部分失败" };
+  const DRAFT_LABELS = { queued: "排队中", generating: "生成中", ready: "已完成", partial: "部分失败", failed: "生成失败" };
+  const badgeClass = (status) => "badge" + (["done", "ready"].includes(status) ? " badge-ok" : ["failed", "partial"].includes(status) ? " badge-err" : " badge-wait");
   let state = JSON.parse(document.getElementById("draft-data").textContent);
   let timer = null;
 
@@ -37,7 +38,9 @@
   function renderCitations(box, section) {
     box.replaceChildren();
     if (!section.citations.length) return;
-    box.append(el("p", { class: "citations-head" }, "引用"));
+    // A model's text cites these ([n]); a template's text is the draft and these are what the
+    // knowledge base holds for it, to work from. Either way the export lists them once, at the end.
+    box.append(el("p", { class: "citations-head" }, section.by_model ? "引用" : "参考资料"));
     const list = el("ol", { class: "citations" });
     section.citations.forEach((c) => {
       const item = el("li", { id: `s${section.position}-cite-${c.n}`, value: String(c.n) });
@@ -55,7 +58,7 @@
     box.dataset.status = section.status;
     box.dataset.version = section.version;
     box.querySelector("[data-status-label]").textContent = LABELS[section.status] || section.status;
-    box.querySelector("[data-status-label]").className = "badge" + (section.status === "done" ? " badge-ok" : section.status === "failed" ? " badge-err" : " badge-wait");
+    box.querySelector("[data-status-label]").className = badgeClass(section.status);
     const error = box.querySelector("[data-error]");
     error.hidden = section.status !== "failed";
     box.querySelector("[data-error-text]").textContent = section.error || "";
@@ -77,7 +80,9 @@
     const { done, total } = data.progress;
     document.querySelector("[data-progress]").textContent = `${done}/${total} 段完成`;
     document.querySelector("[data-progress-bar]").style.width = `${Math.round((100 * done) / total)}%`;
-    document.querySelector("[data-draft-status]").textContent = DRAFT_LABELS[data.status] || data.status;
+    const badge = document.querySelector("[data-draft-status]");
+    badge.textContent = DRAFT_LABELS[data.status] || data.status;
+    badge.className = badgeClass(data.status);
     const busy = data.sections.some((s) => s.status === "queued" || s.status === "writing");
     document.querySelectorAll("[data-export]").forEach((a) => a.classList.toggle("disabled", busy));
     document.querySelector("[data-export-wait]").hidden = !busy;
@@ -133,7 +138,8 @@
       out.hidden = false;
     } else if (target.matches("[data-regen-open]")) {
       box.querySelector("[data-regen]").hidden = false;
-      box.querySelector("[data-instruction]").focus();
+      // No model: no instruction to type (the form says why), only the button.
+      (box.querySelector("[data-instruction]") || box.querySelector("[data-regen] [type=submit]")).focus();
     } else if (target.matches("[data-retry]")) {
       const result = await send(`${api}sections/${n}/regenerate/`, "POST", {});
       if (!result.ok) box.querySelector("[data-error-text]").textContent = result.data.detail || "重试失败";
@@ -159,9 +165,8 @@
       form.querySelector("[data-preview-out]").hidden = true;
       await poll();
     } else if (form.matches("[data-regen]")) {
-      const result = await send(`${api}sections/${n}/regenerate/`, "POST", {
-        instruction: form.querySelector("[data-instruction]").value,
-      });
+      const input = form.querySelector("[data-instruction]");
+      const result = await send(`${api}sections/${n}/regenerate/`, "POST", input ? { instruction: input.value } : {});
       if (!result.ok) {
         form.querySelector("[data-regen-msg]").textContent = result.data.detail || "操作失败";
         return;

@@ -83,6 +83,8 @@ def test_a_draft_is_accepted_with_202_and_shown_queued(templates: Any, sam: User
     ("change", "field", "words"),
     [
         ({"destination": None}, "destination", "请填写"),
+        ({"unit": ""}, "unit", "请填写“工会名称”"),  # never the drafter's unit instead
+        ({"unit": "  "}, "unit", "请填写“工会名称”"),
         ({"days": "三天"}, "days", "应为数字"),
         ({"days": 30}, "days", "应在 1 到 7 之间"),
         ({"year": 2026.5}, "year", "“年度”应为整数"),
@@ -236,6 +238,34 @@ def test_the_form_page_creates_a_draft_or_shows_the_fields_errors(
     assert good.status_code == 302 and good["Location"] == f"/writer/drafts/{draft.pk}/"
     page = client.get(good["Location"]).content.decode()
     assert "虎门镇总工会关于组织开展2026年职工春游活动的方案" in page
+
+
+def test_a_unit_field_is_filled_in_on_the_page_and_refused_when_cleared(
+    templates: Any, sam: User, client: Client
+) -> None:
+    client.force_login(sam)
+    page = client.get("/writer/new/spring-autumn-outing/").content.decode()
+    assert 'id="f-unit" name="unit" type="text" maxlength="100" value="虎门镇总工会"' in page
+
+    cleared = client.post("/writer/new/spring-autumn-outing/", {**OUTING_FORM, "unit": ""})
+
+    assert cleared.status_code == 400
+    page = cleared.content.decode()
+    assert '<small class="error">请填写“工会名称”。</small>' in page
+    assert 'name="unit" type="text" maxlength="100" value=""' in page  # left as the drafter left it
+    assert not Draft.objects.exists() and not WriterUsage.objects.exists()
+
+
+def test_an_api_draft_that_leaves_the_unit_field_out_takes_the_drafters_unit(
+    templates: Any, sam: User, api: Any
+) -> None:
+    form = {k: v for k, v in OUTING_FORM.items() if k != "unit"}
+    created = api(sam).post(
+        "/api/v1/drafts/", {"template": "spring-autumn-outing", "fields": form}, format="json"
+    )
+    assert created.status_code == 202
+    draft = Draft.objects.get(pk=created.json()["id"])
+    assert (draft.issuer, draft.values["unit"]["value"]) == ("虎门镇总工会", "虎门镇总工会")
 
 
 def test_the_form_page_asks_for_whole_numbers_and_refuses_decimals(

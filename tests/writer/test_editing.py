@@ -3,6 +3,7 @@ this process (no model), so no worker is needed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,8 +11,9 @@ from django.test import Client
 
 from portal.models import AuditAction, AuditEvent, Role, User
 from tests import people
+from tests.fakes.openai import FakeOpenAI
 from tests.writer.conftest import OUTING_FORM
-from writer.models import Draft, DraftShare, RevisionKind
+from writer.models import Draft, DraftShare, RevisionKind, WriterAction, WriterUsage
 from writer.services import drafting, editing, sharing
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +123,53 @@ def test_sharing_within_the_unit_view_or_edit_and_nobody_else(
     ).exists()
 
 
+def test_a_draft_shared_view_only_shows_no_editing_tools_and_the_server_refuses_them(
+    draft: Draft, sam: User, tina: User, otto: User, client: Client
+) -> None:
+    sharing.share(sam, draft.pk, "tina", can_edit=False)
+    edited = editing.save_section(sam, draft.pk, 1, content="山姆改过的一段。", version=1)
+    page_url = f"/writer/drafts/{draft.pk}/"
+    client.force_login(tina)
+
+    page = client.get(page_url).content.decode()
+
+    assert "sam 共享（仅查看）" in page and "一、活动目的" in page
+    for control in ("润色", "扩写", "替换选中的文字", "规范检查", "data-tool", "data-edit"):
+        assert control not in page, control
+    assert "data-regen" not in page and "data-retry" not in page
+    history = client.get(f"/writer/drafts/{draft.pk}/sections/1/revisions/").content.decode()
+    assert "第 1 版" in history and "恢复此版" not in history
+
+    def tool(name: str) -> Any:
+        return client.post(
+            f"/api/v1/writer/tools/{name}/",
+            json.dumps({"text": "大家一起搞定它", "draft": draft.pk}),
+            content_type="application/json",
+        )
+
+    # The server refuses what the page does not offer.
+    for name in ("polish", "expand"):
+        refused = tool(name)
+        assert (refused.status_code, refused.json()["code"]) == (403, "not_permitted"), name
+        assert "只共享给您查看" in refused.json()["detail"]
+    assert tool("check").status_code == 200  # 规范检查 reads only
+    restore = client.post(
+        f"/writer/drafts/{draft.pk}/sections/1/restore/", {"revision": 1, "version": 2}
+    )
+    assert restore.status_code == 302
+    section = draft.sections.get(position=1)
+    assert (section.version, section.content) == (edited.version, "山姆改过的一段。")
+    assert not WriterUsage.objects.filter(action=WriterAction.TOOL, detail="polish").exists()
+    # Someone it was not shared with does not learn it exists; its editors keep the tools.
+    client.force_login(otto)
+    assert tool("polish").status_code == 404 and tool("check").status_code == 404
+    sharing.share(sam, draft.pk, "tina", can_edit=True)
+    client.force_login(tina)
+    page = client.get(page_url).content.decode()
+    assert "（仅查看）" not in page and 'data-tool="polish"' in page and "data-edit" in page
+    assert (tool("polish").status_code, tool("polish").json()["code"]) == (503, "tool_unavailable")
+
+
 def test_the_share_page_form_and_the_draft_page_of_a_stranger(
     draft: Draft, sam: User, tina: User, otto: User, client: Client
 ) -> None:
@@ -135,8 +184,11 @@ def test_the_share_page_form_and_the_draft_page_of_a_stranger(
 
 
 def test_regenerating_a_section_queues_it_again_with_the_extra_instruction(
-    draft: Draft, sam: User, api: Any
+    draft: Draft, sam: User, api: Any, client: Client, writer_model: FakeOpenAI
 ) -> None:
+    client.force_login(sam)
+    page = client.get(f"/writer/drafts/{draft.pk}/").content.decode()
+    assert page.count("data-instruction") == 6 and "data-regen-no-model" not in page
     response = api(sam).post(
         f"/api/v1/drafts/{draft.pk}/sections/3/regenerate/", {"instruction": "突出一线职工"}
     )
@@ -156,6 +208,41 @@ def test_regenerating_a_section_queues_it_again_with_the_extra_instruction(
     drafting.run_section(section.pk)
     draft.refresh_from_db()
     assert draft.status == "ready" and draft.sections.get(position=3).revisions.count() == 2
+    sent = writer_model.hits("/v1/chat/completions")[-1].json()["messages"][1]["content"]
+    assert "补充要求：突出一线职工" in sent
+
+
+def test_without_a_model_an_extra_instruction_is_refused_and_the_page_says_so_first(
+    draft: Draft, sam: User, api: Any, client: Client
+) -> None:
+    client.force_login(sam)
+    page = client.get(f"/writer/drafts/{draft.pk}/").content.decode()
+    # Before anything is typed: no instruction to type, and why.
+    assert "data-instruction" not in page
+    assert page.count("data-regen-no-model") == 6 and "不能按补充要求改写" in page
+    url = f"/api/v1/drafts/{draft.pk}/sections/3/regenerate/"
+    before = draft.sections.get(position=3)
+
+    refused = api(sam).post(url, {"instruction": "突出一线职工"}, format="json")
+
+    assert (refused.status_code, refused.json()["code"]) == (503, "instruction_needs_model")
+    assert "补充要求不会起作用" in refused.json()["detail"]
+    section = draft.sections.get(position=3)
+    assert (section.status, section.version, section.extra_instruction) == (
+        before.status,
+        before.version,
+        "",
+    )
+    draft.refresh_from_db()
+    assert draft.status == "ready"
+    assert not WriterUsage.objects.filter(action=WriterAction.REGENERATE).exists()
+    # With no instruction it is the template's text again, as the page says.
+    for body in ({}, {"instruction": "  "}):
+        again = api(sam).post(url, body, format="json")
+        assert again.status_code == 202
+        drafting.run_section(section.pk)
+    section.refresh_from_db()
+    assert section.content == before.content and section.revisions.count() == 3
 
 
 def test_the_preview_is_rendered_and_sanitised_on_the_server(sam: User, client: Client) -> None:

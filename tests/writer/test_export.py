@@ -95,6 +95,30 @@ def test_the_docx_reads_back_with_title_headings_and_no_label_without_a_model(
     assert WriterUsage.objects.filter(action=WriterAction.EXPORT_DOCX).count() == 1
 
 
+@pytest.mark.django_db
+def test_without_a_model_the_sources_are_listed_once_not_quoted_in_the_text(
+    templates: Any, corpus: Any, sam: User, api: Any
+) -> None:
+    draft = written(sam)
+    sections = list(draft.sections.order_by("position"))
+    cited = [c for s in sections for c in s.citations]
+    assert cited and all(c["text"] not in s.content for s in sections for c in s.citations)
+    shown = api(sam).get(f"/api/v1/drafts/{draft.pk}/").json()["sections"][0]
+    assert shown["citations"] and "<blockquote>" not in shown["html"]
+
+    response = api(sam).get(f"/api/v1/drafts/{draft.pk}/export/", {"format": "docx"})
+
+    lines = [p.text for p in docx.Document(io.BytesIO(response.content)).paragraphs]
+    text = "\n".join(lines)
+    assert "参考资料" not in text
+    assert not any(c["text"][:30] in text for c in cited)
+    # Each source once, under 附：参考依据 at the end, as a model-written draft lists them.
+    labels = list(dict.fromkeys(str(c["label"]) for c in cited))
+    assert all(text.count(label) == 1 for label in labels)
+    sources = lines[lines.index("附：参考依据") + 1 :]
+    assert sources == [f"{n}.{label}" for n, label in enumerate(labels, start=1)]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_docx_of_a_model_written_draft_carries_both_labels(
     templates: Any, sam: User, api: Any, writer_model: FakeOpenAI

@@ -167,6 +167,26 @@ def number_fields(**money: Any) -> dict[str, Any]:
     return definition
 
 
+def test_a_required_unit_field_sent_empty_is_refused_and_one_left_out_takes_the_default() -> None:
+    definition = defs.parse(simple())
+    unit = "虎门镇总工会"
+    for empty in ("", "  ", None):
+        with pytest.raises(FieldErrors) as refused:
+            defs.clean_values(definition, {"unit": empty, "subject": "春游"}, unit_name=unit)
+        assert refused.value.errors == {"unit": ["请填写“单位”。"]}
+    left_out = defs.clean_values(definition, {"subject": "春游"}, unit_name=unit)
+    assert left_out.text["unit"] == unit
+    typed = defs.clean_values(
+        definition, {"unit": "长安镇总工会", "subject": "春游"}, unit_name=unit
+    )
+    assert typed.text["unit"] == "长安镇总工会"
+    # A unit field the template makes optional may stay empty.
+    optional = simple()
+    optional["fields"][0]["required"] = False
+    blank = defs.clean_values(defs.parse(optional), {"unit": "", "subject": "春游"}, unit_name=unit)
+    assert blank.text["unit"] == ""
+
+
 def test_number_fields_take_whole_numbers_unless_the_template_gives_decimals(
     categories: Any,
 ) -> None:

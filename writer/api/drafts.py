@@ -126,8 +126,16 @@ class RegenerateView(APIView):
 
     @extend_schema(
         request=RegenerateSerializer,
-        responses={202: SectionSerializer, 409: ErrorSerializer, 404: ErrorSerializer},
-        summary="Write one section again (a failed one: retry), with an extra instruction",
+        responses={
+            202: SectionSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+        summary="Write one section again (a failed one: retry), with an extra instruction "
+        "(503 instruction_needs_model when no model is configured)",
     )
     def post(self, request: Request, pk: int, n: int) -> Response:
         user = permissions.require_user(request, Perm.DRAFT_MATERIALS)

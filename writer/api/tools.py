@@ -2,7 +2,8 @@
 
 规范检查 (`check`) answers JSON findings at once. The model tools stream Server-Sent Events
 (`delta` {text}…, then `done` {text} or `error` {detail, code}); this is a plain async view, as
-Ask's is, because DRF cannot stream from the event loop."""
+Ask's is, because DRF cannot stream from the event loop. Naming a `draft` gives its forbidden
+phrasings; a model tool on a draft then needs the right to edit it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from portal.streaming import Refused, authenticate, error_response, sse
 from writer.errors import WriterErrorCode
 from writer.models import WriterAction
 from writer.services import metering, tools
-from writer.services.access import access_draft
 
 log = logging.getLogger("writer")
 
@@ -42,7 +42,7 @@ def _prepare(request: HttpRequest, tool: str) -> tuple[User, str, list[str]]:
     text = tools.check_selection(tool, data.get("text"))
     forbidden: list[str] = []
     if isinstance(data.get("draft"), int):
-        forbidden = list(access_draft(user, data["draft"]).forbidden)
+        forbidden = tools.forbidden_of(user, tool, data["draft"])
     return user, text, forbidden
 
 

@@ -18,7 +18,10 @@ class DraftStatus(models.TextChoices):
     QUEUED = "queued", _("排队中")
     GENERATING = "generating", _("生成中")
     READY = "ready", _("已完成")
-    FAILED = "failed", _("部分失败")
+    # Every section has ended: some written, some failed (each with its reason and a retry).
+    PARTIAL = "partial", _("部分失败")
+    # Every section has ended and none was written.
+    FAILED = "failed", _("生成失败")
 
 
 class Draft(models.Model):
@@ -26,7 +29,8 @@ class Draft(models.Model):
     (the style guide, the filled form), so the template may change or go meanwhile.
 
     Progress is two counters raised atomically by the section that ends (no chord, no lock):
-    the draft is ready when `sections_done == sections_total`."""
+    the draft is ready when `sections_done == sections_total`; when every section has ended
+    and some failed, it is `partial` (some written) or `failed` (none written)."""
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -86,7 +90,7 @@ class Draft(models.Model):
         if self.sections_done >= self.sections_total:
             return DraftStatus.READY
         if self.sections_done + self.sections_failed >= self.sections_total:
-            return DraftStatus.FAILED
+            return DraftStatus.PARTIAL if self.sections_done else DraftStatus.FAILED
         if self.sections_done or self.sections_failed:
             return DraftStatus.GENERATING
         # Sections already loaded (the API's detail) tell whether one is being written.

@@ -1,6 +1,7 @@
 """Drafting: the form becomes a draft and its sections in one transaction, one job per section
 (queue `llm`, sent on commit); each section job retrieves from its knowledge categories and
-writes with the `writer` model, streamed into the row, or fills the template's text.
+writes with the `writer` model, streamed into the row, or fills the template's text (the
+passages found are then its citations, as a model's are).
 
 A section ends in the same transaction as its revision and the draft's atomic counter
 (`sections_done` or `sections_failed`): no chord, no lock on the draft. A job is claimed by
@@ -20,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from knowledge.retrieval import Passage, QueryError, search
 from portal import ai, jobs
@@ -29,7 +31,7 @@ from portal.models import User
 from portal.permissions import Perm, require
 from writer import definition as defs
 from writer import prompts
-from writer.errors import Conflict, WriterError, WriterErrorCode
+from writer.errors import Conflict, Unavailable, WriterError, WriterErrorCode
 from writer.markdown import CITE
 from writer.models import (
     Draft,
@@ -51,6 +53,15 @@ QUERY_CHARS = 200
 SAVE_EVERY = 0.25  # seconds between saves of the text arriving
 HEARTBEAT_EVERY = 5.0
 MAX_ATTEMPTS = 3
+# Without a model a section is the template's text again: an extra instruction has nothing to
+# follow it. The page says so before anyone types one; the service refuses one all the same.
+INSTRUCTION_NEEDS_MODEL = gettext_lazy(
+    "尚未配置写作模型，补充要求不会起作用。不填补充要求，可以按模板重新生成本段。"
+)
+REGENERATE_WITHOUT_MODEL = gettext_lazy(
+    "尚未配置写作模型：重新生成会按模板文字重新填写本段、重新检索参考资料，"
+    "不能按补充要求改写。本段现在的文字会被替换，可在“修订记录”中找回。"
+)
 
 
 def _task() -> Any:
@@ -201,7 +212,11 @@ def run_section(section_id: int) -> None:
                     _failed(section, token, _("模型没有写出内容，请重试。"))
                     return
             else:
-                text = prompts.fixed_with_sources(section.fixed_text, passages)
+                # The template's text is the draft. The passages are its citations, listed
+                # under the section and exported under 附：参考依据 (as a model's are), never
+                # quoted into the text as well. They get no [n] marks: the template's words do
+                # not draw on them, they are there for the drafter to work from.
+                text = section.fixed_text.strip()
         except _Lost:
             return
         except _Blocked:
@@ -261,10 +276,15 @@ def _failed(section: DraftSection, token: Any, message: str, detail: str = "") -
 def requeue_section(
     user: User, draft_id: int, position: int, *, extra_instruction: str | None = None
 ) -> DraftSection:
-    """Retry a failed section, or regenerate a finished one (with an extra instruction)."""
+    """Retry a failed section, or regenerate a finished one (with an extra instruction, which
+    needs a model: without one it is refused, never silently ignored)."""
     draft = access_draft(user, draft_id, edit=True)
     if extra_instruction is not None and len(extra_instruction) > 500:
         raise WriterError(_("补充要求最多500字。"), code=WriterErrorCode.CONTENT_TOO_LONG)
+    if extra_instruction and extra_instruction.strip() and not ai.has_models(FEATURE):
+        raise Unavailable(
+            str(INSTRUCTION_NEEDS_MODEL), code=WriterErrorCode.INSTRUCTION_NEEDS_MODEL
+        )
     if extra_instruction:
         tools.refuse_unsafe(extra_instruction, "writer.prompt")
     with transaction.atomic():

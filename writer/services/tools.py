@@ -10,9 +10,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal import ai
+from portal.models import User
 from portal.privacy import mask_personal_numbers
 from writer.conventions import check
 from writer.errors import Unavailable, WriterError, WriterErrorCode
+from writer.services.access import access_draft
 
 MAX_SELECTION = 5000
 MODEL_TOOLS: dict[str, tuple[Any, str]] = {
@@ -64,6 +66,13 @@ def check_selection(tool: str, text: Any) -> str:
     if tool != CHECK:
         refuse_unsafe(text, "writer.tool")
     return text
+
+
+def forbidden_of(user: User, tool: str, draft_id: int) -> list[str]:
+    """The forbidden phrasings of the draft a tool is used on. A model tool's text is there to
+    replace words of the draft, so it needs the right to edit it (a draft shared view-only:
+    403); 规范检查 only reads, so seeing the draft is enough (anyone else: 404)."""
+    return list(access_draft(user, draft_id, edit=tool != CHECK).forbidden)
 
 
 def conventions(text: str, forbidden: list[str]) -> list[dict[str, Any]]:

@@ -59,6 +59,7 @@ def new_draft(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             return redirect("writer_draft", pk=draft.pk)
     elif user.union_unit:
+        # A unit field's default, shown filled in: cleared, it is empty and refused as such.
         values = {f.name: user.union_unit.name for f in definition.fields if f.type == "unit"}
     fields = [
         {"field": f, "value": values.get(f.name, ""), "errors": errors.get(f.name, [])}
@@ -101,6 +102,7 @@ def draft_page(request: HttpRequest, pk: int) -> HttpResponse:
             "shares": shares,
             "has_model": ai.has_models("writer"),
             "no_model_reason": str(tools.NO_MODEL),
+            "regenerate_without_model": str(drafting.REGENERATE_WITHOUT_MODEL),
             "model_tools": [(key, str(label)) for key, (label, _p) in tools.MODEL_TOOLS.items()],
         },
     )
