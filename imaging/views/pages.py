@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -61,6 +60,7 @@ def index(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("image_detail", pk=made.pk)
     gallery = list(requests.my_requests(user)[:60])
+    allowance = requests.allowance(user)
     return render(
         request,
         "imaging/index.html",
@@ -71,8 +71,9 @@ def index(request: HttpRequest) -> HttpResponse:
             "text_fields": [(n, label, values.get(n, "")) for n, label in TEXT_FIELDS.items()],
             "presets": brands.presets_of(user),
             "gallery": gallery,
-            "quota_left": requests.quota_left(user),
-            "quota": settings.IMAGING_DAILY_QUOTA,
+            "layout": allowance.layout,
+            "quota_left": allowance.left,
+            "quota": allowance.limit,
             "max_prompt": MAX_PROMPT_CHARS,
             "max_variations": range(1, MAX_VARIATIONS + 1),
             "kit": brands.kit_for(user),

@@ -1,4 +1,5 @@
-"""The member pages: the form, a request's page, refine, cancel; the editors' review page."""
+"""The member pages: the form, a request's page, refine, cancel; the editors' review page; what
+the page counts without an imaging model (template layouts)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tests.imaging.conftest import PROMPT
 pytestmark = pytest.mark.django_db
 
 
-def test_the_form_submits_and_shows_the_request_in_the_queue(client, alice):
+def test_the_form_submits_and_shows_the_request_in_the_queue(client, alice, draw_model):
     client.force_login(alice)
     assert "今日还可生成 20 张" in client.get("/images/").content.decode()
 
@@ -33,7 +34,7 @@ def test_the_form_submits_and_shows_the_request_in_the_queue(client, alice):
     assert made.texts == {"title": "职工联谊会"} and made.size == "768x1024"
 
 
-def test_a_refused_request_keeps_what_was_typed_and_says_why(client, alice):
+def test_a_refused_request_keeps_what_was_typed_and_says_why(client, alice, draw_model):
     client.force_login(alice)
 
     page = client.post("/images/", {"prompt": "", "purpose": "poster", "title": "劳动最光荣"})
@@ -62,7 +63,7 @@ def test_refine_from_the_page_and_see_the_lineage(client, alice, submit, draw_mo
 
 
 def test_pages_refuse_members_without_ai_and_hide_others_requests(
-    client, alice, bob, charlie, submit
+    client, alice, bob, charlie, submit, draw_model
 ):
     made = submit(alice)
     client.force_login(charlie)
@@ -107,7 +108,9 @@ def test_editors_take_down_from_the_review_page(client, alice, eddie, submit, dr
         ("eddie", "/images/review/"),
     ],
 )
-def test_draw_pages_are_titled_with_the_portal_s_name(client, request, submit, who, path):
+def test_draw_pages_are_titled_with_the_portal_s_name(
+    client, request, submit, draw_model, who, path
+):
     user = request.getfixturevalue(who)
     if path == "request":
         path = f"/images/{submit(user).pk}/"
@@ -117,3 +120,17 @@ def test_draw_pages_are_titled_with_the_portal_s_name(client, request, submit, w
 
     assert response.status_code == 200
     assert response.content.decode().split("</title>")[0].endswith(" · 工会AI门户")
+
+
+def test_without_a_model_the_page_counts_layouts_not_ai_images(client, alice, request):
+    client.force_login(alice)
+    page = client.get("/images/").content.decode()
+    assert "模板排版不占用每日AI绘图额度。今日还可排版 100 张（每天 100 张" in page
+    assert "今日还可生成" not in page
+
+    client.post("/images/", {"prompt": PROMPT, "purpose": "poster", "title": "劳动最光荣"})
+
+    assert ImageRequest.objects.get().mode == "composed"
+    assert "今日还可排版 99 张" in client.get("/images/").content.decode()
+    request.getfixturevalue("draw_model")  # once a model is configured: the AI images
+    assert "今日还可生成 20 张" in client.get("/images/").content.decode()  # none taken
