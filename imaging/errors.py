@@ -17,6 +17,7 @@ class ImagingErrorCode(ErrorCode):
     BAD_VARIATIONS = "bad_variations"
     TEXT_TOO_LONG = "text_too_long"
     TEXT_DOES_NOT_FIT = "text_does_not_fit"
+    TITLE_REQUIRED = "title_required"
     QUOTA_EXCEEDED = "quota_exceeded"
     LAYOUT_LIMIT_EXCEEDED = "layout_limit_exceeded"
     # A request's life

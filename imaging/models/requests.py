@@ -101,6 +101,11 @@ class ImageRequest(Job):
         return f"{self.width}x{self.height}"
 
     @property
+    def caption(self) -> str:
+        """What the image shows, in words (its alt text): the description, else a layout's title."""
+        return self.prompt or str((self.texts or {}).get("title", ""))
+
+    @property
     def is_taken_down(self) -> bool:
         return self.taken_down_at is not None
 

@@ -6,9 +6,9 @@ charged against the day's quota and stored in one transaction, and its job is se
 commits. A blocked request is stored too (the member sees why) and costs nothing.
 
 Without an `imaging` model a request is a template layout (`layout_mode()`): the composer sets
-its texts on a designed poster. A layout costs no AI image: it counts against the day's layouts
-(IMAGING_DAILY_LAYOUTS), a bound of its own against abuse, and is made by the composer even if a
-model is routed later.
+its texts on a designed poster, so a title is needed and the description is not (nothing draws
+it). A layout costs no AI image: it counts against the day's layouts (IMAGING_DAILY_LAYOUTS), a
+bound of its own against abuse, and is made by the composer even if a model is routed later.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from imaging import tasks
 from imaging.catalogue import (
@@ -74,8 +75,8 @@ def quota_resets_at(now: datetime | None = None) -> datetime:
 
 def layout_mode() -> bool:
     """Whether a request made now is a template layout: no `imaging` model is routed, so the
-    composer sets its texts on a designed poster (the features API, `/api/v1/ai/features/`,
-    tells clients)."""
+    composer sets its texts on a designed poster and nothing draws the description. The pages
+    say so before a member asks; the features API (`/api/v1/ai/features/`) tells clients."""
     return not ai.has_models("imaging")
 
 
@@ -189,9 +190,10 @@ class Spec:
     variations: int
 
 
-def check_prompt(prompt: str) -> str:
+def check_prompt(prompt: str, *, required: bool = True) -> str:
+    """The description as kept (masked); a template layout needs none (nothing draws it)."""
     text = " ".join((prompt or "").split())
-    if not text:
+    if not text and required:
         raise ImagingError(_("请描述您想要的图片。"), code=ImagingErrorCode.EMPTY_PROMPT)
     if len(text) > MAX_PROMPT_CHARS:
         raise ImagingError(
@@ -257,7 +259,9 @@ def check_request(
     seed: int | None = None,
     variations: int = 1,
     preset_id: int | None = None,
+    layout: bool = False,
 ) -> Spec:
+    """A request as checked; a template layout (`layout`) needs a title, not a description."""
     preset = _preset(user, preset_id)
     style = style or (preset.style if preset else "")
     if style and style not in STYLES:
@@ -270,8 +274,13 @@ def check_request(
     width, height = check_size(purpose, size)
     checked_texts = check_texts(texts)
     render.check_texts(purpose, width, height, checked_texts)
+    if layout and not checked_texts.get("title"):
+        raise ImagingError(
+            _("尚未配置绘图模型，图片将用您填写的文字按模板排版，请填写标题。"),
+            code=ImagingErrorCode.TITLE_REQUIRED,
+        )
     return Spec(
-        prompt=check_prompt(prompt),
+        prompt=check_prompt(prompt, required=not layout),
         purpose=purpose,
         width=width,
         height=height,
@@ -341,7 +350,7 @@ def submit(user: User, **params: Any) -> ImageRequest:
     images (LayoutLimitExceeded over its layouts), NotPermitted without USE_AI."""
     require(user, Perm.USE_AI)
     layout = layout_mode()
-    return _store(user, check_request(user, **params), layout=layout)
+    return _store(user, check_request(user, **params, layout=layout), layout=layout)
 
 
 def refine(
@@ -362,6 +371,8 @@ def refine(
     if parent.status != JobStatus.SUCCEEDED:
         raise Conflict(_("只有已完成的图片可以优化。"), code=ImagingErrorCode.NOT_REFINABLE)
     layout = layout_mode()
+    if layout and not may_relayout(parent):
+        raise Conflict(str(NO_TITLE_TO_LAY_OUT), code=ImagingErrorCode.NOT_REFINABLE)
     new_prompt = parent.prompt if prompt is None or not prompt.strip() else prompt
     first = parent.results.order_by("index").first()
     seed = (first.seed if first and first.seed is not None else parent.seed) if keep_seed else None
@@ -374,6 +385,7 @@ def refine(
         texts=parent.texts,
         seed=seed,
         variations=variations,
+        layout=layout,
     )
     spec = replace(spec, extra=parent.extra, negative=parent.negative_prompt)
     return _store(
@@ -384,6 +396,16 @@ def refine(
         keep_seed=keep_seed,
         change_note=change_note(parent, spec, keep_seed),
     )
+
+
+NO_TITLE_TO_LAY_OUT = gettext_lazy(
+    "尚未配置绘图模型，只能用图上文字重新排版，而这张图片没有标题。请回到“生成图片”填写标题后提交。"
+)
+
+
+def may_relayout(parent: ImageRequest) -> bool:
+    """Whether a template layout can be made again from the request's texts (its title)."""
+    return bool((parent.texts or {}).get("title"))
 
 
 def change_note(parent: ImageRequest, spec: Spec, keep_seed: bool) -> str:

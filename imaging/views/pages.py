@@ -38,7 +38,8 @@ def _or_404(call: Callable[[], Any]) -> Any:
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    """The request form (GET) and submitting it (POST), with my gallery below."""
+    """The request form (GET) and submitting it (POST), with my gallery below. Without an
+    imaging model the form says so first and asks for a title instead of a description."""
     user = require_user(request, Perm.USE_AI)
     values: dict[str, Any] = {"purpose": "poster", "variations": "1"}
     if request.method == "POST":
@@ -85,6 +86,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = require_user(request, Perm.USE_AI)
     found = _or_404(lambda: requests.detail(user, pk))
+    layout = requests.layout_mode()
     return render(
         request,
         "imaging/detail.html",
@@ -95,6 +97,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "results": [] if found.is_taken_down else list(found.results.all()),
             "max_variations": range(1, MAX_VARIATIONS + 1),
             "max_prompt": MAX_PROMPT_CHARS,
+            "layout": layout,
+            "may_relayout": not layout or requests.may_relayout(found),
+            "no_title_to_lay_out": requests.NO_TITLE_TO_LAY_OUT,
         },
     )
 

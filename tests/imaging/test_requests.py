@@ -218,6 +218,18 @@ def test_a_personal_number_in_the_description_is_masked_before_it_is_kept(api, a
 TITLED = {"texts": {"title": "劳动最光荣"}}
 
 
+def test_without_a_model_a_layout_needs_a_title_not_a_description(api, alice):
+    untitled = post(api, alice, prompt=PROMPT)
+    made = post(api, alice, prompt="", **TITLED)
+
+    assert untitled.status_code == 400 and untitled.json()["code"] == "title_required"
+    assert "尚未配置绘图模型" in untitled.json()["detail"]
+    assert made.status_code == 202
+    body = made.json()
+    assert body["status"] == "queued" and body["mode"] == "composed" and body["prompt"] == ""
+    assert ImageRequest.objects.count() == 1
+
+
 def test_a_layout_uses_no_ai_image_of_the_days_quota(api, alice, settings):
     settings.IMAGING_DAILY_QUOTA = 1
 
