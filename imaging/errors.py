@@ -17,7 +17,9 @@ class ImagingErrorCode(ErrorCode):
     BAD_VARIATIONS = "bad_variations"
     TEXT_TOO_LONG = "text_too_long"
     TEXT_DOES_NOT_FIT = "text_does_not_fit"
+    TITLE_REQUIRED = "title_required"
     QUOTA_EXCEEDED = "quota_exceeded"
+    LAYOUT_LIMIT_EXCEEDED = "layout_limit_exceeded"
     # A request's life
     IMAGE_NOT_FOUND = "image_not_found"
     NOT_CANCELLABLE = "not_cancellable"
@@ -45,6 +47,12 @@ class QuotaExceeded(ImagingError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class LayoutLimitExceeded(QuotaExceeded):
+    """Over the day's template layouts (made without a model; apart from the AI quota): 429."""
+
+    code = ImagingErrorCode.LAYOUT_LIMIT_EXCEEDED
 
 
 class ImageNotFound(ImagingError):

@@ -28,7 +28,14 @@ class TextsSerializer(serializers.Serializer[Any]):
 class ImageRequestCreateSerializer(serializers.Serializer[Any]):
     # Lengths are checked by the service (its Chinese message and code), not here.
     prompt = serializers.CharField(
-        allow_blank=True, trim_whitespace=False, help_text=f"At most {MAX_PROMPT_CHARS} characters."
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=f"At most {MAX_PROMPT_CHARS} characters. Required while an imaging model is "
+        "configured (GET /api/v1/ai/features/); without one the request is a template layout "
+        "of its texts (texts.title required), nothing draws the description, and it counts "
+        "against the day's layouts, not the AI images.",
     )
     purpose = serializers.ChoiceField(choices=[(p, str(v.label)) for p, v in PURPOSES.items()])
     size = serializers.CharField(

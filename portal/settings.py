@@ -436,10 +436,13 @@ AI_CALL_DEADLINE_SECONDS = env_int("AI_CALL_DEADLINE_SECONDS", 240, minimum=1)
 # Demo data
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD")
 
-# Draw (imaging/): images per member per Asia/Shanghai day; the job's heartbeat, when the sweep
-# takes a silent job back (stale) or re-sends an unclaimed one; attempts and backoff for
-# provider failures; the task's own time limit (the provider's timeout comes first).
+# Draw (imaging/): AI images per member per Asia/Shanghai day (the model's cost), and apart from
+# them the template layouts made without a model (Pillow only, ~0.15 s each: a bound against
+# abuse, not a cost); the job's heartbeat, when the sweep takes a silent job back (stale) or
+# re-sends an unclaimed one; attempts and backoff for provider failures; the task's own time
+# limit (the provider's timeout comes first).
 IMAGING_DAILY_QUOTA = env_int("IMAGING_DAILY_QUOTA", 20, minimum=0)
+IMAGING_DAILY_LAYOUTS = env_int("IMAGING_DAILY_LAYOUTS", 100, minimum=0)
 IMAGING_HEARTBEAT_SECONDS = env_int("IMAGING_HEARTBEAT_SECONDS", 10, minimum=1)
 IMAGING_STALE_SECONDS = env_int("IMAGING_STALE_SECONDS", 60, minimum=2)
 IMAGING_UNCLAIMED_SECONDS = env_int("IMAGING_UNCLAIMED_SECONDS", 600, minimum=2)

@@ -62,6 +62,10 @@ class ImageRequest(Job):
     change_note = models.CharField(_("改动"), max_length=300, blank=True)
     keep_seed = models.BooleanField(_("沿用种子"), default=False)
     revised_prompt = models.TextField(_("优化后的描述"), blank=True)
+    # COMPOSED from the start for a request made while no `imaging` model was routed (a
+    # template layout: the composer makes it whatever is routed later, and it counts against
+    # the day's layouts); otherwise set when the request ends. So a request counts against
+    # `DailyQuota.layouts` exactly when its mode is COMPOSED, and against `used` otherwise.
     mode = models.CharField(_("生成方式"), max_length=10, choices=RenderMode.choices, blank=True)
     model_name = models.CharField(_("模型"), max_length=200, blank=True)
     # The Asia/Shanghai day whose quota this request used (None: it cost nothing).
@@ -95,6 +99,11 @@ class ImageRequest(Job):
     @property
     def size(self) -> str:
         return f"{self.width}x{self.height}"
+
+    @property
+    def caption(self) -> str:
+        """What the image shows, in words (its alt text): the description, else a layout's title."""
+        return self.prompt or str((self.texts or {}).get("title", ""))
 
     @property
     def is_taken_down(self) -> bool:
@@ -137,12 +146,15 @@ class ImageResult(models.Model):
 
 
 class DailyQuota(models.Model):
-    """Images a member asked for on one Asia/Shanghai day: raised by a conditional UPDATE in
-    the request's own transaction, so concurrent requests can never pass the limit."""
+    """Images a member asked for on one Asia/Shanghai day: AI images (`used`, the daily quota)
+    and template layouts made without a model (`layouts`, a separate bound). Each is raised by
+    a conditional UPDATE in the request's own transaction, so concurrent requests can never
+    pass its limit."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     used = models.PositiveIntegerField(default=0)
+    layouts = models.PositiveIntegerField(_("模板排版张数"), default=0)
 
     class Meta:
         verbose_name = _("每日额度")
@@ -152,4 +164,4 @@ class DailyQuota(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.day}: {self.used}"
+        return f"{self.user_id} {self.day}: {self.used} + {self.layouts}"

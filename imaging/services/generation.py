@@ -1,5 +1,6 @@
-"""The worker's side of an image request: claim it, draw it (a model, or the composer when no
-`imaging` model is routed), label it, keep its files, finish it — once.
+"""The worker's side of an image request: claim it, draw it (a model, or the composer for a
+template layout: a request made without a model, or one whose model has gone since), label it,
+keep its files, finish it — once.
 
 Idempotent by request id: `claim()` lets one worker have the request; the results are written
 in the transaction of `finish()`, which holds only while the claim token is still this worker's,
@@ -26,7 +27,7 @@ from imaging import tasks
 from imaging.catalogue import STYLES
 from imaging.models import ImageRequest, ImageResult, RenderMode
 from imaging.services import brands, render
-from imaging.services.requests import refund, remove_files
+from imaging.services.requests import recount_as_layout, refund, remove_files
 from portal import ai, jobs
 from portal.ai.errors import AIError, ProviderTimeout
 from portal.jobs import JobStatus
@@ -105,10 +106,16 @@ class Drawing:
     revised_prompt: str  # the provider's own rewriting (Hunyuan, Seedream), if it told us
 
 
-def draw(request: ImageRequest, prompt: str) -> Drawing:
+def composes(request: ImageRequest) -> bool:
+    """Whether the composer makes the request: a template layout from the start, or no
+    `imaging` model is routed now."""
+    return request.mode == RenderMode.COMPOSED or not ai.has_models("imaging")
+
+
+def draw(request: ImageRequest, prompt: str, *, compose: bool) -> Drawing:
     """The request's images: one provider call per variation, or the composer's design."""
     kit = brands.brand_for(request.owner)
-    if not ai.has_models("imaging"):
+    if compose:
         drawn = [
             Drawn(
                 render.composed(
@@ -189,6 +196,8 @@ def _keep(request: ImageRequest, token: uuid.UUID, drawing: Drawing, revised: st
             )
             if finished:
                 ImageResult.objects.bulk_create(rows)
+                if not drawing.model:  # charged as AI images, made without a model
+                    recount_as_layout(request)
     except BaseException:
         remove_files(names)
         raise
@@ -243,11 +252,12 @@ def run(request_id: int) -> str:
         with jobs.heartbeat(
             ImageRequest, request_id, token, every=settings.IMAGING_HEARTBEAT_SECONDS
         ):
+            compose = composes(request)
             prompt = _prompt(request)
-            revised = rewrite(request, prompt)
+            revised = "" if compose else rewrite(request, prompt)  # nothing draws a layout's
             if revised:
                 jobs.touch(ImageRequest, request_id, token, revised_prompt=revised)
-            drawing = draw(request, revised or prompt)
+            drawing = draw(request, revised or prompt, compose=compose)
             return "succeeded" if _keep(request, token, drawing, revised) else "lost claim"
     except Blocked as exc:
         _end(request, token, JobStatus.BLOCKED, str(exc), "revised prompt blocked")

@@ -4,6 +4,11 @@ may see. The only code that changes requests outside the worker (services/genera
 A request is checked (permission, description, purpose and size, overlay texts, the word list),
 charged against the day's quota and stored in one transaction, and its job is sent when that
 commits. A blocked request is stored too (the member sees why) and costs nothing.
+
+Without an `imaging` model a request is a template layout (`layout_mode()`): the composer sets
+its texts on a designed poster, so a title is needed and the description is not (nothing draws
+it). A layout costs no AI image: it counts against the day's layouts (IMAGING_DAILY_LAYOUTS), a
+bound of its own against abuse, and is made by the composer even if a model is routed later.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from imaging import tasks
 from imaging.catalogue import (
@@ -29,8 +35,15 @@ from imaging.catalogue import (
     STYLES,
     TEXT_FIELDS,
 )
-from imaging.errors import Conflict, ImageNotFound, ImagingError, ImagingErrorCode, QuotaExceeded
-from imaging.models import DailyQuota, ImageRequest, ImageResult, StylePreset
+from imaging.errors import (
+    Conflict,
+    ImageNotFound,
+    ImagingError,
+    ImagingErrorCode,
+    LayoutLimitExceeded,
+    QuotaExceeded,
+)
+from imaging.models import DailyQuota, ImageRequest, ImageResult, RenderMode, StylePreset
 from imaging.services import render
 from portal import ai, audit, jobs
 from portal.ai.images import feature_supports_size, parse_size
@@ -60,39 +73,102 @@ def quota_resets_at(now: datetime | None = None) -> datetime:
     return datetime.combine(quota_day(now) + timedelta(days=1), time.min, tzinfo=QUOTA_ZONE)
 
 
-def quota_left(user: User) -> int:
-    used = DailyQuota.objects.filter(user=user, day=quota_day()).values_list("used", flat=True)
-    return max(0, settings.IMAGING_DAILY_QUOTA - (used.first() or 0))
+def layout_mode() -> bool:
+    """Whether a request made now is a template layout: no `imaging` model is routed, so the
+    composer sets its texts on a designed poster and nothing draws the description. The pages
+    say so before a member asks; the features API (`/api/v1/ai/features/`) tells clients."""
+    return not ai.has_models("imaging")
 
 
-def _charge(user: User, images: int) -> date:
-    """Count `images` against today's quota, or QuotaExceeded. A conditional UPDATE on the
-    day's row: concurrent requests queue on its lock and each sees the others' counts."""
+def _column(layout: bool) -> str:
+    """The DailyQuota count a request of that kind is charged to."""
+    return "layouts" if layout else "used"
+
+
+def _limit(layout: bool) -> int:
+    return settings.IMAGING_DAILY_LAYOUTS if layout else settings.IMAGING_DAILY_QUOTA
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a member may still ask for today, of the kind a request made now would be."""
+
+    layout: bool  # template layouts (no model), not AI images
+    left: int
+    limit: int
+
+
+def quota_left(user: User, *, layout: bool = False) -> int:
+    """AI images (or, with `layout`, template layouts) the member may still ask for today."""
+    column = _column(layout)
+    used = DailyQuota.objects.filter(user=user, day=quota_day()).values_list(column, flat=True)
+    return max(0, _limit(layout) - (used.first() or 0))
+
+
+def allowance(user: User) -> Allowance:
+    layout = layout_mode()
+    return Allowance(layout, quota_left(user, layout=layout), _limit(layout))
+
+
+def _charge(user: User, images: int, *, layout: bool) -> date:
+    """Count `images` against today's AI quota (or today's layouts), or QuotaExceeded
+    (LayoutLimitExceeded). A conditional UPDATE on the day's row: concurrent requests queue
+    on its lock and each sees the others' counts."""
     day = quota_day()
-    limit = settings.IMAGING_DAILY_QUOTA
+    column, limit = _column(layout), _limit(layout)
     DailyQuota.objects.bulk_create([DailyQuota(user=user, day=day)], ignore_conflicts=True)
-    charged = DailyQuota.objects.filter(user=user, day=day, used__lte=limit - images).update(
-        used=F("used") + images
-    )
+    charged = DailyQuota.objects.filter(
+        user=user, day=day, **{f"{column}__lte": limit - images}
+    ).update(**{column: F(column) + images})
     if not charged:
         resets = quota_resets_at()
-        left = quota_left(user)
+        shown = {
+            "limit": limit,
+            "left": quota_left(user, layout=layout),
+            "when": resets.strftime("%m月%d日 00:00"),
+        }
+        wait = max(1, int((resets - timezone.now()).total_seconds()))
+        if layout:
+            raise LayoutLimitExceeded(
+                _(
+                    "今日模板排版已达上限（每天%(limit)d张，还剩%(left)d张），"
+                    "将于%(when)s（北京时间）重置。"
+                )
+                % shown,
+                retry_after=wait,
+            )
         message = _(
             "今日生成额度已用完（每天%(limit)d张，还剩%(left)d张），将于%(when)s（北京时间）重置。"
-        ) % {"limit": limit, "left": left, "when": resets.strftime("%m月%d日 00:00")}
-        wait = max(1, int((resets - timezone.now()).total_seconds()))
-        raise QuotaExceeded(message, retry_after=wait)
+        )
+        raise QuotaExceeded(message % shown, retry_after=wait)
     return day
+
+
+def _is_layout(request: ImageRequest) -> bool:
+    return request.mode == RenderMode.COMPOSED
 
 
 def refund(request: ImageRequest) -> None:
     """Give back what a request was charged (cancelled, failed, blocked by the worker): call
-    once, in the transaction that ends the request."""
+    once, in the transaction that ends the request, with the request as it was before."""
     if request.charged_day is None:
         return
+    column, n = _column(_is_layout(request)), request.variations
     DailyQuota.objects.filter(
-        user_id=request.owner_id, day=request.charged_day, used__gte=request.variations
-    ).update(used=F("used") - request.variations)
+        user_id=request.owner_id, day=request.charged_day, **{f"{column}__gte": n}
+    ).update(**{column: F(column) - n})
+
+
+def recount_as_layout(request: ImageRequest) -> None:
+    """A request charged as AI images that the composer made (the model was removed while it
+    waited): its images go back to the AI quota and count as layouts. Call once, in the
+    transaction of `finish()`, with the request as it was before."""
+    if request.charged_day is None or _is_layout(request):
+        return
+    n = request.variations
+    DailyQuota.objects.filter(
+        user_id=request.owner_id, day=request.charged_day, used__gte=n
+    ).update(used=F("used") - n, layouts=F("layouts") + n)
 
 
 # --- checking a request ----------------------------------------------------------------------
@@ -114,9 +190,10 @@ class Spec:
     variations: int
 
 
-def check_prompt(prompt: str) -> str:
+def check_prompt(prompt: str, *, required: bool = True) -> str:
+    """The description as kept (masked); a template layout needs none (nothing draws it)."""
     text = " ".join((prompt or "").split())
-    if not text:
+    if not text and required:
         raise ImagingError(_("请描述您想要的图片。"), code=ImagingErrorCode.EMPTY_PROMPT)
     if len(text) > MAX_PROMPT_CHARS:
         raise ImagingError(
@@ -182,7 +259,9 @@ def check_request(
     seed: int | None = None,
     variations: int = 1,
     preset_id: int | None = None,
+    layout: bool = False,
 ) -> Spec:
+    """A request as checked; a template layout (`layout`) needs a title, not a description."""
     preset = _preset(user, preset_id)
     style = style or (preset.style if preset else "")
     if style and style not in STYLES:
@@ -195,8 +274,13 @@ def check_request(
     width, height = check_size(purpose, size)
     checked_texts = check_texts(texts)
     render.check_texts(purpose, width, height, checked_texts)
+    if layout and not checked_texts.get("title"):
+        raise ImagingError(
+            _("尚未配置绘图模型，图片将用您填写的文字按模板排版，请填写标题。"),
+            code=ImagingErrorCode.TITLE_REQUIRED,
+        )
     return Spec(
-        prompt=check_prompt(prompt),
+        prompt=check_prompt(prompt, required=not layout),
         purpose=purpose,
         width=width,
         height=height,
@@ -228,7 +312,7 @@ def blocked_reason(spec: Spec) -> str:
 
 
 def _store(
-    user: User, spec: Spec, *, parent: ImageRequest | None = None, **lineage: Any
+    user: User, spec: Spec, *, layout: bool, parent: ImageRequest | None = None, **lineage: Any
 ) -> ImageRequest:
     reason = blocked_reason(spec)
     fields: dict[str, Any] = {
@@ -246,6 +330,7 @@ def _store(
         "parent": parent,
         "root": (parent.root or parent) if parent else None,
         "step": parent.step + 1 if parent else 0,
+        "mode": RenderMode.COMPOSED if layout else "",
         **lineage,
     }
     with transaction.atomic():
@@ -253,17 +338,19 @@ def _store(
             return ImageRequest.objects.create(
                 **fields, status=JobStatus.BLOCKED, error=reason[:300], finished_at=timezone.now()
             )
-        day = _charge(user, spec.variations)
+        day = _charge(user, spec.variations, layout=layout)
         request = ImageRequest.objects.create(**fields, charged_day=day)
         jobs.enqueue(tasks.run_image_request, request.pk)
     return request
 
 
 def submit(user: User, **params: Any) -> ImageRequest:
-    """A new request (queued, or blocked with the reason). Raises ImagingError for bad input,
-    QuotaExceeded over the day's images, NotPermitted without USE_AI."""
+    """A new request (queued, or blocked with the reason): AI images, or a template layout
+    when no model is routed. Raises ImagingError for bad input, QuotaExceeded over the day's
+    images (LayoutLimitExceeded over its layouts), NotPermitted without USE_AI."""
     require(user, Perm.USE_AI)
-    return _store(user, check_request(user, **params))
+    layout = layout_mode()
+    return _store(user, check_request(user, **params, layout=layout), layout=layout)
 
 
 def refine(
@@ -275,13 +362,17 @@ def refine(
     variations: int = 1,
 ) -> ImageRequest:
     """A refinement of one of the member's finished requests: a changed description, the same
-    or a new seed, or n variations; the new request names its parent and what changed."""
+    or a new seed, or n variations; the new request names its parent and what changed.
+    Without a model it is a new layout of the parent's texts (charged as a layout)."""
     require(user, Perm.USE_AI)
     parent = access_request(user, request_id)
     if parent.is_taken_down:
         raise TakenDown(_("这张图片已被下架，不能继续优化。"))
     if parent.status != JobStatus.SUCCEEDED:
         raise Conflict(_("只有已完成的图片可以优化。"), code=ImagingErrorCode.NOT_REFINABLE)
+    layout = layout_mode()
+    if layout and not may_relayout(parent):
+        raise Conflict(str(NO_TITLE_TO_LAY_OUT), code=ImagingErrorCode.NOT_REFINABLE)
     new_prompt = parent.prompt if prompt is None or not prompt.strip() else prompt
     first = parent.results.order_by("index").first()
     seed = (first.seed if first and first.seed is not None else parent.seed) if keep_seed else None
@@ -294,15 +385,27 @@ def refine(
         texts=parent.texts,
         seed=seed,
         variations=variations,
+        layout=layout,
     )
     spec = replace(spec, extra=parent.extra, negative=parent.negative_prompt)
     return _store(
         user,
         spec,
+        layout=layout,
         parent=parent,
         keep_seed=keep_seed,
         change_note=change_note(parent, spec, keep_seed),
     )
+
+
+NO_TITLE_TO_LAY_OUT = gettext_lazy(
+    "尚未配置绘图模型，只能用图上文字重新排版，而这张图片没有标题。请回到“生成图片”填写标题后提交。"
+)
+
+
+def may_relayout(parent: ImageRequest) -> bool:
+    """Whether a template layout can be made again from the request's texts (its title)."""
+    return bool((parent.texts or {}).get("title"))
 
 
 def change_note(parent: ImageRequest, spec: Spec, keep_seed: bool) -> str:

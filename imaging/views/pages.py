@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -39,7 +38,8 @@ def _or_404(call: Callable[[], Any]) -> Any:
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    """The request form (GET) and submitting it (POST), with my gallery below."""
+    """The request form (GET) and submitting it (POST), with my gallery below. Without an
+    imaging model the form says so first and asks for a title instead of a description."""
     user = require_user(request, Perm.USE_AI)
     values: dict[str, Any] = {"purpose": "poster", "variations": "1"}
     if request.method == "POST":
@@ -61,6 +61,7 @@ def index(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("image_detail", pk=made.pk)
     gallery = list(requests.my_requests(user)[:60])
+    allowance = requests.allowance(user)
     return render(
         request,
         "imaging/index.html",
@@ -71,8 +72,9 @@ def index(request: HttpRequest) -> HttpResponse:
             "text_fields": [(n, label, values.get(n, "")) for n, label in TEXT_FIELDS.items()],
             "presets": brands.presets_of(user),
             "gallery": gallery,
-            "quota_left": requests.quota_left(user),
-            "quota": settings.IMAGING_DAILY_QUOTA,
+            "layout": allowance.layout,
+            "quota_left": allowance.left,
+            "quota": allowance.limit,
             "max_prompt": MAX_PROMPT_CHARS,
             "max_variations": range(1, MAX_VARIATIONS + 1),
             "kit": brands.kit_for(user),
@@ -84,6 +86,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = require_user(request, Perm.USE_AI)
     found = _or_404(lambda: requests.detail(user, pk))
+    layout = requests.layout_mode()
     return render(
         request,
         "imaging/detail.html",
@@ -94,6 +97,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "results": [] if found.is_taken_down else list(found.results.all()),
             "max_variations": range(1, MAX_VARIATIONS + 1),
             "max_prompt": MAX_PROMPT_CHARS,
+            "layout": layout,
+            "may_relayout": not layout or requests.may_relayout(found),
+            "no_title_to_lay_out": requests.NO_TITLE_TO_LAY_OUT,
         },
     )
 

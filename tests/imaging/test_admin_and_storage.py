@@ -10,7 +10,9 @@ from tests.portal.test_settings import manage
 
 
 @pytest.mark.django_db
-def test_admins_read_the_providers_words_on_a_failed_request(client, ada, alice, submit):
+def test_admins_read_the_providers_words_on_a_failed_request(
+    client, ada, alice, submit, draw_model
+):
     made = submit(alice)
     ImageRequest.objects.filter(pk=made.pk).update(
         status=JobStatus.FAILED, error="图片生成失败，请稍后再试。",

@@ -99,7 +99,7 @@ def test_the_brand_page_is_for_staff(client, sam, alice, units):
     assert BrandKit.objects.get(unit=units["factory"]).logo
 
 
-def test_a_members_preset_is_applied_to_a_request(alice, bob, submit):
+def test_a_members_preset_is_applied_to_a_request(alice, bob, submit, draw_model):
     preset = brands.save_preset(
         alice, name="我的红", style="festive", extra="灯笼", negative="文字"
     )

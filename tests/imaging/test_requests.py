@@ -1,5 +1,5 @@
 """Submitting through the API: what is refused (and costs nothing), what is queued, the quota,
-who may and may not."""
+who may and may not; without an imaging model, template layouts and their own daily bound."""
 
 from __future__ import annotations
 
@@ -24,7 +24,14 @@ def used_today(user) -> int:
     return row.used if row else 0
 
 
-def test_a_poster_request_is_queued_and_charged(api, alice, django_capture_on_commit_callbacks):
+def layouts_today(user) -> int:
+    row = DailyQuota.objects.filter(user=user, day=requests.quota_day()).first()
+    return row.layouts if row else 0
+
+
+def test_a_poster_request_is_queued_and_charged(
+    api, alice, draw_model, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as sent:
         response = post(api, alice, texts={"title": "劳动最光荣", "date": "5月1日"})
 
@@ -43,7 +50,7 @@ def test_a_poster_request_is_queued_and_charged(api, alice, django_capture_on_co
     ("prompt", "code"),
     [("", "empty_prompt"), ("   ", "empty_prompt"), ("画" * 5000, "prompt_too_long")],
 )
-def test_an_empty_or_overlong_description_is_refused(api, alice, prompt, code):
+def test_an_empty_or_overlong_description_is_refused(api, alice, draw_model, prompt, code):
     response = post(api, alice, prompt=prompt)
 
     assert response.status_code == 400 and response.json()["code"] == code
@@ -96,7 +103,7 @@ def test_a_title_too_long_to_set_is_refused_with_the_composers_words(api, alice)
     ],
     ids=["prompt", "overlay text"],
 )
-def test_blocked_words_store_a_blocked_request_that_costs_nothing(api, alice, body):
+def test_blocked_words_store_a_blocked_request_that_costs_nothing(api, alice, draw_model, body):
     response = post(api, alice, **body)
 
     assert response.status_code == 202
@@ -107,7 +114,7 @@ def test_blocked_words_store_a_blocked_request_that_costs_nothing(api, alice, bo
     assert ImageRequest.objects.get().charged_day is None
 
 
-def test_over_the_quota_is_429_saying_when_it_resets(api, alice, settings):
+def test_over_the_quota_is_429_saying_when_it_resets(api, alice, draw_model, settings):
     settings.IMAGING_DAILY_QUOTA = 3
     assert post(api, alice, variations=2).status_code == 202
 
@@ -123,7 +130,7 @@ def test_over_the_quota_is_429_saying_when_it_resets(api, alice, settings):
 
 
 @pytest.mark.time_machine("2026-06-18T23:59:00+08:00")
-def test_the_quota_resets_at_midnight_in_shanghai(api, alice, settings, time_machine):
+def test_the_quota_resets_at_midnight_in_shanghai(api, alice, draw_model, settings, time_machine):
     settings.IMAGING_DAILY_QUOTA = 1
     assert post(api, alice).status_code == 202
     refused = post(api, alice)
@@ -147,7 +154,7 @@ def test_an_anonymous_caller_is_401(api):
     assert post(api, None).status_code == 401
 
 
-def test_another_members_request_is_404_like_a_missing_one(api, alice, bob):
+def test_another_members_request_is_404_like_a_missing_one(api, alice, bob, draw_model):
     mine = post(api, alice).json()["id"]
 
     for path in (f"/api/v1/images/{mine}/", "/api/v1/images/999999/"):
@@ -160,7 +167,7 @@ def test_another_members_request_is_404_like_a_missing_one(api, alice, bob):
     assert ImageRequest.objects.get(pk=mine).status == JobStatus.QUEUED
 
 
-def test_a_queued_request_can_be_cancelled_and_its_quota_comes_back(api, alice):
+def test_a_queued_request_can_be_cancelled_and_its_quota_comes_back(api, alice, draw_model):
     made = post(api, alice, variations=2).json()["id"]
     assert used_today(alice) == 2
 
@@ -172,7 +179,7 @@ def test_a_queued_request_can_be_cancelled_and_its_quota_comes_back(api, alice):
     assert again.status_code == 409 and again.json()["code"] == "not_cancellable"
 
 
-def test_deleting_a_request_that_was_never_drawn_gives_its_quota_back(api, alice):
+def test_deleting_a_request_that_was_never_drawn_gives_its_quota_back(api, alice, draw_model):
     made = post(api, alice, variations=2).json()["id"]
     assert used_today(alice) == 2
 
@@ -181,7 +188,7 @@ def test_deleting_a_request_that_was_never_drawn_gives_its_quota_back(api, alice
     assert used_today(alice) == 0
 
 
-def test_queue_positions_follow_the_order_of_requests(api, alice, bob):
+def test_queue_positions_follow_the_order_of_requests(api, alice, bob, draw_model):
     first = post(api, alice).json()["id"]
     second = post(api, bob).json()["id"]
     third = post(api, alice).json()["id"]
@@ -192,7 +199,7 @@ def test_queue_positions_follow_the_order_of_requests(api, alice, bob):
     assert api(bob).get(f"/api/v1/images/{second}/").json()["queue_position"] == 1
 
 
-def test_refining_needs_a_finished_image(api, alice):
+def test_refining_needs_a_finished_image(api, alice, draw_model):
     made = post(api, alice).json()["id"]
 
     response = api(alice).post(f"/api/v1/images/{made}/refine/", {}, format="json")
@@ -200,7 +207,68 @@ def test_refining_needs_a_finished_image(api, alice):
     assert response.status_code == 409 and response.json()["code"] == "not_refinable"
 
 
-def test_a_personal_number_in_the_description_is_masked_before_it_is_kept(api, alice):
+def test_a_personal_number_in_the_description_is_masked_before_it_is_kept(api, alice, draw_model):
     response = post(api, alice, prompt=f"{PROMPT}，联系电话13912345678")
 
     assert "13912345678" not in response.json()["prompt"]
+
+
+# --- without an imaging model: template layouts ------------------------------------------------
+
+TITLED = {"texts": {"title": "劳动最光荣"}}
+
+
+def test_without_a_model_a_layout_needs_a_title_not_a_description(api, alice):
+    untitled = post(api, alice, prompt=PROMPT)
+    made = post(api, alice, prompt="", **TITLED)
+
+    assert untitled.status_code == 400 and untitled.json()["code"] == "title_required"
+    assert "尚未配置绘图模型" in untitled.json()["detail"]
+    assert made.status_code == 202
+    body = made.json()
+    assert body["status"] == "queued" and body["mode"] == "composed" and body["prompt"] == ""
+    assert ImageRequest.objects.count() == 1
+
+
+def test_a_layout_uses_no_ai_image_of_the_days_quota(api, alice, settings):
+    settings.IMAGING_DAILY_QUOTA = 1
+
+    for _ in range(3):
+        assert post(api, alice, **TITLED, variations=2).status_code == 202
+
+    assert used_today(alice) == 0 and layouts_today(alice) == 6
+    assert requests.quota_left(alice) == 1
+
+
+def test_layouts_have_a_daily_bound_of_their_own(api, alice, settings, request):
+    settings.IMAGING_DAILY_LAYOUTS = 3
+    assert post(api, alice, **TITLED, variations=2).status_code == 202
+
+    refused = post(api, alice, **TITLED, variations=2)
+
+    assert refused.status_code == 429 and refused.json()["code"] == "layout_limit_exceeded"
+    assert "今日模板排版已达上限（每天3张，还剩1张）" in refused.json()["detail"]
+    assert 0 < int(refused["Retry-After"]) <= 24 * 3600
+    assert post(api, alice, **TITLED).status_code == 202  # the one layout left
+    assert post(api, alice, **TITLED).status_code == 429
+    request.getfixturevalue("draw_model")  # a model now: AI images are counted apart
+    assert post(api, alice).status_code == 202
+    assert (used_today(alice), layouts_today(alice)) == (1, 3)
+
+
+def test_a_cancelled_or_deleted_layout_gives_back_a_layout_not_an_ai_image(api, alice):
+    first = post(api, alice, **TITLED, variations=2).json()["id"]
+    second = post(api, alice, **TITLED).json()["id"]
+    assert layouts_today(alice) == 3
+
+    assert api(alice).post(f"/api/v1/images/{first}/cancel/").status_code == 200
+    assert api(alice).delete(f"/api/v1/images/{second}/").status_code == 204
+
+    assert (used_today(alice), layouts_today(alice)) == (0, 0)
+
+
+def test_a_member_without_ai_access_may_not_make_layouts_either(api, charlie):
+    response = post(api, charlie, **TITLED)
+
+    assert response.status_code == 403 and response.json()["code"] == "not_permitted"
+    assert not ImageRequest.objects.exists()

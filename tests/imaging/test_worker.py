@@ -15,7 +15,7 @@ from django.utils import timezone
 from imaging import tasks
 from imaging.models import DailyQuota, ImageRequest, ImageResult, RenderMode
 from imaging.services import generation, render, requests
-from portal.ai.models import Usage
+from portal.ai.models import Provider, Usage
 from portal.jobs import JobStatus
 from tests.fakes.server import Behaviour
 from tests.imaging.conftest import bomb_png, png, wait_status
@@ -27,6 +27,11 @@ DONE = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.BLOCKED, JobStatus.CANC
 def used(user) -> int:
     row = DailyQuota.objects.filter(user=user, day=requests.quota_day()).first()
     return row.used if row else 0
+
+
+def layouts(user) -> int:
+    row = DailyQuota.objects.filter(user=user, day=requests.quota_day()).first()
+    return row.layouts if row else 0
 
 
 def test_a_request_goes_queued_running_succeeded_with_a_labelled_file(
@@ -77,6 +82,57 @@ def test_without_an_imaging_model_the_composer_makes_an_unlabelled_poster(
     with default_storage.open(result.file, "rb") as handle:
         assert render.read_label(handle.read()) is None  # composed, not AI-drawn
     assert not Usage.objects.exists()
+    assert (used(alice), layouts(alice)) == (0, 1)  # a layout, not one of the day's AI images
+
+
+def test_a_layout_asked_for_before_a_model_was_configured_is_still_composed(
+    configure, fake_openai, alice, submit, db
+):
+    made = submit(alice, texts={"title": "劳动最光荣"})
+    fake_openai.image_bytes = png()
+    configure(
+        "ark",
+        f"{fake_openai.url}/v1",
+        chat="rewriter",
+        image="seedream",
+        use_for=["imaging", "prompt_rewrite"],
+    )
+
+    assert generation.run(made.pk) == "succeeded"
+
+    made.refresh_from_db()
+    assert made.mode == RenderMode.COMPOSED and made.revised_prompt == ""
+    assert not fake_openai.requests  # neither drawn nor rewritten: it was never charged for AI
+    assert (used(alice), layouts(alice)) == (0, 1)
+
+
+def test_a_request_whose_model_went_while_it_waited_is_composed_and_counted_as_a_layout(
+    draw_model, fake_openai, alice, submit, db
+):
+    made = submit(alice, texts={"title": "劳动最光荣"}, variations=2)
+    assert (used(alice), layouts(alice)) == (2, 0)
+    Provider.objects.update(enabled=False)  # an admin turns the image model off
+
+    assert generation.run(made.pk) == "succeeded"
+
+    made.refresh_from_db()
+    assert made.mode == RenderMode.COMPOSED and made.results.count() == 2
+    assert not fake_openai.hits("/v1/images/generations")
+    assert (used(alice), layouts(alice)) == (0, 2)
+
+
+def test_a_layout_that_fails_gives_its_layout_back(alice, submit, monkeypatch, db):
+    made = submit(alice, texts={"title": "劳动最光荣"})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("font cache gone")
+
+    monkeypatch.setattr(render, "composed", broken)
+
+    assert generation.run(made.pk) == "failed"
+    made.refresh_from_db()
+    assert made.status == JobStatus.FAILED and made.error == "图片生成出错了，请稍后再试。"
+    assert (used(alice), layouts(alice)) == (0, 0)
 
 
 def test_variations_make_one_result_each_with_their_own_seed(
