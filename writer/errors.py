@@ -27,6 +27,7 @@ class WriterErrorCode(ErrorCode):
     BAD_SHARE = "bad_share"
     # Export
     DRAFT_NOT_READY = "draft_not_ready"
+    DRAFT_EMPTY = "draft_empty"  # every section failed: nothing to export yet
     BAD_FORMAT = "bad_format"
     PDF_UNAVAILABLE = "pdf_unavailable"
     PDF_FAILED = "pdf_failed"

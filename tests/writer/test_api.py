@@ -10,10 +10,11 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 
+from portal.jobs import JobStatus
 from portal.models import User
 from tests.fakes.openai import FakeOpenAI
 from tests.writer.conftest import OUTING_FORM
-from writer.models import Draft, DraftSection, WriterAction, WriterUsage
+from writer.models import Draft, DraftExport, DraftSection, WriterAction, WriterUsage
 from writer.services import drafting
 
 pytestmark = pytest.mark.django_db
@@ -321,6 +322,25 @@ def test_export_of_a_draft_still_generating_is_refused_clearly(
         refused = api(sam).get(f"/api/v1/drafts/{created.json()['id']}/export/", {"format": fmt})
         assert (refused.status_code, refused.json()["code"]) == (409, "draft_not_ready")
         assert "还在生成中" in refused.json()["detail"]
+
+
+def test_a_draft_whose_sections_all_failed_is_not_exported(
+    templates: Any, sam: User, api: Any
+) -> None:
+    created = api(sam).post(
+        "/api/v1/drafts/",
+        {"template": "spring-autumn-outing", "fields": OUTING_FORM},
+        format="json",
+    )
+    # The model could not be reached for any section: each ended failed, with no text.
+    DraftSection.objects.filter(draft_id=created.json()["id"]).update(
+        status=JobStatus.FAILED, content="", error="无法连接模型服务"
+    )
+    for fmt in ("docx", "pdf"):
+        refused = api(sam).get(f"/api/v1/drafts/{created.json()['id']}/export/", {"format": fmt})
+        assert (refused.status_code, refused.json()["code"]) == (409, "draft_empty")
+        assert "还没有写出任何内容" in refused.json()["detail"]
+    assert not DraftExport.objects.exists()
 
 
 def test_the_model_tools_say_why_they_are_unavailable_without_a_model(

@@ -39,6 +39,12 @@ def _sections(draft: Draft) -> list[DraftSection]:
         raise Conflict(
             _("草稿还在生成中，请等所有段落完成后再导出。"), code=WriterErrorCode.DRAFT_NOT_READY
         )
+    if not any(s.content.strip() for s in sections):
+        # A document of a title and a signature only is nobody's draft.
+        raise Conflict(
+            _("草稿还没有写出任何内容，请重试失败的段落后再导出。"),
+            code=WriterErrorCode.DRAFT_EMPTY,
+        )
     return sections
 
 
