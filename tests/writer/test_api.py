@@ -310,36 +310,36 @@ def test_the_notice_page_titles_a_subject_that_starts_with_关于_once(
     assert "关于开展安全生产月活动的通知" in page and "关于关于" not in page
 
 
-def test_export_of_a_draft_still_generating_is_refused_clearly(
-    templates: Any, sam: User, api: Any
-) -> None:
+def export_refusals(api: Any, sam: User, *, sections_end: dict[str, Any] | None = None) -> Any:
+    """A new outing draft's export, asked as DOCX and PDF, with its sections (all of them)
+    ended as `sections_end` says first: each refusal's (status, code, detail)."""
     created = api(sam).post(
         "/api/v1/drafts/",
         {"template": "spring-autumn-outing", "fields": OUTING_FORM},
         format="json",
     )
+    if sections_end:
+        DraftSection.objects.filter(draft_id=created.json()["id"]).update(**sections_end)
+    url = f"/api/v1/drafts/{created.json()['id']}/export/"
     for fmt in ("docx", "pdf"):
-        refused = api(sam).get(f"/api/v1/drafts/{created.json()['id']}/export/", {"format": fmt})
-        assert (refused.status_code, refused.json()["code"]) == (409, "draft_not_ready")
-        assert "还在生成中" in refused.json()["detail"]
+        refused = api(sam).get(url, {"format": fmt})
+        yield refused.status_code, refused.json()["code"], refused.json()["detail"]
+
+
+def test_export_of_a_draft_still_generating_is_refused_clearly(
+    templates: Any, sam: User, api: Any
+) -> None:
+    for status, code, detail in export_refusals(api, sam):
+        assert (status, code) == (409, "draft_not_ready") and "还在生成中" in detail
 
 
 def test_a_draft_whose_sections_all_failed_is_not_exported(
     templates: Any, sam: User, api: Any
 ) -> None:
-    created = api(sam).post(
-        "/api/v1/drafts/",
-        {"template": "spring-autumn-outing", "fields": OUTING_FORM},
-        format="json",
-    )
     # The model could not be reached for any section: each ended failed, with no text.
-    DraftSection.objects.filter(draft_id=created.json()["id"]).update(
-        status=JobStatus.FAILED, content="", error="无法连接模型服务"
-    )
-    for fmt in ("docx", "pdf"):
-        refused = api(sam).get(f"/api/v1/drafts/{created.json()['id']}/export/", {"format": fmt})
-        assert (refused.status_code, refused.json()["code"]) == (409, "draft_empty")
-        assert "还没有写出任何内容" in refused.json()["detail"]
+    failed = {"status": JobStatus.FAILED, "content": "", "error": "无法连接模型服务"}
+    for status, code, detail in export_refusals(api, sam, sections_end=failed):
+        assert (status, code) == (409, "draft_empty") and "还没有写出任何内容" in detail
     assert not DraftExport.objects.exists()
 
 
