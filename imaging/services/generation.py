@@ -27,7 +27,7 @@ from imaging import tasks
 from imaging.catalogue import STYLES
 from imaging.models import ImageRequest, ImageResult, RenderMode
 from imaging.services import brands, render
-from imaging.services.requests import recount_as_layout, refund, remove_files
+from imaging.services.requests import layout_mode, recount_as_layout, refund, remove_files
 from portal import ai, jobs
 from portal.ai.errors import AIError, ProviderTimeout
 from portal.jobs import JobStatus
@@ -109,7 +109,7 @@ class Drawing:
 def composes(request: ImageRequest) -> bool:
     """Whether the composer makes the request: a template layout from the start, or no
     `imaging` model is routed now."""
-    return request.mode == RenderMode.COMPOSED or not ai.has_models("imaging")
+    return request.mode == RenderMode.COMPOSED or layout_mode()
 
 
 def draw(request: ImageRequest, prompt: str, *, compose: bool) -> Drawing:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
@@ -85,11 +86,8 @@ def test_without_an_imaging_model_the_composer_makes_an_unlabelled_poster(
     assert (used(alice), layouts(alice)) == (0, 1)  # a layout, not one of the day's AI images
 
 
-def test_a_layout_asked_for_before_a_model_was_configured_is_still_composed(
-    configure, fake_openai, alice, submit, db
-):
-    made = submit(alice, texts={"title": "劳动最光荣"})
-    fake_openai.image_bytes = png()
+def with_rewriting_model(configure: Any, fake_openai: Any) -> None:
+    """Seedream drawing, with a chat model routed to rewrite the description first."""
     configure(
         "ark",
         f"{fake_openai.url}/v1",
@@ -97,6 +95,14 @@ def test_a_layout_asked_for_before_a_model_was_configured_is_still_composed(
         image="seedream",
         use_for=["imaging", "prompt_rewrite"],
     )
+
+
+def test_a_layout_asked_for_before_a_model_was_configured_is_still_composed(
+    configure, fake_openai, alice, submit, db
+):
+    made = submit(alice, texts={"title": "劳动最光荣"})
+    fake_openai.image_bytes = png()
+    with_rewriting_model(configure, fake_openai)
 
     assert generation.run(made.pk) == "succeeded"
 
@@ -322,13 +328,7 @@ def test_the_rewritten_prompt_is_shown_and_checked_by_the_word_list(
     celery_worker, configure, fake_openai, alice, submit
 ):
     fake_openai.image_bytes = png()
-    configure(
-        "ark",
-        f"{fake_openai.url}/v1",
-        chat="rewriter",
-        image="seedream",
-        use_for=["imaging", "prompt_rewrite"],
-    )
+    with_rewriting_model(configure, fake_openai)
     fake_openai.reply = "金色阳光下，身穿工装的工人们在现代化工厂前开怀大笑，广角构图"
 
     done = wait_status(submit(alice).pk, *DONE)

@@ -459,14 +459,7 @@ class OfficialDocx:
         # default (允许标点溢出边界), so what they show does not change. Should LibreOffice
         # read it the ECMA way one day, test_punctuation_at_the_end_of_a_line_is_in_the_pdf
         # (tests/writer/test_export_pdf.py) fails.
-        ppr_default = defaults.find(qn("w:pPrDefault"))
-        if ppr_default is None:
-            ppr_default = OxmlElement("w:pPrDefault")
-            defaults.append(ppr_default)
-        ppr = ppr_default.find(qn("w:pPr"))
-        if ppr is None:
-            ppr = OxmlElement("w:pPr")
-            ppr_default.append(ppr)
+        ppr = child(child(defaults, "w:pPrDefault", ()), "w:pPr", ())  # after w:rPrDefault
         child(ppr, "w:overflowPunct", _AFTER_PPR_OVERFLOW_PUNCT).set(qn("w:val"), "1")
         normal = self.docx.styles["Normal"]
         set_fonts(normal.element.get_or_add_rPr(), BODY_FONT)
